@@ -1,0 +1,76 @@
+// The ClusterTarget port: what the use-cases need from one Kubernetes cluster, in plain data.
+// Adapters: the Kubernetes API (GKE, fleet Connect gateway, kubeconfig) and a local directory
+// of YAML files (the embedded default). Failures are MeshlinkError codes: permission-denied,
+// not-found, conflict, unavailable (retryable), invalid-argument (the API rejected an object).
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export interface ServicePort {
+  name: string;
+  port: number;
+  targetPort?: number;
+  protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface ServiceInfo {
+  namespace: string;
+  name: string;
+  ports: ServicePort[];
+  /** `status.loadBalancer.ingress[0]` ip or hostname, when the Service has one. */
+  address?: string;
+}
+
+export type ApplyOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface AppliedObject {
+  kind: string;
+  namespace?: string;
+  name: string;
+  outcome: ApplyOutcome;
+}
+
+export interface ClusterTarget {
+  /** The cluster reference this target was made for. */
+  readonly cluster: string;
+  /**
+   * Server-side apply with field manager `meshlink`. An object whose live copy already carries
+   * the same `meshlink.io/revision` annotation is left alone (no write).
+   */
+  apply(objects: KubeObject[]): Promise<AppliedObject[]>;
+  /** Reads a Service; undefined if it does not exist. */
+  getService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
+  /**
+   * Adds the ports (matched by port number) a Service lacks, keeping every other port as it is.
+   * Returns the ports it added (none when all were there).
+   */
+  ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]>;
+  /** Removes ports by name that meshlink added (others untouched); returns the names removed. */
+  removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]>;
+  /** Deletes every object of the given kinds that carries all the labels; returns how many. */
+  deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number>;
+}
+
+/** A kind meshlink manages, with the API group/version to address it. */
+export interface ObjectKind {
+  apiVersion: string;
+  kind: string;
+  /** Lowercase plural resource name, e.g. `destinationrules`. */
+  plural: string;
+  namespaced: true;
+}
+
+/** Picks (and caches) the adapter for a cluster reference. */
+export interface ClusterResolver {
+  target(cluster: string): ClusterTarget;
+}

@@ -1,0 +1,68 @@
+// Deterministic names: the same link always yields the same object, Secret and store ids,
+// so applies are updates and clean-up finds everything (invariant 6).
+
+export type Side = 'client' | 'server';
+export type StoreRole = 'link' | 'ca' | Side;
+
+/** Kubernetes labels put on every object meshlink applies. */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_LINK = 'meshlink.io/link';
+export const LABEL_SIDE = 'meshlink.io/side';
+/** Annotation: hash of the object's desired content; equal hash = nothing to write. */
+export const ANNOTATION_REVISION = 'meshlink.io/revision';
+/** Annotation on cluster Secrets: which store secret and version they project. */
+export const ANNOTATION_SOURCE = 'meshlink.io/source';
+export const MANAGER = 'meshlink';
+
+/** Store labels (Secret Manager labels: lowercase, digits, `_`, `-` only). */
+export const STORE_LABEL_MANAGED_BY = 'managed-by';
+export const STORE_LABEL_LINK = 'meshlink-link';
+export const STORE_LABEL_ROLE = 'meshlink-role';
+
+export function objectLabels(link: string, side: Side): Record<string, string> {
+  return { [LABEL_MANAGED_BY]: MANAGER, [LABEL_LINK]: link, [LABEL_SIDE]: side };
+}
+
+export function storeLabels(link: string, role: StoreRole): Record<string, string> {
+  return { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_LINK]: link, [STORE_LABEL_ROLE]: role };
+}
+
+/**
+ * The SDS credential name (`credentialName`) and Kubernetes Secret name of a side.
+ * Never ends in `-cacert`: Istio would read that as a separate CA Secret.
+ */
+export function credentialName(link: string, side: Side): string {
+  return `meshlink-${link}-${side}`;
+}
+
+/** The store's secret id for one role of a link, under a configurable prefix. */
+export function storeSecretId(prefix: string, link: string, role: StoreRole): string {
+  return `${prefix}-${link}-${role}`;
+}
+
+/** Names of the Istio objects of one link, as in the reference walkthrough. */
+export function objectNames(link: string) {
+  return {
+    egressGateway: `istio-egressgateway-${link}`,
+    serviceEntry: `${link}-external`,
+    egressVirtualService: `${link}-through-egress`,
+    egressDestinationRule: `egressgateway-for-${link}`,
+    originateDestinationRule: `originate-mtls-for-${link}`,
+    ingressGateway: `${link}-ingress`,
+    ingressVirtualService: `${link}-ingress`,
+    /** Port name added to the ingress gateway Service. */
+    ingressServicePort: `tls-${link}`,
+    /** Subset of the egress gateway host used by this link. */
+    egressSubset: link,
+  };
+}
+
+/** Name of the egress gateway Service port meshlink adds (shared by links on the same port). */
+export function egressServicePortName(port: number): string {
+  return `tls-meshlink-${port}`;
+}
+
+/** URI SAN identities pinned on each side (SPIFFE-like, under the link's host). */
+export function sideIdentity(host: string, link: string, side: Side): string {
+  return `spiffe://${host}/meshlink/${link}/${side}`;
+}

@@ -1,0 +1,141 @@
+// The link spec: what a user writes, its schema and defaults, and validation into a LinkSpec.
+// Pure: no I/O. Errors name the field (`server.gatewayPort`) and the reason.
+import { z } from 'zod';
+import { MeshlinkError, type ErrorDetail } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+/** Shortest leaf/CA lifetime accepted: short enough for tests, documented in the README. */
+export const MIN_TTL_MS = 60_000;
+export const KEY_ALGORITHMS = ['ECDSA-P256', 'ECDSA-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
+export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
+export const ISTIO_API_VERSIONS = ['networking.istio.io/v1beta1', 'networking.istio.io/v1'] as const;
+/** Link names end up inside longer names (`istio-egressgateway-<name>`) that must stay DNS labels. */
+export const MAX_NAME_LENGTH = 40;
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const FQDN = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const PERCENT = /^([1-9][0-9]?)%$/;
+
+const port = z.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535');
+const dnsLabel = z.string().regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit').max(63, 'must be at most 63 characters');
+const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'must be a duration such as 90s, 15m, 12h or 30d');
+const clusterRef = z.string().min(1, 'must name a cluster').max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'must be a cluster reference: a name, projects/P/locations/L/clusters/C, projects/P/locations/L/memberships/M or kubeconfig:<context>');
+const selector = z
+  .record(z.string().regex(LABEL_KEY, 'must be a label key'), z.string().regex(LABEL_VALUE, 'must be a label value'))
+  .refine((s) => Object.keys(s).length > 0, 'must have at least one label');
+
+const gateway = (defaults: { selector: Record<string, string>; service: string }) =>
+  z
+    .strictObject({
+      /** Namespace of the gateway pods: where the credential Secret must live. */
+      namespace: dnsLabel.default('istio-system'),
+      selector: selector.default(defaults.selector),
+      /** The gateway's Kubernetes Service (gets the link's port). */
+      service: dnsLabel.default(defaults.service),
+    })
+    .prefault({});
+
+const schema = z.strictObject({
+  name: z
+    .string({ error: 'is required' })
+    .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit')
+    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`),
+  host: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified domain name in lowercase, such as mysql.link.example.com'),
+  protocol: z.enum(['TCP', 'HTTP']).default('TCP'),
+  istioApiVersion: z.enum(ISTIO_API_VERSIONS).default('networking.istio.io/v1beta1'),
+  client: z.strictObject({
+    cluster: clusterRef,
+    /** Port the client workloads dial. */
+    port,
+    /** Mesh-facing port of the egress gateway (sidecar -> egress, ISTIO_MUTUAL). */
+    egressPort: port.default(15443),
+    gateway: gateway({ selector: { istio: 'egressgateway' }, service: 'istio-egressgateway' }),
+  }),
+  server: z.strictObject({
+    cluster: clusterRef,
+    /** In-cluster destination, e.g. mysql.default.svc.cluster.local. */
+    service: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified service name such as mysql.default.svc.cluster.local'),
+    port,
+    /** Port the ingress gateway exposes; defaults to 10000 + port ("a 1 in front of" 3306). */
+    gatewayPort: port.optional(),
+    /** Ingress address (IP or DNS name) when it cannot be read from the gateway Service. */
+    address: z.string().refine((a) => IPV4.test(a) || FQDN.test(a), 'must be an IPv4 address or a DNS name').optional(),
+    gateway: gateway({ selector: { istio: 'ingressgateway' }, service: 'istio-ingressgateway' }),
+  }),
+  tls: z
+    .strictObject({
+      /** Minimum TLS version the ingress Gateway accepts. */
+      minProtocolVersion: z.enum(['TLSV1_2', 'TLSV1_3']).default('TLSV1_3'),
+    })
+    .prefault({}),
+  certificates: z
+    .strictObject({
+      keyAlgorithm: z.enum(KEY_ALGORITHMS).default('ECDSA-P256'),
+      leafTtl: duration.default('30d'),
+      caTtl: duration.default('365d'),
+      /** When to renew: a duration before expiry (`10d`) or a share of the lifetime (`33%`). Default: at two thirds. */
+      renewBefore: z.string().refine((s) => parseDuration(s) !== undefined || PERCENT.test(s), 'must be a duration such as 10d or a percentage such as 33%').optional(),
+    })
+    .prefault({}),
+});
+
+export type LinkSpecInput = z.input<typeof schema>;
+type Parsed = z.output<typeof schema>;
+
+/** A validated spec with every default filled in. */
+export interface LinkSpec extends Omit<Parsed, 'server' | 'certificates'> {
+  server: Omit<Parsed['server'], 'gatewayPort'> & { gatewayPort: number };
+  certificates: Parsed['certificates'] & { leafTtlMs: number; caTtlMs: number };
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.') || '(root)';
+}
+
+/** Validates a decoded spec (JSON or YAML already parsed); throws invalid-argument with details. */
+export function parseLinkSpec(input: unknown): LinkSpec {
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const details: ErrorDetail[] = result.error.issues.map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return { path: pathOf([...issue.path, issue.keys[0] ?? '']), message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+      }
+      if (issue.code === 'invalid_type' && issue.input === undefined) return { path: pathOf(issue.path), message: 'is required' };
+      return { path: pathOf(issue.path), message: issue.message };
+    });
+    throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
+  }
+  const p = result.data;
+  const details: ErrorDetail[] = [];
+  const gatewayPort = p.server.gatewayPort ?? (p.server.port + 10000 <= 65535 ? p.server.port + 10000 : undefined);
+  if (gatewayPort === undefined) {
+    details.push({ path: 'server.gatewayPort', message: `is required when server.port + 10000 exceeds 65535` });
+  }
+  const leafTtlMs = parseDuration(p.certificates.leafTtl)!;
+  const caTtlMs = parseDuration(p.certificates.caTtl)!;
+  if (leafTtlMs < MIN_TTL_MS) details.push({ path: 'certificates.leafTtl', message: 'must be at least 1m' });
+  if (caTtlMs < MIN_TTL_MS) details.push({ path: 'certificates.caTtl', message: 'must be at least 1m' });
+  if (caTtlMs < 2 * leafTtlMs) {
+    details.push({ path: 'certificates.caTtl', message: 'must be at least twice certificates.leafTtl, so the CA outlives every leaf it signs' });
+  }
+  if (p.client.cluster === p.server.cluster && p.client.port === gatewayPort) {
+    details.push({ path: 'server.gatewayPort', message: 'must differ from client.port when both sides are the same cluster' });
+  }
+  if (details.length > 0) throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
+  return {
+    ...p,
+    server: { ...p.server, gatewayPort: gatewayPort! },
+    certificates: { ...p.certificates, leafTtlMs, caTtlMs },
+  };
+}
+
+/** The fields that bind certificates: changing them means a new link (HTTP 409). */
+export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): string[] {
+  const changed: string[] = [];
+  if (previous.host !== next.host) changed.push('host');
+  if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
+  return changed;
+}
