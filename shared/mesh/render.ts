@@ -70,6 +70,14 @@ function sortedRecord(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/**
+ * Gateway server port name, `tls-<link>` on both sides: unique per link where several links share
+ * one gateway port, and equal to the name of the ingress Service port that carries it.
+ */
+function serverPortName(link: string): string {
+  return objectNames(link).ingressServicePort;
+}
+
 function metadata(spec: LinkSpec, side: Side, name: string) {
   return { name, namespace: spec[side].gateway.namespace, labels: objectLabels(spec.name, side) };
 }
@@ -118,7 +126,7 @@ export function renderClientObjects(spec: LinkSpec, opts: { address?: string } =
     selector: sortedRecord(spec.client.gateway.selector),
     servers: [
       {
-        port: { number: egressPort, name: names.ingressServicePort, protocol: p.server },
+        port: { number: egressPort, name: serverPortName(link), protocol: p.server },
         hosts: [spec.host],
         // Sidecar -> egress gateway: mesh certificates.
         tls: { mode: 'ISTIO_MUTUAL' },
@@ -199,7 +207,7 @@ export function renderServerObjects(spec: LinkSpec): KubeObject[] {
     selector: sortedRecord(spec.server.gateway.selector),
     servers: [
       {
-        port: { number: gatewayPort, name: names.ingressServicePort, protocol: p.server },
+        port: { number: gatewayPort, name: serverPortName(link), protocol: p.server },
         hosts: [spec.host],
         tls: {
           mode: 'MUTUAL',

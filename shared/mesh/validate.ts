@@ -52,9 +52,13 @@ function issuesOf(err: unknown): ValidationIssue[] {
   const errors = (err as { errors?: SchemaError[] } | null)?.errors;
   if (!Array.isArray(errors)) return [{ path: '(root)', message: err instanceof Error ? err.message : String(err) }];
   return errors.map((e) => {
+    const at = dotted(e.instancePath);
+    const missing = e.params?.['missingProperty'];
+    // Name the missing field itself, as the spec parser's errors do.
+    if (typeof missing === 'string') return { path: at ? `${at}.${missing}` : missing, message: 'is required' };
     const allowed = e.params?.['allowedValues'];
     const suffix = Array.isArray(allowed) ? `: ${allowed.join(', ')}` : '';
-    return { path: dotted(e.instancePath) || '(root)', message: `${e.message ?? 'is invalid'}${suffix}` };
+    return { path: at || '(root)', message: `${e.message ?? 'is invalid'}${suffix}` };
   });
 }
 
