@@ -91,7 +91,7 @@ export function createRecord(id: string, meta: { labels: Record<string, string>;
 }
 
 /** A copy of the metadata, so callers can never alias stored state. */
-export function toMetadata(record: SecretRecord): SecretMetadata {
+export function toMetadata(record: SecretMetadata): SecretMetadata {
   return { id: record.id, labels: { ...record.labels }, annotations: { ...record.annotations }, etag: record.etag, createTime: record.createTime };
 }
 
@@ -220,7 +220,7 @@ export function listPage(all: Iterable<SecretMetadata>, query: ListQuery): Secre
     .filter((s) => matchesLabels(s.labels, query.labels))
     .filter((s) => !cursor || compareNewestFirst({ createTime: cursor.t, id: cursor.i }, s) < 0)
     .sort(compareNewestFirst);
-  const secrets = matching.slice(0, size).map((s) => ({ ...s, labels: { ...s.labels }, annotations: { ...s.annotations } }));
+  const secrets = matching.slice(0, size).map(toMetadata);
   const last = secrets.at(-1);
   return matching.length > size && last ? { secrets, nextPageToken: encodeCursor(last) } : { secrets };
 }

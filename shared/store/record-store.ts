@@ -75,7 +75,7 @@ export class RecordStore implements SecretStore {
     this.clock = options.clock ?? systemClock;
   }
 
-  private locked<T>(id: string, work: () => Promise<T>): Promise<T> {
+  private async locked<T>(id: string, work: () => Promise<T>): Promise<T> {
     validateSecretId(id);
     return locks.run(`${this.backend.lockScope}\0${id}`, work);
   }
@@ -87,7 +87,7 @@ export class RecordStore implements SecretStore {
     return record;
   }
 
-  createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
+  async createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
     return this.locked(id, async () => {
       const record = createRecord(id, meta, this.clock());
       if (await this.backend.read(id)) throw new MeshlinkError('already-exists', `secret ${id} already exists`);
@@ -104,7 +104,7 @@ export class RecordStore implements SecretStore {
     return listPage(await this.backend.readAll(), query);
   }
 
-  updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {
+  async updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {
     requireEtag(etag);
     return this.locked(id, async () => {
       const next = withAnnotations(await this.load(id), annotations, etag);
@@ -113,14 +113,14 @@ export class RecordStore implements SecretStore {
     });
   }
 
-  deleteSecret(id: string, etag?: string): Promise<void> {
+  async deleteSecret(id: string, etag?: string): Promise<void> {
     return this.locked(id, async () => {
       checkEtag(await this.load(id), etag);
       await this.backend.remove(id);
     });
   }
 
-  addVersion(id: string, payload: Uint8Array): Promise<string> {
+  async addVersion(id: string, payload: Uint8Array): Promise<string> {
     validatePayload(payload);
     return this.locked(id, async () => {
       const { record, version } = withNewVersion(await this.load(id), crc32c(payload), this.clock());
@@ -132,7 +132,7 @@ export class RecordStore implements SecretStore {
     });
   }
 
-  accessVersion(id: string, version = 'latest'): Promise<AccessedVersion> {
+  async accessVersion(id: string, version = 'latest'): Promise<AccessedVersion> {
     return this.locked(id, async () => {
       const found = readableVersion(await this.load(id), version);
       const payload = await this.backend.readPayload(id, found.version);
@@ -147,7 +147,7 @@ export class RecordStore implements SecretStore {
     return versionInfos(await this.load(id));
   }
 
-  disableVersion(id: string, version: string): Promise<void> {
+  async disableVersion(id: string, version: string): Promise<void> {
     return this.setState(id, version, 'DISABLED');
   }
 
@@ -155,7 +155,7 @@ export class RecordStore implements SecretStore {
     await this.setState(id, version, 'DESTROYED');
   }
 
-  private setState(id: string, version: string, state: VersionState): Promise<void> {
+  private async setState(id: string, version: string, state: VersionState): Promise<void> {
     const number = parseVersion(version, false) as number;
     return this.locked(id, async () => {
       const current = await this.load(id);
