@@ -85,6 +85,23 @@ describe('LocalFileStore on disk', () => {
     expect((await reopened.getSecret('s')).etag).toBe(updated.etag);
   });
 
+  it.each([
+    ['after the payload of version 3 was written but not recorded', async () => writeFile(path.join(dir, 's', 'versions', '3'), 'orphan', { mode: 0o600 })],
+    ['while the payload of version 3 was being written', async () => writeFile(path.join(dir, 's', 'versions', '3.tmp-0badc0de'), 'half', { mode: 0o600 })],
+  ])('completes the next addVersion after a crash %s', async (_when, crash) => {
+    await crash();
+    expect(await store.addVersion('s', text('three'))).toBe('3');
+    expect(decode((await store.accessVersion('s')).payload)).toBe('three');
+  });
+
+  it('erases a payload left behind by a crash during destroy when the destroy is repeated', async () => {
+    await store.destroyVersion('s', '1');
+    // A crash between recording DESTROYED and unlinking would leave the file.
+    await writeFile(path.join(dir, 's', 'versions', '1'), 'one', { mode: 0o600 });
+    await store.destroyVersion('s', '1');
+    expect(await readdir(path.join(dir, 's', 'versions'))).toEqual(['2']);
+  });
+
   it('persists across store instances', async () => {
     const reopened = new LocalFileStore(dir);
     expect(decode((await reopened.accessVersion('s', '1')).payload)).toBe('one');
