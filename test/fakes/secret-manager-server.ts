@@ -2,6 +2,8 @@
 // files the client library ships, so the adapter is tested through the real client and wire format.
 // Records live in the store's semantic core; what differs on the real service (alias `latest`,
 // FAILED_PRECONDITION on non-enabled versions, names with the project number) is emulated here.
+// Not implemented (UNIMPLEMENTED or INVALID_ARGUMENT): IAM methods, managed rotation, filters other
+// than `labels.k=v AND ...`, version filters, topics, rotation, expiry, aliases, delayed destroy.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';

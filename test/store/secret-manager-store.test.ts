@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { manualClock } from '../../shared/clock.js';
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { crc32c } from '../../shared/store/crc32c.js';
-import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
+import { SecretManagerStore, type SecretManagerStoreOptions } from '../../shared/store/secret-manager-store.js';
 import { startFakeSecretManager, type FakeSecretManager, type GrpcStatusName } from '../fakes/secret-manager-server.js';
 import { describeSecretStoreContract } from './contract.js';
 
@@ -168,6 +168,19 @@ describe('SecretManagerStore', () => {
 
     it.each(['127.0.0.1', 'localhost', '::1'])('allows plaintext to loopback %s without connecting', (apiEndpoint) => {
       expect(() => new SecretManagerStore({ project: 'p', plaintext: true, apiEndpoint, port: 1 })).not.toThrow();
+    });
+
+    it('uses an injected client instead of creating one', async () => {
+      const requests: unknown[] = [];
+      const client = {
+        getSecret: async (request: unknown) => {
+          requests.push(request);
+          return [{ name: 'projects/42/secrets/injected', labels: {}, annotations: {}, etag: '"e"', createTime: { seconds: '1767225600', nanos: 0 } }];
+        },
+      } as unknown as NonNullable<SecretManagerStoreOptions['client']>;
+      const injected = new SecretManagerStore({ project: 'p', client });
+      expect(await injected.getSecret('injected')).toEqual({ id: 'injected', labels: {}, annotations: {}, etag: '"e"', createTime: '2026-01-01T00:00:00.000Z' });
+      expect(requests).toEqual([{ name: 'projects/p/secrets/injected' }]);
     });
 
     it.each([
