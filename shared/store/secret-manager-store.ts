@@ -1,0 +1,336 @@
+// The SecretStore on Google Secret Manager: the only file that imports @google-cloud/secret-manager.
+// Builds resource names in one place, normalises the names the API returns (project number),
+// checks payload integrity with CRC32C and turns gRPC statuses into MeshlinkError codes.
+import type { SecretManagerServiceClient, protos } from '@google-cloud/secret-manager';
+import { MeshlinkError, isMeshlinkError, type ErrorCode } from '../errors.js';
+import { crc32c } from './crc32c.js';
+import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
+import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo, VersionState } from './port.js';
+
+type SecretMessage = protos.google.cloud.secretmanager.v1.ISecret;
+type VersionMessage = protos.google.cloud.secretmanager.v1.ISecretVersion;
+type ClientOptions = NonNullable<ConstructorParameters<typeof SecretManagerServiceClient>[0]>;
+
+export interface SecretManagerStoreOptions {
+  /** Project id (or number). */
+  project: string;
+  /** Regional secrets: `projects/P/locations/L`, served only by `secretmanager.L.rep.googleapis.com`. */
+  location?: string;
+  /** Host only; the port goes in `port`. */
+  apiEndpoint?: string;
+  port?: number;
+  /** No TLS and no Google credentials: only for an emulator on a loopback address. */
+  plaintext?: boolean;
+  /** A ready client (tests); otherwise one is created on first use. */
+  client?: SecretManagerServiceClient;
+}
+
+/** gRPC status codes (fixed by the gRPC spec), by name. */
+const GRPC = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
+  [GRPC.NOT_FOUND]: 'not-found',
+  [GRPC.ALREADY_EXISTS]: 'already-exists',
+  [GRPC.FAILED_PRECONDITION]: 'conflict',
+  [GRPC.ABORTED]: 'conflict',
+  [GRPC.PERMISSION_DENIED]: 'permission-denied',
+  [GRPC.UNAUTHENTICATED]: 'permission-denied',
+  [GRPC.UNAVAILABLE]: 'unavailable',
+  [GRPC.DEADLINE_EXCEEDED]: 'unavailable',
+  [GRPC.RESOURCE_EXHAUSTED]: 'unavailable',
+  [GRPC.INTERNAL]: 'unavailable',
+  [GRPC.INVALID_ARGUMENT]: 'invalid-argument',
+};
+
+const STATUS_NAME = Object.fromEntries(Object.entries(GRPC).map(([name, code]) => [code, name])) as Record<number, string>;
+
+function grpcCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/**
+ * The one translation of client errors into port errors. `subject` names the secret (never a
+ * payload); `overrides` re-reads a status where the call gives it another meaning.
+ */
+function translateError(err: unknown, subject: string, overrides: Partial<Record<number, ErrorCode>> = {}): MeshlinkError {
+  if (err instanceof MeshlinkError) return err;
+  const status = grpcCode(err);
+  const code = (status !== undefined && (overrides[status] ?? CODE_OF_STATUS[status])) || 'internal';
+  const detail = (err as { details?: unknown } | null)?.details;
+  const reason = status === undefined ? String((err as Error | null)?.message ?? err) : `${STATUS_NAME[status] ?? status}${typeof detail === 'string' && detail ? `: ${detail}` : ''}`;
+  return new MeshlinkError(code, `Secret Manager: ${subject}: ${reason}`, { cause: err });
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+const LOCATION = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** The short id or version number from a full name (which comes back with the project number). */
+function lastSegment(name: string | null | undefined): string {
+  const segment = name?.split('/').at(-1);
+  if (!segment) throw new MeshlinkError('internal', `Secret Manager returned a resource without a name`);
+  return segment;
+}
+
+function isoTime(ts: protos.google.protobuf.ITimestamp | null | undefined): string {
+  const seconds = Number(String(ts?.seconds ?? 0));
+  return new Date(seconds * 1000 + Math.floor((ts?.nanos ?? 0) / 1_000_000)).toISOString();
+}
+
+function toMetadata(secret: SecretMessage): SecretMetadata {
+  return {
+    id: lastSegment(secret.name),
+    labels: { ...secret.labels },
+    annotations: { ...secret.annotations },
+    etag: secret.etag ?? '',
+    createTime: isoTime(secret.createTime),
+  };
+}
+
+const STATES: ReadonlySet<string> = new Set<VersionState>(['ENABLED', 'DISABLED', 'DESTROYED']);
+
+function toVersionInfo(version: VersionMessage): SecretVersionInfo {
+  const state = String(version.state);
+  if (!STATES.has(state)) throw new MeshlinkError('internal', `Secret Manager returned version ${version.name} in unexpected state ${state}`);
+  return { version: lastSegment(version.name), state: state as VersionState, createTime: isoTime(version.createTime) };
+}
+
+/** Labels are validated first, so values can only be `[\p{Ll}\p{Lo}\p{N}_-]*`: nothing to escape. */
+function labelFilter(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `labels.${k}=${v === '' ? '""' : v}`)
+    .join(' AND ');
+}
+
+export class SecretManagerStore implements SecretStore {
+  private readonly parent: string;
+  private readonly regional: boolean;
+  private readonly clientOptions: ClientOptions;
+  private readonly plaintext: boolean;
+  private clientPromise: Promise<SecretManagerServiceClient> | undefined;
+
+  constructor(options: SecretManagerStoreOptions) {
+    const { project, location, port } = options;
+    if (!project || project.includes('/')) throw new MeshlinkError('invalid-argument', `invalid Secret Manager project ${JSON.stringify(project)}`);
+    if (location !== undefined && !LOCATION.test(location)) throw new MeshlinkError('invalid-argument', `invalid Secret Manager location ${JSON.stringify(location)}`);
+    const endpoint = options.apiEndpoint ?? (location ? `secretmanager.${location}.rep.googleapis.com` : undefined);
+    if (endpoint !== undefined && /:\d+$/.test(endpoint) && !LOOPBACK.has(endpoint)) {
+      throw new MeshlinkError('invalid-argument', `apiEndpoint ${endpoint} must be a host only: pass the port as \`port\``);
+    }
+    this.plaintext = options.plaintext ?? false;
+    if (this.plaintext && (endpoint === undefined || !LOOPBACK.has(endpoint))) {
+      throw new MeshlinkError('invalid-argument', `plaintext Secret Manager connections are only allowed to a loopback endpoint, not ${endpoint ?? 'the Google endpoint'}`);
+    }
+    this.regional = location !== undefined;
+    this.parent = `projects/${project}${location ? `/locations/${location}` : ''}`;
+    this.clientOptions = {
+      ...(endpoint !== undefined ? { apiEndpoint: endpoint === '::1' ? '[::1]' : endpoint } : {}),
+      ...(port !== undefined ? { port } : {}),
+    };
+    if (options.client) this.clientPromise = Promise.resolve(options.client);
+  }
+
+  // The only two places that build resource names.
+  private secretName(id: string): string {
+    validateSecretId(id);
+    return `${this.parent}/secrets/${id}`;
+  }
+
+  private versionName(id: string, version: number | 'latest'): string {
+    return `${this.secretName(id)}/versions/${version}`;
+  }
+
+  /** The client is created on first use: loading the library is a large part of a cold start. */
+  private client(): Promise<SecretManagerServiceClient> {
+    this.clientPromise ??= this.createClient().catch((err: unknown) => {
+      this.clientPromise = undefined;
+      throw err;
+    });
+    return this.clientPromise;
+  }
+
+  private async createClient(): Promise<SecretManagerServiceClient> {
+    const { SecretManagerServiceClient: Client } = await import('@google-cloud/secret-manager');
+    const options: ClientOptions = { ...this.clientOptions };
+    if (this.plaintext) {
+      // Insecure channel credentials are used as they are (no Google call credentials); an
+      // explicit auth client keeps the library from looking for Application Default Credentials.
+      const [{ credentials }, { OAuth2Client }] = await Promise.all([import('@grpc/grpc-js'), import('google-auth-library')]);
+      options.sslCreds = credentials.createInsecure();
+      options.authClient = new OAuth2Client();
+    }
+    return new Client(options);
+  }
+
+  /** Runs one operation with its errors translated; `subject` names the secret in messages. */
+  private async call<T>(subject: string, work: (client: SecretManagerServiceClient) => Promise<T>, overrides?: Partial<Record<number, ErrorCode>>): Promise<T> {
+    try {
+      return await work(await this.client());
+    } catch (err) {
+      throw translateError(err, subject, overrides);
+    }
+  }
+
+  async close(): Promise<void> {
+    const client = await this.clientPromise?.catch(() => undefined);
+    this.clientPromise = undefined;
+    await client?.close();
+  }
+
+  createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
+    return this.call(`create secret ${id}`, async (client) => {
+      // Checked here too, so a bad request costs no write quota.
+      validateSecretId(id);
+      validateLabels(meta.labels);
+      validateAnnotations(meta.annotations);
+      const [secret] = await client.createSecret({
+        parent: this.parent,
+        secretId: id,
+        secret: {
+          labels: meta.labels,
+          annotations: meta.annotations,
+          // Regional secrets are replicated by their location and take no replication policy.
+          ...(this.regional ? {} : { replication: { automatic: {} } }),
+        },
+      });
+      return toMetadata(secret);
+    });
+  }
+
+  getSecret(id: string): Promise<SecretMetadata> {
+    return this.call(`get secret ${id}`, async (client) => {
+      const [secret] = await client.getSecret({ name: this.secretName(id) });
+      return toMetadata(secret);
+    });
+  }
+
+  /** One RPC per page: auto-pagination would fetch every page and spend the read quota. */
+  listSecrets(query: ListQuery): Promise<SecretPage> {
+    return this.call(`list secrets ${labelFilter(query.labels) || '(all)'}`, async (client) => {
+      // Validating labels also keeps filter syntax out of the values.
+      validateLabels(query.labels, 'query.labels');
+      const [secrets, , response] = await client.listSecrets(
+        { parent: this.parent, filter: labelFilter(query.labels), pageSize: effectivePageSize(query.pageSize), pageToken: query.pageToken ?? '' },
+        { autoPaginate: false },
+      );
+      const next = response?.nextPageToken;
+      return { secrets: secrets.map(toMetadata), ...(next ? { nextPageToken: next } : {}) };
+    });
+  }
+
+  updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {
+    return this.call(`update annotations of secret ${id}`, async (client) => {
+      // An empty etag would make the server skip the precondition.
+      requireEtag(etag);
+      const [secret] = await client.updateSecret({ secret: { name: this.secretName(id), annotations, etag }, updateMask: { paths: ['annotations'] } });
+      return toMetadata(secret);
+    });
+  }
+
+  deleteSecret(id: string, etag?: string): Promise<void> {
+    return this.call(`delete secret ${id}`, async (client) => {
+      if (etag !== undefined) requireEtag(etag);
+      await client.deleteSecret({ name: this.secretName(id), ...(etag !== undefined ? { etag } : {}) });
+    });
+  }
+
+  addVersion(id: string, payload: Uint8Array): Promise<string> {
+    return this.call(`add a version to secret ${id}`, async (client) => {
+      validatePayload(payload);
+      const [version] = await client.addSecretVersion({
+        parent: this.secretName(id),
+        payload: { data: Buffer.from(payload), dataCrc32c: crc32c(payload) },
+      });
+      return lastSegment(version.name);
+    });
+  }
+
+  /**
+   * The service's `latest` is the newest version whatever its state, and reading a version that
+   * is not ENABLED is FAILED_PRECONDITION. The port wants the newest ENABLED one and `not-found`,
+   * so a refused `latest` falls back to the version list (one metadata read, rare).
+   */
+  async accessVersion(id: string, version = 'latest'): Promise<AccessedVersion> {
+    const wanted = parseVersion(version, true);
+    try {
+      return await this.access(id, wanted);
+    } catch (err) {
+      if (wanted !== 'latest' || !isMeshlinkError(err, 'not-found') || !(err.cause && grpcCode(err.cause) === GRPC.FAILED_PRECONDITION)) throw err;
+      const newest = (await this.listVersions(id)).find((v) => v.state === 'ENABLED');
+      if (!newest) throw new MeshlinkError('not-found', `Secret Manager: secret ${id} has no enabled version`, { cause: err });
+      return this.access(id, Number(newest.version));
+    }
+  }
+
+  private access(id: string, version: number | 'latest'): Promise<AccessedVersion> {
+    return this.call(
+      `read version ${version} of secret ${id}`,
+      async (client) => {
+        const [response] = await client.accessSecretVersion({ name: this.versionName(id, version) });
+        const data = response.payload?.data;
+        const payload = typeof data === 'string' ? Buffer.from(data, 'base64') : new Uint8Array(data ?? []);
+        const checksum = response.payload?.dataCrc32c;
+        if (checksum !== null && checksum !== undefined && Number(String(checksum)) !== crc32c(payload)) {
+          throw new MeshlinkError('internal', `Secret Manager: version ${version} of secret ${id} failed its CRC32C check`);
+        }
+        return { version: lastSegment(response.name), payload };
+      },
+      { [GRPC.FAILED_PRECONDITION]: 'not-found' },
+    );
+  }
+
+  listVersions(id: string): Promise<SecretVersionInfo[]> {
+    return this.call(`list versions of secret ${id}`, async (client) => {
+      const versions: SecretVersionInfo[] = [];
+      let pageToken = '';
+      do {
+        const [page, , response] = await client.listSecretVersions({ parent: this.secretName(id), pageSize: MAX_PAGE_SIZE, pageToken }, { autoPaginate: false });
+        versions.push(...page.map(toVersionInfo));
+        pageToken = response?.nextPageToken ?? '';
+      } while (pageToken);
+      return versions.sort((a, b) => Number(b.version) - Number(a.version));
+    });
+  }
+
+  disableVersion(id: string, version: string): Promise<void> {
+    return this.retire(id, version, 'disable');
+  }
+
+  destroyVersion(id: string, version: string): Promise<void> {
+    return this.retire(id, version, 'destroy');
+  }
+
+  /**
+   * Disable and destroy send no version etag, so FAILED_PRECONDITION can only mean the version is
+   * already DESTROYED: the goal (unreadable) is met, and a retry after a crash must succeed.
+   */
+  private async retire(id: string, version: string, how: 'disable' | 'destroy'): Promise<void> {
+    try {
+      await this.call(`${how} version ${version} of secret ${id}`, async (client) => {
+        const name = this.versionName(id, parseVersion(version, false));
+        if (how === 'disable') await client.disableSecretVersion({ name });
+        else await client.destroySecretVersion({ name });
+      });
+    } catch (err) {
+      if (isMeshlinkError(err, 'conflict') && grpcCode(err.cause) === GRPC.FAILED_PRECONDITION) return;
+      throw err;
+    }
+  }
+}

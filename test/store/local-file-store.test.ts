@@ -1,0 +1,135 @@
+// The local file store: the SecretStore contract, plus its on-disk layout, modes and crash safety.
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../../shared/clock.js';
+import { isMeshlinkError } from '../../shared/errors.js';
+import { LocalFileStore } from '../../shared/store/local-file-store.js';
+import { describeSecretStoreContract } from './contract.js';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'meshlink-store-'));
+  dirs.push(dir);
+  return path.join(dir, 'secrets');
+}
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describeSecretStoreContract('LocalFileStore', async () => {
+  const clock = manualClock();
+  return { store: new LocalFileStore(await tempDir(), { clock }), advance: (ms) => clock.advance(ms) };
+});
+
+const text = (s: string) => new TextEncoder().encode(s);
+const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+const mode = async (p: string) => (await stat(p)).mode & 0o777;
+
+describe('LocalFileStore on disk', () => {
+  let dir: string;
+  let store: LocalFileStore;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    store = new LocalFileStore(dir);
+    await store.createSecret('s', { labels: { role: 'ca' }, annotations: { phase: 'active' } });
+    await store.addVersion('s', text('one'));
+    await store.addVersion('s', text('two'));
+  });
+
+  it('lays out meta.json and one payload file per version', async () => {
+    expect((await readdir(dir)).sort()).toEqual(['s']);
+    expect((await readdir(path.join(dir, 's'))).sort()).toEqual(['meta.json', 'versions']);
+    expect((await readdir(path.join(dir, 's', 'versions'))).sort()).toEqual(['1', '2']);
+    expect(await readFile(path.join(dir, 's', 'versions', '2'), 'utf8')).toBe('two');
+    const meta = JSON.parse(await readFile(path.join(dir, 's', 'meta.json'), 'utf8'));
+    expect(meta).toMatchObject({ id: 's', labels: { role: 'ca' }, annotations: { phase: 'active' } });
+    expect(meta.versions.map((v: { state: string }) => v.state)).toEqual(['ENABLED', 'ENABLED']);
+  });
+
+  it.each([
+    ['the store directory', [], 0o700],
+    ['a secret directory', ['s'], 0o700],
+    ['the versions directory', ['s', 'versions'], 0o700],
+    ['meta.json', ['s', 'meta.json'], 0o600],
+    ['a payload file', ['s', 'versions', '1'], 0o600],
+  ])('gives %s mode %o', async (_what, parts, expected) => {
+    await store.updateAnnotations('s', { phase: 'next' }, (await store.getSecret('s')).etag);
+    expect(await mode(path.join(dir, ...parts))).toBe(expected);
+  });
+
+  it('deletes the payload file of a destroyed version', async () => {
+    await store.destroyVersion('s', '1');
+    expect(await readdir(path.join(dir, 's', 'versions'))).toEqual(['2']);
+  });
+
+  it('removes the whole directory of a deleted secret', async () => {
+    await store.deleteSecret('s');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('keeps the old content when a write was interrupted before its rename', async () => {
+    const before = await store.getSecret('s');
+    // What a crash between writing the temp file and renaming it leaves behind.
+    await writeFile(path.join(dir, 's', 'meta.json.tmp-deadbeef'), '{"torn":', { mode: 0o600 });
+    await writeFile(path.join(dir, 's', 'versions', '3.tmp-deadbeef'), 'partial', { mode: 0o600 });
+    await writeFile(path.join(dir, '.t.new-deadbeef'), '', { mode: 0o600 });
+    const reopened = new LocalFileStore(dir);
+    expect(await reopened.getSecret('s')).toEqual(before);
+    expect((await reopened.listSecrets({ labels: {} })).secrets.map((s) => s.id)).toEqual(['s']);
+    expect(await reopened.addVersion('s', text('three'))).toBe('3');
+    expect(decode((await reopened.accessVersion('s')).payload)).toBe('three');
+    const updated = await reopened.updateAnnotations('s', { phase: 'next' }, before.etag);
+    expect((await reopened.getSecret('s')).etag).toBe(updated.etag);
+  });
+
+  it.each([
+    ['after the payload of version 3 was written but not recorded', async () => writeFile(path.join(dir, 's', 'versions', '3'), 'orphan', { mode: 0o600 })],
+    ['while the payload of version 3 was being written', async () => writeFile(path.join(dir, 's', 'versions', '3.tmp-0badc0de'), 'half', { mode: 0o600 })],
+  ])('completes the next addVersion after a crash %s', async (_when, crash) => {
+    await crash();
+    expect(await store.addVersion('s', text('three'))).toBe('3');
+    expect(decode((await store.accessVersion('s')).payload)).toBe('three');
+  });
+
+  it('erases a payload left behind by a crash during destroy when the destroy is repeated', async () => {
+    await store.destroyVersion('s', '1');
+    // A crash between recording DESTROYED and unlinking would leave the file.
+    await writeFile(path.join(dir, 's', 'versions', '1'), 'one', { mode: 0o600 });
+    await store.destroyVersion('s', '1');
+    expect(await readdir(path.join(dir, 's', 'versions'))).toEqual(['2']);
+  });
+
+  it('persists across store instances', async () => {
+    const reopened = new LocalFileStore(dir);
+    expect(decode((await reopened.accessVersion('s', '1')).payload)).toBe('one');
+    expect(await reopened.listVersions('s')).toEqual(await store.listVersions('s'));
+  });
+
+  it('serialises updates from two store instances on the same directory', async () => {
+    const other = new LocalFileStore(dir);
+    const { etag } = await store.getSecret('s');
+    const results = await Promise.allSettled([store.updateAnnotations('s', { by: 'one' }, etag), other.updateAnnotations('s', { by: 'two' }, etag)]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+  });
+
+  it('reports a corrupted payload file as internal', async () => {
+    await writeFile(path.join(dir, 's', 'versions', '2'), 'tampered');
+    const err = await store.accessVersion('s', '2').catch((e: unknown) => e);
+    expect(isMeshlinkError(err, 'internal')).toBe(true);
+  });
+
+  it('lists metadata without reading payload files', async () => {
+    // With every payload gone, a listing that touched one would fail.
+    for (const v of ['1', '2']) await unlink(path.join(dir, 's', 'versions', v));
+    const page = await store.listSecrets({ labels: { role: 'ca' } });
+    expect(page.secrets.map((s) => s.id)).toEqual(['s']);
+  });
+
+  it('lists nothing from a directory that does not exist yet', async () => {
+    const fresh = new LocalFileStore(path.join(dir, 'not-yet'));
+    expect(await fresh.listSecrets({ labels: {} })).toEqual({ secrets: [] });
+  });
+});

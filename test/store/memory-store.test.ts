@@ -1,0 +1,9 @@
+// The in-memory store against the SecretStore contract.
+import { manualClock } from '../../shared/clock.js';
+import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { describeSecretStoreContract } from './contract.js';
+
+describeSecretStoreContract('InMemoryStore', async () => {
+  const clock = manualClock();
+  return { store: new InMemoryStore({ clock }), advance: (ms) => clock.advance(ms) };
+});
