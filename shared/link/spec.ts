@@ -91,6 +91,15 @@ export interface LinkSpec extends Omit<Parsed, 'server' | 'certificates'> {
   certificates: Parsed['certificates'] & { leafTtlMs: number; caTtlMs: number };
 }
 
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
 function pathOf(path: readonly PropertyKey[]): string {
   return path.map(String).join('.') || '(root)';
 }
@@ -103,7 +112,7 @@ export function parseLinkSpec(input: unknown): LinkSpec {
       if (issue.code === 'unrecognized_keys') {
         return { path: pathOf([...issue.path, issue.keys[0] ?? '']), message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
       }
-      if (issue.code === 'invalid_type' && issue.input === undefined) return { path: pathOf(issue.path), message: 'is required' };
+      if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return { path: pathOf(issue.path), message: 'is required' };
       return { path: pathOf(issue.path), message: issue.message };
     });
     throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
@@ -121,8 +130,9 @@ export function parseLinkSpec(input: unknown): LinkSpec {
   if (caTtlMs < 2 * leafTtlMs) {
     details.push({ path: 'certificates.caTtl', message: 'must be at least twice certificates.leafTtl, so the CA outlives every leaf it signs' });
   }
-  if (p.client.cluster === p.server.cluster && p.client.port === gatewayPort) {
-    details.push({ path: 'server.gatewayPort', message: 'must differ from client.port when both sides are the same cluster' });
+  if (p.client.port === gatewayPort) {
+    // Both ports are on the client's ServiceEntry for the host: Istio rejects duplicates.
+    details.push({ path: 'server.gatewayPort', message: 'must differ from client.port (both are ports of the host on the client side)' });
   }
   if (details.length > 0) throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
   return {
@@ -138,4 +148,10 @@ export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): stri
   if (previous.host !== next.host) changed.push('host');
   if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
   return changed;
+}
+
+/** The spec as stored and returned: every default explicit, derived fields dropped; parses back to itself. */
+export function specDocument(spec: LinkSpec): LinkSpecInput {
+  const { leafTtlMs: _leaf, caTtlMs: _ca, ...certificates } = spec.certificates;
+  return { ...spec, certificates };
 }

@@ -1,0 +1,121 @@
+// The HTTP API as a plain function of a decoded request: routing, body decoding and error
+// encoding. Thin: every route calls one use-case. Framework-free so tests call it directly and
+// functions-framework, the local server and tests share one path.
+import { parse as parseYaml } from 'yaml';
+import { MeshlinkError, type ErrorCode } from '../shared/errors.js';
+import type { AppDeps } from '../shared/app/deps.js';
+import { applyLink } from '../shared/app/provision.js';
+import { getLink, listLinks } from '../shared/app/queries.js';
+import { deleteLink } from '../shared/app/delete.js';
+import { errorFields } from '../shared/log.js';
+
+/** Largest accepted body: a link spec is well under 4 KiB. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface ApiRequest {
+  method: string;
+  /** Path without the query string, e.g. `/links/mysql`. */
+  path: string;
+  contentType?: string;
+  body: Buffer;
+}
+
+export interface ApiResponse {
+  status: number;
+  body?: unknown;
+}
+
+/** Extra routes other issues plug in (rotation, registration) without touching this file's core. */
+export type RouteHandler = (deps: AppDeps, req: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: RouteHandler;
+}
+
+const STATUS_OF: Record<ErrorCode, number> = {
+  'invalid-argument': 400,
+  'not-found': 404,
+  'already-exists': 409,
+  conflict: 409,
+  'permission-denied': 403,
+  unavailable: 503,
+  'payload-too-large': 413,
+  'unsupported-media-type': 415,
+  internal: 500,
+};
+
+/** Decodes a JSON or YAML body; anything else is 415. */
+export function decodeBody(req: ApiRequest): unknown {
+  if (req.body.length > MAX_BODY_BYTES) {
+    throw new MeshlinkError('payload-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
+  const type = (req.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const text = req.body.toString('utf8');
+  if (type === 'application/json' || type === '') {
+    if (text.trim() === '') throw new MeshlinkError('invalid-argument', 'request body is empty', { details: [{ path: '(root)', message: 'a link spec is required' }] });
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new MeshlinkError('invalid-argument', 'request body is not valid JSON', { details: [{ path: '(root)', message: (err as Error).message }] });
+    }
+  }
+  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
+    try {
+      return parseYaml(text, { prettyErrors: false, uniqueKeys: true, maxAliasCount: 0 });
+    } catch (err) {
+      throw new MeshlinkError('invalid-argument', 'request body is not valid YAML', { details: [{ path: '(root)', message: (err as Error).message.split('\n')[0] ?? 'parse error' }] });
+    }
+  }
+  throw new MeshlinkError('unsupported-media-type', `content type ${type} is not supported: send application/json or application/yaml`);
+}
+
+const NAME = '([a-z0-9][-a-z0-9]{0,62})';
+
+const coreRoutes: Route[] = [
+  {
+    method: 'POST',
+    pattern: /^\/links\/?$/,
+    handler: async (deps, req) => {
+      const result = await applyLink(deps, decodeBody(req));
+      return { status: result.created ? 201 : 200, body: result.status };
+    },
+  },
+  { method: 'GET', pattern: /^\/links\/?$/, handler: async (deps) => ({ status: 200, body: { links: await listLinks(deps) } }) },
+  { method: 'GET', pattern: new RegExp(`^/links/${NAME}$`), handler: async (deps, _req, p) => ({ status: 200, body: await getLink(deps, p.name!) }) },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/links/${NAME}$`),
+    handler: async (deps, _req, p) => {
+      await deleteLink(deps, p.name!);
+      return { status: 204 };
+    },
+  },
+  { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
+];
+
+export function errorResponse(err: unknown, deps?: Pick<AppDeps, 'log'>): ApiResponse {
+  if (err instanceof MeshlinkError) {
+    const status = STATUS_OF[err.code];
+    if (status >= 500) deps?.log.error('request failed', { ...errorFields(err), reason: err.code });
+    return { status, body: { error: err.message, ...(err.details.length ? { details: err.details } : {}) } };
+  }
+  // An unexpected failure: log it (message only), answer without internals.
+  deps?.log.error('unexpected error', errorFields(err));
+  return { status: 500, body: { error: 'internal error' } };
+}
+
+export async function handleApiRequest(deps: AppDeps, req: ApiRequest, extraRoutes: Route[] = []): Promise<ApiResponse> {
+  try {
+    const routes = [...coreRoutes, ...extraRoutes];
+    const matching = routes.filter((r) => r.pattern.test(req.path));
+    if (matching.length === 0) throw new MeshlinkError('not-found', `no route for ${req.path}`);
+    const route = matching.find((r) => r.method === req.method);
+    if (!route) return { status: 405, body: { error: `method ${req.method} not allowed on ${req.path}` } };
+    const m = route.pattern.exec(req.path)!;
+    const params: Record<string, string> = m[1] !== undefined ? { name: m[1] } : {};
+    return await route.handler(deps, req, params);
+  } catch (err) {
+    return errorResponse(err, deps);
+  }
+}

@@ -1,0 +1,30 @@
+// Entry points registered with functions-framework (names in names.ts, deployed by infra/).
+// Each one decodes its trigger, calls a use-case and encodes the answer.
+import './framework-errors.js';
+import * as ff from '@google-cloud/functions-framework';
+import { FUNCTION_NAMES } from './names.js';
+import { handleApiRequest, type ApiResponse, type Route } from './http-api.js';
+import { runtimeDeps } from './runtime.js';
+
+/** Routes added by the local server (events that production receives through Pub/Sub). */
+const localRoutes: Route[] = [];
+export function addLocalRoutes(routes: Route[]): void {
+  localRoutes.push(...routes);
+}
+
+function send(res: ff.Response, response: ApiResponse): void {
+  res.status(response.status);
+  if (response.body === undefined) res.end();
+  else res.json(response.body);
+}
+
+ff.http(FUNCTION_NAMES.api, async (req, res) => {
+  const deps = await runtimeDeps();
+  const contentType = req.get('content-type');
+  const response = await handleApiRequest(
+    deps,
+    { method: req.method, path: req.path, ...(contentType ? { contentType } : {}), body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0) },
+    localRoutes,
+  );
+  send(res, response);
+});

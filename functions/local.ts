@@ -1,0 +1,19 @@
+// `npm start`: the HTTP function served by functions-framework on PORT, on the embedded
+// defaults (local file store and local cluster directories under MESHLINK_STATE_DIR).
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { FUNCTION_NAMES } from './names.js';
+import { runtimeConfig, runtimeDeps } from './runtime.js';
+import './index.js';
+
+const config = runtimeConfig();
+const deps = await runtimeDeps();
+const server = getTestServer(FUNCTION_NAMES.api);
+server.listen(config.port, () => {
+  deps.log.info('meshlink listening', { port: config.port, store: config.store.kind, stateDir: config.stateDir });
+});
+
+function shutdown(): void {
+  server.close(() => process.exit(0));
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

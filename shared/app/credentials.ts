@@ -1,0 +1,130 @@
+// Store operations on a link's CA and leaf credentials. Each write is followed by a state save;
+// a crash between the two leaves a version the state does not name yet, which the next run
+// adopts instead of minting again (invariants 2 and 5: no second CA, no extra version).
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
+import type { LinkSpec } from '../link/spec.js';
+import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
+import type { CaRecord, LeafRecord, LinkState } from '../link/state.js';
+import { mintCa, mintLeaf } from '../pki/mint.js';
+import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
+import type { CredentialPem, SdsCredential } from '../pki/types.js';
+import { decodeCa, decodeCredential, encodeCa, encodeCredential } from './payloads.js';
+import type { AppDeps } from './deps.js';
+
+export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string {
+  return storeSecretId(deps.settings.secretPrefix, link, role);
+}
+
+/** Creates the store secret for a role if it is not there yet. */
+export async function ensureSecret(deps: AppDeps, link: string, role: StoreRole): Promise<string> {
+  const id = secretIdOf(deps, link, role);
+  try {
+    await deps.store.createSecret(id, { labels: storeLabels(link, role), annotations: {} });
+  } catch (err) {
+    if (!isMeshlinkError(err, 'already-exists')) throw err;
+  }
+  return id;
+}
+
+/** The newest ENABLED version of a secret that is newer than `after`, if any. */
+async function unrecordedVersion(deps: AppDeps, id: string, after: string | undefined): Promise<string | undefined> {
+  const versions = await deps.store.listVersions(id);
+  const newest = versions.find((v) => v.state === 'ENABLED');
+  if (!newest) return undefined;
+  return after === undefined || Number(newest.version) > Number(after) ? newest.version : undefined;
+}
+
+export async function readCa(deps: AppDeps, link: string, version: string): Promise<CredentialPem> {
+  const id = secretIdOf(deps, link, 'ca');
+  const { payload } = await deps.store.accessVersion(id, version);
+  return decodeCa(payload, `${id} version ${version}`);
+}
+
+export async function readCredential(deps: AppDeps, link: string, side: Side, version = 'latest'): Promise<{ version: string; credential: SdsCredential }> {
+  const id = secretIdOf(deps, link, side);
+  const accessed = await deps.store.accessVersion(id, version);
+  return { version: accessed.version, credential: decodeCredential(accessed.payload, `${id} version ${accessed.version}`) };
+}
+
+function caRecord(version: string, certificate: string, generation: number): CaRecord {
+  const s = inspectCertificate(certificate);
+  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint };
+}
+
+/**
+ * Adds a CA generation to the store (or adopts one a crashed run stored) and returns its record.
+ * The caller puts it in the state and saves.
+ */
+export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<CaRecord> {
+  const id = await ensureSecret(deps, spec.name, 'ca');
+  const newestKnown = state.cas.reduce<string | undefined>((max, ca) => (max === undefined || Number(ca.version) > Number(max) ? ca.version : max), undefined);
+  const orphan = await unrecordedVersion(deps, id, newestKnown);
+  if (orphan) {
+    const ca = await readCa(deps, spec.name, orphan);
+    const summary = inspectCertificate(ca.certificate);
+    if (summary.isCa && summary.notAfter > now) {
+      deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
+      return caRecord(orphan, ca.certificate, generation);
+    }
+  }
+  const ca = await mintCa({ link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation });
+  const version = await deps.store.addVersion(id, encodeCa(ca));
+  deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation });
+  return caRecord(version, ca.certificate, generation);
+}
+
+/** The PEM bundle of the given CA generations (what a side's `ca.crt` holds). */
+export async function caBundle(deps: AppDeps, link: string, state: LinkState, generations: number[]): Promise<string> {
+  const pems: string[] = [];
+  for (const generation of generations) {
+    const record = state.cas.find((ca) => ca.generation === generation);
+    if (!record) throw new MeshlinkError('internal', `link ${link} has no CA generation ${generation}`);
+    pems.push((await readCa(deps, link, record.version)).certificate);
+  }
+  return joinPemBundle(pems);
+}
+
+function leafRecord(version: string, credential: SdsCredential, caGeneration: number, trust: number[]): LeafRecord {
+  const s = inspectCertificate(credential['tls.crt']);
+  return { version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, caGeneration, trust: [...trust] };
+}
+
+/** Is a stored credential the one we were about to write: signed by the CA, for the host, with this trust? */
+function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundle: string, now: Date): boolean {
+  const s = inspectCertificate(credential['tls.crt']);
+  return (
+    s.dnsNames.includes(host) &&
+    s.notAfter > now &&
+    chainsToAny(credential['tls.crt'], caCert) &&
+    keyMatchesCertificate(credential['tls.crt'], credential['tls.key']) &&
+    joinPemBundle([credential['ca.crt']]) === joinPemBundle([bundle])
+  );
+}
+
+/**
+ * Issues a new leaf for a side from the signing CA, with `ca.crt` holding the trusted generations,
+ * and stores it as a new version (or adopts the version an interrupted run stored).
+ */
+export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<LeafRecord> {
+  const id = await ensureSecret(deps, spec.name, side);
+  const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
+  if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
+  const ca = await readCa(deps, spec.name, signing.version);
+  const bundle = await caBundle(deps, spec.name, state, trust);
+  const orphan = await unrecordedVersion(deps, id, state.leaves[side]?.version);
+  if (orphan) {
+    const { credential } = await readCredential(deps, spec.name, side, orphan);
+    if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
+      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
+      return leafRecord(orphan, credential, signing.generation, trust);
+    }
+  }
+  const leaf = await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
+  const credential: SdsCredential = { 'tls.crt': leaf.certificate, 'tls.key': leaf.privateKey, 'ca.crt': bundle };
+  if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
+    throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);
+  }
+  const version = await deps.store.addVersion(id, encodeCredential(credential));
+  deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
+  return leafRecord(version, credential, signing.generation, trust);
+}

@@ -1,0 +1,98 @@
+// Loading and saving a link's state on its store secret, and the lease that lets exactly one
+// worker change a link at a time (etag compare-and-swap: invariant 2).
+import { randomUUID } from 'node:crypto';
+import { MeshlinkError, isMeshlinkError } from '../errors.js';
+import { storeLabels, storeSecretId } from '../link/names.js';
+import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, type LinkState } from '../link/state.js';
+import type { SecretMetadata } from '../store/port.js';
+import type { AppDeps } from './deps.js';
+
+export function linkSecretId(deps: AppDeps, link: string): string {
+  return storeSecretId(deps.settings.secretPrefix, link, 'link');
+}
+
+/** A loaded link: its state and the etag it was read at. */
+export class LinkRecord {
+  constructor(
+    private readonly deps: AppDeps,
+    readonly link: string,
+    private meta: SecretMetadata,
+    public state: LinkState,
+  ) {}
+
+  get secretId(): string {
+    return this.meta.id;
+  }
+
+  /** Writes the state if it changed; `conflict` if someone else wrote since we read. */
+  async save(): Promise<void> {
+    if (this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state)) return;
+    this.state = { ...this.state, updatedAt: this.deps.clock().toISOString() };
+    // Keep annotations others put on the secret; replace only meshlink's own.
+    const others = Object.fromEntries(Object.entries(this.meta.annotations).filter(([k]) => !k.startsWith(STORE_ANNOTATION_PREFIX)));
+    this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...encodeState(this.state) }, this.meta.etag);
+  }
+}
+
+export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord | undefined> {
+  const id = linkSecretId(deps, link);
+  let meta: SecretMetadata;
+  try {
+    meta = await deps.store.getSecret(id);
+  } catch (err) {
+    if (isMeshlinkError(err, 'not-found')) return undefined;
+    throw err;
+  }
+  const state = decodeState(meta.annotations, id);
+  if (!state) return undefined; // created but never initialised: treated as absent, create completes it
+  return new LinkRecord(deps, link, meta, state);
+}
+
+/** Creates the link secret with its first state, or returns the existing one (create is idempotent). */
+export async function createLinkRecord(deps: AppDeps, link: string, initial: LinkState): Promise<LinkRecord> {
+  const id = linkSecretId(deps, link);
+  try {
+    const meta = await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations: encodeState(initial) });
+    return new LinkRecord(deps, link, meta, initial);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'already-exists')) throw err;
+  }
+  // A crash after createSecret, or a racing create: initialise the state if nobody did.
+  const meta = await deps.store.getSecret(id);
+  const state = decodeState(meta.annotations, id);
+  if (state) return new LinkRecord(deps, link, meta, state);
+  const updated = await deps.store.updateAnnotations(id, { ...meta.annotations, ...encodeState(initial) }, meta.etag);
+  return new LinkRecord(deps, link, updated, initial);
+}
+
+/**
+ * Runs `work` while holding the link's lease. The lease is a compare-and-swap on the state
+ * annotation: a second worker sees it held and gets `conflict`; a crashed holder's lease expires
+ * after `leaseMs`, and the next run completes its work (invariant 5).
+ */
+export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>): Promise<T> {
+  const now = deps.clock();
+  const held = record.state.lease;
+  if (held && new Date(held.until) > now) {
+    throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${held.until}; try again`);
+  }
+  const holder = `${deps.workerId}/${randomUUID()}`;
+  record.state = { ...record.state, lease: { holder, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() } };
+  try {
+    await record.save();
+  } catch (err) {
+    if (isMeshlinkError(err, 'conflict')) {
+      throw new MeshlinkError('conflict', `link ${record.link} was changed by another worker; try again`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    return await work(record);
+  } finally {
+    if (record.state.lease?.holder === holder) {
+      const { lease: _released, ...rest } = record.state;
+      record.state = rest;
+      await record.save().catch((err: unknown) => deps.log.warn('could not release lease', { link: record.link, reason: String(err) }));
+    }
+  }
+}

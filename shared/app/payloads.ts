@@ -1,0 +1,51 @@
+// How secrets are laid out in the store: JSON objects whose keys are the ones Istio's SDS reads
+// (`tls.crt`, `tls.key`, `ca.crt`), so store, cluster Secret and credentialName line up and other
+// syncers (External Secrets Operator, the Secret Manager CSI driver) can consume the same secrets.
+import { MeshlinkError } from '../errors.js';
+import type { CredentialPem, SdsCredential } from '../pki/types.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function decodeJson(payload: Uint8Array, what: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(decoder.decode(payload));
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through: the message below names the secret, never the content
+  }
+  throw new MeshlinkError('internal', `${what} is not a JSON object`);
+}
+
+function stringField(obj: Record<string, unknown>, key: string, what: string): string {
+  const v = obj[key];
+  if (typeof v !== 'string' || v.length === 0) throw new MeshlinkError('internal', `${what} has no ${key}`);
+  return v;
+}
+
+export function encodeCredential(credential: SdsCredential): Uint8Array {
+  return encoder.encode(JSON.stringify({ 'tls.crt': credential['tls.crt'], 'tls.key': credential['tls.key'], 'ca.crt': credential['ca.crt'] }));
+}
+
+export function decodeCredential(payload: Uint8Array, what: string): SdsCredential {
+  const obj = decodeJson(payload, what);
+  return { 'tls.crt': stringField(obj, 'tls.crt', what), 'tls.key': stringField(obj, 'tls.key', what), 'ca.crt': stringField(obj, 'ca.crt', what) };
+}
+
+/** A CA is stored with the same key names (no `ca.crt`: it is its own root). */
+export function encodeCa(ca: CredentialPem): Uint8Array {
+  return encoder.encode(JSON.stringify({ 'tls.crt': ca.certificate, 'tls.key': ca.privateKey }));
+}
+
+export function decodeCa(payload: Uint8Array, what: string): CredentialPem {
+  const obj = decodeJson(payload, what);
+  return { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) };
+}
+
+export function encodeSpec(input: unknown): Uint8Array {
+  return encoder.encode(JSON.stringify(input));
+}
+
+export function decodeSpec(payload: Uint8Array, what: string): unknown {
+  return decodeJson(payload, what);
+}

@@ -1,0 +1,155 @@
+// Use-case: create or update a link from a spec. Mints the CA and both leaves on first sight,
+// stores everything, then projects both sides into their clusters. Repeating the same spec
+// changes nothing (invariant 2); a changed mutable field re-renders; a changed host is refused.
+import { createHash } from 'node:crypto';
+import { MeshlinkError } from '../errors.js';
+import { immutableFieldsChanged, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
+import type { Side } from '../link/names.js';
+import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY } from '../link/names.js';
+import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
+import { canonicalJson } from '../mesh/revision.js';
+import { nextRenewal } from '../rotation/renewal.js';
+import { listAllSecrets } from '../store/port.js';
+import { storeNewCa, storeNewLeaf } from './credentials.js';
+import type { AppDeps } from './deps.js';
+import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
+import { decodeSpec, encodeSpec } from './payloads.js';
+import { linkStatus, type LinkStatus } from './status.js';
+import { failedSync, syncSide } from './sync.js';
+
+export const SIDES: readonly Side[] = ['server', 'client']; // server first: the client side needs its address
+
+export interface ApplyLinkResult {
+  created: boolean;
+  status: LinkStatus;
+}
+
+function specHash(doc: unknown): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 32);
+}
+
+/** Reads the spec a link was last applied with. */
+export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkSpec> {
+  const { payload } = await deps.store.accessVersion(record.secretId, record.state.specVersion);
+  return parseLinkSpec(decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`));
+}
+
+/** A gateway port is a listener on the server's ingress gateway: two links cannot share one. */
+async function assertGatewayPortFree(deps: AppDeps, spec: LinkSpec): Promise<void> {
+  for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' } })) {
+    const other = meta.labels[STORE_LABEL_LINK];
+    if (other === spec.name) continue;
+    const state = decodeState(meta.annotations, meta.id);
+    if (state && state.serverCluster === spec.server.cluster && state.gatewayPort === spec.server.gatewayPort) {
+      throw new MeshlinkError('invalid-argument', 'invalid link spec', {
+        details: [{ path: 'server.gatewayPort', message: `port ${spec.server.gatewayPort} is already used by link ${other} on cluster ${spec.server.cluster}` }],
+      });
+    }
+  }
+}
+
+function initialState(spec: LinkSpec, now: string): LinkState {
+  return {
+    host: spec.host,
+    clientCluster: spec.client.cluster,
+    serverCluster: spec.server.cluster,
+    gatewayPort: spec.server.gatewayPort,
+    specVersion: '',
+    specHash: '',
+    cas: [],
+    signingGeneration: 0,
+    phase: 'stable',
+    phaseSince: now,
+    leaves: {},
+    sync: { client: { status: 'pending' }, server: { status: 'pending' } },
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+function incomplete(state: LinkState, hash: string): boolean {
+  return state.specHash !== hash || state.cas.length === 0 || !state.leaves.server || !state.leaves.client;
+}
+
+/** Stores the spec, the CA and the leaves that are missing. Runs under the lease. */
+async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string): Promise<void> {
+  const now = deps.clock();
+  if (record.state.specHash !== hash) {
+    const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
+    record.state = {
+      ...record.state,
+      specVersion: version,
+      specHash: hash,
+      clientCluster: spec.client.cluster,
+      serverCluster: spec.server.cluster,
+      gatewayPort: spec.server.gatewayPort,
+    };
+    await record.save();
+  }
+  if (record.state.cas.length === 0) {
+    const ca = await storeNewCa(deps, record.state, spec, 1, now);
+    record.state = { ...record.state, cas: [ca], signingGeneration: ca.generation };
+    await record.save();
+  }
+  for (const side of SIDES) {
+    if (record.state.leaves[side]) continue;
+    const leaf = await storeNewLeaf(deps, record.state, spec, side, now, trustedGenerations(record.state));
+    record.state = { ...record.state, leaves: { ...record.state.leaves, [side]: leaf } };
+    await record.save();
+  }
+}
+
+/** Projects both sides; a side whose cluster fails is recorded, not fatal (the store holds the truth). */
+export async function syncSides(deps: AppDeps, spec: LinkSpec, state: LinkState, sides: readonly Side[] = SIDES): Promise<LinkState> {
+  let next = state;
+  for (const side of sides) {
+    try {
+      next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
+    } catch (err) {
+      deps.log.warn('could not sync link side', { link: spec.name, cluster: side === 'client' ? spec.client.cluster : spec.server.cluster, side, reason: String(err) });
+      next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
+    }
+  }
+  const failed = SIDES.map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
+  const renewal = nextRenewal(next, spec.certificates.renewBefore)?.toISOString();
+  const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
+  return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
+}
+
+export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLinkResult> {
+  const spec = parseLinkSpec(input);
+  const doc = specDocument(spec);
+  const hash = specHash(doc);
+  const existing = await loadLink(deps, spec.name);
+  if (existing && existing.state.specHash && existing.state.specHash !== hash) {
+    const changed = immutableFieldsChanged(await readSpec(deps, existing), spec);
+    if (changed.length > 0) {
+      throw new MeshlinkError('conflict', `link ${spec.name} exists with another ${changed.join(' and ')}; the certificates are bound to it: delete the link and create it again`, {
+        details: changed.map((path) => ({ path, message: 'cannot change on an existing link' })),
+      });
+    }
+  }
+  if (!existing || existing.state.gatewayPort !== spec.server.gatewayPort || existing.state.serverCluster !== spec.server.cluster) {
+    await assertGatewayPortFree(deps, spec);
+  }
+  const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
+  const created = !existing || !existing.state.specHash;
+
+  if (incomplete(record.state, hash)) {
+    await withLease(deps, record, async (r) => {
+      await completeStore(deps, r, spec, doc, hash);
+      r.state = await syncSides(deps, spec, r.state);
+      await r.save();
+    });
+  } else {
+    // Nothing to store: re-project (heals drift); write the state only if the projection changed.
+    const synced = await syncSides(deps, spec, record.state);
+    if (JSON.stringify(synced) !== JSON.stringify(record.state)) {
+      await withLease(deps, record, async (r) => {
+        r.state = { ...synced, ...(r.state.lease ? { lease: r.state.lease } : {}) };
+        await r.save();
+      });
+    }
+  }
+  return { created, status: linkStatus(spec, doc, record.state) };
+}

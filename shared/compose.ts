@@ -1,0 +1,34 @@
+// The composition root: configuration -> adapters -> AppDeps. The only place that picks
+// implementations. SDK-backed adapters are imported on demand, so a local run and a cold
+// start load only what they use.
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { DEFAULT_SETTINGS, type AppDeps } from './app/deps.js';
+import { createLogger, type Logger } from './log.js';
+import type { SecretStore } from './store/port.js';
+import { KubernetesClusterResolver } from './clusters/resolver.js';
+
+async function makeStore(config: Config): Promise<SecretStore> {
+  if (config.store.kind === 'local') {
+    const { LocalFileStore } = await import('./store/local-file-store.js');
+    return new LocalFileStore(config.store.dir);
+  }
+  const { SecretManagerStore } = await import('./store/secret-manager-store.js');
+  const { project, location, endpoint } = config.store;
+  return new SecretManagerStore({
+    project,
+    ...(location ? { location } : {}),
+    ...(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {}),
+  });
+}
+
+export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
+  return {
+    store: await makeStore(config),
+    clusters: new KubernetesClusterResolver({ stateDir: config.stateDir }),
+    clock: options.clock ?? systemClock,
+    log: options.log ?? createLogger({ minSeverity: config.logLevel }),
+    settings: { ...DEFAULT_SETTINGS, secretPrefix: config.secretPrefix },
+    workerId: options.workerId,
+  };
+}

@@ -1,0 +1,84 @@
+// Configuration: parsed once, by a pure function of the environment; a bad value fails at start
+// with a message naming the variable. The composition root (compose.ts) turns it into adapters.
+import { MeshlinkError, type ErrorDetail } from './errors.js';
+import { parseDuration } from './link/duration.js';
+
+export interface Config {
+  store:
+    | { kind: 'local'; dir: string }
+    | { kind: 'secret-manager'; project: string; location?: string; endpoint?: { host: string; port: number; plaintext: boolean } };
+  /** Where the local store and local cluster directories live. */
+  stateDir: string;
+  secretPrefix: string;
+  /** Local server: port and sweep timer (0 = off). */
+  port: number;
+  sweepIntervalMs: number;
+  /** Production fan-out: the Pub/Sub topic the sweep publishes due links to (projects/P/topics/T). */
+  rotationTopic?: string;
+  logLevel: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
+const SECRET_PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const problems: ErrorDetail[] = [];
+  const get = (name: string) => {
+    const v = env[name]?.trim();
+    return v === '' ? undefined : v;
+  };
+  const stateDir = get('MESHLINK_STATE_DIR') ?? '.meshlink';
+  const secretPrefix = get('MESHLINK_SECRET_PREFIX') ?? 'meshlink';
+  if (!SECRET_PREFIX.test(secretPrefix)) problems.push({ path: 'MESHLINK_SECRET_PREFIX', message: 'must start with a letter and hold only letters, digits, _ and - (at most 64)' });
+
+  let store: Config['store'] = { kind: 'local', dir: `${stateDir}/store` };
+  const storeKind = get('MESHLINK_STORE') ?? 'local';
+  if (storeKind === 'secret-manager') {
+    const project = get('MESHLINK_PROJECT') ?? get('GOOGLE_CLOUD_PROJECT');
+    if (!project) problems.push({ path: 'MESHLINK_PROJECT', message: 'is required when MESHLINK_STORE=secret-manager' });
+    const location = get('MESHLINK_SECRET_MANAGER_LOCATION');
+    const endpointText = get('MESHLINK_SECRET_MANAGER_ENDPOINT');
+    let endpoint: { host: string; port: number; plaintext: boolean } | undefined;
+    if (endpointText) {
+      const m = /^(?:(https?|plaintext):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(endpointText);
+      if (!m) {
+        problems.push({ path: 'MESHLINK_SECRET_MANAGER_ENDPOINT', message: 'must be host[:port], or plaintext://127.0.0.1:PORT for a local test server' });
+      } else {
+        const plaintext = m[1] === 'plaintext' || m[1] === 'http';
+        const host = m[2]!;
+        if (plaintext && !LOOPBACK.has(host)) problems.push({ path: 'MESHLINK_SECRET_MANAGER_ENDPOINT', message: 'plaintext is allowed only to a loopback address' });
+        endpoint = { host, port: m[3] ? Number(m[3]) : 443, plaintext };
+      }
+    }
+    if (project) store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}) };
+  } else if (storeKind !== 'local') {
+    problems.push({ path: 'MESHLINK_STORE', message: 'must be local or secret-manager' });
+  }
+
+  const portText = get('PORT') ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push({ path: 'PORT', message: 'must be a port number' });
+
+  const sweepText = get('MESHLINK_SWEEP_INTERVAL') ?? '1m';
+  const sweepIntervalMs = sweepText === '0' || sweepText === 'off' ? 0 : parseDuration(sweepText);
+  if (sweepIntervalMs === undefined) problems.push({ path: 'MESHLINK_SWEEP_INTERVAL', message: 'must be a duration such as 30s or 5m, or off' });
+
+  const rotationTopic = get('MESHLINK_ROTATION_TOPIC');
+  if (rotationTopic && !/^projects\/[^/]+\/topics\/[^/]+$/.test(rotationTopic)) problems.push({ path: 'MESHLINK_ROTATION_TOPIC', message: 'must be projects/PROJECT/topics/TOPIC' });
+
+  const logLevel = (get('MESHLINK_LOG_LEVEL') ?? 'INFO').toUpperCase();
+  if (!['DEBUG', 'INFO', 'WARNING', 'ERROR'].includes(logLevel)) problems.push({ path: 'MESHLINK_LOG_LEVEL', message: 'must be DEBUG, INFO, WARNING or ERROR' });
+
+  if (problems.length > 0) {
+    throw new MeshlinkError('invalid-argument', `invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { details: problems });
+  }
+  return {
+    store,
+    stateDir,
+    secretPrefix,
+    port,
+    sweepIntervalMs: sweepIntervalMs ?? 0,
+    ...(rotationTopic ? { rotationTopic } : {}),
+    logLevel: logLevel as Config['logLevel'],
+  };
+}

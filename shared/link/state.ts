@@ -1,0 +1,108 @@
+// The link's state as kept in the store: one JSON annotation on the link's own secret, so a
+// sweep over thousands of links lists metadata only and reads no payload (DESIGN: Scale).
+// Pure: encoding, decoding and small derivations; no I/O, no clock.
+import type { Side } from './names.js';
+import { MeshlinkError } from '../errors.js';
+
+/**
+ * Store annotation keys. Secret Manager allows only letters, digits, `-`, `_` and `.` in
+ * annotation keys (no `/`), so these differ from the Kubernetes `meshlink.io/...` keys.
+ */
+export const STORE_ANNOTATION_PREFIX = 'meshlink-';
+/** Annotation holding the encoded LinkState on the link secret. */
+export const ANNOTATION_STATE = 'meshlink-state';
+/** Flat copies for people and filters (`gcloud secrets list --filter`). */
+export const ANNOTATION_HOST = 'meshlink-host';
+export const ANNOTATION_NEXT_RENEWAL = 'meshlink-next-renewal';
+
+/** CA rollover phases (invariant 1: trust before use). */
+export type RolloverPhase =
+  | 'stable' // one CA signs both leaves and is the only one trusted
+  | 'trust-added' // the new CA is in both sides' ca.crt; leaves still from the old CA
+  | 'leaves-switched'; // both leaves from the new CA; old CA still trusted until the grace ends
+
+export interface CaRecord {
+  generation: number;
+  /** Version of the CA store secret holding this CA's certificate and key. */
+  version: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprint: string;
+}
+
+export interface LeafRecord {
+  /** Version of the side's credential store secret. */
+  version: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprint: string;
+  /** Generation of the CA that signed the leaf. */
+  caGeneration: number;
+  /** CA generations in this credential version's `ca.crt`. */
+  trust: number[];
+}
+
+export type SyncStatus = 'pending' | 'synced' | 'waiting-for-cluster' | 'detached' | 'error';
+
+export interface SideSync {
+  status: SyncStatus;
+  /** Credential version last written to the cluster Secret. */
+  version?: string;
+  /** Revision of the objects last applied (hash over their revisions). */
+  objects?: string;
+  at?: string;
+  error?: string;
+  /** Server side: the ingress address the link uses. */
+  address?: string;
+}
+
+export interface LinkState {
+  host: string;
+  clientCluster: string;
+  serverCluster: string;
+  gatewayPort: number;
+  /** Version of the link secret holding the current spec. */
+  specVersion: string;
+  specHash: string;
+  /** Every CA currently trusted, oldest first. */
+  cas: CaRecord[];
+  /** Generation of the CA that signs new leaves. */
+  signingGeneration: number;
+  phase: RolloverPhase;
+  phaseSince: string;
+  leaves: Partial<Record<Side, LeafRecord>>;
+  sync: Record<Side, SideSync>;
+  nextRenewal?: string;
+  lastError?: string;
+  /** Held while one worker changes the link (invariant 2: two workers rotate once). */
+  lease?: { holder: string; until: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function encodeState(state: LinkState): Record<string, string> {
+  const annotations: Record<string, string> = {
+    [ANNOTATION_STATE]: JSON.stringify(state),
+    [ANNOTATION_HOST]: state.host,
+  };
+  if (state.nextRenewal) annotations[ANNOTATION_NEXT_RENEWAL] = state.nextRenewal;
+  return annotations;
+}
+
+export function decodeState(annotations: Record<string, string>, secretId: string): LinkState | undefined {
+  const raw = annotations[ANNOTATION_STATE];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as LinkState;
+  } catch (cause) {
+    throw new MeshlinkError('internal', `link state of ${secretId} is not valid JSON`, { cause });
+  }
+}
+
+export function signingCa(state: LinkState): CaRecord | undefined {
+  return state.cas.find((ca) => ca.generation === state.signingGeneration);
+}
+
+export function trustedGenerations(state: LinkState): number[] {
+  return state.cas.map((ca) => ca.generation);
+}

@@ -1,0 +1,27 @@
+// Builders for test inputs: a valid link spec, changed field by field.
+import type { LinkSpecInput } from '../../shared/link/spec.js';
+
+export function specInput(overrides: Partial<Record<string, unknown>> = {}, name = 'mysql'): LinkSpecInput & Record<string, unknown> {
+  return {
+    name,
+    host: `${name}.link.example.com`,
+    client: { cluster: 'client-cluster', port: 3306 },
+    server: { cluster: 'server-cluster', service: 'mysql.default.svc.cluster.local', port: 3306 },
+    ...overrides,
+  } as LinkSpecInput & Record<string, unknown>;
+}
+
+/** Sets a dotted path on a deep copy: `withField(spec, 'server.gatewayPort', 70000)`. */
+export function withField<T extends object>(obj: T, path: string, value: unknown): T {
+  const copy = structuredClone(obj) as Record<string, unknown>;
+  const parts = path.split('.');
+  let cur = copy;
+  for (const p of parts.slice(0, -1)) {
+    cur[p] = { ...((cur[p] as Record<string, unknown>) ?? {}) };
+    cur = cur[p] as Record<string, unknown>;
+  }
+  const last = parts[parts.length - 1]!;
+  if (value === undefined) delete cur[last];
+  else cur[last] = value;
+  return copy as T;
+}

@@ -1,0 +1,114 @@
+// A hand-written fake behind the ClusterTarget port: clusters held in memory, with write
+// counting, wiping (a rebuilt cluster) and injected failures. For use-case tests.
+import { MeshlinkError } from '../../shared/errors.js';
+import { ANNOTATION_REVISION } from '../../shared/link/names.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
+
+function key(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind}/${namespace ?? ''}/${name}`;
+}
+
+export class MemoryCluster implements ClusterTarget {
+  readonly objects = new Map<string, KubeObject>();
+  readonly services = new Map<string, ServiceInfo>();
+  writes = 0;
+  /** When set, every call fails with this error until cleared. */
+  failure: MeshlinkError | undefined;
+
+  constructor(readonly cluster: string) {}
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    this.check();
+    return objects.map((o) => {
+      const k = key(o.kind, o.metadata.namespace, o.metadata.name);
+      const live = this.objects.get(k);
+      const rev = o.metadata.annotations?.[ANNOTATION_REVISION];
+      const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
+      if (live && rev && live.metadata.annotations?.[ANNOTATION_REVISION] === rev) return { ...base, outcome: 'unchanged' as const };
+      this.objects.set(k, structuredClone(o));
+      this.writes++;
+      return { ...base, outcome: live ? ('updated' as const) : ('created' as const) };
+    });
+  }
+
+  async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
+    this.check();
+    const s = this.services.get(`${namespace}/${name}`);
+    return s ? structuredClone(s) : undefined;
+  }
+
+  seedService(namespace: string, name: string, ports: ServicePort[], address?: string): void {
+    this.services.set(`${namespace}/${name}`, { namespace, name, ports, ...(address ? { address } : {}) });
+  }
+
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+    this.check();
+    const s = this.services.get(`${namespace}/${name}`) ?? { namespace, name, ports: [] };
+    const missing = ports.filter((p) => !s.ports.some((q) => q.port === p.port));
+    if (missing.length > 0) {
+      this.services.set(`${namespace}/${name}`, { ...s, ports: [...s.ports, ...missing] });
+      this.writes++;
+    }
+    return missing;
+  }
+
+  async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
+    this.check();
+    const s = this.services.get(`${namespace}/${name}`);
+    if (!s) return [];
+    const removed = s.ports.filter((p) => portNames.includes(p.name)).map((p) => p.name);
+    if (removed.length > 0) {
+      this.services.set(`${namespace}/${name}`, { ...s, ports: s.ports.filter((p) => !portNames.includes(p.name)) });
+      this.writes++;
+    }
+    return removed;
+  }
+
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+    this.check();
+    let n = 0;
+    for (const [k, o] of this.objects) {
+      const kindMatch = kinds.some((kd) => kd.kind === o.kind && kd.apiVersion === o.apiVersion);
+      const labelMatch = Object.entries(labels).every(([lk, lv]) => o.metadata.labels?.[lk] === lv);
+      if (kindMatch && labelMatch) {
+        this.objects.delete(k);
+        n++;
+      }
+    }
+    if (n > 0) this.writes++;
+    return n;
+  }
+
+  get(kind: string, namespace: string, name: string): KubeObject | undefined {
+    return this.objects.get(key(kind, namespace, name));
+  }
+
+  /** A rebuilt cluster: nothing of meshlink's is left. */
+  wipe(): void {
+    this.objects.clear();
+    for (const s of this.services.values()) s.ports = s.ports.filter((p) => !p.name.startsWith('tls-'));
+  }
+}
+
+export class MemoryClusters implements ClusterResolver {
+  readonly clusters = new Map<string, MemoryCluster>();
+  target(cluster: string): MemoryCluster {
+    let c = this.clusters.get(cluster);
+    if (!c) {
+      c = new MemoryCluster(cluster);
+      this.clusters.set(cluster, c);
+    }
+    return c;
+  }
+  get totalWrites(): number {
+    return [...this.clusters.values()].reduce((n, c) => n + c.writes, 0);
+  }
+}
+
+export function unavailable(cluster: string): MeshlinkError {
+  return new MeshlinkError('unavailable', `cluster ${cluster} is not answering`);
+}
