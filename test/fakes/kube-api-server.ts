@@ -54,6 +54,8 @@ export interface FakeKubeApi {
   failNext(method: string, path: RegExp, status: number, retryAfter?: number): void;
   /** Runs `hook` just before the next matching request is handled (to simulate a concurrent writer). */
   beforeNext(method: string, path: RegExp, hook: () => void): void;
+  /** Holds every answer this long, so that concurrent requests overlap (0 = answer at once). */
+  setLatency(ms: number): void;
   /** Most requests ever handled at the same time. */
   peakInFlight(): number;
   /** Deep copies of all stored objects. */
@@ -149,6 +151,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   const store = new Map<string, StoredObject>();
   const applied = new Map<string, Set<string>>(); // key|manager -> paths it last applied
   let revision = 1000;
+  let latencyMs = 0;
   let inFlight = 0;
   let peak = 0;
   const nextVersion = () => String(++revision);
@@ -169,6 +172,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     const query = Object.fromEntries(url.searchParams);
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
     const body = await readBody(req);
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       requests.push({ method, path: url.pathname, query, ...(contentType ? { contentType } : {}), status });
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -352,6 +356,9 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     beforeNext(method, path, hook) {
       hooks.push({ method, path, hook });
     },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
     peakInFlight: () => peak,
     objects() {
       return [...store.values()].map(clone);
@@ -381,6 +388,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       hooks.length = 0;
       requests.length = 0;
       peak = inFlight;
+      latencyMs = 0;
     },
     close() {
       return new Promise((resolve, reject) => {
