@@ -4,6 +4,7 @@ import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeC
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION, MANAGER } from '../link/names.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
+import { labelSelector as selectorOf } from './selector.js';
 import { defaultRetryPolicy, parseRetryAfter, Semaphore, withRetry, type RetryPolicy } from './request-policy.js';
 
 /** A KubeConfig, or a function giving the current one (credential providers refresh it). */
@@ -97,7 +98,7 @@ export class KubernetesTarget implements ClusterTarget {
   }
 
   async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
-    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const labelSelector = selectorOf(labels);
     const namespaces: (string | undefined)[] = this.options.namespaces ?? [undefined];
     let deleted = 0;
     for (const kind of kinds) {

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
+import { labelSelector, matchesLabels } from './selector.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
 
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -76,6 +77,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+    labelSelector(labels); // refuses an empty selector before touching any file
     const wanted = new Set(kinds.map((k) => k.kind));
     let deleted = 0;
     for (const file of await yamlFiles(this.dir)) {
@@ -84,8 +86,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       if (text === undefined) continue;
       const object = parseYaml(text, file) as Partial<KubeObject> | null;
       if (!object || !wanted.has(String(object.kind))) continue;
-      const have = object.metadata?.labels ?? {};
-      if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
+      if (!matchesLabels(object.metadata?.labels, labels)) continue;
       await rm(file, { force: true });
       deleted += 1;
     }

@@ -260,6 +260,12 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
     });
   });
 
+  it('refuses deleteByLabel with no labels before any request', async () => {
+    const err = await rejection(target().deleteByLabel({}, [KINDS.secret]));
+    expect(err.code).toBe('invalid-argument');
+    expect(fake.requests).toEqual([]);
+  });
+
   describe('errors', () => {
     const GW_PATCH = /\/gateways\/mysql-ingress$/;
 

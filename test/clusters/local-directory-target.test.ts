@@ -141,6 +141,12 @@ describe('LocalDirectoryTarget', () => {
       expect(await target.deleteByLabel({ [LABEL_LINK]: 'a', 'meshlink.io/side': 'client' }, [KINDS.destinationRule])).toBe(1);
     });
 
+    it('refuses an empty label set, which would match everything', async () => {
+      await target.apply(linkObjects('a'));
+      await expect(target.deleteByLabel({}, [KINDS.secret])).rejects.toSatisfy((e) => isMeshlinkError(e, 'invalid-argument'));
+      expect(await readdir(join(dir, NS))).toHaveLength(3);
+    });
+
     it('counts nothing in a directory never written', async () => {
       expect(await new LocalDirectoryTarget('none', join(dir, 'missing')).deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.secret])).toBe(0);
     });
