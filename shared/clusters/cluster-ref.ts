@@ -1,0 +1,89 @@
+// Cluster references: parsing a ref into what it names, and building Connect gateway URLs. Pure.
+import { MeshlinkError } from '../errors.js';
+
+/** Connect gateway collection: `gkeMemberships` only for GKE clusters, `memberships` otherwise. */
+export type FleetCollection = 'memberships' | 'gkeMemberships';
+
+export type ClusterRef =
+  | { kind: 'gke'; project: string; location: string; cluster: string }
+  | { kind: 'fleet'; project: string; location: string; membership: string; collection?: FleetCollection }
+  | { kind: 'kubeconfig'; context: string }
+  | { kind: 'local'; name: string };
+
+const SEGMENT = '([A-Za-z0-9][A-Za-z0-9._-]*)';
+// Audit logs name zonal clusters with `zones/` even when the request used `locations/`.
+const GKE = new RegExp(`^projects/${SEGMENT}/(?:locations|zones)/${SEGMENT}/clusters/${SEGMENT}$`);
+const FLEET = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/(memberships|gkeMemberships)/${SEGMENT}$`);
+const KUBECONFIG_PREFIX = 'kubeconfig:';
+
+/**
+ * What a cluster reference names:
+ * - `projects/P/locations/L/clusters/C` (or `zones/`): a GKE cluster, reached at its endpoint;
+ * - `projects/P/locations/L/memberships/M`: a fleet membership, reached through the Connect
+ *   gateway with the configured default collection; `.../gkeMemberships/M` pins `gkeMemberships`
+ *   (the gateway wants it for memberships backed by a GKE cluster);
+ * - `kubeconfig:<context>`: a context of the local kubeconfig;
+ * - anything else: a local name (the embedded local-directory target).
+ */
+export function parseClusterRef(ref: string): ClusterRef {
+  const gke = GKE.exec(ref);
+  if (gke) return { kind: 'gke', project: gke[1]!, location: gke[2]!, cluster: gke[3]! };
+  const fleet = FLEET.exec(ref);
+  if (fleet) {
+    const base = { kind: 'fleet' as const, project: fleet[1]!, location: fleet[2]!, membership: fleet[4]! };
+    return fleet[3] === 'gkeMemberships' ? { ...base, collection: 'gkeMemberships' } : base;
+  }
+  if (ref.startsWith(KUBECONFIG_PREFIX)) {
+    const context = ref.slice(KUBECONFIG_PREFIX.length);
+    if (context === '') throw new MeshlinkError('invalid-argument', `cluster reference "${ref}" names no kubeconfig context`);
+    return { kind: 'kubeconfig', context };
+  }
+  if (ref.startsWith('projects/')) {
+    // A typo in a cloud reference must not silently become a local directory.
+    throw new MeshlinkError(
+      'invalid-argument',
+      `cluster reference "${ref}" is neither projects/P/locations/L/clusters/C nor projects/P/locations/L/memberships/M`,
+    );
+  }
+  if (ref === '') throw new MeshlinkError('invalid-argument', 'cluster reference is empty');
+  return { kind: 'local', name: ref };
+}
+
+/** A directory name for a cluster reference: reversible, no `/`, never `.` or `..`. */
+export function safeClusterName(ref: string): string {
+  const escaped = ref.replace(/[^A-Za-z0-9._-]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+  return escaped === '.' || escaped === '..' ? escaped.replace(/\./g, '%2E') : escaped;
+}
+
+export interface ConnectGatewayOptions {
+  /** Collection when the ref does not pin one; default `memberships`. */
+  collection?: FleetCollection;
+  /** API version of the gateway path; default `v1`. */
+  version?: 'v1' | 'v1beta1';
+  /** Project id -> project number, for refs written with the id. */
+  projectNumbers?: Record<string, string>;
+}
+
+/**
+ * The Connect gateway URL used as the kube API server of a fleet membership:
+ * `https://[LOCATION-]connectgateway.googleapis.com/v1/projects/NUMBER/locations/L/COLLECTION/M`.
+ * The gateway wants the project NUMBER (gcloud resolves it): a ref written with the project id
+ * needs an entry in `projectNumbers`; resolving it through Resource Manager would cost one more
+ * dependency and one more permission for a value that never changes.
+ */
+export function connectGatewayUrl(ref: Extract<ClusterRef, { kind: 'fleet' }>, options: ConnectGatewayOptions = {}): string {
+  const number = /^\d+$/.test(ref.project) ? ref.project : options.projectNumbers?.[ref.project];
+  if (number === undefined) {
+    throw new MeshlinkError(
+      'invalid-argument',
+      `the Connect gateway needs the project number of "${ref.project}" (membership ${ref.membership}): ` +
+        'write the reference as projects/<number>/... or map the project id to its number in the configuration',
+    );
+  }
+  const host = ref.location === 'global' ? 'connectgateway.googleapis.com' : `${ref.location}-connectgateway.googleapis.com`;
+  const collection = ref.collection ?? options.collection ?? 'memberships';
+  const version = options.version ?? 'v1';
+  return `https://${host}/${version}/projects/${number}/locations/${ref.location}/${collection}/${ref.membership}`;
+}

@@ -1,0 +1,200 @@
+// ClusterTarget writing YAML files instead of calling an API server: the embedded default.
+//
+// Layout under `dir` (`<stateDir>/clusters/<safe cluster name>`), one object per file:
+//   <namespace>/<kind lowercase>-<name>.yaml             applied objects (Secrets mode 0600)
+//   <namespace>/service-<name>.yaml                      a Service you may drop in (read only)
+//   <namespace>/service-<name>.ports-patch.yaml          ports meshlink wants on that Service
+// Use them with:
+//   kubectl apply -f <dir> -R
+//   kubectl patch service <name> -n <namespace> --patch-file <dir>/<namespace>/service-<name>.ports-patch.yaml
+// The ports patch is a strategic-merge patch: Service ports merge by `port`, so it adds its ports
+// and keeps the others. It carries apiVersion/kind/metadata, so `kubectl apply -R` over the
+// directory merges it the same way instead of failing on a headless document.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { MeshlinkError } from '../errors.js';
+import { ANNOTATION_REVISION } from '../link/names.js';
+import { labelSelector, matchesLabels } from './selector.js';
+import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
+
+const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const PATCH_SUFFIX = '.ports-patch.yaml';
+
+export class LocalDirectoryTarget implements ClusterTarget {
+  constructor(
+    readonly cluster: string,
+    private readonly dir: string,
+  ) {}
+
+  async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    const results: AppliedObject[] = [];
+    for (const object of objects) {
+      const namespace = object.metadata.namespace ?? 'default';
+      const file = this.objectFile(namespace, object.kind, object.metadata.name);
+      const text = stringify(object);
+      const existing = await readText(file);
+      const outcome = existing === undefined ? 'created' : sameRevision(existing, object) || existing === text ? 'unchanged' : 'updated';
+      if (outcome !== 'unchanged') await atomicWrite(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
+      results.push({ kind: object.kind, namespace, name: object.metadata.name, outcome });
+    }
+    return results;
+  }
+
+  async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
+    const text = await readText(this.objectFile(namespace, 'Service', name));
+    if (text === undefined) return undefined;
+    const service = parseYaml(text, this.objectFile(namespace, 'Service', name)) as ServiceDoc;
+    const ingress = service.status?.loadBalancer?.ingress?.[0];
+    const address = ingress?.ip || ingress?.hostname || undefined;
+    // Report the ports as they will be once the patch file is applied.
+    const ports = mergePorts(toPorts(service.spec?.ports), await this.patchPorts(namespace, name));
+    return { namespace, name, ports, ...(address ? { address } : {}) };
+  }
+
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+    const patched = await this.patchPorts(namespace, name);
+    const serviceText = await readText(this.objectFile(namespace, 'Service', name));
+    const live = serviceText === undefined ? [] : toPorts((parseYaml(serviceText, name) as ServiceDoc).spec?.ports);
+    const known = new Set([...live, ...patched].map((p) => p.port));
+    const added: ServicePort[] = [];
+    for (const port of ports) {
+      if (known.has(port.port)) continue;
+      known.add(port.port);
+      added.push(port);
+    }
+    if (added.length > 0) await this.writePatch(namespace, name, [...patched, ...added]);
+    return added;
+  }
+
+  async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
+    const patched = await this.patchPorts(namespace, name);
+    const drop = new Set(portNames);
+    const removed = patched.filter((p) => drop.has(p.name)).map((p) => p.name);
+    if (removed.length > 0) await this.writePatch(namespace, name, patched.filter((p) => !drop.has(p.name)));
+    return removed;
+  }
+
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+    labelSelector(labels); // refuses an empty selector before touching any file
+    const wanted = new Set(kinds.map((k) => k.kind));
+    let deleted = 0;
+    for (const file of await yamlFiles(this.dir)) {
+      if (file.endsWith(PATCH_SUFFIX)) continue;
+      const text = await readText(file);
+      if (text === undefined) continue;
+      const object = parseYaml(text, file) as Partial<KubeObject> | null;
+      if (!object || !wanted.has(String(object.kind))) continue;
+      if (!matchesLabels(object.metadata?.labels, labels)) continue;
+      await rm(file, { force: true });
+      deleted += 1;
+    }
+    return deleted;
+  }
+
+  private objectFile(namespace: string, kind: string, name: string): string {
+    for (const [what, value] of [['namespace', namespace], ['name', name], ['kind', kind.toLowerCase()]] as const) {
+      // Names become path segments: refuse anything that could leave the directory.
+      if (!DNS_NAME.test(value)) throw new MeshlinkError('invalid-argument', `${what} "${value}" is not a valid Kubernetes name`);
+    }
+    return join(this.dir, namespace, `${kind.toLowerCase()}-${name}.yaml`);
+  }
+
+  private patchFile(namespace: string, name: string): string {
+    return this.objectFile(namespace, 'Service', name).replace(/\.yaml$/, PATCH_SUFFIX);
+  }
+
+  private async patchPorts(namespace: string, name: string): Promise<ServicePort[]> {
+    const file = this.patchFile(namespace, name);
+    const text = await readText(file);
+    return text === undefined ? [] : toPorts((parseYaml(text, file) as ServiceDoc).spec?.ports);
+  }
+
+  private async writePatch(namespace: string, name: string, ports: ServicePort[]): Promise<void> {
+    const file = this.patchFile(namespace, name);
+    if (ports.length === 0) {
+      await rm(file, { force: true });
+      return;
+    }
+    const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
+    await atomicWrite(file, stringify(patch), 0o644);
+  }
+}
+
+interface ServiceDoc {
+  spec?: { ports?: unknown[] };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+}
+
+function sameRevision(existingText: string, desired: KubeObject): boolean {
+  const want = desired.metadata.annotations?.[ANNOTATION_REVISION];
+  if (want === undefined) return false;
+  const existing = parseYaml(existingText, desired.metadata.name) as Partial<KubeObject> | null;
+  return existing?.metadata?.annotations?.[ANNOTATION_REVISION] === want;
+}
+
+function toPorts(raw: unknown[] | undefined): ServicePort[] {
+  const ports: ServicePort[] = [];
+  for (const item of raw ?? []) {
+    const p = item as Record<string, unknown>;
+    if (typeof p.port !== 'number') continue;
+    ports.push({
+      name: typeof p.name === 'string' ? p.name : '',
+      port: p.port,
+      ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
+      ...(p.protocol === 'TCP' || p.protocol === 'UDP' || p.protocol === 'SCTP' ? { protocol: p.protocol } : {}),
+    });
+  }
+  return ports;
+}
+
+/** `base` followed by the ports of `extra` whose number `base` lacks (the strategic-merge result). */
+function mergePorts(base: ServicePort[], extra: ServicePort[]): ServicePort[] {
+  const have = new Set(base.map((p) => p.port));
+  return [...base, ...extra.filter((p) => !have.has(p.port))];
+}
+
+function parseYaml(text: string, where: string): unknown {
+  try {
+    return parse(text);
+  } catch (cause) {
+    throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
+  }
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MeshlinkError('unavailable', `cannot read ${file}`, { cause: err });
+  }
+}
+
+/** Write to a temporary file in the same directory, then rename: readers never see half a file. */
+async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, text, { mode, flag: 'wx' });
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new MeshlinkError('unavailable', `cannot write ${file}`, { cause: err });
+  }
+}
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new MeshlinkError('unavailable', `cannot list ${dir}`, { cause: err });
+  }
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.yaml'))
+    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+    .sort();
+}

@@ -1,0 +1,85 @@
+// Bounded concurrency and retry with exponential backoff for calls to one remote endpoint.
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
+
+/** A counting semaphore: at most `limit` holders at a time, waiters served in arrival order. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {
+    if (!(limit >= 1)) throw new MeshlinkError('invalid-argument', `concurrency limit must be at least 1, got ${limit}`);
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active += 1;
+    try {
+      return await task();
+    } finally {
+      // Hand the slot straight to the next waiter, or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active -= 1;
+    }
+  }
+}
+
+export interface RetryPolicy {
+  /** Total attempts, first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  sleep: (ms: number) => Promise<void>;
+  /** In [0, 1); jitter source. */
+  random: () => number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 10_000,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/** Longest server-requested wait we honour; beyond it the caller is better off failing. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * Delay before attempt `attempt + 1`: exponential with equal jitter (half fixed, half random),
+ * but never shorter than what the server asked for with Retry-After.
+ */
+export function backoffDelay(policy: RetryPolicy, attempt: number, retryAfterMs?: number): number {
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  const jittered = exp / 2 + (exp / 2) * policy.random();
+  return retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+}
+
+/** Parses a Retry-After header (seconds or an HTTP date) into milliseconds from `now`. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of attempts.
+ * `translate` turns a raw failure into a MeshlinkError (`unavailable` = retry) and the
+ * server's Retry-After, if it gave one.
+ */
+export async function withRetry<T>(
+  policy: RetryPolicy,
+  attempt: () => Promise<T>,
+  translate: (err: unknown) => { error: MeshlinkError; retryAfterMs?: number },
+): Promise<T> {
+  for (let n = 1; ; n += 1) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const { error, retryAfterMs } = isMeshlinkError(err) ? { error: err, retryAfterMs: undefined } : translate(err);
+      if (!error.retryable || n >= policy.maxAttempts) throw error;
+      await policy.sleep(backoffDelay(policy, n, retryAfterMs));
+    }
+  }
+}

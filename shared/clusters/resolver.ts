@@ -1,0 +1,53 @@
+// Maps cluster references to ClusterTargets (one per reference, cached): the Kubernetes API for
+// GKE, fleet and kubeconfig references, a local YAML directory for plain names.
+import { join } from 'node:path';
+import { parseClusterRef, safeClusterName, type ClusterRef } from './cluster-ref.js';
+import { kubeConfigSource, type CredentialOptions } from './credentials.js';
+import { KubernetesTarget, type KubernetesTargetOptions } from './kubernetes-target.js';
+import { LocalDirectoryTarget } from './local-directory-target.js';
+import type { ClusterResolver, ClusterTarget } from './port.js';
+
+export type RemoteClusterRef = Exclude<ClusterRef, { kind: 'local' }>;
+
+export interface KubernetesClusterResolverOptions {
+  /** Root of local state; local targets live in `<stateDir>/clusters/<safe cluster name>`. */
+  stateDir: string;
+  /** `local` writes YAML for every reference, cloud ones included (no cluster is called). */
+  mode?: 'auto' | 'local';
+  credentials?: CredentialOptions;
+  kubernetes?: KubernetesTargetOptions;
+  /** Seams for tests. */
+  makeLocal?: (cluster: string, dir: string) => ClusterTarget;
+  makeRemote?: (cluster: string, ref: RemoteClusterRef) => ClusterTarget;
+}
+
+/** The directory of a cluster's local YAML target. */
+export function localClusterDir(stateDir: string, cluster: string): string {
+  return join(stateDir, 'clusters', safeClusterName(cluster));
+}
+
+export class KubernetesClusterResolver implements ClusterResolver {
+  private readonly targets = new Map<string, ClusterTarget>();
+
+  constructor(private readonly options: KubernetesClusterResolverOptions) {}
+
+  /** Throws invalid-argument for a malformed cloud reference. */
+  target(cluster: string): ClusterTarget {
+    let target = this.targets.get(cluster);
+    if (!target) {
+      target = this.make(cluster);
+      this.targets.set(cluster, target);
+    }
+    return target;
+  }
+
+  private make(cluster: string): ClusterTarget {
+    const ref = parseClusterRef(cluster);
+    if (ref.kind === 'local' || this.options.mode === 'local') {
+      const dir = localClusterDir(this.options.stateDir, cluster);
+      return this.options.makeLocal ? this.options.makeLocal(cluster, dir) : new LocalDirectoryTarget(cluster, dir);
+    }
+    if (this.options.makeRemote) return this.options.makeRemote(cluster, ref);
+    return new KubernetesTarget(cluster, kubeConfigSource(cluster, ref, this.options.credentials), this.options.kubernetes);
+  }
+}

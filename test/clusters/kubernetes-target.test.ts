@@ -1,0 +1,343 @@
+// The Kubernetes adapter with the real @kubernetes/client-node against the fake API server over TLS.
+import { createServer } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KubernetesTarget, type KubernetesTargetOptions } from '../../shared/clusters/kubernetes-target.js';
+import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
+import { LABEL_LINK } from '../../shared/link/names.js';
+import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
+import { credentialSecret, ingressGateway, ISTIO_API, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+
+const hasOpenssl = await opensslAvailable();
+if (!hasOpenssl) console.warn('skipping Kubernetes adapter tests: the `openssl` command is needed to mint the fake API server certificate');
+
+const CLUSTER = 'projects/p/locations/europe-west1/clusters/server';
+const NS = 'istio-system';
+const INGRESS = 'istio-ingressgateway';
+const WRITES = new Set(['PATCH', 'POST', 'PUT', 'DELETE']);
+
+/** `token: null` leaves the user without credentials. */
+function kubeConfig(fake: FakeKubeApi, server = fake.url, token: string | null = fake.token): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server, caData: Buffer.from(fake.caPem).toString('base64'), skipTLSVerify: false }],
+    users: [{ name: 'sa', ...(token === null ? {} : { token }) }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'sa' }],
+    currentContext: 'fake',
+  });
+  return kc;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: ErrorCode; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (isMeshlinkError(err)) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () => {
+  let fake: FakeKubeApi;
+  let delays: number[];
+
+  const target = (options: KubernetesTargetOptions = {}, kc?: KubeConfig) =>
+    new KubernetesTarget(CLUSTER, kc ?? kubeConfig(fake), { retry: { sleep: async (ms) => void delays.push(ms), random: () => 0.5 }, ...options });
+  const writes = () => fake.requests.filter((r) => WRITES.has(r.method));
+  const stored = (kind: string, name: string) => fake.objects().find((o) => o.kind === kind && o.metadata.name === name);
+  const servicePorts = () => (stored('Service', INGRESS)?.spec as { ports: { name: string; port: number }[] }).ports.map((p) => `${p.name}:${p.port}`);
+
+  beforeAll(async () => {
+    fake = await startFakeKubeApi();
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+  beforeEach(() => {
+    fake.wipe();
+    delays = [];
+  });
+
+  describe('apply', () => {
+    it('creates every object by server-side apply with field manager meshlink, forced', async () => {
+      const objects = linkObjects('mysql');
+      const result = await target().apply(objects);
+
+      expect(result).toEqual(objects.map((o) => ({ kind: o.kind, namespace: NS, name: o.metadata.name, outcome: 'created' })));
+      for (const o of objects) {
+        const live = stored(o.kind, o.metadata.name);
+        expect(live?.metadata.annotations).toEqual(o.metadata.annotations);
+        expect(live?.metadata.labels).toEqual(o.metadata.labels);
+        expect(live?.metadata.managedFields).toEqual([expect.objectContaining({ manager: 'meshlink', operation: 'Apply' })]);
+      }
+      expect(stored('Gateway', ingressGateway('mysql').metadata.name)?.spec).toEqual(ingressGateway('mysql').spec);
+      expect(stored('Secret', credentialSecret('mysql', 'server').metadata.name)?.data).toEqual(credentialSecret('mysql', 'server').data);
+      expect(writes()).toHaveLength(3);
+      for (const w of writes()) {
+        expect(w).toMatchObject({ method: 'PATCH', contentType: 'application/apply-patch+yaml', query: { fieldManager: 'meshlink', force: 'true' } });
+      }
+    });
+
+    it('makes no write when every live object already carries the desired revision', async () => {
+      await target().apply(linkObjects('mysql'));
+      fake.requests.length = 0;
+
+      const result = await target().apply(linkObjects('mysql'));
+
+      expect(result.map((r) => r.outcome)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+      expect(fake.requests.filter((r) => r.method === 'GET').length).toBeGreaterThanOrEqual(3);
+      expect(writes()).toEqual([]);
+    });
+
+    it('updates only the object whose revision changed', async () => {
+      await target().apply(linkObjects('mysql'));
+      const before = stored('Secret', 'meshlink-mysql-server')?.metadata.resourceVersion;
+      fake.requests.length = 0;
+
+      const result = await target().apply([ingressGateway('mysql'), originateDestinationRule('mysql'), credentialSecret('mysql', 'server', 'r2')]);
+
+      expect(result.map((r) => r.outcome)).toEqual(['unchanged', 'unchanged', 'updated']);
+      expect(writes().map((w) => w.path)).toEqual([`/api/v1/namespaces/${NS}/secrets/meshlink-mysql-server`]);
+      const after = stored('Secret', 'meshlink-mysql-server');
+      expect(after?.data).toEqual(credentialSecret('mysql', 'server', 'r2').data);
+      expect(after?.metadata.resourceVersion).not.toBe(before);
+    });
+
+    it('applies an object without a revision annotation every time', async () => {
+      const plain = ingressGateway('mysql');
+      delete plain.metadata.annotations;
+      await target().apply([plain]);
+      const result = await target().apply([plain]);
+      expect(result[0]?.outcome).toBe('updated');
+      expect(writes()).toHaveLength(2);
+    });
+
+    it.each([1, 2, 4])('keeps at most %i requests in flight', async (limit) => {
+      fake.setLatency(20); // answers overlap, so an unbounded client would have all 12 in flight
+      const objects = ['a', 'b', 'c', 'd'].flatMap((l) => linkObjects(l));
+      await target({ maxInFlight: limit }).apply(objects);
+      expect(fake.objects()).toHaveLength(objects.length);
+      expect(fake.peakInFlight()).toBeLessThanOrEqual(limit);
+    });
+
+    it('reports a kind the cluster does not serve as invalid-argument', async () => {
+      const gw = { ...ingressGateway('mysql'), apiVersion: 'networking.istio.io/v1alpha9' };
+      const err = await rejection(target().apply([gw]));
+      expect(err.code).toBe('invalid-argument');
+      expect(err.message).toContain('networking.istio.io/v1alpha9');
+      expect(writes()).toEqual([]);
+    });
+  });
+
+  describe('getService', () => {
+    it.each([
+      { case: 'an IP address', lb: '203.0.113.7', address: '203.0.113.7' },
+      { case: 'a hostname', lb: 'lb.example.com', address: 'lb.example.com' },
+      { case: 'no load balancer yet', lb: undefined, address: undefined },
+    ])('reads ports and $case', async ({ lb, address }) => {
+      fake.seedService(NS, INGRESS, [{ name: 'status-port', port: 15021 }, { name: 'https', port: 443, targetPort: 8443 }], lb);
+      const info = await target().getService(NS, INGRESS);
+      expect(info).toEqual({
+        namespace: NS,
+        name: INGRESS,
+        ports: [
+          { name: 'status-port', port: 15021, targetPort: 15021, protocol: 'TCP' },
+          { name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' },
+        ],
+        ...(address ? { address } : {}),
+      });
+    });
+
+    it('answers undefined for a missing Service', async () => {
+      expect(await target().getService(NS, 'nope')).toBeUndefined();
+    });
+  });
+
+  describe('ensureServicePorts', () => {
+    beforeEach(() => {
+      fake.seedService(NS, INGRESS, [{ name: 'status-port', port: 15021 }, { name: 'http2', port: 80 }, { name: 'https', port: 443 }], '203.0.113.7');
+      fake.requests.length = 0;
+    });
+
+    it('appends the missing ports, keeps the others in order, and is idempotent', async () => {
+      const wanted = [{ name: 'tls-mysql', port: 15443 }, { name: 'https', port: 443 }];
+      const added = await target().ensureServicePorts(NS, INGRESS, wanted);
+
+      expect(added).toEqual([{ name: 'tls-mysql', port: 15443 }]);
+      expect(servicePorts()).toEqual(['status-port:15021', 'http2:80', 'https:443', 'tls-mysql:15443']);
+      const patch = writes();
+      expect(patch).toEqual([expect.objectContaining({ method: 'PATCH', contentType: 'application/json-patch+json', status: 200 })]);
+
+      fake.requests.length = 0;
+      expect(await target().ensureServicePorts(NS, INGRESS, wanted)).toEqual([]);
+      expect(writes()).toEqual([]);
+      expect(servicePorts()).toEqual(['status-port:15021', 'http2:80', 'https:443', 'tls-mysql:15443']);
+    });
+
+    it('re-reads and retries when another writer changed the Service between read and patch', async () => {
+      fake.beforeNext('PATCH', /\/services\/istio-ingressgateway$/, () =>
+        fake.mutate(NS, 'services', INGRESS, (s) => (s.spec as { ports: unknown[] }).ports.push({ name: 'other', port: 9000, protocol: 'TCP' })),
+      );
+
+      const added = await target().ensureServicePorts(NS, INGRESS, [{ name: 'tls-mysql', port: 15443 }]);
+
+      expect(added).toEqual([{ name: 'tls-mysql', port: 15443 }]);
+      expect(writes().map((w) => w.status)).toEqual([422, 200]);
+      expect(servicePorts()).toEqual(['status-port:15021', 'http2:80', 'https:443', 'other:9000', 'tls-mysql:15443']);
+    });
+
+    it('gives up with conflict when the Service keeps changing', async () => {
+      for (let i = 0; i < 3; i += 1) {
+        fake.beforeNext('PATCH', /\/services\/istio-ingressgateway$/, () => fake.mutate(NS, 'services', INGRESS, (s) => void (s.metadata.labels = { touched: String(i) })));
+      }
+      const err = await rejection(target({ patchAttempts: 3 }).ensureServicePorts(NS, INGRESS, [{ name: 'tls-mysql', port: 15443 }]));
+      expect(err.code).toBe('conflict');
+      expect(writes()).toHaveLength(3);
+    });
+
+    it('reports a port the API refuses (duplicate name) as invalid-argument without looping', async () => {
+      const err = await rejection(target().ensureServicePorts(NS, INGRESS, [{ name: 'https', port: 8443 }]));
+      expect(err.code).toBe('invalid-argument');
+      expect(err.message).toContain('Duplicate value');
+      expect(writes()).toHaveLength(1);
+    });
+
+    it('reports a missing Service as not-found', async () => {
+      const err = await rejection(target().ensureServicePorts(NS, 'nope', [{ name: 'tls-mysql', port: 15443 }]));
+      expect(err).toMatchObject({ code: 'not-found' });
+      expect(err.message).toContain(CLUSTER);
+    });
+  });
+
+  describe('removeServicePorts', () => {
+    beforeEach(() => {
+      fake.seedService(NS, INGRESS, [
+        { name: 'status-port', port: 15021 },
+        { name: 'tls-a', port: 15443 },
+        { name: 'https', port: 443 },
+        { name: 'tls-b', port: 15444 },
+      ]);
+      fake.requests.length = 0;
+    });
+
+    it('removes the named ports only and reports which were there', async () => {
+      const removed = await target().removeServicePorts(NS, INGRESS, ['tls-b', 'tls-a', 'absent']);
+      expect(removed).toEqual(['tls-a', 'tls-b']);
+      expect(servicePorts()).toEqual(['status-port:15021', 'https:443']);
+      expect(await target().removeServicePorts(NS, INGRESS, ['tls-a'])).toEqual([]);
+    });
+
+    it('retries when the ports moved under it (the name test fails)', async () => {
+      fake.beforeNext('PATCH', /\/services\/istio-ingressgateway$/, () =>
+        fake.mutate(NS, 'services', INGRESS, (s) => (s.spec as { ports: unknown[] }).ports.unshift({ name: 'first', port: 1, protocol: 'TCP' })),
+      );
+      expect(await target().removeServicePorts(NS, INGRESS, ['tls-a'])).toEqual(['tls-a']);
+      expect(writes().map((w) => w.status)).toEqual([422, 200]);
+      expect(servicePorts()).toEqual(['first:1', 'status-port:15021', 'https:443', 'tls-b:15444']);
+    });
+
+    it('answers nothing removed for a missing Service', async () => {
+      expect(await target().removeServicePorts(NS, 'nope', ['tls-a'])).toEqual([]);
+    });
+  });
+
+  describe('deleteByLabel', () => {
+    it.each([
+      { case: 'across all namespaces', namespaces: undefined, path: /^\/api\/v1\/secrets$/ },
+      { case: 'in the listed namespaces', namespaces: [NS, 'other'], path: /^\/api\/v1\/namespaces\/istio-system\/secrets$/ },
+    ])('deletes every object of the link $case and nothing else', async ({ namespaces, path }) => {
+      await target().apply([...linkObjects('a'), ...linkObjects('b')]);
+      fake.requests.length = 0;
+      const kinds = [KINDS.gateway, KINDS.destinationRule, KINDS.secret];
+
+      const count = await target(namespaces ? { namespaces } : {}).deleteByLabel({ [LABEL_LINK]: 'a' }, kinds);
+
+      expect(count).toBe(3);
+      expect(fake.objects().map((o) => o.metadata.labels?.[LABEL_LINK])).toEqual(['b', 'b', 'b']);
+      expect(fake.requests.some((r) => r.method === 'GET' && path.test(r.path) && r.query.labelSelector === `${LABEL_LINK}=a`)).toBe(true);
+      expect(await target().deleteByLabel({ [LABEL_LINK]: 'a' }, kinds)).toBe(0);
+    });
+  });
+
+  it('refuses deleteByLabel with no labels before any request', async () => {
+    const err = await rejection(target().deleteByLabel({}, [KINDS.secret]));
+    expect(err.code).toBe('invalid-argument');
+    expect(fake.requests).toEqual([]);
+  });
+
+  describe('errors', () => {
+    const GW_PATCH = /\/gateways\/mysql-ingress$/;
+
+    it.each([
+      { status: 400, code: 'invalid-argument' },
+      { status: 403, code: 'permission-denied' },
+      { status: 404, code: 'not-found' },
+      { status: 409, code: 'conflict' },
+      { status: 422, code: 'invalid-argument' },
+    ] as const)('translates $status into $code without retrying', async ({ status, code }) => {
+      fake.failNext('PATCH', GW_PATCH, status);
+      const err = await rejection(target().apply([ingressGateway('mysql')]));
+      expect(err.code).toBe(code);
+      expect(err.message).toContain(CLUSTER);
+      expect(err.message).toContain('apply Gateway istio-system/mysql-ingress');
+      expect(err.message).toContain(`injected failure ${status}`);
+      expect(writes()).toHaveLength(1);
+    });
+
+    it.each([
+      { status: 429, retryAfter: 3, minDelay: 3000 },
+      { status: 500, retryAfter: undefined, minDelay: 0 },
+      { status: 503, retryAfter: undefined, minDelay: 0 },
+    ])('retries $status and then succeeds', async ({ status, retryAfter, minDelay }) => {
+      fake.failNext('PATCH', GW_PATCH, status, retryAfter);
+      const result = await target().apply([ingressGateway('mysql')]);
+      expect(result[0]?.outcome).toBe('created');
+      expect(writes().map((w) => w.status)).toEqual([status, 201]);
+      expect(delays).toHaveLength(1);
+      expect(delays[0]).toBeGreaterThanOrEqual(minDelay);
+    });
+
+    it('gives up with unavailable after the last attempt, backing off exponentially', async () => {
+      for (let i = 0; i < 4; i += 1) fake.failNext('PATCH', GW_PATCH, 500);
+      const err = await rejection(target({ retry: { maxAttempts: 4, sleep: async (ms) => void delays.push(ms), random: () => 0.5 } }).apply([ingressGateway('mysql')]));
+      expect(err.code).toBe('unavailable');
+      expect(writes()).toHaveLength(4);
+      expect(delays).toHaveLength(3);
+      expect(delays[1]).toBe(delays[0]! * 2);
+      expect(delays[2]).toBe(delays[1]! * 2);
+    });
+
+    it('retries a failed discovery request', async () => {
+      fake.failNext('GET', /^\/apis\/networking\.istio\.io\/v1beta1$/, 503);
+      const result = await target().apply([ingressGateway('mysql')]);
+      expect(result[0]?.outcome).toBe('created');
+    });
+
+    it('reports a missing bearer token as permission-denied naming the cluster', async () => {
+      const err = await rejection(target({}, kubeConfig(fake, fake.url, null)).getService(NS, INGRESS));
+      expect(err.code).toBe('permission-denied');
+      expect(err.message).toContain(CLUSTER);
+      expect(err.message).toContain('401');
+    });
+
+    it('reports an unreachable API server as unavailable', async () => {
+      const closed = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const port = (s.address() as { port: number }).port;
+          s.close(() => resolve(port));
+        });
+      });
+      const err = await rejection(target({}, kubeConfig(fake, `https://127.0.0.1:${closed}`)).getService(NS, INGRESS));
+      expect(err.code).toBe('unavailable');
+      expect(delays).toHaveLength(3);
+    });
+  });
+
+  it('serves the same objects under networking.istio.io/v1 and v1beta1', async () => {
+    await target().apply([ingressGateway('mysql')]);
+    const v1 = { ...ingressGateway('mysql'), apiVersion: 'networking.istio.io/v1' };
+    expect((await target().apply([v1]))[0]?.outcome).toBe('unchanged');
+    expect(ISTIO_API).toBe('networking.istio.io/v1beta1');
+  });
+});

@@ -1,0 +1,154 @@
+// The local directory target: YAML files for kubectl, revision skip, Secret modes, ports patch.
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
+import { isMeshlinkError } from '../../shared/errors.js';
+import { LABEL_LINK } from '../../shared/link/names.js';
+import { credentialSecret, ingressGateway, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+
+const NS = 'istio-system';
+
+describe('LocalDirectoryTarget', () => {
+  let dir: string;
+  let target: LocalDirectoryTarget;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'meshlink-local-'));
+    target = new LocalDirectoryTarget('server', dir);
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const file = (name: string) => join(dir, NS, name);
+  const read = async (name: string) => parse(await readFile(file(name), 'utf8'));
+  const seedService = async (ports: { name: string; port: number }[], ip?: string) => {
+    await mkdir(join(dir, NS), { recursive: true });
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: NS }, spec: { ports }, ...(ip ? { status: { loadBalancer: { ingress: [{ ip }] } } } : {}) };
+    await writeFile(file('service-istio-ingressgateway.yaml'), stringify(service));
+  };
+
+  describe('apply', () => {
+    it('writes one YAML file per object, named <namespace>/<kind>-<name>.yaml', async () => {
+      const objects = linkObjects('mysql');
+      const result = await target.apply(objects);
+
+      expect(result.map((r) => r.outcome)).toEqual(['created', 'created', 'created']);
+      expect((await readdir(join(dir, NS))).sort()).toEqual(['destinationrule-originate-mtls-for-mysql.yaml', 'gateway-mysql-ingress.yaml', 'secret-meshlink-mysql-server.yaml']);
+      expect(await read('gateway-mysql-ingress.yaml')).toEqual(ingressGateway('mysql'));
+      expect(await read('secret-meshlink-mysql-server.yaml')).toEqual(credentialSecret('mysql', 'server'));
+    });
+
+    it.each([
+      { kind: 'Secret', name: 'secret-meshlink-mysql-server.yaml', mode: 0o600 },
+      { kind: 'Gateway', name: 'gateway-mysql-ingress.yaml', mode: 0o644 },
+    ])('writes a $kind file with mode $mode', async ({ name, mode }) => {
+      await target.apply(linkObjects('mysql'));
+      expect((await stat(file(name))).mode & 0o777).toBe(mode);
+    });
+
+    it('skips objects whose file carries the same revision, without writing', async () => {
+      await target.apply(linkObjects('mysql'));
+      const before = (await stat(file('secret-meshlink-mysql-server.yaml'))).ino;
+      const gatewayBefore = (await stat(file('gateway-mysql-ingress.yaml'))).ino;
+
+      const result = await target.apply([ingressGateway('mysql'), originateDestinationRule('mysql'), credentialSecret('mysql', 'server', 'r2')]);
+
+      expect(result.map((r) => r.outcome)).toEqual(['unchanged', 'unchanged', 'updated']);
+      // Atomic replace: a new inode for the rewritten file, the same for the skipped ones.
+      expect((await stat(file('secret-meshlink-mysql-server.yaml'))).ino).not.toBe(before);
+      expect((await stat(file('gateway-mysql-ingress.yaml'))).ino).toBe(gatewayBefore);
+      expect((await read('secret-meshlink-mysql-server.yaml')).data).toEqual(credentialSecret('mysql', 'server', 'r2').data);
+      expect((await readdir(join(dir, NS))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    });
+
+    it('does not rewrite a file whose revision matches even if its text differs', async () => {
+      await target.apply([ingressGateway('mysql')]);
+      const edited = { ...ingressGateway('mysql'), spec: { edited: true } };
+      expect((await target.apply([edited]))[0]?.outcome).toBe('unchanged');
+      expect((await read('gateway-mysql-ingress.yaml')).spec).toEqual(ingressGateway('mysql').spec);
+    });
+
+    it.each([
+      { case: 'a name with a slash', object: { ...ingressGateway('x'), metadata: { name: '../escape', namespace: NS } } },
+      { case: 'a namespace with ..', object: { ...ingressGateway('x'), metadata: { name: 'gw', namespace: '..' } } },
+    ])('refuses $case', async ({ object }) => {
+      await expect(target.apply([object])).rejects.toSatisfy((e) => isMeshlinkError(e, 'invalid-argument'));
+    });
+  });
+
+  describe('Services', () => {
+    it('knows no Service unless a file was dropped in', async () => {
+      expect(await target.getService(NS, 'istio-ingressgateway')).toBeUndefined();
+      await seedService([{ name: 'https', port: 443 }], '203.0.113.7');
+      expect(await target.getService(NS, 'istio-ingressgateway')).toEqual({
+        namespace: NS,
+        name: 'istio-ingressgateway',
+        ports: [{ name: 'https', port: 443 }],
+        address: '203.0.113.7',
+      });
+    });
+
+    it('writes the ports to add as a strategic-merge patch, merged with earlier ones', async () => {
+      expect(await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }])).toEqual([{ name: 'tls-a', port: 15443 }]);
+      expect(await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444, protocol: 'TCP' }])).toEqual([
+        { name: 'tls-b', port: 15444, protocol: 'TCP' },
+      ]);
+      expect(await read('service-istio-ingressgateway.ports-patch.yaml')).toEqual({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'istio-ingressgateway', namespace: NS },
+        spec: { ports: [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444, protocol: 'TCP' }] },
+      });
+      expect(await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }])).toEqual([]);
+    });
+
+    it('does not patch in a port the dropped-in Service already has, and reports the patched ports', async () => {
+      await seedService([{ name: 'https', port: 443 }]);
+      expect(await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'https', port: 443 }, { name: 'tls-a', port: 15443 }])).toEqual([{ name: 'tls-a', port: 15443 }]);
+      expect((await target.getService(NS, 'istio-ingressgateway'))?.ports).toEqual([{ name: 'https', port: 443 }, { name: 'tls-a', port: 15443 }]);
+    });
+
+    it('removes ports from the patch file and the file once empty', async () => {
+      await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444 }]);
+
+      expect(await target.removeServicePorts(NS, 'istio-ingressgateway', ['tls-a', 'absent'])).toEqual(['tls-a']);
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toEqual([{ name: 'tls-b', port: 15444 }]);
+
+      expect(await target.removeServicePorts(NS, 'istio-ingressgateway', ['tls-b'])).toEqual(['tls-b']);
+      await expect(stat(file('service-istio-ingressgateway.ports-patch.yaml'))).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await target.removeServicePorts(NS, 'istio-ingressgateway', ['tls-b'])).toEqual([]);
+    });
+  });
+
+  describe('deleteByLabel', () => {
+    it('deletes the files of the given kinds whose object carries all the labels', async () => {
+      await target.apply([...linkObjects('a'), ...linkObjects('b')]);
+      await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }]);
+
+      expect(await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.secret])).toBe(2);
+      expect((await readdir(join(dir, NS))).sort()).toEqual([
+        'destinationrule-originate-mtls-for-a.yaml',
+        'destinationrule-originate-mtls-for-b.yaml',
+        'gateway-b-ingress.yaml',
+        'secret-meshlink-b-server.yaml',
+        'service-istio-ingressgateway.ports-patch.yaml',
+      ]);
+      expect(await target.deleteByLabel({ [LABEL_LINK]: 'a', 'meshlink.io/side': 'server' }, [KINDS.destinationRule])).toBe(0);
+      expect(await target.deleteByLabel({ [LABEL_LINK]: 'a', 'meshlink.io/side': 'client' }, [KINDS.destinationRule])).toBe(1);
+    });
+
+    it('refuses an empty label set, which would match everything', async () => {
+      await target.apply(linkObjects('a'));
+      await expect(target.deleteByLabel({}, [KINDS.secret])).rejects.toSatisfy((e) => isMeshlinkError(e, 'invalid-argument'));
+      expect(await readdir(join(dir, NS))).toHaveLength(3);
+    });
+
+    it('counts nothing in a directory never written', async () => {
+      expect(await new LocalDirectoryTarget('none', join(dir, 'missing')).deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.secret])).toBe(0);
+    });
+  });
+});

@@ -1,0 +1,93 @@
+// Concurrency limit and backoff: deterministic (hand-released tasks, injected sleep and jitter).
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, defaultRetryPolicy, parseRetryAfter, Semaphore, withRetry, type RetryPolicy } from '../../shared/clusters/request-policy.js';
+import { MeshlinkError } from '../../shared/errors.js';
+
+describe('Semaphore', () => {
+  it('runs at most `limit` tasks at once and starts the next as one finishes, in order', async () => {
+    const semaphore = new Semaphore(2);
+    const started: number[] = [];
+    const release: (() => void)[] = [];
+    const tasks = [0, 1, 2, 3].map((i) =>
+      semaphore.run(async () => {
+        started.push(i);
+        await new Promise<void>((resolve) => (release[i] = resolve));
+        return i;
+      }),
+    );
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+    await settle();
+    expect(started).toEqual([0, 1]);
+    release[1]!();
+    await settle();
+    expect(started).toEqual([0, 1, 2]);
+    release[0]!();
+    await settle();
+    expect(started).toEqual([0, 1, 2, 3]);
+    release[2]!();
+    release[3]!();
+    expect(await Promise.all(tasks)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('frees the slot when a task fails', async () => {
+    const semaphore = new Semaphore(1);
+    await expect(semaphore.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await semaphore.run(async () => 'next')).toBe('next');
+  });
+});
+
+describe('backoffDelay', () => {
+  const policy: RetryPolicy = { ...defaultRetryPolicy, baseDelayMs: 100, maxDelayMs: 1000 };
+
+  it.each([
+    { case: 'first retry, no jitter drawn', attempt: 1, random: 0, retryAfter: undefined, want: 50 },
+    { case: 'first retry, full jitter', attempt: 1, random: 0.999999, retryAfter: undefined, want: 99.99995 },
+    { case: 'third retry doubles twice', attempt: 3, random: 0, retryAfter: undefined, want: 200 },
+    { case: 'capped at maxDelayMs', attempt: 10, random: 0, retryAfter: undefined, want: 500 },
+    { case: 'Retry-After longer than backoff wins', attempt: 1, random: 0, retryAfter: 3000, want: 3000 },
+    { case: 'Retry-After shorter than backoff is not obeyed early', attempt: 3, random: 0, retryAfter: 10, want: 200 },
+    { case: 'absurd Retry-After capped at a minute', attempt: 1, random: 0, retryAfter: 3_600_000, want: 60_000 },
+  ])('$case', ({ attempt, random, retryAfter, want }) => {
+    expect(backoffDelay({ ...policy, random: () => random }, attempt, retryAfter)).toBeCloseTo(want, 3);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  it.each([
+    { value: '5', want: 5000 },
+    { value: ' 0 ', want: 0 },
+    { value: 'Thu, 01 Jan 2026 00:00:07 GMT', want: 7000 },
+    { value: 'Wed, 31 Dec 2025 23:59:00 GMT', want: 0 },
+    { value: 'soon', want: undefined },
+    { value: undefined, want: undefined },
+  ])('reads $value as $want ms', ({ value, want }) => {
+    expect(parseRetryAfter(value, now)).toBe(want);
+  });
+});
+
+describe('withRetry', () => {
+  it.each([
+    { case: 'retries unavailable until it succeeds', failures: ['unavailable', 'unavailable'], attempts: 3, result: 'ok' },
+    { case: 'does not retry permission-denied', failures: ['permission-denied'], attempts: 1, result: 'permission-denied' },
+    { case: 'stops after maxAttempts', failures: ['unavailable', 'unavailable', 'unavailable', 'unavailable'], attempts: 3, result: 'unavailable' },
+  ] as const)('$case', async ({ failures, attempts, result }) => {
+    const queue: string[] = [...failures];
+    const slept: number[] = [];
+    let calls = 0;
+    const outcome = await withRetry(
+      { ...defaultRetryPolicy, maxAttempts: 3, sleep: async (ms) => void slept.push(ms) },
+      async () => {
+        calls += 1;
+        const code = queue.shift();
+        if (code) throw new Error(code);
+        return 'ok';
+      },
+      (err) => ({ error: new MeshlinkError((err as Error).message as 'unavailable', 'x') }),
+    ).catch((err: MeshlinkError) => err.code);
+    expect(outcome).toBe(result);
+    expect(calls).toBe(attempts);
+    expect(slept).toHaveLength(Math.min(attempts - 1, failures.length));
+  });
+});
