@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { immutableFieldsChanged, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
-import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY } from '../link/names.js';
+import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY, SIDES } from '../link/names.js';
 import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
@@ -17,7 +17,7 @@ import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { failedSync, syncSide } from './sync.js';
 
-export const SIDES: readonly Side[] = ['server', 'client']; // server first: the client side needs its address
+export { SIDES };
 
 export interface ApplyLinkResult {
   created: boolean;

@@ -4,6 +4,9 @@
 export type Side = 'client' | 'server';
 export type StoreRole = 'link' | 'ca' | Side;
 
+/** Both sides, server first: the client side needs the server's ingress address. */
+export const SIDES: readonly Side[] = ['server', 'client'];
+
 /** Kubernetes labels put on every object meshlink applies. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_LINK = 'meshlink.io/link';

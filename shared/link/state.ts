@@ -1,7 +1,7 @@
 // The link's state as kept in the store: one JSON annotation on the link's own secret, so a
 // sweep over thousands of links lists metadata only and reads no payload (DESIGN: Scale).
 // Pure: encoding, decoding and small derivations; no I/O, no clock.
-import type { Side } from './names.js';
+import type { Side, StoreRole } from './names.js';
 import { MeshlinkError } from '../errors.js';
 
 /**
@@ -54,6 +54,34 @@ export interface SideSync {
   error?: string;
   /** Server side: the ingress address the link uses. */
   address?: string;
+  /** CA generation of the certificate the cluster Secret presents (of `version`). */
+  caGeneration?: number;
+  /** CA generations in the cluster Secret's `ca.crt` (of `version`). */
+  trust?: number[];
+}
+
+/** A forced rotation (suspected compromise) not finished yet: recorded so retries have one effect. */
+export interface ForcedRotation {
+  /** Both leaves: done when neither side still presents the fingerprint recorded here. */
+  leaf?: { at: string; replace: Partial<Record<Side, string>>; requestId?: string };
+  /** A full CA rollover, grace periods shortened: done when this generation signs and the phase is stable. */
+  ca?: { at: string; generation: number; requestId?: string };
+}
+
+/** A store version no longer in use: disabled after a grace period, destroyed after retention. */
+export interface RetiredVersion {
+  role: Exclude<StoreRole, 'link'>;
+  version: string;
+  /** When it was superseded. */
+  since: string;
+  disabled?: boolean;
+}
+
+/** A client-supplied request id of POST /links/{name}:rotate, kept so a retried request has one effect. */
+export interface RotationRequest {
+  id: string;
+  scope: 'leaf' | 'ca';
+  at: string;
 }
 
 export interface LinkState {
@@ -74,6 +102,10 @@ export interface LinkState {
   sync: Record<Side, SideSync>;
   nextRenewal?: string;
   lastError?: string;
+  forced?: ForcedRotation;
+  retired?: RetiredVersion[];
+  /** The most recent request ids, newest last (bounded: the state is one annotation under 16 KiB). */
+  requests?: RotationRequest[];
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;

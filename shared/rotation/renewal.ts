@@ -3,12 +3,22 @@
 // would renew at or before issuance is ignored (falls back to the default). Pure.
 import { parseDuration } from '../link/duration.js';
 import type { LinkState } from '../link/state.js';
+import { BACKDATE_MS } from '../pki/mint.js';
 
 const DEFAULT_FRACTION = 2 / 3;
 
+/**
+ * When a certificate was issued: meshlink back-dates notBefore by BACKDATE_MS for clock skew, and
+ * that margin is not lifetime (counted in, a 1m leaf would be due the moment it is issued).
+ */
+export function issuedAt(notBefore: Date, notAfter: Date): Date {
+  return new Date(Math.min(notBefore.getTime() + BACKDATE_MS, notAfter.getTime()));
+}
+
 export function renewalTime(notBefore: Date, notAfter: Date, renewBefore?: string): Date {
-  const lifetime = notAfter.getTime() - notBefore.getTime();
-  const fallback = new Date(notBefore.getTime() + Math.floor(lifetime * DEFAULT_FRACTION));
+  const issued = issuedAt(notBefore, notAfter).getTime();
+  const lifetime = notAfter.getTime() - issued;
+  const fallback = new Date(issued + Math.floor(lifetime * DEFAULT_FRACTION));
   if (!renewBefore || lifetime <= 0) return fallback;
   const percent = /^(\d{1,2})%$/.exec(renewBefore);
   const beforeMs = percent ? Math.floor((lifetime * Number(percent[1])) / 100) : parseDuration(renewBefore);
@@ -16,13 +26,17 @@ export function renewalTime(notBefore: Date, notAfter: Date, renewBefore?: strin
   return new Date(notAfter.getTime() - beforeMs);
 }
 
-/** The earliest renewal time among the link's leaves and signing CA (undefined if nothing issued). */
+/**
+ * The earliest renewal time among the link's leaves and its newest CA (undefined if nothing
+ * issued). The newest, not the signing one: during a rollover the old CA is already being
+ * replaced, and counting it would make the link look due at every sweep of the grace periods.
+ */
 export function nextRenewal(state: LinkState, renewBefore?: string): Date | undefined {
   const times: Date[] = [];
   for (const leaf of Object.values(state.leaves)) {
     if (leaf) times.push(renewalTime(new Date(leaf.notBefore), new Date(leaf.notAfter), renewBefore));
   }
-  const ca = state.cas.find((c) => c.generation === state.signingGeneration);
-  if (ca) times.push(renewalTime(new Date(ca.notBefore), new Date(ca.notAfter), renewBefore));
+  const newest = state.cas.reduce<LinkState['cas'][number] | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);
+  if (newest) times.push(renewalTime(new Date(newest.notBefore), new Date(newest.notAfter), renewBefore));
   return times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
 }

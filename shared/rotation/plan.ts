@@ -1,0 +1,252 @@
+// The rotation plan: facts + time -> the one next step. Pure. The use-case acts on the step,
+// persists, gathers again and asks again, so a crash at any point resumes where it stopped.
+//
+// CA rollover (invariant 1, trust before use), each phase persisted before the next:
+//   stable        one CA signs both leaves and is the only one trusted
+//   trust-added   a new CA is minted; both sides get a credential version whose ca.crt holds old
+//                 and new, synced to both clusters; after the grace period (counted from when both
+//                 clusters hold it) the new CA starts signing and both leaves are re-issued from it
+//   leaves-switched  both clusters present leaves from the new CA; after another grace period the
+//                 old CA leaves both bundles, and the link is stable again on the new CA.
+// A cluster Secret is written only when the certificate it will present is trusted by the peer's
+// current cluster ca.crt and its own ca.crt trusts what the peer presents (syncIsSafe).
+import type { Side } from '../link/names.js';
+import type { RetiredVersion } from '../link/state.js';
+import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } from './checks.js';
+import { peerOf, SIDES, type RotationFacts } from './facts.js';
+import { issuedAt } from './renewal.js';
+
+export interface RotationSettings {
+  /** Each rollover phase waits this long after both clusters hold the previous one (SDS propagation). */
+  rolloverGraceMs: number;
+  /** The same wait in a forced CA rollover: the minimum that keeps handshakes working. */
+  forcedRolloverGraceMs: number;
+  /** A superseded store version is disabled this long after it was replaced... */
+  versionGraceMs: number;
+  /** ...and destroyed this long after. */
+  versionRetentionMs: number;
+  /** A side whose cluster failed is tried again after this long. */
+  syncRetryMs: number;
+  /** A certificate whose notBefore is further ahead than this is broken (beyond clock skew). */
+  maxClockSkewMs: number;
+  /** Superseded versions remembered per link; the oldest beyond this are destroyed early (the state is one annotation). */
+  maxRetiredVersions: number;
+}
+
+export const DEFAULT_ROTATION_SETTINGS: RotationSettings = {
+  rolloverGraceMs: 3_600_000,
+  forcedRolloverGraceMs: 60_000,
+  versionGraceMs: 3_600_000,
+  versionRetentionMs: 7 * 86_400_000,
+  syncRetryMs: 300_000,
+  maxClockSkewMs: 300_000,
+  maxRetiredVersions: 16,
+};
+
+export type Step =
+  | { kind: 'mint-ca'; generation: number; reason: string }
+  | { kind: 'issue-leaf'; side: Side; trust: number[]; reason: string }
+  /** A new credential version with the same certificate and key, and `ca.crt` holding `trust` (add or drop trust). */
+  | { kind: 'publish-trust'; side: Side; trust: number[]; reason: string }
+  | { kind: 'sync'; side: Side; reason: string }
+  | { kind: 'switch-signing'; generation: number; reason: string }
+  | { kind: 'advance-phase'; phase: 'leaves-switched'; reason: string }
+  | { kind: 'finish-rollover'; drop: number[]; reason: string }
+  | { kind: 'retire-versions'; disable: RetiredVersion[]; destroy: RetiredVersion[]; reason: string }
+  | { kind: 'complete-force'; scope: 'leaf' | 'ca'; reason: string }
+  /** An operation is under way; nothing to do before `until`. */
+  | { kind: 'wait'; until: Date; reason: string }
+  /** Idle until the next renewal. */
+  | { kind: 'done'; until: Date; reason: string }
+  /** The state allows no safe step (a bug or a hand-edited state): reported, never forced. */
+  | { kind: 'blocked'; reason: string };
+
+/** Steps that change something (the rest only tell when to come back). */
+export function isAction(step: Step): boolean {
+  return step.kind !== 'wait' && step.kind !== 'done' && step.kind !== 'blocked';
+}
+
+export function describeStep(step: Step): string {
+  switch (step.kind) {
+    case 'issue-leaf':
+    case 'publish-trust':
+    case 'sync':
+      return `${step.kind}(${step.side})`;
+    case 'mint-ca':
+    case 'switch-signing':
+      return `${step.kind}(${step.generation})`;
+    default:
+      return step.kind;
+  }
+}
+
+const text = (v: Violation) => `${v.reason}: ${v.message}`;
+
+/**
+ * The grace period of each rollover phase: the setting (or the forced minimum), but never more
+ * than a quarter of what the old CA had left when the rollover began, so a short-lived CA ends its
+ * rollover with time to spare.
+ */
+export function rolloverGraceMs(f: RotationFacts, s: RotationSettings): number {
+  const configured = f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs;
+  const old = f.cas[0];
+  const newest = f.cas[f.cas.length - 1];
+  if (!old || !newest || old === newest) return configured;
+  const remaining = old.notAfter.getTime() - issuedAt(newest.notBefore, newest.notAfter).getTime();
+  return Math.max(0, Math.min(configured, Math.floor(remaining / 4)));
+}
+
+/**
+ * May `side`'s cluster Secret be written now? The certificate it will present must be trusted by
+ * the peer's current cluster ca.crt, and its new ca.crt must trust what the peer presents.
+ * Unknown peer content (never synced, or a record from before this was tracked) does not block.
+ */
+export function syncIsSafe(f: RotationFacts, side: Side): boolean {
+  const leaf = f.leaves[side];
+  if (!leaf) return false;
+  const peer = f.clusters[peerOf(side)];
+  if (peer.version === undefined) return true;
+  const trustedByPeer = peer.trust === undefined || peer.trust.includes(leaf.caGeneration);
+  const trustsPeer = peer.caGeneration === undefined || leaf.trust.includes(peer.caGeneration);
+  return trustedByPeer && trustsPeer;
+}
+
+/** A side whose cluster Secret does not hold its current store version (or whose last sync failed). */
+function isBehind(f: RotationFacts, side: Side): boolean {
+  const leaf = f.leaves[side];
+  const cluster = f.clusters[side];
+  return !!leaf && (cluster.version !== leaf.version || cluster.status !== 'synced');
+}
+
+function retirement(f: RotationFacts, now: Date, s: RotationSettings): { disable: RetiredVersion[]; destroy: RetiredVersion[]; nextAt?: number } {
+  const t = now.getTime();
+  const inUse = (r: RetiredVersion) =>
+    r.role === 'ca' ? f.cas.some((ca) => ca.version === r.version) : f.leaves[r.role]?.version === r.version || f.clusters[r.role].version === r.version;
+  const sorted = [...f.retired].sort((a, b) => Date.parse(a.since) - Date.parse(b.since));
+  const excess = Math.max(0, sorted.length - s.maxRetiredVersions);
+  const disable: RetiredVersion[] = [];
+  const destroy: RetiredVersion[] = [];
+  let nextAt: number | undefined;
+  sorted.forEach((r, i) => {
+    if (inUse(r)) return; // a cluster still projects it (its sync failed): wait for the sync
+    const since = Date.parse(r.since);
+    const destroyAt = since + s.versionRetentionMs;
+    const disableAt = since + s.versionGraceMs;
+    if (t >= destroyAt || i < excess) destroy.push(r);
+    else if (!r.disabled && t >= disableAt) disable.push(r);
+    else {
+      const at = r.disabled ? destroyAt : disableAt;
+      nextAt = nextAt === undefined ? at : Math.min(nextAt, at);
+    }
+  });
+  return { disable, destroy, ...(nextAt !== undefined ? { nextAt } : {}) };
+}
+
+export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): Step {
+  const t = now.getTime();
+  const gens = f.cas.map((ca) => ca.generation);
+  const newest = f.cas[f.cas.length - 1];
+  if (!newest) return { kind: 'mint-ca', generation: 1, reason: 'CaMissing: the link has no CA' };
+  const signing = f.cas.find((ca) => ca.generation === f.signingGeneration);
+  if (!signing) return { kind: 'blocked', reason: `the signing CA generation ${f.signingGeneration} is not among the link's CAs` };
+  const grace = rolloverGraceMs(f, s);
+  const waits: { at: number; reason: string }[] = [];
+
+  // The CAs each side's ca.crt must hold now.
+  let target = [f.signingGeneration];
+  const dropAt = f.phase === 'leaves-switched' ? f.phaseSince.getTime() + grace : undefined;
+  if (f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt)) target = gens;
+
+  // A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves.
+  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now), newest) : undefined;
+  if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
+  if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
+    return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };
+  }
+
+  // Leaves: anything that may fail a handshake now first, then a CA rollover (which re-issues
+  // both leaves anyway), then leaves nearing expiry, then trust bundles.
+  const canIssue = t < signing.notAfter.getTime();
+  const verdicts = SIDES.map((side) => {
+    const input = {
+      side,
+      host: f.host,
+      identity: f.identity[side],
+      signingGeneration: f.signingGeneration,
+      expectedTrust: target,
+      ...(f.leaves[side] ? { leaf: f.leaves[side] } : {}),
+      ...(f.forced?.leaf?.replace[side] ? { forcedFingerprint: f.forced.leaf.replace[side] } : {}),
+    };
+    // Nothing can be issued from an expired CA: only trust can still be published.
+    const v = canIssue ? firstViolation(leafPolicy(now, s.maxClockSkewMs), input) : f.leaves[side] ? TrustMismatch(input) : undefined;
+    return { side, v };
+  });
+  const issue = (side: Side, v: Violation): Step => ({ kind: 'issue-leaf', side, trust: target, reason: text(v) });
+  const urgent = verdicts.find((x) => x.v && x.v.reason !== 'NearingExpiry' && x.v.reason !== 'TrustMismatch');
+  if (urgent?.v) return issue(urgent.side, urgent.v);
+  if (caVerdict) return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
+  const nearing = verdicts.find((x) => x.v?.reason === 'NearingExpiry');
+  if (nearing?.v) return issue(nearing.side, nearing.v);
+  const trust = verdicts.find((x) => x.v?.reason === 'TrustMismatch');
+  if (trust?.v) return { kind: 'publish-trust', side: trust.side, trust: target, reason: text(trust.v) };
+
+  // Clusters: bring each side to its store version, in an order that keeps trust before use.
+  const behind = SIDES.filter((side) => isBehind(f, side));
+  const unsafe: Side[] = [];
+  for (const side of behind) {
+    const cluster = f.clusters[side];
+    const failed = cluster.status === 'error' || cluster.status === 'waiting-for-cluster' || cluster.status === 'detached';
+    if (failed && cluster.at && t < cluster.at.getTime() + s.syncRetryMs) {
+      waits.push({ at: cluster.at.getTime() + s.syncRetryMs, reason: `sync-retry(${side})` });
+      continue;
+    }
+    if (!syncIsSafe(f, side)) {
+      unsafe.push(side);
+      continue;
+    }
+    return { kind: 'sync', side, reason: cluster.version === f.leaves[side]?.version ? `the last sync of the ${side} cluster failed` : `the ${side} cluster does not hold version ${f.leaves[side]?.version}` };
+  }
+  if (unsafe.length > 0 && waits.length === 0) {
+    return { kind: 'blocked', reason: `syncing ${unsafe.join(' and ')} now would present a certificate the peer does not trust` };
+  }
+
+  // Phases advance only when both clusters hold the previous phase's versions.
+  if (behind.length === 0) {
+    if (f.phase === 'trust-added' && f.signingGeneration !== newest.generation) {
+      if (!canIssue) return { kind: 'switch-signing', generation: newest.generation, reason: `CaExpired: CA generation ${signing.generation} expired; both clusters trust ${newest.generation}` };
+      const synced = Math.max(f.phaseSince.getTime(), ...SIDES.map((side) => f.clusters[side].at?.getTime() ?? 0));
+      if (t >= synced + grace) return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for ${grace} ms` };
+      waits.push({ at: synced + grace, reason: 'rollover-grace(trust-added)' });
+    } else if (f.phase === 'trust-added') {
+      return { kind: 'advance-phase', phase: 'leaves-switched', reason: `both clusters present leaves from CA generation ${newest.generation}` };
+    } else if (f.phase === 'leaves-switched' && dropAt !== undefined) {
+      if (t < dropAt) waits.push({ at: dropAt, reason: 'rollover-grace(leaves-switched)' });
+      else return { kind: 'finish-rollover', drop: gens.filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}` };
+    }
+    if (f.forced?.ca && f.phase === 'stable' && f.signingGeneration >= f.forced.ca.generation) {
+      return { kind: 'complete-force', scope: 'ca', reason: `CA generation ${f.signingGeneration} signs both leaves` };
+    }
+    const replace = f.forced?.leaf?.replace;
+    if (replace && SIDES.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
+      return { kind: 'complete-force', scope: 'leaf', reason: 'both leaves were re-issued' };
+    }
+  }
+
+  const retire = retirement(f, now, s);
+  if (retire.disable.length > 0 || retire.destroy.length > 0) {
+    return { kind: 'retire-versions', disable: retire.disable, destroy: retire.destroy, reason: 'superseded versions past their grace or retention' };
+  }
+  if (retire.nextAt !== undefined) waits.push({ at: retire.nextAt, reason: 'version-retirement' });
+
+  // Nothing to do now: when next?
+  const renewals = SIDES.flatMap((side) => (f.leaves[side] ? [f.leaves[side]!.renewAt.getTime()] : []));
+  if (f.phase === 'stable') renewals.push(newest.renewAt.getTime());
+  else if (canIssue) renewals.push(signing.notAfter.getTime());
+  const nextRenewal = Math.min(...renewals);
+  if (unsafe.length > 0 || waits.length > 0) {
+    const first = waits.reduce((a, b) => (b.at < a.at ? b : a), { at: Number.POSITIVE_INFINITY, reason: '' });
+    const until = Math.min(first.at, nextRenewal);
+    return { kind: 'wait', until: new Date(until), reason: until === first.at ? first.reason : 'renewal' };
+  }
+  return { kind: 'done', until: new Date(nextRenewal), reason: 'renewal' };
+}

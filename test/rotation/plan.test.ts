@@ -1,0 +1,163 @@
+// Whole sequences of the pure planner, stepped by a simulator: leaf rotation, CA rollover (the
+// three phases, their order and grace periods), forced rotations, failures mid-way and version
+// retirement. Invariant 1 is checked on the simulated clusters after every step.
+import { describe, expect, it } from 'vitest';
+import type { RotationFacts } from '../../shared/rotation/facts.js';
+import { DEFAULT_ROTATION_SETTINGS, describeStep, isAction, planNextStep, type RotationSettings, type Step } from '../../shared/rotation/plan.js';
+import { applyStep, at, ca, DAY, leaf, stableFacts, T0, trustHolds } from '../support/rotation-facts.js';
+
+const HOUR = 3_600_000;
+// Versions are retired long after the sequences below end, so they do not interleave.
+const S: RotationSettings = { ...DEFAULT_ROTATION_SETTINGS, rolloverGraceMs: HOUR, forcedRolloverGraceMs: 60_000, versionGraceMs: 10 * DAY, versionRetentionMs: 20 * DAY };
+
+interface Run {
+  facts: RotationFacts;
+  now: Date;
+  steps: string[];
+  times: Record<string, Date>;
+}
+
+/** Steps the planner until `stop` holds after a wait/done, jumping the clock to each wait's end. */
+function simulate(facts: RotationFacts, start: Date, stop: (f: RotationFacts, step: Step) => boolean, settings = S, limit = 200): Run {
+  const run: Run = { facts, now: start, steps: [], times: {} };
+  for (let i = 0; i < limit; i++) {
+    const step = planNextStep(run.facts, run.now, settings);
+    if (step.kind === 'blocked') throw new Error(`blocked: ${step.reason}`);
+    if (isAction(step)) {
+      run.facts = applyStep(run.facts, step, run.now);
+      run.steps.push(describeStep(step));
+      run.times[describeStep(step)] ??= run.now;
+      if (!trustHolds(run.facts)) throw new Error(`invariant 1 broken after ${describeStep(step)}`);
+      continue;
+    }
+    if (stop(run.facts, step)) return run;
+    run.now = step.kind === 'wait' || step.kind === 'done' ? step.until : run.now;
+  }
+  throw new Error(`no end after ${limit} steps: ${run.steps.join(' ')}`);
+}
+
+const caDueAt = Math.floor((365 * DAY * 2) / 3);
+
+describe('leaf rotation', () => {
+  it('re-issues each leaf at two thirds and syncs it, leaving the CA alone', () => {
+    const run = simulate(stableFacts(), T0, (f) => f.leaves.server!.version === '2' && f.leaves.client!.version === '2');
+    expect(run.steps).toEqual(['issue-leaf(server)', 'issue-leaf(client)', 'sync(server)', 'sync(client)']);
+    expect(run.times['issue-leaf(server)']).toEqual(at(20 * DAY));
+    expect(run.facts.cas.map((c) => c.generation)).toEqual([1]);
+  });
+
+  it('disables a superseded version after the grace period and destroys it after retention', () => {
+    const run = simulate(stableFacts(), at(20 * DAY), (f) => f.retired.length === 0 && f.leaves.server!.version === '2', { ...S, versionGraceMs: HOUR, versionRetentionMs: DAY });
+    expect(run.steps.filter((s) => s === 'retire-versions')).toHaveLength(2);
+    expect(run.times['retire-versions']).toEqual(at(20 * DAY + HOUR));
+  });
+
+  it('destroys the oldest superseded versions early beyond the cap (the state stays small)', () => {
+    const f = stableFacts({
+      retired: Array.from({ length: 5 }, (_, i) => ({ role: 'server' as const, version: String(i + 10), since: at(i).toISOString() })),
+    });
+    const step = planNextStep(f, at(1000), { ...S, maxRetiredVersions: 3 });
+    expect(step).toMatchObject({ kind: 'retire-versions', disable: [], destroy: [{ version: '10' }, { version: '11' }] });
+  });
+
+  it('never retires a version a cluster still projects', () => {
+    const f = stableFacts({ retired: [{ role: 'server', version: '1', since: T0.toISOString() }] });
+    expect(planNextStep(f, at(10 * DAY), S)).toMatchObject({ kind: 'done' });
+  });
+});
+
+describe('CA rollover', () => {
+  const rolled = (f: RotationFacts) => f.phase === 'stable' && f.signingGeneration === 2;
+
+  it('runs the three phases in order: trust to both, grace, leaves from the new CA, grace, old trust dropped', () => {
+    const start = stableFacts({ leaves: { server: leaf('server', 1, at(caDueAt - DAY)), client: leaf('client', 1, at(caDueAt - DAY)) } });
+    const run = simulate(start, at(caDueAt), rolled);
+    expect(run.steps).toEqual([
+      'mint-ca(2)',
+      'publish-trust(server)',
+      'publish-trust(client)',
+      'sync(server)',
+      'sync(client)',
+      'switch-signing(2)',
+      'issue-leaf(server)',
+      'issue-leaf(client)',
+      'sync(server)',
+      'sync(client)',
+      'advance-phase',
+      'publish-trust(server)',
+      'publish-trust(client)',
+      'sync(server)',
+      'sync(client)',
+      'finish-rollover',
+    ]);
+    expect(run.times['mint-ca(2)']).toEqual(at(caDueAt));
+    expect(run.times['switch-signing(2)']).toEqual(at(caDueAt + HOUR));
+    expect(run.times['finish-rollover']).toEqual(at(caDueAt + 2 * HOUR));
+    expect(run.facts.cas.map((c) => c.generation)).toEqual([2]);
+    expect(run.facts.leaves.server!.trust).toEqual([2]);
+    expect(run.facts.retired.filter((r) => r.role === 'ca')).toEqual([{ role: 'ca', version: '1', since: at(caDueAt + 2 * HOUR).toISOString() }]);
+  });
+
+  it('counts the grace from when the second cluster holds the new trust, not from the mint', () => {
+    const start = stableFacts({ leaves: { server: leaf('server', 1, at(caDueAt - DAY)), client: leaf('client', 1, at(caDueAt - DAY)) } });
+    let f = start;
+    let now = at(caDueAt);
+    for (const _ of [1, 2, 3, 4]) f = applyStep(f, planNextStep(f, now, S), now); // mint, trust x2, sync server
+    f = { ...f, clusters: { ...f.clusters, client: { ...f.clusters.client, status: 'error', at: now } } }; // the client cluster is down
+    expect(planNextStep(f, now, S)).toMatchObject({ kind: 'wait', reason: 'sync-retry(client)' });
+    now = at(caDueAt + 30 * 60_000);
+    f = applyStep(f, planNextStep(f, now, S), now); // sync client, 30 minutes late
+    expect(planNextStep(f, at(caDueAt + HOUR), S)).toEqual({ kind: 'wait', until: at(caDueAt + 30 * 60_000 + HOUR), reason: 'rollover-grace(trust-added)' });
+  });
+
+  it('a forced rollover waits only the forced grace', () => {
+    const start = stableFacts({ forced: { ca: { at: at(DAY).toISOString(), generation: 2 } } });
+    const run = simulate(start, at(DAY), (f) => rolled(f) && !f.forced);
+    expect(run.steps[0]).toBe('mint-ca(2)');
+    expect(run.times['switch-signing(2)']!.getTime() - at(DAY).getTime()).toBe(60_000);
+    expect(run.times['finish-rollover']!.getTime() - run.times['advance-phase']!.getTime()).toBe(60_000);
+    expect(run.steps.at(-1)).toBe('complete-force');
+  });
+
+  it('a force during a rollover continues it (no third CA)', () => {
+    const start = stableFacts({ cas: [ca(1, at(-300 * DAY)), ca(2, at(-1000))], phase: 'trust-added', phaseSince: at(-1000), forced: { ca: { at: T0.toISOString(), generation: 2 } } });
+    const run = simulate(start, T0, (f) => rolled(f) && !f.forced);
+    expect(run.steps.filter((s) => s.startsWith('mint-ca'))).toEqual([]);
+    expect(run.facts.cas.map((c) => c.generation)).toEqual([2]);
+  });
+
+  it('shortens the grace to a quarter of what a short-lived CA has left', () => {
+    const shortCa = ca(1, T0, 10 * 60_000);
+    const start = stableFacts({ cas: [shortCa], leaves: { server: leaf('server', 1, T0, 60_000), client: leaf('client', 1, T0, 60_000) } });
+    const run = simulate(start, at(400_000), rolled, S);
+    const mintedAt = run.times['mint-ca(2)']!.getTime();
+    const grace = run.times['switch-signing(2)']!.getTime() - mintedAt;
+    expect(grace).toBeLessThanOrEqual((shortCa.notAfter.getTime() - mintedAt) / 4);
+    expect(run.times['finish-rollover']!.getTime()).toBeLessThan(shortCa.notAfter.getTime());
+  });
+
+  it('re-issues a leaf that comes due during the grace from the old CA, trusting both', () => {
+    const start = stableFacts({ leaves: { server: leaf('server', 1, at(caDueAt - 20 * DAY + HOUR / 2)), client: leaf('client', 1, at(caDueAt - DAY)) } });
+    const run = simulate(start, at(caDueAt), rolled);
+    const i = run.steps.indexOf('switch-signing(2)');
+    expect(run.steps.slice(0, i)).toContain('issue-leaf(server)');
+    expect(run.facts.leaves.server!.caGeneration).toBe(2);
+  });
+
+  it('recovers from an expired CA: new trust first, then leaves, without waiting for a grace', () => {
+    const start = stableFacts({ cas: [ca(1, at(-365 * DAY))], leaves: { server: leaf('server', 1, at(-30 * DAY)), client: leaf('client', 1, at(-30 * DAY)) } });
+    const run = simulate(start, T0, rolled);
+    expect(run.steps.slice(0, 6)).toEqual(['mint-ca(2)', 'publish-trust(server)', 'publish-trust(client)', 'sync(server)', 'sync(client)', 'switch-signing(2)']);
+    expect(run.times['switch-signing(2)']).toEqual(T0);
+  });
+});
+
+describe('forced leaf rotation', () => {
+  it('re-issues both leaves now, then records the force as done', () => {
+    const f = stableFacts();
+    f.forced = { leaf: { at: at(DAY).toISOString(), replace: { server: f.leaves.server!.fingerprint, client: f.leaves.client!.fingerprint } } };
+    const run = simulate(f, at(DAY), (x) => !x.forced);
+    expect(run.steps).toEqual(['issue-leaf(server)', 'issue-leaf(client)', 'sync(server)', 'sync(client)', 'complete-force']);
+    expect(run.times['issue-leaf(server)']).toEqual(at(DAY));
+  });
+});
