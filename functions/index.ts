@@ -5,6 +5,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, type ApiResponse, type Route } from './http-api.js';
 import { runtimeDeps } from './runtime.js';
+import { rotationRoutes } from './rotation.js';
 
 /** Routes added by the local server (events that production receives through Pub/Sub). */
 const localRoutes: Route[] = [];
@@ -24,7 +25,7 @@ ff.http(FUNCTION_NAMES.api, async (req, res) => {
   const response = await handleApiRequest(
     deps,
     { method: req.method, path: req.path, ...(contentType ? { contentType } : {}), body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0) },
-    localRoutes,
+    [...rotationRoutes, ...localRoutes],
   );
   send(res, response);
 });

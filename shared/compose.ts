@@ -10,6 +10,8 @@ import { KubernetesClusterResolver } from './clusters/resolver.js';
 import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
+import type { RotationQueue } from './app/rotation-queue.js';
+import type { RotationOutcome } from './app/rotate.js';
 
 async function makeStore(config: Config): Promise<SecretStore> {
   if (config.store.kind === 'local') {
@@ -48,7 +50,20 @@ export async function composeApp(config: Config, options: { workerId: string; cl
     ),
     clock: options.clock ?? systemClock,
     log: options.log ?? createLogger({ minSeverity: config.logLevel }),
-    settings: { ...DEFAULT_SETTINGS, secretPrefix: config.secretPrefix },
+    settings: { ...DEFAULT_SETTINGS, ...config.rotation, secretPrefix: config.secretPrefix },
     workerId: options.workerId,
   };
+}
+
+/**
+ * The sweep's fan-out: Pub/Sub when a rotation topic is configured (production), otherwise
+ * in-process with bounded concurrency (local runs).
+ */
+export async function makeRotationQueue(config: Config, deps: AppDeps, options: { onResult?: (outcome: RotationOutcome) => void } = {}): Promise<RotationQueue> {
+  if (config.rotationTopic) {
+    const { PubSubRotationQueue } = await import('./queue/pubsub-rotation-queue.js');
+    return new PubSubRotationQueue({ topic: config.rotationTopic });
+  }
+  const { InProcessRotationQueue } = await import('./app/rotation-queue.js');
+  return new InProcessRotationQueue(deps, options);
 }

@@ -2,6 +2,7 @@
 // with a message naming the variable. The composition root (compose.ts) turns it into adapters.
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
+import type { AppSettings } from './app/deps.js';
 
 export interface Config {
   store:
@@ -20,7 +21,33 @@ export interface Config {
   projectNumbers: Record<string, string>;
   /** Kinds of remote cluster reference this deployment may reach (MESHLINK_CLUSTER_ACCESS); undefined = all. */
   clusterAccess?: ('gke' | 'fleet' | 'kubeconfig')[];
+  /** Rotation settings given in the environment (the rest keep DEFAULT_SETTINGS); docs/rotation.md. */
+  rotation: Partial<Pick<AppSettings, RotationSettingName>>;
 }
+
+type RotationSettingName =
+  | 'rolloverGraceMs'
+  | 'forcedRolloverGraceMs'
+  | 'versionGraceMs'
+  | 'versionRetentionMs'
+  | 'syncRetryMs'
+  | 'leaseMs'
+  | 'sweepPageSize'
+  | 'rotationConcurrency';
+
+/** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
+const ROTATION_DURATIONS: [string, RotationSettingName][] = [
+  ['MESHLINK_ROLLOVER_GRACE', 'rolloverGraceMs'],
+  ['MESHLINK_FORCED_ROLLOVER_GRACE', 'forcedRolloverGraceMs'],
+  ['MESHLINK_VERSION_GRACE', 'versionGraceMs'],
+  ['MESHLINK_VERSION_RETENTION', 'versionRetentionMs'],
+  ['MESHLINK_SYNC_RETRY', 'syncRetryMs'],
+  ['MESHLINK_LEASE', 'leaseMs'],
+];
+const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
+  ['MESHLINK_SWEEP_PAGE_SIZE', 'sweepPageSize', 25_000],
+  ['MESHLINK_ROTATION_CONCURRENCY', 'rotationConcurrency', 64],
+];
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
 const SECRET_PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -98,6 +125,25 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const logFormat = get('MESHLINK_LOG_FORMAT') ?? 'json';
   if (logFormat !== 'json') problems.push({ path: 'MESHLINK_LOG_FORMAT', message: 'must be json (one JSON object per line, as Cloud Logging reads it)' });
 
+  const rotation: Config['rotation'] = {};
+  for (const [name, key] of ROTATION_DURATIONS) {
+    const v = get(name);
+    if (v === undefined) continue;
+    const ms = parseDuration(v);
+    if (ms === undefined) problems.push({ path: name, message: 'must be a duration such as 30s, 5m, 1h or 7d' });
+    else rotation[key] = ms;
+  }
+  for (const [name, key, max] of ROTATION_COUNTS) {
+    const v = get(name);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > max) problems.push({ path: name, message: `must be a whole number from 1 to ${max}` });
+    else rotation[key] = n;
+  }
+  if (rotation.versionGraceMs !== undefined && rotation.versionRetentionMs !== undefined && rotation.versionRetentionMs < rotation.versionGraceMs) {
+    problems.push({ path: 'MESHLINK_VERSION_RETENTION', message: 'must not be shorter than MESHLINK_VERSION_GRACE' });
+  }
+
   if (problems.length > 0) {
     throw new MeshlinkError('invalid-argument', `invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { details: problems });
   }
@@ -111,5 +157,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: logLevel as Config['logLevel'],
     projectNumbers,
     ...(clusterAccess ? { clusterAccess } : {}),
+    rotation,
   };
 }

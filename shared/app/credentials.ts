@@ -128,3 +128,27 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
   return leafRecord(version, credential, signing.generation, trust);
 }
+
+/**
+ * Publishes a side's current certificate and key again with `ca.crt` holding the `trust`
+ * generations (a CA rollover adds, then drops, trust without re-issuing), as a new version, or
+ * adopts the version an interrupted run stored.
+ */
+export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, trust: number[]): Promise<LeafRecord> {
+  const current = state.leaves[side];
+  if (!current) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential to publish trust for`);
+  const id = await ensureSecret(deps, spec.name, side);
+  const { credential } = await readCredential(deps, spec.name, side, current.version);
+  const bundle = await caBundle(deps, spec.name, state, trust);
+  const orphan = await unrecordedVersion(deps, id, current.version);
+  if (orphan) {
+    const stored = (await readCredential(deps, spec.name, side, orphan)).credential;
+    if (stored['tls.crt'] === credential['tls.crt'] && joinPemBundle([stored['ca.crt']]) === joinPemBundle([bundle])) {
+      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
+      return { ...current, version: orphan, trust: [...trust] };
+    }
+  }
+  const version = await deps.store.addVersion(id, encodeCredential({ ...credential, 'ca.crt': bundle }));
+  deps.log.info('stored credential with new trust', { link: spec.name, secret: id, version, side, trust });
+  return { ...current, version, trust: [...trust] };
+}

@@ -2,13 +2,18 @@
 import type { Clock } from '../clock.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';
+import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from '../rotation/plan.js';
 import type { SecretStore } from '../store/port.js';
 
-export interface AppSettings {
+export interface AppSettings extends RotationSettings {
   /** Prefix of every store secret id (`meshlink-mysql-ca`). */
   secretPrefix: string;
   /** How long a worker holds a link before another may take it over (crash recovery). */
   leaseMs: number;
+  /** Link secrets per listing page in a sweep (Secret Manager caps pages at 25,000). */
+  sweepPageSize: number;
+  /** Links rotated at once by the in-process fan-out (local runs, POST /rotations:sweep without Pub/Sub). */
+  rotationConcurrency: number;
 }
 
 export interface AppDeps {
@@ -22,6 +27,9 @@ export interface AppDeps {
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
+  ...DEFAULT_ROTATION_SETTINGS,
   secretPrefix: 'meshlink',
   leaseMs: 120_000,
+  sweepPageSize: 1000,
+  rotationConcurrency: 4,
 };

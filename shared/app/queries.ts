@@ -12,7 +12,7 @@ export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> 
   const record = await loadLink(deps, name);
   if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, record);
-  return linkStatus(spec, specDocument(spec), record.state);
+  return linkStatus(spec, specDocument(spec), record.state, { now: deps.clock(), settings: deps.settings });
 }
 
 export async function listLinks(deps: AppDeps): Promise<LinkStatus[]> {

@@ -2,7 +2,10 @@
 // material (invariant 4). Pure: built from the spec and the state.
 import type { LinkSpec } from '../link/spec.js';
 import { credentialName, type Side } from '../link/names.js';
-import type { LinkState } from '../link/state.js';
+import type { ForcedRotation, LinkState } from '../link/state.js';
+import { identities } from '../rotation/due.js';
+import { factsFromState } from '../rotation/facts.js';
+import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
 import { renewalTime } from '../rotation/renewal.js';
 
 export interface SideStatus {
@@ -13,9 +16,23 @@ export interface SideStatus {
   renewAt?: string;
   fingerprint?: string;
   caGeneration?: number;
+  /** CA generations in the stored credential's ca.crt. */
   trustedCaGenerations: number[];
+  /** What the cluster Secret holds: the CA generation of the certificate it presents and those its ca.crt trusts. */
+  clusterSecret: { version?: string; caGeneration?: number; trustedCaGenerations?: number[]; lastSync?: string; lastError?: string };
   sync: LinkState['sync'][Side];
   address?: string;
+}
+
+export interface RotationStatus {
+  phase: LinkState['phase'];
+  phaseSince: string;
+  signingGeneration: number;
+  forced?: ForcedRotation;
+  /** Superseded store versions not destroyed yet. */
+  retiredVersions: number;
+  /** The rotation's next step, as the plan sees it from the state (given a time and settings). */
+  next?: { step: string; at?: string; reason: string };
 }
 
 export interface LinkStatus {
@@ -23,7 +40,8 @@ export interface LinkStatus {
   host: string;
   protocol: LinkSpec['protocol'];
   phase: LinkState['phase'];
-  ca: { generation: number; notAfter: string; fingerprint: string; signing: boolean }[];
+  ca: { generation: number; notAfter: string; renewAt: string; fingerprint: string; signing: boolean }[];
+  rotation: RotationStatus;
   client: SideStatus;
   server: SideStatus;
   nextRenewal?: string;
@@ -31,6 +49,32 @@ export interface LinkStatus {
   createdAt: string;
   updatedAt: string;
   spec: unknown;
+}
+
+function clusterStatus(sync: LinkState['sync'][Side]): SideStatus['clusterSecret'] {
+  return {
+    ...(sync.version !== undefined ? { version: sync.version } : {}),
+    ...(sync.caGeneration !== undefined ? { caGeneration: sync.caGeneration } : {}),
+    ...(sync.trust ? { trustedCaGenerations: sync.trust } : {}),
+    ...(sync.at ? { lastSync: sync.at } : {}),
+    ...(sync.error && sync.status !== 'synced' ? { lastError: sync.error } : {}),
+  };
+}
+
+function rotationStatus(spec: LinkSpec, state: LinkState, at?: { now: Date; settings: RotationSettings }): RotationStatus {
+  const status: RotationStatus = {
+    phase: state.phase,
+    phaseSince: state.phaseSince,
+    signingGeneration: state.signingGeneration,
+    ...(state.forced ? { forced: state.forced } : {}),
+    retiredVersions: state.retired?.length ?? 0,
+  };
+  if (at && state.cas.length > 0) {
+    const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
+    const step = planNextStep(facts, at.now, at.settings);
+    status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
+  }
+  return status;
 }
 
 function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
@@ -41,6 +85,7 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
     namespace: gateway.namespace,
     credentialName: credentialName(spec.name, side),
     trustedCaGenerations: leaf?.trust ?? [],
+    clusterSecret: clusterStatus(state.sync[side]),
     sync: state.sync[side],
   };
   if (leaf) {
@@ -56,13 +101,21 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
   return status;
 }
 
-export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState): LinkStatus {
+/** `at` adds the rotation's next step as the plan sees it now (without reading any payload). */
+export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at?: { now: Date; settings: RotationSettings }): LinkStatus {
   return {
     name: spec.name,
     host: spec.host,
     protocol: spec.protocol,
     phase: state.phase,
-    ca: state.cas.map((ca) => ({ generation: ca.generation, notAfter: ca.notAfter, fingerprint: ca.fingerprint, signing: ca.generation === state.signingGeneration })),
+    ca: state.cas.map((ca) => ({
+      generation: ca.generation,
+      notAfter: ca.notAfter,
+      renewAt: renewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore).toISOString(),
+      fingerprint: ca.fingerprint,
+      signing: ca.generation === state.signingGeneration,
+    })),
+    rotation: rotationStatus(spec, state, at),
     client: sideStatus(spec, state, 'client'),
     server: sideStatus(spec, state, 'server'),
     ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),

@@ -57,11 +57,14 @@ export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, 
   const writes = applied.filter((a) => a.outcome !== 'unchanged');
   if (writes.length > 0) log.info('applied link objects', { side, changed: writes.map((a) => `${a.kind}/${a.name}:${a.outcome}`) });
   const previous = state.sync[side];
-  const next: SideSync = { status: 'synced', version: credentialVersion, objects: objectsRevision(objects), ...(address ? { address } : {}) };
+  // What the cluster Secret now presents and trusts: the rotation plan orders syncs by it (invariant 1).
+  const leaf = state.leaves[side]!;
+  const projected = { caGeneration: leaf.caGeneration, trust: [...leaf.trust] };
+  const next: SideSync = { status: 'synced', version: credentialVersion, objects: objectsRevision(objects), ...(address ? { address } : {}), ...projected };
   const nothingWritten = writes.length === 0 && added.length === 0;
   const same = previous.status === 'synced' && previous.version === next.version && previous.objects === next.objects && previous.address === next.address;
   // Keep the old record (and its time) when nothing changed, so an unchanged link writes nothing.
-  if (nothingWritten && same) return previous;
+  if (nothingWritten && same) return { ...previous, ...projected };
   return { ...next, at: deps.clock().toISOString() };
 }
 

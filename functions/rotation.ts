@@ -1,0 +1,144 @@
+// Rotation entry points: the two CloudEvent functions (the scheduled sweep and the per-link
+// worker fed by the sweep's Pub/Sub fan-out) and the HTTP routes (force a rotation, sweep now).
+// Thin: decode the trigger, call a use-case, encode the answer. A CloudEvent handler throws only
+// for a retryable failure (Pub/Sub redelivers); anything permanent is logged and acknowledged.
+import * as ff from '@google-cloud/functions-framework';
+import { z } from 'zod';
+import type { AppDeps } from '../shared/app/deps.js';
+import { getLink } from '../shared/app/queries.js';
+import { forceRotation, rotateLink, type RotationOutcome } from '../shared/app/rotate.js';
+import type { RotationMessage, RotationQueue } from '../shared/app/rotation-queue.js';
+import { sweep, type SweepReport } from '../shared/app/sweep.js';
+import { makeRotationQueue } from '../shared/compose.js';
+import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
+import { errorFields } from '../shared/log.js';
+import { decodeBody, type ApiRequest, type Route } from './http-api.js';
+import { FUNCTION_NAMES } from './names.js';
+import { runtimeConfig, runtimeDeps } from './runtime.js';
+
+const LINK_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Decodes a Pub/Sub messagePublished CloudEvent's data into a rotation message, or undefined if malformed. */
+export function decodeRotationMessage(data: unknown): RotationMessage | undefined {
+  const encoded = (data as { message?: { data?: unknown } } | null | undefined)?.message?.data;
+  if (typeof encoded !== 'string') return undefined;
+  try {
+    const body = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { link?: unknown; reason?: unknown };
+    if (typeof body.link !== 'string' || !LINK_NAME.test(body.link)) return undefined;
+    return { link: body.link, reason: typeof body.reason === 'string' ? body.reason : 'unspecified' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The worker: rotates the one link of a message. Returns the outcome; undefined for a malformed message. */
+export async function handleRotateLinkEvent(deps: AppDeps, event: { id?: string; data?: unknown }): Promise<RotationOutcome | undefined> {
+  const message = decodeRotationMessage(event.data);
+  if (!message) {
+    deps.log.error('malformed rotation message; acknowledged without effect', { eventId: event.id });
+    return undefined;
+  }
+  try {
+    const outcome = await rotateLink(deps, message.link, { reason: message.reason });
+    deps.log.info('rotation worker done', { link: message.link, reason: message.reason, outcome: outcome.outcome, steps: outcome.steps, eventId: event.id });
+    return outcome;
+  } catch (err) {
+    if (isMeshlinkError(err) && err.retryable) throw err; // Pub/Sub redelivers; the worker re-decides from the state
+    deps.log.error('rotation failed; acknowledged (the next sweep tries again)', { link: message.link, ...errorFields(err), eventId: event.id });
+    return { link: message.link, outcome: 'failed', steps: [], error: String(errorFields(err).error) };
+  }
+}
+
+/** The scheduled sweep: lists links, hands the due ones to the queue. */
+export async function handleSweepEvent(deps: AppDeps, queue: RotationQueue): Promise<SweepReport | undefined> {
+  try {
+    return await sweep(deps, queue);
+  } catch (err) {
+    if (isMeshlinkError(err) && err.retryable) throw err;
+    deps.log.error('sweep failed; acknowledged (the next schedule runs again)', errorFields(err));
+    return undefined;
+  }
+}
+
+ff.cloudEvent(FUNCTION_NAMES.sweep, async () => {
+  const deps = await runtimeDeps();
+  await handleSweepEvent(deps, await makeRotationQueue(runtimeConfig(), deps));
+});
+
+ff.cloudEvent<unknown>(FUNCTION_NAMES.rotateLink, async (event: ff.CloudEvent<unknown>) => {
+  await handleRotateLinkEvent(await runtimeDeps(), event);
+});
+
+const rotateBody = z.strictObject({
+  scope: z.enum(['leaf', 'ca'], { error: 'must be leaf (both leaves now) or ca (a full CA rollover, shortened grace)' }),
+  requestId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be 1 to 128 letters, digits, ., _, : or -')
+    .optional(),
+});
+
+function parseRotateBody(req: ApiRequest): z.infer<typeof rotateBody> {
+  const input = req.body.length === 0 ? {} : decodeBody(req);
+  const result = rotateBody.safeParse(input);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return { path: issue.keys[0] ?? '(root)', message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
+    const path = issue.path.map(String).join('.') || '(root)';
+    const missing = issue.path.length > 0 && (input as Record<string, unknown> | null)?.[String(issue.path[0])] === undefined;
+    return { path, message: missing ? 'is required' : issue.message };
+  });
+  throw new MeshlinkError('invalid-argument', 'invalid rotation request', { details });
+}
+
+/** Which queue POST /rotations:sweep fans out with; the default reads the runtime configuration. */
+export type QueueFor = (deps: AppDeps, onResult: (outcome: RotationOutcome) => void) => Promise<RotationQueue>;
+
+const runtimeQueue: QueueFor = (deps, onResult) => makeRotationQueue(runtimeConfig(), deps, { onResult });
+
+export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/links\/([a-z0-9][-a-z0-9]{0,62}):rotate$/,
+      handler: async (deps, req, params) => {
+        const body = parseRotateBody(req);
+        const { state: _state, ...result } = await forceRotation(deps, params.name!, body.scope, body.requestId);
+        // 200 when the forced rotation is finished; 202 when a rollover goes on in later sweeps.
+        return { status: result.completed ? 200 : 202, body: { ...result, status: await getLink(deps, params.name!) } };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/rotations:sweep$/,
+      handler: async (deps) => {
+        const rotated: RotationOutcome[] = [];
+        const report = await sweep(deps, await queueFor(deps, (outcome) => rotated.push(outcome)));
+        const failures = rotated.filter((r) => r.error).map((r) => ({ link: r.link, error: r.error! }));
+        return { status: 200, body: { ...report, rotated, errors: [...report.errors, ...failures] } };
+      },
+    },
+  ];
+}
+
+export const rotationRoutes: Route[] = makeRotationRoutes();
+
+/**
+ * Local runs (`npm start`): a sweep every `intervalMs` with the given queue (in-process), never two
+ * at once. Production uses Cloud Scheduler -> Pub/Sub -> meshlinkSweep instead. Returns a stop function.
+ */
+export function startSweepTimer(deps: AppDeps, queue: RotationQueue, intervalMs: number): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return; // a slow sweep is not overlapped by the next tick
+    running = true;
+    try {
+      await sweep(deps, queue);
+    } catch (err) {
+      deps.log.error('sweep failed', errorFields(err));
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), intervalMs);
+  return () => clearInterval(timer);
+}

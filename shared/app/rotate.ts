@@ -1,0 +1,275 @@
+// Use-case: rotate one link. Gather (state + the payloads the checks need), decide (the pure
+// plan), act (one step: a store write or one cluster Secret write, then a state save), and again,
+// until the plan says wait. Every step is idempotent and persisted before the next, so a crash at
+// any point is completed by the next run (invariant 5); the lease makes two workers rotate once.
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
+import type { LinkSpec } from '../link/spec.js';
+import type { LinkState, RetiredVersion } from '../link/state.js';
+import { errorFields } from '../log.js';
+import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
+import type { SdsCredential } from '../pki/types.js';
+import { dueReason, identities } from '../rotation/due.js';
+import { factsFromState, SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
+import { recordForce, type ForceScope } from '../rotation/force.js';
+import { describeStep, isAction, planNextStep, type Step } from '../rotation/plan.js';
+import { nextRenewal, renewalTime } from '../rotation/renewal.js';
+import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
+import type { AppDeps } from './deps.js';
+import { loadLink, withLease, type LinkRecord } from './link-record.js';
+import { readSpec } from './provision.js';
+import { failedSync, syncSide } from './sync.js';
+
+/** A run stops after this many steps: a full rollover phase takes about eight. */
+const MAX_STEPS = 40;
+
+export interface RotationOutcome {
+  link: string;
+  /** rotated: steps were taken; not-due: nothing to do; busy: another worker holds the link. */
+  outcome: 'rotated' | 'not-due' | 'busy' | 'not-found' | 'blocked' | 'failed';
+  steps: string[];
+  reason?: string;
+  /** When the link has work next (a grace period ending, a renewal). */
+  next?: { at: string; reason: string };
+  error?: string;
+}
+
+/** Payloads are immutable per version: read each once per run. */
+class PayloadCache {
+  private readonly entries = new Map<string, Promise<unknown>>();
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let p = this.entries.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = load();
+      this.entries.set(key, p);
+      p.catch(() => this.entries.delete(key));
+    }
+    return p;
+  }
+}
+
+function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<number, string>): LeafPayloadFacts {
+  const cert = credential['tls.crt'];
+  const summary = inspectCertificate(cert);
+  const trust: number[] = [];
+  let foreignTrust = 0;
+  for (const pem of splitPemBundle(credential['ca.crt'])) {
+    const fingerprint = inspectCertificate(pem).fingerprint;
+    const ca = state.cas.find((c) => c.fingerprint === fingerprint);
+    if (ca) trust.push(ca.generation);
+    else foreignTrust++;
+  }
+  return {
+    keyMatches: keyMatchesCertificate(cert, credential['tls.key']),
+    dnsNames: summary.dnsNames,
+    uris: summary.uris,
+    issuedBy: [...caCerts].filter(([, caCert]) => isIssuedBy(cert, caCert)).map(([generation]) => generation),
+    trust,
+    foreignTrust,
+  };
+}
+
+/** Gather: the state's facts, completed with what the stored payloads say. */
+async function gather(deps: AppDeps, spec: LinkSpec, state: LinkState, cache: PayloadCache): Promise<RotationFacts> {
+  const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
+  const caCerts = new Map<number, string>();
+  for (const ca of state.cas) {
+    caCerts.set(ca.generation, await cache.get(`ca@${ca.version}`, async () => (await readCa(deps, spec.name, ca.version)).certificate));
+  }
+  for (const side of SIDES) {
+    const leaf = facts.leaves[side];
+    if (!leaf) continue;
+    try {
+      const credential = await cache.get(`${side}@${leaf.version}`, async () => (await readCredential(deps, spec.name, side, leaf.version)).credential);
+      leaf.payload = payloadFacts(credential, state, caCerts);
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+      // The recorded version is gone (disabled or destroyed by hand): the credential is missing.
+      deps.log.warn('recorded credential version is not readable', { link: spec.name, side, version: leaf.version });
+      delete facts.leaves[side];
+    }
+  }
+  return facts;
+}
+
+/** Adds a superseded version to the retirement list (once). */
+function retire(retired: RetiredVersion[], role: RetiredVersion['role'], version: string | undefined, now: Date): RetiredVersion[] {
+  if (version === undefined || retired.some((r) => r.role === role && r.version === version)) return retired;
+  return [...retired, { role, version, since: now.toISOString() }];
+}
+
+function withRetired(state: LinkState, retired: RetiredVersion[]): LinkState {
+  const { retired: _old, ...rest } = state;
+  return retired.length > 0 ? { ...rest, retired } : rest;
+}
+
+/** Act: performs one step and saves the state. Returns the error of a failed sync (recorded, not thrown). */
+async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now: Date): Promise<string | undefined> {
+  const s = r.state;
+  let error: string | undefined;
+  switch (step.kind) {
+    case 'mint-ca': {
+      const ca = await storeNewCa(deps, s, spec, step.generation, now);
+      const first = s.cas.length === 0;
+      r.state = { ...s, cas: [...s.cas, ca], ...(first ? { signingGeneration: ca.generation } : { phase: 'trust-added', phaseSince: now.toISOString() }) };
+      break;
+    }
+    case 'issue-leaf':
+    case 'publish-trust': {
+      const old = s.leaves[step.side];
+      const leaf = step.kind === 'issue-leaf' ? await storeNewLeaf(deps, s, spec, step.side, now, step.trust) : await storeTrustUpdate(deps, s, spec, step.side, step.trust);
+      r.state = withRetired({ ...s, leaves: { ...s.leaves, [step.side]: leaf } }, retire(s.retired ?? [], step.side, old?.version, now));
+      break;
+    }
+    case 'sync': {
+      let sync;
+      try {
+        sync = await syncSide(deps, spec, s, step.side);
+      } catch (err) {
+        if (isMeshlinkError(err, 'internal')) throw err;
+        deps.log.warn('could not sync link side', { link: spec.name, side: step.side, ...errorFields(err) });
+        sync = failedSync(s.sync[step.side], err, now.toISOString());
+        error = sync.error;
+      }
+      r.state = { ...s, sync: { ...s.sync, [step.side]: sync } };
+      break;
+    }
+    case 'switch-signing':
+      r.state = { ...s, signingGeneration: step.generation };
+      break;
+    case 'advance-phase':
+      r.state = { ...s, phase: step.phase, phaseSince: now.toISOString() };
+      break;
+    case 'finish-rollover': {
+      const dropped = s.cas.filter((c) => step.drop.includes(c.generation));
+      const retired = dropped.reduce((list, ca) => retire(list, 'ca', ca.version, now), s.retired ?? []);
+      r.state = withRetired({ ...s, cas: s.cas.filter((c) => !step.drop.includes(c.generation)), phase: 'stable', phaseSince: now.toISOString() }, retired);
+      break;
+    }
+    case 'retire-versions': {
+      // Disable and destroy are idempotent: after a crash here, the next run repeats them harmlessly.
+      const done = async (fn: (id: string, version: string) => Promise<void>, v: RetiredVersion) => {
+        try {
+          await fn.call(deps.store, secretIdOf(deps, spec.name, v.role), v.version);
+        } catch (err) {
+          if (!isMeshlinkError(err, 'not-found')) throw err;
+        }
+      };
+      for (const v of step.disable) await done(deps.store.disableVersion, v);
+      for (const v of step.destroy) await done(deps.store.destroyVersion, v);
+      const key = (v: RetiredVersion) => `${v.role}@${v.version}`;
+      const destroyed = new Set(step.destroy.map(key));
+      const disabled = new Set(step.disable.map(key));
+      const retired = (s.retired ?? []).filter((v) => !destroyed.has(key(v))).map((v) => (disabled.has(key(v)) ? { ...v, disabled: true } : v));
+      deps.log.info('retired superseded versions', { link: spec.name, disabled: [...disabled], destroyed: [...destroyed] });
+      r.state = withRetired(s, retired);
+      break;
+    }
+    case 'complete-force': {
+      const forced = { ...s.forced };
+      delete forced[step.scope];
+      const { forced: _done, ...rest } = s;
+      r.state = forced.leaf || forced.ca ? { ...rest, forced } : rest;
+      deps.log.info('forced rotation complete', { link: spec.name, scope: step.scope });
+      break;
+    }
+    default:
+      throw new MeshlinkError('internal', `not an action: ${step.kind}`);
+  }
+  await r.save();
+  return error;
+}
+
+/** Runs plan steps under the held lease until the plan says wait. */
+async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> {
+  const spec = await readSpec(deps, r);
+  const cache = new PayloadCache();
+  const log = deps.log.with({ link: r.link });
+  const steps: string[] = [];
+  let error: string | undefined;
+  let last: Step | undefined;
+  for (let i = 0; i < MAX_STEPS; i++) {
+    const now = deps.clock();
+    const step = planNextStep(await gather(deps, spec, r.state, cache), now, deps.settings);
+    last = step;
+    if (!isAction(step)) break;
+    log.info('rotation step', { step: describeStep(step), reason: step.reason });
+    error = (await act(deps, r, spec, step, now)) ?? error;
+    steps.push(describeStep(step));
+  }
+  if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
+  if (last?.kind === 'blocked') error = last.reason;
+  // Saved with the lease release: when the sweep should look again, and what went wrong.
+  const renewal = nextRenewal(r.state, spec.certificates.renewBefore)?.toISOString();
+  const syncError = SIDES.map((side) => r.state.sync[side]).find((x) => x.status !== 'synced' && x.status !== 'pending')?.error;
+  const lastError = error ?? syncError;
+  const { nextRenewal: _n, lastError: _e, ...rest } = r.state;
+  r.state = { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(lastError ? { lastError } : {}) };
+  if (error) log.warn('rotation incomplete', { reason: error });
+  return {
+    link: r.link,
+    outcome: last?.kind === 'blocked' ? 'blocked' : steps.length > 0 ? 'rotated' : 'not-due',
+    steps,
+    ...(last && (last.kind === 'wait' || last.kind === 'done') ? { next: { at: last.until.toISOString(), reason: last.reason } } : {}),
+    ...(error ? { error } : {}),
+  };
+}
+
+async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecord) => Promise<RotationOutcome>): Promise<RotationOutcome> {
+  try {
+    return await withLease(deps, record, work);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'conflict')) throw err;
+    deps.log.info('link is being rotated by another worker; leaving it', { link: record.link, reason: err.message });
+    return { link: record.link, outcome: 'busy', steps: [], reason: err.message };
+  }
+}
+
+/**
+ * Rotates one link if it is due. Re-decides from the stored state, so a repeated or stale request
+ * (Pub/Sub redelivery, two sweeps) for a link rotated meanwhile does nothing.
+ */
+export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
+  const record = await loadLink(deps, link);
+  if (!record || !record.state.specVersion) return { link, outcome: 'not-found', steps: [] };
+  const reason = dueReason(record.state, link, deps.clock(), deps.settings);
+  if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
+  const outcome = await underLease(deps, record, (r) => runSteps(deps, r));
+  return { ...outcome, reason };
+}
+
+export interface ForceResult extends RotationOutcome {
+  scope: ForceScope;
+  requestId?: string;
+  /** The request id was seen before: no new rotation was started. */
+  duplicate: boolean;
+  /** A forced rotation of this scope was already pending and was continued. */
+  continued: boolean;
+  /** The forced rotation is finished (a CA rollover waits for grace periods and finishes in later sweeps). */
+  completed: boolean;
+  state: LinkState;
+}
+
+/** Forces a rotation now (suspected compromise): recorded in the state, then run as far as it can go. */
+export async function forceRotation(deps: AppDeps, link: string, scope: ForceScope, requestId?: string): Promise<ForceResult> {
+  const record = await loadLink(deps, link);
+  if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${link} not found`);
+  let decision = { duplicate: false, continued: false };
+  const outcome = await withLease(deps, record, async (r) => {
+    const recorded = recordForce(r.state, scope, deps.clock(), requestId);
+    decision = recorded;
+    if (!recorded.duplicate) {
+      r.state = recorded.state;
+      await r.save();
+      deps.log.info('forced rotation recorded', { link, scope, continued: recorded.continued, ...(requestId ? { requestId } : {}) });
+    }
+    return runSteps(deps, r);
+  });
+  return {
+    ...outcome,
+    scope,
+    ...(requestId !== undefined ? { requestId } : {}),
+    ...decision,
+    completed: !record.state.forced?.[scope],
+    state: record.state,
+  };
+}

@@ -1,0 +1,58 @@
+// The fan-out port: the sweep hands each due link to a worker through it. Adapters: in-process
+// (here: bounded concurrency, calls rotateLink directly; local runs and tests) and Pub/Sub
+// (shared/queue/pubsub-rotation-queue.ts: one message per link to meshlinkRotateLink).
+import { errorFields } from '../log.js';
+import type { AppDeps } from './deps.js';
+import { rotateLink, type RotationOutcome } from './rotate.js';
+
+export interface DueLink {
+  link: string;
+  reason: string;
+  /** Same link and same observed state: the same key (for tracing duplicates; workers re-decide anyway). */
+  dedupKey?: string;
+}
+
+export interface RotationQueue {
+  enqueue(links: DueLink[]): Promise<void>;
+}
+
+/** The rotation message body (Pub/Sub data, base64 JSON). */
+export interface RotationMessage {
+  link: string;
+  reason: string;
+}
+
+/** Runs up to `concurrency` tasks at a time, in order of the list. */
+export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  return results;
+}
+
+export class InProcessRotationQueue implements RotationQueue {
+  constructor(
+    private readonly deps: AppDeps,
+    private readonly options: { concurrency?: number; onResult?: (outcome: RotationOutcome) => void } = {},
+  ) {}
+
+  async enqueue(links: DueLink[]): Promise<void> {
+    await mapBounded(links, this.options.concurrency ?? this.deps.settings.rotationConcurrency, async ({ link, reason }) => {
+      let outcome: RotationOutcome;
+      try {
+        outcome = await rotateLink(this.deps, link, { reason });
+      } catch (err) {
+        // One link's failure is that link's: the others still rotate; the next sweep retries it.
+        this.deps.log.error('rotation failed', { link, reason, ...errorFields(err) });
+        outcome = { link, outcome: 'failed', steps: [], reason, error: String(errorFields(err).error) };
+      }
+      this.options.onResult?.(outcome);
+    });
+  }
+}

@@ -1,0 +1,55 @@
+// Use-case: the rotation sweep. Lists link metadata page by page (labels managed-by=meshlink,
+// meshlink-role=link), decides from each state alone whether the link is due (no payload read for
+// a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
+// allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
+import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
+import { decodeState } from '../link/state.js';
+import { errorFields } from '../log.js';
+import { dueReason, leaseHeld } from '../rotation/due.js';
+import type { AppDeps } from './deps.js';
+import type { DueLink, RotationQueue } from './rotation-queue.js';
+
+export interface SweepReport {
+  at: string;
+  /** Link secrets listed, and the listing pages it took. */
+  listed: number;
+  pages: number;
+  due: DueLink[];
+  /** Due but left alone this time (another worker holds the link). */
+  skipped: { link: string; reason: string }[];
+  errors: { link: string; error: string }[];
+}
+
+export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
+  const now = deps.clock();
+  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], skipped: [], errors: [] };
+  const labels = { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' };
+  let pageToken: string | undefined;
+  do {
+    const page = await deps.store.listSecrets({ labels, pageSize: deps.settings.sweepPageSize, ...(pageToken ? { pageToken } : {}) });
+    report.pages++;
+    const due: DueLink[] = [];
+    for (const meta of page.secrets) {
+      report.listed++;
+      const link = meta.labels[STORE_LABEL_LINK];
+      if (!link) continue;
+      try {
+        const state = decodeState(meta.annotations, meta.id);
+        if (!state) continue;
+        const reason = dueReason(state, link, now, deps.settings);
+        if (!reason) continue;
+        if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
+        else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });
+      } catch (err) {
+        deps.log.error('cannot decide on link', { link, secret: meta.id, ...errorFields(err) });
+        report.errors.push({ link, error: String(errorFields(err).error) });
+      }
+    }
+    // Page by page: a sweep cut short still hands over what it found.
+    if (due.length > 0) await queue.enqueue(due);
+    report.due.push(...due);
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  deps.log.info('sweep done', { listed: report.listed, pages: report.pages, due: report.due.length, skipped: report.skipped.length, errors: report.errors.length });
+  return report;
+}

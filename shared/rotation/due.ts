@@ -1,0 +1,35 @@
+// Is a link due, from its state alone (no payload)? The sweep asks this of every link it lists,
+// and a worker asks it before it takes the lease, so a redelivered message for a link that was
+// rotated meanwhile does nothing. Pure.
+import { sideIdentity, type Side } from '../link/names.js';
+import type { LinkState } from '../link/state.js';
+import { factsFromState, NEVER, type RenewAt } from './facts.js';
+import { isAction, planNextStep, type RotationSettings, type Step } from './plan.js';
+import { renewalTime } from './renewal.js';
+
+export function identities(host: string, link: string): Record<Side, string> {
+  return { server: sideIdentity(host, link, 'server'), client: sideIdentity(host, link, 'client') };
+}
+
+/**
+ * The step the state alone calls for. Renewal times need the spec's renewBefore, which the state
+ * does not hold: `nextRenewal` (computed with it at every sync) stands for all of them.
+ */
+export function metadataStep(state: LinkState, link: string, now: Date, settings: RotationSettings): Step {
+  const renewAt: RenewAt = state.nextRenewal ? () => NEVER : (notBefore, notAfter) => renewalTime(notBefore, notAfter);
+  return planNextStep(factsFromState(state, identities(state.host, link), renewAt), now, settings);
+}
+
+/** Why the link needs a worker now, or undefined. */
+export function dueReason(state: LinkState, link: string, now: Date, settings: RotationSettings): string | undefined {
+  if (!state.specVersion) return undefined; // never completed: POST /links finishes it
+  if (state.forced?.leaf || state.forced?.ca) return `Forced: a forced ${state.forced.ca ? 'CA' : 'leaf'} rotation is pending`;
+  if (state.nextRenewal && now >= new Date(state.nextRenewal)) return `NearingExpiry: renewal due since ${state.nextRenewal}`;
+  const step = metadataStep(state, link, now, settings);
+  return isAction(step) ? step.reason : undefined;
+}
+
+/** Is another worker holding the link right now? */
+export function leaseHeld(state: LinkState, now: Date): boolean {
+  return !!state.lease && new Date(state.lease.until) > now;
+}
