@@ -2,10 +2,10 @@
 // GKE, fleet and kubeconfig references, a local YAML directory for plain names.
 import { join } from 'node:path';
 import { parseClusterRef, safeClusterName, type ClusterRef } from './cluster-ref.js';
-import { kubeConfigSource, type CredentialOptions } from './credentials.js';
-import { KubernetesTarget, type KubernetesTargetOptions } from './kubernetes-target.js';
+import type { CredentialOptions } from './credentials.js';
+import type { KubernetesTargetOptions } from './kubernetes-target.js';
 import { LocalDirectoryTarget } from './local-directory-target.js';
-import type { ClusterResolver, ClusterTarget } from './port.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
 
 export type RemoteClusterRef = Exclude<ClusterRef, { kind: 'local' }>;
 
@@ -48,6 +48,44 @@ export class KubernetesClusterResolver implements ClusterResolver {
       return this.options.makeLocal ? this.options.makeLocal(cluster, dir) : new LocalDirectoryTarget(cluster, dir);
     }
     if (this.options.makeRemote) return this.options.makeRemote(cluster, ref);
-    return new KubernetesTarget(cluster, kubeConfigSource(cluster, ref, this.options.credentials), this.options.kubernetes);
+    return new LazyKubernetesTarget(cluster, ref, this.options);
+  }
+}
+
+/**
+ * Loads @kubernetes/client-node (and the Google SDKs) on the first call, not at import:
+ * a cold start that never talks to a cluster (a local run, a sweep) does not pay for them.
+ */
+export class LazyKubernetesTarget implements ClusterTarget {
+  private inner: Promise<ClusterTarget> | undefined;
+
+  constructor(
+    readonly cluster: string,
+    private readonly ref: RemoteClusterRef,
+    private readonly options: KubernetesClusterResolverOptions,
+  ) {}
+
+  private target(): Promise<ClusterTarget> {
+    this.inner ??= (async () => {
+      const [{ KubernetesTarget }, { kubeConfigSource }] = await Promise.all([import('./kubernetes-target.js'), import('./credentials.js')]);
+      return new KubernetesTarget(this.cluster, kubeConfigSource(this.cluster, this.ref, this.options.credentials), this.options.kubernetes);
+    })();
+    return this.inner;
+  }
+
+  async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    return (await this.target()).apply(objects);
+  }
+  async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
+    return (await this.target()).getService(namespace, name);
+  }
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+    return (await this.target()).ensureServicePorts(namespace, name, ports);
+  }
+  async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
+    return (await this.target()).removeServicePorts(namespace, name, portNames);
+  }
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+    return (await this.target()).deleteByLabel(labels, kinds);
   }
 }

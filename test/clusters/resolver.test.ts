@@ -1,7 +1,7 @@
 // The cluster resolver: which adapter a reference gets, caching, and the local fallback.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KubernetesTarget } from '../../shared/clusters/kubernetes-target.js';
+import { LazyKubernetesTarget } from '../../shared/clusters/resolver.js';
 import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
 import type { ClusterTarget } from '../../shared/clusters/port.js';
 import { KubernetesClusterResolver, localClusterDir, type RemoteClusterRef } from '../../shared/clusters/resolver.js';
@@ -53,8 +53,8 @@ describe('KubernetesClusterResolver', () => {
 
   it.each([
     { ref: 'server', type: LocalDirectoryTarget },
-    { ref: 'kubeconfig:kind-a', type: KubernetesTarget },
-    { ref: 'projects/p/locations/l/clusters/c', type: KubernetesTarget },
+    { ref: 'kubeconfig:kind-a', type: LazyKubernetesTarget },
+    { ref: 'projects/p/locations/l/clusters/c', type: LazyKubernetesTarget },
   ])('builds the real adapter for $ref without calling anything', ({ ref, type }) => {
     const resolver = new KubernetesClusterResolver({ stateDir: STATE });
     expect(resolver.target(ref)).toBeInstanceOf(type);
