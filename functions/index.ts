@@ -23,7 +23,14 @@ ff.http(FUNCTION_NAMES.api, async (req, res) => {
   const contentType = req.get('content-type');
   const response = await handleApiRequest(
     deps,
-    { method: req.method, path: req.path, ...(contentType ? { contentType } : {}), body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0) },
+    {
+      method: req.method,
+      path: req.path,
+      ...(contentType ? { contentType } : {}),
+      // Node lowercases header names; repeated headers arrive as arrays.
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')])),
+      body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
+    },
     localRoutes,
   );
   send(res, response);

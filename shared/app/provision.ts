@@ -99,13 +99,23 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
   }
 }
 
-/** Projects both sides; a side whose cluster fails is recorded, not fatal (the store holds the truth). */
-export async function syncSides(deps: AppDeps, spec: LinkSpec, state: LinkState, sides: readonly Side[] = SIDES): Promise<LinkState> {
+/**
+ * Projects both sides; a side whose cluster fails is recorded, not fatal (the store holds the truth).
+ * `onFailure` sees each side's error, for callers that decide on retries (registration).
+ */
+export async function syncSides(
+  deps: AppDeps,
+  spec: LinkSpec,
+  state: LinkState,
+  sides: readonly Side[] = SIDES,
+  onFailure?: (side: Side, err: unknown) => void,
+): Promise<LinkState> {
   let next = state;
   for (const side of sides) {
     try {
       next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
     } catch (err) {
+      onFailure?.(side, err);
       deps.log.warn('could not sync link side', { link: spec.name, cluster: side === 'client' ? spec.client.cluster : spec.server.cluster, side, reason: String(err) });
       next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
     }
