@@ -8,7 +8,6 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { sideIdentity } from '../../shared/link/names.js';
-import { inspectCertificate } from '../../shared/pki/inspect.js';
 import type { SdsCredential } from '../../shared/pki/types.js';
 import type { MemoryCluster } from './memory-clusters.js';
 
@@ -87,10 +86,19 @@ function count(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-/** Every SAN of a certificate (DNS and URI), as Istio's `subjectAltNames` matches any SAN type. */
-function subjectAltNames(cert: X509Certificate): { dns: string[]; uris: string[] } {
-  const summary = inspectCertificate(cert.toString());
-  return { dns: summary.dnsNames, uris: summary.uris };
+/**
+ * Every DNS and URI SAN of a certificate (Istio's `subjectAltNames` matches any SAN type), read
+ * by Node's OpenSSL rather than meshlink's pki code, so the check stays independent of the code
+ * that minted the certificate. Node quotes (JSON) a value holding a comma or other special byte.
+ */
+export function subjectAltNames(cert: X509Certificate): { dns: string[]; uris: string[] } {
+  const out = { dns: [] as string[], uris: [] as string[] };
+  for (const m of (cert.subjectAltName ?? '').matchAll(/([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/g)) {
+    const value = m[2]!.startsWith('"') ? (JSON.parse(m[2]!) as string) : m[2]!;
+    if (m[1] === 'DNS') out.dns.push(value);
+    else if (m[1] === 'URI') out.uris.push(value);
+  }
+  return out;
 }
 
 /**
