@@ -555,7 +555,14 @@ const MAX_REASONS = 100;
  * trip of fresh random bytes through the egress. Runs until stop(), which waits for the round
  * trips in flight and reports.
  */
-export function runTraffic(plane: DataPlane, options: TrafficOptions): { stop(): Promise<TrafficReport> } {
+export interface Traffic {
+  /** Counts so far (a copy), to wait for progress before changing something or stopping. */
+  progress(): Pick<TrafficReport, 'attempted' | 'ok' | 'failed'>;
+  /** Stops dialing, waits for the round trips in flight, and reports. */
+  stop(): Promise<TrafficReport>;
+}
+
+export function runTraffic(plane: DataPlane, options: TrafficOptions): Traffic {
   const maxInFlight = options.maxInFlight ?? 16;
   const failuresBefore = plane.stats.failures.length;
   const handshakesBefore = plane.stats.handshakesOk;
@@ -583,6 +590,7 @@ export function runTraffic(plane: DataPlane, options: TrafficOptions): { stop():
   const timer = setInterval(tick, options.everyMs);
   tick();
   return {
+    progress: () => ({ attempted: report.attempted, ok: report.ok, failed: report.failed }),
     async stop() {
       clearInterval(timer);
       while (inFlight.size > 0) await Promise.all([...inFlight]);
@@ -591,4 +599,16 @@ export function runTraffic(plane: DataPlane, options: TrafficOptions): { stop():
       return report;
     },
   };
+}
+
+/**
+ * Resolves once `condition()` holds, checking every few ms: for waiting on progress (traffic
+ * counts, recorded failures), never for measuring time. Rejects after a safety timeout.
+ */
+export async function until(condition: () => boolean, what: string, options: { timeoutMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
