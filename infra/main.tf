@@ -48,6 +48,7 @@ locals {
     MESHLINK_SECRET_PREFIX        = var.secret_prefix
     MESHLINK_ROTATION_TOPIC       = google_pubsub_topic.feed["rotate-link"].id
     MESHLINK_CLUSTER_ACCESS       = join(",", compact([var.enable_gke ? "gke" : "", var.enable_fleet ? "fleet" : ""]))
+    MESHLINK_FLEET_PROJECT        = var.enable_fleet ? local.fleet_project_id : ""
     MESHLINK_FLEET_PROJECT_NUMBER = var.enable_fleet ? data.google_project.fleet[0].number : ""
     MESHLINK_LOG_FORMAT           = "json"
     MESHLINK_LOG_LEVEL            = var.log_level

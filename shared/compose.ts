@@ -7,6 +7,9 @@ import { DEFAULT_SETTINGS, type AppDeps } from './app/deps.js';
 import { createLogger, type Logger } from './log.js';
 import type { SecretStore } from './store/port.js';
 import { KubernetesClusterResolver } from './clusters/resolver.js';
+import { parseClusterRef } from './clusters/cluster-ref.js';
+import type { ClusterResolver } from './clusters/port.js';
+import { MeshlinkError } from './errors.js';
 
 async function makeStore(config: Config): Promise<SecretStore> {
   if (config.store.kind === 'local') {
@@ -22,10 +25,27 @@ async function makeStore(config: Config): Promise<SecretStore> {
   });
 }
 
+/** Refuses references of a kind the deployment was not given access to (MESHLINK_CLUSTER_ACCESS). */
+function restrictClusterAccess(inner: ClusterResolver, allowed: Config['clusterAccess']): ClusterResolver {
+  if (!allowed) return inner;
+  return {
+    target(cluster) {
+      const ref = parseClusterRef(cluster);
+      if (ref.kind !== 'local' && !allowed.includes(ref.kind)) {
+        throw new MeshlinkError('permission-denied', `cluster ${cluster}: access to ${ref.kind} clusters is not enabled in this deployment (MESHLINK_CLUSTER_ACCESS=${allowed.join(',')})`);
+      }
+      return inner.target(cluster);
+    },
+  };
+}
+
 export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
   return {
     store: await makeStore(config),
-    clusters: new KubernetesClusterResolver({ stateDir: config.stateDir }),
+    clusters: restrictClusterAccess(
+      new KubernetesClusterResolver({ stateDir: config.stateDir, credentials: { connectGateway: { projectNumbers: config.projectNumbers } } }),
+      config.clusterAccess,
+    ),
     clock: options.clock ?? systemClock,
     log: options.log ?? createLogger({ minSeverity: config.logLevel }),
     settings: { ...DEFAULT_SETTINGS, secretPrefix: config.secretPrefix },

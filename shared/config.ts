@@ -16,6 +16,10 @@ export interface Config {
   /** Production fan-out: the Pub/Sub topic the sweep publishes due links to (projects/P/topics/T). */
   rotationTopic?: string;
   logLevel: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+  /** Project id -> number, for Connect gateway URLs (which want the number). */
+  projectNumbers: Record<string, string>;
+  /** Kinds of remote cluster reference this deployment may reach (MESHLINK_CLUSTER_ACCESS); undefined = all. */
+  clusterAccess?: ('gke' | 'fleet' | 'kubeconfig')[];
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
@@ -69,6 +73,31 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const logLevel = (get('MESHLINK_LOG_LEVEL') ?? 'INFO').toUpperCase();
   if (!['DEBUG', 'INFO', 'WARNING', 'ERROR'].includes(logLevel)) problems.push({ path: 'MESHLINK_LOG_LEVEL', message: 'must be DEBUG, INFO, WARNING or ERROR' });
 
+  const projectNumbers: Record<string, string> = {};
+  for (const [idVar, numberVar] of [
+    ['MESHLINK_PROJECT', 'MESHLINK_PROJECT_NUMBER'],
+    ['MESHLINK_FLEET_PROJECT', 'MESHLINK_FLEET_PROJECT_NUMBER'],
+  ] as const) {
+    const id = get(idVar);
+    const number = get(numberVar);
+    if (number === undefined) continue;
+    if (!/^\d{1,20}$/.test(number)) problems.push({ path: numberVar, message: 'must be a project number (digits only)' });
+    else if (id) projectNumbers[id] = number;
+    else problems.push({ path: idVar, message: `is required with ${numberVar}` });
+  }
+
+  let clusterAccess: Config['clusterAccess'];
+  const accessText = env['MESHLINK_CLUSTER_ACCESS'];
+  if (accessText !== undefined) {
+    const kinds = accessText.split(',').map((k) => k.trim()).filter(Boolean);
+    const bad = kinds.filter((k) => !['gke', 'fleet', 'kubeconfig'].includes(k));
+    if (bad.length) problems.push({ path: 'MESHLINK_CLUSTER_ACCESS', message: `must list gke, fleet or kubeconfig (got ${bad.join(', ')})` });
+    clusterAccess = kinds as NonNullable<Config['clusterAccess']>;
+  }
+
+  const logFormat = get('MESHLINK_LOG_FORMAT') ?? 'json';
+  if (logFormat !== 'json') problems.push({ path: 'MESHLINK_LOG_FORMAT', message: 'must be json (one JSON object per line, as Cloud Logging reads it)' });
+
   if (problems.length > 0) {
     throw new MeshlinkError('invalid-argument', `invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { details: problems });
   }
@@ -80,5 +109,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalMs: sweepIntervalMs ?? 0,
     ...(rotationTopic ? { rotationTopic } : {}),
     logLevel: logLevel as Config['logLevel'],
+    projectNumbers,
+    ...(clusterAccess ? { clusterAccess } : {}),
   };
 }

@@ -66,7 +66,7 @@ function nameConstraints(host: string): Extension {
   const subtree = (generalName: Uint8Array) => derTlv(0x30, generalName);
   const permitted = derTlv(0xa0, subtree(derTlv(0x82, ascii(host))), subtree(derTlv(0x86, ascii(host))));
   const excluded = derTlv(0xa1, subtree(derTlv(0x87, new Uint8Array(8))), subtree(derTlv(0x87, new Uint8Array(32))));
-  return new Extension(OID_NAME_CONSTRAINTS, true, derTlv(0x30, permitted, excluded));
+  return new Extension(OID_NAME_CONSTRAINTS, true, new Uint8Array(derTlv(0x30, permitted, excluded)) as Uint8Array<ArrayBuffer>);
 }
 
 function requireValid(req: { ttlMs: number; now: Date; link: string; host: string }): void {
