@@ -190,8 +190,11 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   // Pairs the two ends of an egress-originated connection by the egress socket's local port (the
   // ingress sees it as the remote port): in TLS 1.3 the client finishes its handshake before the
   // server has judged the client certificate, and Node checks the server's identity only after
-  // the handshake, so neither end alone knows that both accepted.
-  const pending = new Map<number, { egress: boolean; ingress: boolean }>();
+  // the handshake, so neither end alone knows that both accepted. An entry the egress refused
+  // stays as a tombstone until the ingress reports on that port (it may still accept it), so
+  // the ingress never mistakes it for a direct client.
+  const pending = new Map<number, { egress: boolean; ingress: boolean; refused: boolean }>();
+  const MAX_PENDING = 10_000;
   const accept = (port: number | undefined, end: 'egress' | 'ingress'): void => {
     const entry = port === undefined ? undefined : pending.get(port);
     if (!entry) {
@@ -199,10 +202,22 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
       return;
     }
     entry[end] = true;
-    if (entry.egress && entry.ingress) {
+    if (entry.refused) {
+      if (end === 'ingress') pending.delete(port!);
+    } else if (entry.egress && entry.ingress) {
       stats.handshakesOk++;
       pending.delete(port!);
     }
+  };
+  const refuse = (port: number | undefined, end: 'egress' | 'ingress'): void => {
+    const entry = port === undefined ? undefined : pending.get(port);
+    if (!entry) return;
+    if (end === 'ingress' || entry.ingress) pending.delete(port!);
+    else entry.refused = true;
+  };
+  const expectFromEgress = (port: number): void => {
+    if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+    pending.set(port, { egress: false, ingress: false, refused: false });
   };
 
   // The "MySQL server".
@@ -253,14 +268,11 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
   ingress.on('secureConnection', (socket) => {
     track(socket);
     const remotePort = socket.remotePort;
-    socket.on('error', (err) => {
-      pending.delete(remotePort ?? -1);
-      fail('ingress', `connection error: ${describe(err)}`, false);
-    });
+    socket.on('error', (err) => fail('ingress', `connection error: ${describe(err)}`, false));
     const peer = socket.getPeerX509Certificate();
     const sans = peer ? subjectAltNames(peer) : undefined;
     if (!peer || !sans || ![...sans.dns, ...sans.uris].includes(clientIdentity)) {
-      pending.delete(remotePort ?? -1);
+      refuse(remotePort, 'ingress');
       fail('ingress', `client identity [${sans ? [...sans.uris, ...sans.dns].join(', ') : 'no certificate'}] does not include ${clientIdentity}`, true);
       socket.destroy();
       return;
@@ -308,7 +320,7 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
           let localPort: number | undefined;
           upstream.once('connect', () => {
             localPort = upstream.localPort;
-            if (localPort !== undefined) pending.set(localPort, { egress: false, ingress: false });
+            if (localPort !== undefined) expectFromEgress(localPort);
           });
           let secured = false;
           upstream.once('secureConnect', () => {
@@ -318,12 +330,9 @@ export async function startDataPlane(opts: DataPlaneOptions): Promise<DataPlane>
             accept(localPort, 'egress');
           });
           upstream.on('error', (err) => {
-            if (localPort !== undefined) pending.delete(localPort);
+            if (!secured || isHandshakeError(err)) refuse(localPort, 'egress');
             const handshake = !secured || isHandshakeError(err);
             fail('egress', `${handshake ? 'handshake failed' : 'connection error'}: ${describe(err)}`, handshake);
-          });
-          upstream.once('close', () => {
-            if (localPort !== undefined) pending.delete(localPort);
           });
           splice(client, upstream);
         },
