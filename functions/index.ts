@@ -5,6 +5,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, type ApiResponse, type Route } from './http-api.js';
 import { runtimeDeps } from './runtime.js';
+import './registration.js';
 
 /** Routes added by the local server (events that production receives through Pub/Sub). */
 const localRoutes: Route[] = [];

@@ -3,7 +3,11 @@
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
-import './index.js';
+import { addLocalRoutes } from './index.js';
+import { registrationRoutes } from './registration.js';
+
+// Production receives registration events through Pub/Sub; locally they are replayed over HTTP.
+addLocalRoutes(registrationRoutes);
 
 const config = runtimeConfig();
 const deps = await runtimeDeps();
