@@ -29,7 +29,7 @@ describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, (
   });
 
   async function send(method: string, path: string, body?: string | Buffer, contentType = 'application/json') {
-    const res = await fetch(url + path, { method, ...(body !== undefined ? { body, headers: { 'content-type': contentType } } : {}) });
+    const res = await fetch(url + path, { method, ...(body !== undefined ? { body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': contentType } } : {}) });
     const text = await res.text();
     return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: text ? JSON.parse(text) : undefined };
   }
