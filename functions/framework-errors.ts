@@ -20,6 +20,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+function parsesAsJson(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function install(): void {
   const requireFromFramework = createRequire(createRequire(import.meta.url).resolve('@google-cloud/functions-framework'));
   const express = requireFromFramework('express') as { application: { handle: Handle; __meshlinkPatched?: boolean } };
@@ -36,9 +46,13 @@ function install(): void {
       callback ??
       ((err?: unknown) => {
         if (!err) return sendJson(res, 404, { error: `no route for ${req.url ?? ''}` });
-        const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
+        const e = err as { status?: number; statusCode?: number; type?: string; message?: string; body?: string };
         const status = e.status ?? e.statusCode ?? 500;
-        if (e.type === 'entity.parse.failed') return sendJson(res, 400, { error: 'request body is not valid JSON', details: [{ path: '(root)', message: e.message ?? 'parse error' }] });
+        if (e.type === 'entity.parse.failed') {
+          // body-parser's strict mode also refuses valid JSON that is not an object or array.
+          if (parsesAsJson(e.body)) return sendJson(res, 400, { error: 'invalid link spec', details: [{ path: '(root)', message: 'must be a JSON object' }] });
+          return sendJson(res, 400, { error: 'request body is not valid JSON', details: [{ path: '(root)', message: e.message ?? 'parse error' }] });
+        }
         if (e.type === 'entity.too.large') return sendJson(res, 413, { error: `request body is larger than ${MAX_BODY_BYTES} bytes` });
         return sendJson(res, status >= 400 && status < 500 ? status : 500, { error: status >= 400 && status < 500 ? (e.message ?? 'bad request') : 'internal error' });
       });

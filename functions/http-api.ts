@@ -17,6 +17,8 @@ export interface ApiRequest {
   /** Path without the query string, e.g. `/links/mysql`. */
   path: string;
   contentType?: string;
+  /** Request headers, names lowercased (routes that read more than the content type). */
+  headers?: Record<string, string>;
   body: Buffer;
 }
 

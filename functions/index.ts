@@ -5,6 +5,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, type ApiResponse, type Route } from './http-api.js';
 import { runtimeDeps } from './runtime.js';
+import './registration.js';
 import { rotationRoutes } from './rotation.js';
 
 /** Routes added by the local server (events that production receives through Pub/Sub). */
@@ -24,7 +25,14 @@ ff.http(FUNCTION_NAMES.api, async (req, res) => {
   const contentType = req.get('content-type');
   const response = await handleApiRequest(
     deps,
-    { method: req.method, path: req.path, ...(contentType ? { contentType } : {}), body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0) },
+    {
+      method: req.method,
+      path: req.path,
+      ...(contentType ? { contentType } : {}),
+      // Node lowercases header names; repeated headers arrive as arrays.
+      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')])),
+      body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
+    },
     [...rotationRoutes, ...localRoutes],
   );
   send(res, response);

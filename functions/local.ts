@@ -4,9 +4,13 @@
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
+import { addLocalRoutes } from './index.js';
+import { registrationRoutes } from './registration.js';
 import { startSweepTimer } from './rotation.js';
 import { InProcessRotationQueue } from '../shared/app/rotation-queue.js';
-import './index.js';
+
+// Production receives registration events through Pub/Sub; locally they are replayed over HTTP.
+addLocalRoutes(registrationRoutes);
 
 const config = runtimeConfig();
 const deps = await runtimeDeps();

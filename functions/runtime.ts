@@ -23,3 +23,8 @@ export function runtimeDeps(): Promise<AppDeps> {
   }
   return deps;
 }
+
+/** Test seam: serve the functions from these deps (undefined: back to the environment's). */
+export function setRuntimeDeps(next: AppDeps | undefined): void {
+  deps = next ? Promise.resolve(next) : undefined;
+}

@@ -3,7 +3,7 @@
 // changes nothing (invariant 2); a changed mutable field re-renders; a changed host is refused.
 import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
-import { immutableFieldsChanged, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
+import { immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY, SIDES } from '../link/names.js';
 import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
@@ -99,13 +99,23 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
   }
 }
 
-/** Projects both sides; a side whose cluster fails is recorded, not fatal (the store holds the truth). */
-export async function syncSides(deps: AppDeps, spec: LinkSpec, state: LinkState, sides: readonly Side[] = SIDES): Promise<LinkState> {
+/**
+ * Projects both sides; a side whose cluster fails is recorded, not fatal (the store holds the truth).
+ * `onFailure` sees each side's error, for callers that decide on retries (registration).
+ */
+export async function syncSides(
+  deps: AppDeps,
+  spec: LinkSpec,
+  state: LinkState,
+  sides: readonly Side[] = SIDES,
+  onFailure?: (side: Side, err: unknown) => void,
+): Promise<LinkState> {
   let next = state;
   for (const side of sides) {
     try {
       next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
     } catch (err) {
+      onFailure?.(side, err);
       deps.log.warn('could not sync link side', { link: spec.name, cluster: side === 'client' ? spec.client.cluster : spec.server.cluster, side, reason: String(err) });
       next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
     }
@@ -116,8 +126,31 @@ export async function syncSides(deps: AppDeps, spec: LinkSpec, state: LinkState,
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
 }
 
+/**
+ * The nip.io convention: a spec without `host` and with `hostConvention: nip.io` gets
+ * `<ingress address>.nip.io`, the address taken from `server.address` or read from the server's
+ * ingress gateway Service. Anything else is returned as it is, for the schema to judge.
+ */
+async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unknown> {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
+  const raw = input as Record<string, any>;
+  if (raw.hostConvention !== 'nip.io' || raw.host !== undefined) return input;
+  let address: unknown = raw.server?.address;
+  if (address === undefined && typeof raw.server?.cluster === 'string') {
+    const gateway = { namespace: raw.server.gateway?.namespace ?? 'istio-system', service: raw.server.gateway?.service ?? 'istio-ingressgateway' };
+    address = (await deps.clusters.target(raw.server.cluster).getService(gateway.namespace, gateway.service))?.address;
+  }
+  const host = typeof address === 'string' ? nipIoHost(address) : undefined;
+  if (!host) {
+    throw new MeshlinkError('invalid-argument', 'invalid link spec', {
+      details: [{ path: 'host', message: 'is required: the nip.io convention needs an IPv4 ingress address (set server.address, or wait until the ingress gateway Service has one)' }],
+    });
+  }
+  return { ...raw, host };
+}
+
 export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLinkResult> {
-  const spec = parseLinkSpec(input);
+  const spec = parseLinkSpec(await resolveHostConvention(deps, input));
   const doc = specDocument(spec);
   const hash = specHash(doc);
   const existing = await loadLink(deps, spec.name);

@@ -44,6 +44,8 @@ const schema = z.strictObject({
     .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit')
     .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`),
   host: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified domain name in lowercase, such as mysql.link.example.com'),
+  /** `nip.io`: when host is left out, it is `<ingress IPv4>.nip.io` (the walkthrough's convention). */
+  hostConvention: z.enum(['nip.io']).optional(),
   protocol: z.enum(['TCP', 'HTTP']).default('TCP'),
   istioApiVersion: z.enum(ISTIO_API_VERSIONS).default('networking.istio.io/v1beta1'),
   client: z.strictObject({
@@ -140,6 +142,11 @@ export function parseLinkSpec(input: unknown): LinkSpec {
     server: { ...p.server, gatewayPort: gatewayPort! },
     certificates: { ...p.certificates, leafTtlMs, caTtlMs },
   };
+}
+
+/** The host the nip.io convention gives an ingress IPv4 address. */
+export function nipIoHost(address: string): string | undefined {
+  return IPV4.test(address) ? `${address}.nip.io` : undefined;
 }
 
 /** The fields that bind certificates: changing them means a new link (HTTP 409). */

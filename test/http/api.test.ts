@@ -155,3 +155,31 @@ describe('GET and DELETE', () => {
     expect((await call(app, json('GET', '/nothing-here'))).status).toBe(404);
   });
 });
+
+describe('the nip.io host convention', () => {
+  const conventional = () => withField(specInput({ hostConvention: 'nip.io' }), 'host', undefined);
+
+  it('names the host after the ingress address read from the server cluster', async () => {
+    const app = testApp();
+    app.clusters.target('server-cluster').seedService('istio-system', 'istio-ingressgateway', [{ name: 'https', port: 443 }], '198.51.100.7');
+    const res = await call(app, json('POST', '/links', conventional()));
+    expect(res.status).toBe(201);
+    expect(res.body.host).toBe('198.51.100.7.nip.io');
+    // the same input again resolves to the same host: unchanged
+    expect((await call(app, json('POST', '/links', conventional()))).status).toBe(200);
+  });
+
+  it('uses server.address when given', async () => {
+    const app = testApp();
+    const res = await call(app, json('POST', '/links', withField(conventional(), 'server.address', '203.0.113.9')));
+    expect(res.body.host).toBe('203.0.113.9.nip.io');
+  });
+
+  it('asks for a host while the ingress has no address', async () => {
+    const app = testApp();
+    const res = await call(app, json('POST', '/links', conventional()));
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ path: 'host', message: expect.stringMatching(/nip.io convention needs an IPv4/) }]);
+    expect(storeWrites(app.store)).toBe(0);
+  });
+});

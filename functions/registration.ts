@@ -1,0 +1,92 @@
+// Cluster registration events: the Pub/Sub CloudEvent function, and the same handling as a local
+// HTTP route (POST /events/cluster-registration) so an operator can replay an event with curl.
+// Thin: find the Pub/Sub message, decode it, call the use-case. Throws only what is worth a
+// redelivery (`unavailable`); anything else is logged with its reason and acknowledged.
+import * as ff from '@google-cloud/functions-framework';
+import type { AppDeps } from '../shared/app/deps.js';
+import { deregisterCluster, registerCluster, type RegistrationResult } from '../shared/app/register.js';
+import { MeshlinkError, isMeshlinkError } from '../shared/errors.js';
+import { errorFields } from '../shared/log.js';
+import {
+  decodeRegistrationMessage,
+  isIgnored,
+  messageFromCloudEvent,
+  type RegistrationKind,
+  type RegistrationSource,
+} from '../shared/registration/events.js';
+import { MAX_BODY_BYTES, type ApiRequest, type Route } from './http-api.js';
+import { FUNCTION_NAMES } from './names.js';
+import { runtimeDeps } from './runtime.js';
+
+export type RegistrationOutcome =
+  | { outcome: 'ignored' | 'failed'; reason: string; messageId?: string }
+  | ({ outcome: 'handled'; event: RegistrationKind; source: RegistrationSource; cluster: string; aliases: string[]; messageId?: string } & RegistrationResult);
+
+/** Handles one messagePublished CloudEvent (or a push body the framework left as it was). */
+export async function handleRegistrationEvent(deps: AppDeps, cloudEvent: unknown): Promise<RegistrationOutcome> {
+  const message = messageFromCloudEvent(cloudEvent);
+  if (isIgnored(message)) {
+    deps.log.info('registration message ignored', { reason: message.ignore });
+    return { outcome: 'ignored', reason: message.ignore };
+  }
+  const ids = message.messageId ? { messageId: message.messageId } : {};
+  const event = decodeRegistrationMessage(message);
+  if (isIgnored(event)) {
+    deps.log.info('registration message ignored', { reason: event.ignore, ...ids });
+    return { outcome: 'ignored', reason: event.ignore, ...ids };
+  }
+  const cluster = event.aliases[0]!;
+  const log = deps.log.with({ cluster, event: event.kind, source: event.source, ...ids, ...(event.operationId ? { operation: event.operationId } : {}) });
+  try {
+    const result = event.kind === 'registered' ? await registerCluster(deps, event) : await deregisterCluster(deps, event);
+    log.info('cluster event handled', { aliases: event.aliases, ...result });
+    return { outcome: 'handled', event: event.kind, source: event.source, cluster, aliases: event.aliases, ...ids, ...result };
+  } catch (err) {
+    if (isMeshlinkError(err) && err.retryable) throw err; // Pub/Sub redelivers (non-2xx)
+    log.error('cluster event failed; not retried', errorFields(err));
+    return { outcome: 'failed', reason: err instanceof MeshlinkError ? err.message : 'internal error', ...ids };
+  }
+}
+
+ff.cloudEvent(FUNCTION_NAMES.clusterRegistration, async (cloudEvent: ff.CloudEvent<unknown>) => {
+  await handleRegistrationEvent(await runtimeDeps(), cloudEvent);
+});
+
+const BINARY_HEADERS = ['ce-specversion', 'ce-type', 'ce-source', 'ce-id'] as const;
+
+function parseJson(body: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new MeshlinkError('invalid-argument', `${what} is not valid JSON`, { details: [{ path: '(root)', message: (err as Error).message }] });
+  }
+}
+
+/**
+ * A CloudEvent from an HTTP request, as functions-framework reads one: binary mode (context in
+ * `ce-*` headers, the body is the data), structured mode (`application/cloudevents+json`, the body
+ * is the whole event), or a Pub/Sub push body `{message, subscription}` (what a push subscription
+ * sends; production turns it into a CloudEvent on the `/projects/P/topics/T` path).
+ */
+export function cloudEventFromRequest(req: ApiRequest): unknown {
+  if (req.body.length > MAX_BODY_BYTES) throw new MeshlinkError('payload-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  const headers = req.headers ?? {};
+  const type = (req.contentType ?? headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/cloudevents+json') return parseJson(req.body, 'the structured CloudEvent');
+  if (BINARY_HEADERS.every((h) => headers[h])) {
+    const context = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('ce-')).map(([k, v]) => [k.slice(3), v]));
+    return { ...context, data: req.body.length > 0 ? parseJson(req.body, 'the CloudEvent data') : undefined };
+  }
+  const body = req.body.length > 0 ? parseJson(req.body, 'the request body') : undefined;
+  if (body && typeof body === 'object' && 'message' in body) return body;
+  throw new MeshlinkError('invalid-argument', 'not a CloudEvent: send the ce-specversion, ce-type, ce-source and ce-id headers (binary mode), Content-Type application/cloudevents+json (structured mode), or a Pub/Sub push body');
+}
+
+/** For the local server: the function's handling behind POST /events/cluster-registration. */
+export const registrationRoutes: Route[] = [
+  {
+    method: 'POST',
+    pattern: /^\/events\/cluster-registration\/?$/,
+    handler: async (deps, req) => ({ status: 200, body: await handleRegistrationEvent(deps, cloudEventFromRequest(req)) }),
+  },
+];

@@ -1,0 +1,65 @@
+// The HTTP function through functions-framework's own server (the production path): routing,
+// body decoding by the framework, and errors the framework would otherwise answer itself
+// (malformed JSON, oversized bodies) coming back as the API's JSON errors, never a stack trace.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import '../../functions/index.js';
+import { MAX_BODY_BYTES } from '../../functions/http-api.js';
+import { FUNCTION_NAMES } from '../../functions/names.js';
+import { setRuntimeDeps } from '../../functions/runtime.js';
+import { specInput } from '../support/builders.js';
+import { storeWrites, testApp } from '../support/app.js';
+
+describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, () => {
+  const app = testApp({ start: new Date().toISOString() });
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    setRuntimeDeps(app.deps);
+    server = getTestServer(FUNCTION_NAMES.api) as unknown as Server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    setRuntimeDeps(undefined);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function send(method: string, path: string, body?: string | Buffer, contentType = 'application/json') {
+    const res = await fetch(url + path, { method, ...(body !== undefined ? { body: typeof body === 'string' ? body : new Uint8Array(body), headers: { 'content-type': contentType } } : {}) });
+    const text = await res.text();
+    return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: text ? JSON.parse(text) : undefined };
+  }
+
+  it('creates a link from JSON and from YAML, and reads it back', async () => {
+    const created = await send('POST', '/links', JSON.stringify(specInput()));
+    expect(created.status).toBe(201);
+    const yaml = await send('POST', '/links', 'name: mysql\nhost: mysql.link.example.com\nclient: {cluster: client-cluster, port: 3306}\nserver: {cluster: server-cluster, service: mysql.default.svc.cluster.local, port: 3306}\n', 'application/yaml');
+    expect(yaml.status).toBe(200);
+    const read = await send('GET', '/links/mysql');
+    expect(read.json.client.fingerprint).toBe(created.json.client.fingerprint);
+  });
+
+  it.each([
+    ['malformed JSON', '{"name": "mysql",', 'application/json', 400, /not valid JSON/],
+    ['JSON that is not an object', '"mysql"', 'application/json', 400, /invalid link spec/],
+    ['an unsupported content type', 'name=mysql', 'text/plain', 415, /not supported/],
+    ['a body over the limit', Buffer.alloc(MAX_BODY_BYTES + 1, 32), 'application/json', 413, /larger than/],
+  ])('answers %s with a JSON error, no stack trace, nothing stored', async (_label, body, type, status, message) => {
+    const writes = storeWrites(app.store);
+    const res = await send('POST', '/links', body, type);
+    expect(res.status).toBe(status);
+    expect(res.type).toMatch(/application\/json/);
+    expect(res.json.error).toMatch(message);
+    expect(res.text).not.toMatch(/\bat .+:\d+:\d+|<html|<!DOCTYPE/i);
+    expect(storeWrites(app.store)).toBe(writes);
+  });
+
+  it('answers unknown paths and methods in JSON', async () => {
+    expect((await send('GET', '/nowhere')).status).toBe(404);
+    expect((await send('PATCH', '/links/mysql', '{}')).status).toBe(405);
+  });
+});

@@ -1,0 +1,138 @@
+// The create-link flow end to end through the real client libraries against wire-level fakes:
+// @google-cloud/secret-manager against a local gRPC Secret Manager, @kubernetes/client-node
+// against two local Kubernetes API servers over TLS with bearer tokens (one reached as a GKE
+// cluster through getCluster, one through a kubeconfig context).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleApiRequest } from '../../functions/http-api.js';
+import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
+import { systemClock } from '../../shared/clock.js';
+import { KubernetesClusterResolver } from '../../shared/clusters/resolver.js';
+import { memoryLogger } from '../../shared/log.js';
+import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
+import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
+import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
+import { specInput } from '../support/builders.js';
+
+const SERVER_REF = 'projects/acme/locations/europe-west1/clusters/db-cluster';
+const CLIENT_REF = 'kubeconfig:app-cluster';
+
+function kubeconfig(fake: FakeKubeApi): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'app', cluster: { server: fake.url, 'certificate-authority-data': Buffer.from(fake.caPem).toString('base64') } }],
+    users: [{ name: 'meshlink', user: { token: fake.token } }],
+    contexts: [{ name: 'app-cluster', context: { cluster: 'app', user: 'meshlink' } }],
+    'current-context': 'app-cluster',
+  });
+}
+
+describe('create, re-apply and delete a link through the real clients and wire-level fakes', () => {
+  let sm: FakeSecretManager;
+  let serverApi: FakeKubeApi;
+  let clientApi: FakeKubeApi;
+  let store: SecretManagerStore;
+  let deps: AppDeps;
+  let dir: string;
+
+  beforeAll(async () => {
+    [sm, serverApi, clientApi] = await Promise.all([startFakeSecretManager(), startFakeKubeApi(), startFakeKubeApi()]);
+    serverApi.seedService('istio-system', 'istio-ingressgateway', [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }], '203.0.113.10');
+    clientApi.seedService('istio-system', 'istio-egressgateway', [{ name: 'http2', port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    dir = mkdtempSync(join(tmpdir(), 'meshlink-fakes-'));
+    const kubeconfigFile = join(dir, 'kubeconfig.json');
+    writeFileSync(kubeconfigFile, kubeconfig(clientApi));
+    store = new SecretManagerStore({ project: sm.project, apiEndpoint: '127.0.0.1', port: sm.port, plaintext: true });
+    const host = new URL(serverApi.url).host;
+    deps = {
+      store,
+      clusters: new KubernetesClusterResolver({
+        stateDir: dir,
+        credentials: {
+          kubeconfigFile,
+          getAccessToken: async () => serverApi.token,
+          getCluster: async (name) => {
+            expect(name).toBe(SERVER_REF);
+            return { endpoint: host, masterAuth: { clusterCaCertificate: Buffer.from(serverApi.caPem).toString('base64') } };
+          },
+        },
+      }),
+      clock: systemClock,
+      log: memoryLogger(),
+      settings: DEFAULT_SETTINGS,
+      workerId: 'fakes-test',
+    };
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await Promise.all([sm?.close(), serverApi?.close(), clientApi?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const spec = specInput({ client: { cluster: CLIENT_REF, port: 3306 }, server: { cluster: SERVER_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
+  const post = () => handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(JSON.stringify(spec)) });
+  const writes = (api: FakeKubeApi) => api.requests.filter((r) => r.method !== 'GET').length;
+
+  it('creates the link: secrets in Secret Manager, objects and Secrets in both clusters, ports added', async () => {
+    const res = await post();
+    expect(res.status).toBe(201);
+    const body = res.body as any;
+    expect(body.server.sync.status).toBe('synced');
+    expect(body.client.sync.status).toBe('synced');
+    expect(body.server.address).toBe('203.0.113.10'); // read from the ingress gateway Service
+    expect(sm.calls['CreateSecret']).toBe(4); // link, ca, server, client
+
+    const kinds = (api: FakeKubeApi) => api.objects().map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(kinds(serverApi)).toEqual(['Gateway/mysql-ingress', 'Secret/meshlink-mysql-server', 'Service/istio-ingressgateway', 'VirtualService/mysql-ingress']);
+    expect(kinds(clientApi)).toEqual([
+      'DestinationRule/egressgateway-for-mysql',
+      'DestinationRule/originate-mtls-for-mysql',
+      'Gateway/istio-egressgateway-mysql',
+      'Secret/meshlink-mysql-client',
+      'Service/istio-egressgateway',
+      'ServiceEntry/mysql-external',
+      'VirtualService/mysql-through-egress',
+    ]);
+    const ingress = serverApi.objects().find((o) => o.kind === 'Service')! as any;
+    expect(ingress.spec.ports.map((p: any) => p.port)).toEqual([443, 13306]); // kept, then added
+    const entry = clientApi.objects().find((o) => o.kind === 'ServiceEntry')! as any;
+    expect(entry.spec.resolution).toBe('STATIC');
+    expect(entry.spec.endpoints[0].address).toBe('203.0.113.10');
+    const secret = clientApi.objects().find((o) => o.kind === 'Secret')! as any;
+    expect(Object.keys(secret.data).sort()).toEqual(['ca.crt', 'tls.crt', 'tls.key']);
+    expect(secret.metadata.labels['meshlink.io/link']).toBe('mysql');
+  });
+
+  it('re-applies the unchanged spec with no write to any cluster and none to the store', async () => {
+    const before = { server: writes(serverApi), client: writes(clientApi), sm: { ...sm.calls } };
+    const res = await post();
+    expect(res.status).toBe(200);
+    expect(writes(serverApi)).toBe(before.server);
+    expect(writes(clientApi)).toBe(before.client);
+    for (const rpc of ['CreateSecret', 'AddSecretVersion', 'UpdateSecret', 'DeleteSecret']) expect(sm.calls[rpc] ?? 0).toBe(before.sm[rpc] ?? 0);
+  });
+
+  it('heals drift: an object changed in the cluster is applied again', async () => {
+    serverApi.mutate('istio-system', 'gateways', 'mysql-ingress', (o) => {
+      o.metadata.annotations = { ...o.metadata.annotations, 'meshlink.io/revision': 'tampered' };
+    });
+    const res = await post();
+    expect(res.status).toBe(200);
+    const gateway = serverApi.objects().find((o) => o.kind === 'Gateway')!;
+    expect(gateway.metadata.annotations?.['meshlink.io/revision']).not.toBe('tampered');
+  });
+
+  it('deletes the link: objects and port gone from the clusters, secrets gone from the store', async () => {
+    const res = await handleApiRequest(deps, { method: 'DELETE', path: '/links/mysql', body: Buffer.alloc(0) });
+    expect(res.status).toBe(204);
+    expect(serverApi.objects().map((o) => o.kind)).toEqual(['Service']);
+    expect(clientApi.objects().map((o) => o.kind)).toEqual(['Service']);
+    const ingress = serverApi.objects()[0] as any;
+    expect(ingress.spec.ports.map((p: any) => p.port)).toEqual([443]);
+    expect((await store.listSecrets({ labels: {} })).secrets).toEqual([]);
+  });
+});
