@@ -15,7 +15,7 @@ import { applyLink } from '../../shared/app/provision.js';
 import { credentialName } from '../../shared/link/names.js';
 import { specInput, withField } from '../support/builders.js';
 import { testApp } from '../support/app.js';
-import { openConnection, runTraffic, secretFromCluster, startDataPlane, until, type Connection, type DataPlane } from '../support/dataplane.js';
+import { openConnection, runTraffic, secretFromCluster, startDataPlane, until, type Connection, type DataPlane, type Traffic } from '../support/dataplane.js';
 
 const NAMESPACE = 'istio-system';
 const STEP_MS = 5_000;
@@ -38,7 +38,7 @@ describe('rotation under continuous traffic', () => {
     await applyLink(app.deps, specInput({ certificates: CERTIFICATES }));
     await applyLink(app.deps, withField(specInput({ certificates: CERTIFICATES }, 'pg'), 'server.gatewayPort', 15432));
 
-    const traffic = [];
+    const traffic: Traffic[] = [];
     const longLived: Connection[] = [];
     for (const link of links) {
       const plane = await startDataPlane({
