@@ -12,39 +12,42 @@ import { sweep, type SweepReport } from '../shared/app/sweep.js';
 import { makeRotationQueue } from '../shared/compose.js';
 import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
 import { errorFields } from '../shared/log.js';
+import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
 import { decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
 
 const LINK_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Decodes a Pub/Sub messagePublished CloudEvent's data into a rotation message, or undefined if malformed. */
-export function decodeRotationMessage(data: unknown): RotationMessage | undefined {
-  const encoded = (data as { message?: { data?: unknown } } | null | undefined)?.message?.data;
-  if (typeof encoded !== 'string') return undefined;
-  try {
-    const body = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as { link?: unknown; reason?: unknown };
-    if (typeof body.link !== 'string' || !LINK_NAME.test(body.link)) return undefined;
-    return { link: body.link, reason: typeof body.reason === 'string' ? body.reason : 'unspecified' };
-  } catch {
-    return undefined;
-  }
+/** A rotation message from a Pub/Sub messagePublished CloudEvent, or why it is unusable. */
+export function decodeRotationMessage(event: unknown): (RotationMessage & { messageId?: string }) | Ignored {
+  const message = messageFromCloudEvent(event);
+  if (isIgnored(message)) return message;
+  const body = messageJson(message);
+  if (isIgnored(body)) return body;
+  if (typeof body.link !== 'string' || !LINK_NAME.test(body.link)) return { ignore: 'message has no valid link name' };
+  return {
+    link: body.link,
+    reason: typeof body.reason === 'string' ? body.reason : 'unspecified',
+    ...(message.messageId ? { messageId: message.messageId } : {}),
+  };
 }
 
-/** The worker: rotates the one link of a message. Returns the outcome; undefined for a malformed message. */
-export async function handleRotateLinkEvent(deps: AppDeps, event: { id?: string; data?: unknown }): Promise<RotationOutcome | undefined> {
-  const message = decodeRotationMessage(event.data);
-  if (!message) {
-    deps.log.error('malformed rotation message; acknowledged without effect', { eventId: event.id });
-    return undefined;
+/** The worker: rotates the one link of a message. Returns the outcome, or why the message was ignored. */
+export async function handleRotateLinkEvent(deps: AppDeps, event: unknown): Promise<RotationOutcome | Ignored> {
+  const message = decodeRotationMessage(event);
+  if (isIgnored(message)) {
+    deps.log.error('rotation message ignored; acknowledged without effect', { reason: message.ignore });
+    return message;
   }
+  const ids = message.messageId ? { messageId: message.messageId } : {};
   try {
     const outcome = await rotateLink(deps, message.link, { reason: message.reason });
-    deps.log.info('rotation worker done', { link: message.link, reason: message.reason, outcome: outcome.outcome, steps: outcome.steps, eventId: event.id });
+    deps.log.info('rotation worker done', { link: message.link, reason: message.reason, outcome: outcome.outcome, steps: outcome.steps, ...ids });
     return outcome;
   } catch (err) {
     if (isMeshlinkError(err) && err.retryable) throw err; // Pub/Sub redelivers; the worker re-decides from the state
-    deps.log.error('rotation failed; acknowledged (the next sweep tries again)', { link: message.link, ...errorFields(err), eventId: event.id });
+    deps.log.error('rotation failed; acknowledged (the next sweep tries again)', { link: message.link, ...errorFields(err), ...ids });
     return { link: message.link, outcome: 'failed', steps: [], error: String(errorFields(err).error) };
   }
 }

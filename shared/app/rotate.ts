@@ -69,7 +69,7 @@ function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<
 }
 
 /** Gather: the state's facts, completed with what the stored payloads say. */
-async function gather(deps: AppDeps, spec: LinkSpec, state: LinkState, cache: PayloadCache): Promise<RotationFacts> {
+export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache()): Promise<RotationFacts> {
   const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
   const caCerts = new Map<number, string>();
   for (const ca of state.cas) {
@@ -189,7 +189,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   let last: Step | undefined;
   for (let i = 0; i < MAX_STEPS; i++) {
     const now = deps.clock();
-    const step = planNextStep(await gather(deps, spec, r.state, cache), now, deps.settings);
+    const step = planNextStep(await gatherFacts(deps, spec, r.state, cache), now, deps.settings);
     last = step;
     if (!isAction(step)) break;
     log.info('rotation step', { step: describeStep(step), reason: step.reason });

@@ -80,7 +80,8 @@ export function messageFromCloudEvent(event: unknown): PubSubMessage | Ignored {
   };
 }
 
-export function decodeRegistrationMessage(message: PubSubMessage): RegistrationEvent | Ignored {
+/** A message's data as the JSON object it carries (base64 JSON, strictly decoded). */
+export function messageJson(message: PubSubMessage): Record<string, unknown> | Ignored {
   const data = message.data?.replace(/\s+/g, '') ?? '';
   if (data === '') {
     // Test messages (Secret Manager's TOPIC_CONFIGURED, a console "publish") carry no data.
@@ -94,8 +95,12 @@ export function decodeRegistrationMessage(message: PubSubMessage): RegistrationE
   } catch {
     return { ignore: 'message data is not JSON' };
   }
-  const doc = object(body);
-  if (!doc) return { ignore: 'message data is not a JSON object' };
+  return object(body) ?? { ignore: 'message data is not a JSON object' };
+}
+
+export function decodeRegistrationMessage(message: PubSubMessage): RegistrationEvent | Ignored {
+  const doc = messageJson(message);
+  if (isIgnored(doc)) return doc;
   if ('protoPayload' in doc) return decodeAuditEntry(doc);
   if ('cluster' in doc || 'event' in doc) return decodeOwnEvent(doc);
   return { ignore: 'neither a Cloud Audit Log entry nor a meshlink registration event' };
