@@ -63,9 +63,18 @@ export async function handleSweepEvent(deps: AppDeps, queue: RotationQueue): Pro
   }
 }
 
+// One queue per instance (per app): the Pub/Sub client and its connection are reused across invocations.
+const sweepQueues = new WeakMap<AppDeps, Promise<RotationQueue>>();
+
 ff.cloudEvent(FUNCTION_NAMES.sweep, async () => {
   const deps = await runtimeDeps();
-  await handleSweepEvent(deps, await makeRotationQueue(runtimeConfig(), deps));
+  let queue = sweepQueues.get(deps);
+  if (!queue) {
+    queue = makeRotationQueue(runtimeConfig(), deps);
+    sweepQueues.set(deps, queue);
+    queue.catch(() => sweepQueues.delete(deps));
+  }
+  await handleSweepEvent(deps, await queue);
 });
 
 ff.cloudEvent<unknown>(FUNCTION_NAMES.rotateLink, async (event: ff.CloudEvent<unknown>) => {
