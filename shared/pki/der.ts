@@ -14,7 +14,7 @@ export function derTlv(tag: number, ...contents: Uint8Array[]): Uint8Array {
   return Buffer.concat([Uint8Array.of(tag), encodeLength(body.length), body]);
 }
 
-interface Tlv {
+export interface Tlv {
   tag: number;
   /** Offset of the contents. */
   start: number;
@@ -22,7 +22,8 @@ interface Tlv {
   end: number;
 }
 
-function readTlv(der: Uint8Array, offset: number): Tlv {
+/** The tag-length-value starting at `offset`. */
+export function readTlv(der: Uint8Array, offset: number): Tlv {
   const tag = der[offset];
   const first = der[offset + 1];
   if (tag === undefined || first === undefined) throw new MeshlinkError('invalid-argument', 'truncated DER');

@@ -1,75 +1,100 @@
-// Reading certificates back: summaries, PEM bundles, key/certificate match and issuer checks.
-// Pure (node:crypto parsing and hashing, no I/O, no clock).
-import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
-import type { CertificateSummary } from './types.js';
+// Reading certificates back: summaries, PEM bundles, and key/issuer checks. Pure and synchronous.
+import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { MeshlinkError } from '../errors.js';
 import { decodePemBlocks, encodePem } from './pem.js';
+import type { CertificateSummary } from './types.js';
+import { BasicConstraintsExtension, SubjectAlternativeNameExtension, X509Certificate } from './x509.js';
 
-function parse(pem: string): X509Certificate {
-  return new X509Certificate(pem);
+const LABEL = 'CERTIFICATE';
+
+function fingerprintOf(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
 }
 
-/** Splits `DNS:a, URI:b` (node's rendering of subjectAltName) into its names by type. */
-function altNames(text: string | undefined, type: 'DNS' | 'URI'): string[] {
-  if (!text) return [];
-  return text
-    .split(/,\s*/)
-    .filter((part) => part.startsWith(`${type}:`))
-    .map((part) => part.slice(type.length + 1));
+/** The first certificate of `pem` (a leaf followed by its chain stands for the leaf). */
+function firstDer(pem: string): Buffer {
+  const [first] = decodePemBlocks(pem, LABEL);
+  if (first === undefined) throw new MeshlinkError('invalid-argument', 'no PEM CERTIFICATE block found');
+  return first;
+}
+
+function readDer(der: Uint8Array): NodeX509Certificate {
+  try {
+    return new NodeX509Certificate(der);
+  } catch (cause) {
+    throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
+  }
+}
+
+function readNode(pem: string): NodeX509Certificate {
+  return readDer(firstDer(pem));
 }
 
 export function inspectCertificate(pem: string): CertificateSummary {
-  const cert = parse(pem);
+  const der = firstDer(pem);
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
+  } catch (cause) {
+    throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
+  }
+  const names = certificate.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
   return {
-    serialNumber: cert.serialNumber.toLowerCase(),
-    subject: cert.subject.replace(/\n/g, ', '),
-    issuer: cert.issuer.replace(/\n/g, ', '),
-    notBefore: new Date(cert.validFrom),
-    notAfter: new Date(cert.validTo),
-    fingerprint: createHash('sha256').update(cert.raw).digest('hex'),
-    dnsNames: altNames(cert.subjectAltName, 'DNS'),
-    uris: altNames(cert.subjectAltName, 'URI'),
-    isCa: cert.ca,
+    serialNumber: certificate.serialNumber,
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    notBefore: certificate.notBefore,
+    notAfter: certificate.notAfter,
+    fingerprint: fingerprintOf(der),
+    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
+    uris: names.filter((n) => n.type === 'url').map((n) => n.value),
+    isCa: certificate.getExtension(BasicConstraintsExtension)?.ca ?? false,
   };
 }
 
-/** Each CERTIFICATE block of a bundle, normalised to canonical PEM. */
+/** Every CERTIFICATE block of a bundle, in order, each in normalized PEM. */
 export function splitPemBundle(bundle: string): string[] {
-  return decodePemBlocks(bundle, 'CERTIFICATE').map((der) => encodePem(der, 'CERTIFICATE'));
+  return decodePemBlocks(bundle, LABEL).map((der) => encodePem(der, LABEL));
 }
 
-/** One bundle from several, each certificate once (by fingerprint), order kept. */
+/** One bundle of the certificates of `pems` (each may be a bundle), duplicates dropped, first kept. */
 export function joinPemBundle(pems: string[]): string {
   const seen = new Set<string>();
-  const out: string[] = [];
-  for (const pem of pems.flatMap(splitPemBundle)) {
-    const fp = createHash('sha256').update(pem).digest('hex');
-    if (seen.has(fp)) continue;
-    seen.add(fp);
-    out.push(pem);
+  let bundle = '';
+  for (const der of pems.flatMap((pem) => decodePemBlocks(pem, LABEL))) {
+    const fingerprint = fingerprintOf(der);
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    bundle += encodePem(der, LABEL);
   }
-  return out.join('');
+  return bundle;
 }
 
+/** Whether the private key belongs to the certificate; throws invalid-argument if either is unreadable. */
 export function keyMatchesCertificate(certPem: string, keyPem: string): boolean {
+  const certificate = readNode(certPem);
+  let key: KeyObject;
   try {
-    return parse(certPem).checkPrivateKey(createPrivateKey(keyPem));
-  } catch {
-    return false;
+    key = createPrivateKey(keyPem);
+  } catch (cause) {
+    // OpenSSL's message names the failure, never the key bytes.
+    throw new MeshlinkError('invalid-argument', 'not a readable PEM private key', { cause });
   }
+  return certificate.checkPrivateKey(key);
 }
 
-/** Was `certPem` signed by the CA in `caPem` (names chain and the signature verifies)? */
+/** Names and key identifiers line up (OpenSSL's check_issued) and the CA's key verifies the signature. */
+function issued(certificate: NodeX509Certificate, ca: NodeX509Certificate): boolean {
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+}
+
+/** Whether `caPem` signed `certPem`. Validity dates are not checked: time is the caller's. */
 export function isIssuedBy(certPem: string, caPem: string): boolean {
-  try {
-    const cert = parse(certPem);
-    const ca = parse(caPem);
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  } catch {
-    return false;
-  }
+  return issued(readNode(certPem), readNode(caPem));
 }
 
-/** Is the certificate issued by any CA of the bundle? */
+/** Whether any CA of the bundle signed `certPem` (one level: link leaves hang directly off their CA). */
 export function chainsToAny(certPem: string, caBundlePem: string): boolean {
-  return splitPemBundle(caBundlePem).some((ca) => isIssuedBy(certPem, ca));
+  const certificate = readNode(certPem);
+  return decodePemBlocks(caBundlePem, LABEL).some((der) => issued(certificate, readDer(der)));
 }

@@ -1,56 +1,69 @@
-// Key algorithms: how to generate each in WebCrypto, which signature it makes, and loading a PEM key to sign with.
-import { createPrivateKey, webcrypto, type KeyObject } from 'node:crypto';
+// Key algorithms: generating each with node:crypto, the signature it makes, and reading a PEM key back.
+import { createPrivateKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { MeshlinkError } from '../errors.js';
 import type { KeyAlgorithm } from '../link/spec.js';
 
-type WebKeyPair = webcrypto.CryptoKeyPair;
-type WebKey = webcrypto.CryptoKey;
+const generate = promisify(generateKeyPairCallback);
 
 interface AlgorithmTraits {
-  generate: webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams;
-  /** Import parameters: also what the key's CryptoKey.algorithm says. */
-  import: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
-  /** Signature made with this key: ecdsa-with-SHA256/384 or sha256WithRSAEncryption. */
-  sign: webcrypto.EcdsaParams | webcrypto.Algorithm;
-  /** RSA keys may also encipher (TLS 1.2 RSA key exchange), EC keys only sign. */
+  generate: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
+  /** DER SubjectPublicKeyInfo of a public key of this algorithm. */
+  spki: (publicKey: KeyObject) => Uint8Array;
+  /** Digest of the signature this key makes (ecdsa-with-SHA256/384, sha256WithRSAEncryption). */
+  hash: 'sha256' | 'sha384';
+  /** DER AlgorithmIdentifier of that signature (RFC 5758 3.2: ECDSA without parameters; RFC 4055: RSA with NULL). */
+  signatureAlgorithm: Uint8Array;
+  /** RSA keys may also encipher (TLS 1.2 RSA key exchange); EC keys only sign. */
   rsa: boolean;
 }
 
-const F4 = new Uint8Array([1, 0, 1]);
+const ECDSA_WITH_SHA256 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02);
+const ECDSA_WITH_SHA384 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03);
+const SHA256_WITH_RSA = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00);
+
+// SubjectPublicKeyInfo up to the uncompressed point: SEQUENCE { id-ecPublicKey, curve }, BIT STRING 0x00 0x04.
+const EC_SPKI_PREFIX = {
+  'P-256': Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  'P-384': Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+};
 
 function rsa(modulusLength: number): AlgorithmTraits {
-  const name = 'RSASSA-PKCS1-v1_5';
   return {
-    generate: { name, modulusLength, publicExponent: F4, hash: 'SHA-256' },
-    import: { name, hash: 'SHA-256' },
-    sign: { name },
+    // Off the event loop: an RSA key takes tens to hundreds of milliseconds.
+    generate: () => generate('rsa', { modulusLength, publicExponent: 65537 }),
+    spki: (publicKey) => new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+    hash: 'sha256',
+    signatureAlgorithm: SHA256_WITH_RSA,
     rsa: true,
   };
 }
 
-function ecdsa(namedCurve: 'P-256' | 'P-384', hash: 'SHA-256' | 'SHA-384'): AlgorithmTraits {
+function ecdsa(namedCurve: 'P-256' | 'P-384'): AlgorithmTraits {
+  const p256 = namedCurve === 'P-256';
   return {
-    generate: { name: 'ECDSA', namedCurve },
-    import: { name: 'ECDSA', namedCurve },
-    sign: { name: 'ECDSA', hash },
+    // In-line: an EC key takes less time to make than the round trip to libuv's thread pool.
+    generate: async () => generateKeyPairSync('ec', { namedCurve }),
+    // From the JWK coordinates: OpenSSL's DER encoder costs more than generating the key.
+    spki: (publicKey) => {
+      const { x, y } = publicKey.export({ format: 'jwk' });
+      return new Uint8Array(Buffer.concat([EC_SPKI_PREFIX[namedCurve], Uint8Array.of(0x04), Buffer.from(x!, 'base64url'), Buffer.from(y!, 'base64url')]));
+    },
+    hash: p256 ? 'sha256' : 'sha384',
+    signatureAlgorithm: p256 ? ECDSA_WITH_SHA256 : ECDSA_WITH_SHA384,
     rsa: false,
   };
 }
 
 export const ALGORITHMS: Record<KeyAlgorithm, AlgorithmTraits> = {
-  'ECDSA-P256': ecdsa('P-256', 'SHA-256'),
-  'ECDSA-P384': ecdsa('P-384', 'SHA-384'),
+  'ECDSA-P256': ecdsa('P-256'),
+  'ECDSA-P384': ecdsa('P-384'),
   'RSA-2048': rsa(2048),
   'RSA-3072': rsa(3072),
   'RSA-4096': rsa(4096),
 };
 
-export function generateKeyPair(algorithm: KeyAlgorithm): Promise<WebKeyPair> {
-  // Extractable: the private key leaves as PKCS#8 PEM for the store.
-  return webcrypto.subtle.generateKey(ALGORITHMS[algorithm].generate, true, ['sign', 'verify']);
-}
-
-/** The KeyAlgorithm of a parsed key, or undefined for anything meshlink does not mint. */
+/** The KeyAlgorithm of a key, or undefined for anything meshlink does not mint. */
 export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') {
@@ -64,18 +77,16 @@ export function keyAlgorithmOf(key: KeyObject): KeyAlgorithm | undefined {
   return undefined;
 }
 
-/** A PEM private key parsed for signing, with the algorithm it signs with. */
-export async function loadSigningKey(pem: string): Promise<{ key: KeyObject; signingKey: WebKey; algorithm: KeyAlgorithm }> {
+/** Reads a PEM private key of an algorithm meshlink mints; `what` names it in errors. */
+export function readPrivateKey(pem: string, what: string): { key: KeyObject; algorithm: KeyAlgorithm } {
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);
   } catch (cause) {
-    // The cause names the parse failure only, never the key bytes.
-    throw new MeshlinkError('invalid-argument', 'CA private key is not a readable PEM key', { cause });
+    // OpenSSL's message names the failure, never the key bytes.
+    throw new MeshlinkError('invalid-argument', `${what} is not a readable PEM private key`, { cause });
   }
   const algorithm = keyAlgorithmOf(key);
-  if (algorithm === undefined) throw new MeshlinkError('invalid-argument', 'CA private key uses an unsupported algorithm');
-  // JWK import skips OpenSSL's slow PKCS#8 decoder a second time.
-  const signingKey = await webcrypto.subtle.importKey('jwk', key.export({ format: 'jwk' }), ALGORITHMS[algorithm].import, false, ['sign']);
-  return { key, signingKey, algorithm };
+  if (algorithm === undefined) throw new MeshlinkError('invalid-argument', `${what} uses an unsupported key algorithm`);
+  return { key, algorithm };
 }

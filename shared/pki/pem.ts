@@ -23,12 +23,3 @@ export function decodePemBlocks(text: string, label: string): Buffer[] {
   }
   return blocks;
 }
-
-/** The DER of the single `label` block of `text`. */
-export function decodePem(text: string, label: string): Buffer {
-  const blocks = decodePemBlocks(text, label);
-  if (blocks.length !== 1 || blocks[0] === undefined) {
-    throw new MeshlinkError('invalid-argument', `expected exactly one PEM ${label} block, found ${blocks.length}`);
-  }
-  return blocks[0];
-}

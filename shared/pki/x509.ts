@@ -12,7 +12,6 @@ export {
   ExtendedKeyUsage,
   ExtendedKeyUsageExtension,
   Extension,
-  GeneralName,
   KeyUsageFlags,
   KeyUsagesExtension,
   Name,
