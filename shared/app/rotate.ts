@@ -79,8 +79,9 @@ export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkStat
     const leaf = facts.leaves[side];
     if (!leaf) continue;
     try {
-      const credential = await cache.get(`${side}@${leaf.version}`, async () => (await readCredential(deps, spec.name, side, leaf.version)).credential);
-      leaf.payload = payloadFacts(credential, state, caCerts);
+      // Facts of a version depend only on it and on the link's CAs: computed once per run.
+      const key = `${side}@${leaf.version}/${state.cas.map((ca) => `${ca.generation}:${ca.version}`).join(',')}`;
+      leaf.payload = await cache.get(key, async () => payloadFacts((await readCredential(deps, spec.name, side, leaf.version)).credential, state, caCerts));
     } catch (err) {
       if (!isMeshlinkError(err, 'not-found')) throw err;
       // The recorded version is gone (disabled or destroyed by hand): the credential is missing.

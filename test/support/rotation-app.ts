@@ -48,9 +48,9 @@ export function rotationApp(options: { settings?: Partial<AppSettings>; start?: 
      * a run at `until` is over). A simulated crash is survived as a restarted process would:
      * after the lease expires.
      */
-    async drive(done: (s: LinkState) => boolean, options: { until?: Date; name?: string; maxRuns?: number } = {}): Promise<RotationOutcome[]> {
+    async drive(done: (s: LinkState) => boolean, options: { until?: Date; name?: string; maxRuns?: number } = {}): Promise<(RotationOutcome & { writesAfter: number })[]> {
       const name = options.name ?? 'mysql';
-      const outcomes: RotationOutcome[] = [];
+      const outcomes: (RotationOutcome & { writesAfter: number })[] = [];
       for (let i = 0; i < (options.maxRuns ?? 80); i++) {
         let outcome: RotationOutcome;
         try {
@@ -61,7 +61,7 @@ export function rotationApp(options: { settings?: Partial<AppSettings>; start?: 
           app.clock.advance(app.deps.settings.leaseMs + 1);
           continue;
         }
-        outcomes.push(outcome);
+        outcomes.push({ ...outcome, writesAfter: plan.writes });
         const state = await helpers.state(name);
         if (done(state)) return outcomes;
         const now = app.clock().getTime();
