@@ -257,7 +257,7 @@ export async function forceRotation(deps: AppDeps, link: string, scope: ForceSco
   let decision = { duplicate: false, continued: false };
   const outcome = await withLease(deps, record, async (r) => {
     const recorded = recordForce(r.state, scope, deps.clock(), requestId);
-    decision = recorded;
+    decision = { duplicate: recorded.duplicate, continued: recorded.continued };
     if (!recorded.duplicate) {
       r.state = recorded.state;
       await r.save();
