@@ -20,10 +20,12 @@ export function metadataStep(state: LinkState, link: string, now: Date, settings
   return planNextStep(factsFromState(state, identities(state.host, link), renewAt), now, settings);
 }
 
-/** Why the link needs a worker now, or undefined. */
+/**
+ * Why the link needs a worker now, or undefined. A pending forced rotation is in the state, so
+ * the plan sees it too: the link is due when it has a step to take, not while a grace period runs.
+ */
 export function dueReason(state: LinkState, link: string, now: Date, settings: RotationSettings): string | undefined {
   if (!state.specVersion) return undefined; // never completed: POST /links finishes it
-  if (state.forced?.leaf || state.forced?.ca) return `Forced: a forced ${state.forced.ca ? 'CA' : 'leaf'} rotation is pending`;
   if (state.nextRenewal && now >= new Date(state.nextRenewal)) return `NearingExpiry: renewal due since ${state.nextRenewal}`;
   const step = metadataStep(state, link, now, settings);
   return isAction(step) ? step.reason : undefined;

@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { loadLink } from '../../shared/app/link-record.js';
-import type { RotationOutcome } from '../../shared/app/rotate.js';
+import { forceRotation, type RotationOutcome } from '../../shared/app/rotate.js';
 import { InProcessRotationQueue, mapBounded, type DueLink, type RotationQueue } from '../../shared/app/rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { handleRotateLinkEvent, startSweepTimer } from '../../functions/rotation.js';
@@ -190,5 +190,17 @@ describe('the local sweep timer', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('a forced CA rollover waiting for its grace period', () => {
+  it('is not handed to a worker again until the grace ends', async () => {
+    const app = rotationApp({ settings: { forcedRolloverGraceMs: 60_000 } });
+    await app.create();
+    await forceRotation(app.deps, 'mysql', 'ca');
+    app.clock.advance(30_000);
+    expect((await sweep(app.deps, new RecordingQueue())).due).toEqual([]);
+    app.clock.advance(30_000);
+    expect((await sweep(app.deps, new RecordingQueue())).due).toEqual([{ link: 'mysql', reason: expect.stringMatching(/grace|trusted CA generation 2/), dedupKey: expect.any(String) }]);
   });
 });
