@@ -376,6 +376,21 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
     });
   });
 
+  it('reaches an API served under a path prefix (the Connect gateway) only through that prefix', async () => {
+    const prefixed = await startFakeKubeApi({ pathPrefix: '/v1/projects/123/locations/global/memberships/m1' });
+    try {
+      prefixed.seedService(NS, INGRESS, [{ name: 'https', port: 443 }]);
+      const at = (server: string) => new KubernetesTarget('fleet', kubeConfig(prefixed, server), { retry: { maxAttempts: 1 } });
+
+      expect((await at(prefixed.url).getService(NS, INGRESS))?.ports.map((p) => p.port)).toEqual([443]);
+      expect(prefixed.requests).toEqual([expect.objectContaining({ path: `/api/v1/namespaces/${NS}/services/${INGRESS}`, status: 200 })]);
+      expect(await at(prefixed.origin).getService(NS, INGRESS)).toBeUndefined(); // outside the prefix: nothing there
+      expect(prefixed.requests[1]).toMatchObject({ status: 404, outside: true });
+    } finally {
+      await prefixed.close();
+    }
+  });
+
   it('serves the same objects under networking.istio.io/v1 and v1beta1', async () => {
     await target().apply([ingressGateway('mysql')]);
     const v1 = { ...ingressGateway('mysql'), apiVersion: 'networking.istio.io/v1' };

@@ -30,6 +30,8 @@ export interface RecordedRequest {
   query: Record<string, string>;
   contentType?: string;
   status: number;
+  /** Set when the fake serves under a path prefix and this request's path was outside it (404). */
+  outside?: true;
 }
 
 export interface StoredObject {
@@ -193,7 +195,7 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
     const body = await readBody(req);
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-      requests.push({ method, path: url.pathname, query, ...(contentType ? { contentType } : {}), status });
+      requests.push({ method, path: url.pathname, query, ...(contentType ? { contentType } : {}), status, ...(outside ? { outside: true as const } : {}) });
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     };
