@@ -2,12 +2,12 @@
 // namespace its gateway pods run in on the live cluster (the credential Secret must be there).
 import { MeshlinkError, isMeshlinkError, type ErrorDetail } from '../errors.js';
 import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, isClusterRef, isGatewaySelector, isLinkName } from '../link/spec.js';
+import type { Side } from '../link/names.js';
 import { canonicalJson } from '../mesh/revision.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
 import { decodeSpec } from './payloads.js';
 
-type Side = 'client' | 'server';
 type Raw = Record<string, unknown>;
 
 const SIDES: readonly Side[] = ['client', 'server'];
@@ -27,9 +27,8 @@ interface Found {
  * - the one namespace where running pods match the side's gateway selector;
  * - pods in several namespaces: invalid-argument naming `<side>.gateway.namespace` and them;
  * - no such pod, a target that cannot tell (local directory) or a cluster that cannot be reached
- *   (not there yet, not answering): the namespace the existing link
- *   has on that side (same cluster and selector: a gateway restarting does not move a link),
- *   else istio-system.
+ *   (not there yet, not answering): the namespace the existing link has on that side (same
+ *   cluster and selector: a gateway restarting does not move a link), else istio-system.
  * A cluster that refuses (permission-denied: no cluster-wide `list pods`) fails the call with
  * its error, naming the field. Input the schema will refuse is left to it.
  */
