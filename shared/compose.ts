@@ -45,7 +45,12 @@ export async function composeApp(config: Config, options: { workerId: string; cl
   return {
     store: await makeStore(config),
     clusters: restrictClusterAccess(
-      new KubernetesClusterResolver({ stateDir: config.stateDir, credentials: { connectGateway: { projectNumbers: config.projectNumbers } } }),
+      new KubernetesClusterResolver({
+        stateDir: config.stateDir,
+        credentials: {
+          connectGateway: { projectNumbers: config.projectNumbers, ...(config.connectGatewayEndpoint ? { endpoint: config.connectGatewayEndpoint } : {}) },
+        },
+      }),
       config.clusterAccess,
     ),
     clock: options.clock ?? systemClock,

@@ -3,6 +3,7 @@
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import type { AppSettings } from './app/deps.js';
+import { connectGatewayEndpoint as connectGatewayEndpointOf } from './clusters/cluster-ref.js';
 
 export interface Config {
   store:
@@ -19,6 +20,8 @@ export interface Config {
   logLevel: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
   /** Project id -> number, for Connect gateway URLs (which want the number). */
   projectNumbers: Record<string, string>;
+  /** Connect gateway base URL replacing Google's (MESHLINK_CONNECT_GATEWAY_ENDPOINT): Private Service Connect. */
+  connectGatewayEndpoint?: string;
   /** Kinds of remote cluster reference this deployment may reach (MESHLINK_CLUSTER_ACCESS); undefined = all. */
   clusterAccess?: ('gke' | 'fleet' | 'kubeconfig')[];
   /** Rotation settings given in the environment (the rest keep DEFAULT_SETTINGS); docs/rotation.md. */
@@ -113,6 +116,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     else problems.push({ path: idVar, message: `is required with ${numberVar}` });
   }
 
+  const gatewayText = get('MESHLINK_CONNECT_GATEWAY_ENDPOINT');
+  const connectGatewayEndpoint = gatewayText === undefined ? undefined : connectGatewayEndpointOf(gatewayText);
+  if (gatewayText !== undefined && connectGatewayEndpoint === undefined) {
+    problems.push({ path: 'MESHLINK_CONNECT_GATEWAY_ENDPOINT', message: 'must be an https URL: https://host[:port][/path], no query' });
+  }
+
   let clusterAccess: Config['clusterAccess'];
   const accessText = env['MESHLINK_CLUSTER_ACCESS'];
   if (accessText !== undefined) {
@@ -156,6 +165,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ...(rotationTopic ? { rotationTopic } : {}),
     logLevel: logLevel as Config['logLevel'],
     projectNumbers,
+    ...(connectGatewayEndpoint ? { connectGatewayEndpoint } : {}),
     ...(clusterAccess ? { clusterAccess } : {}),
     rotation,
   };

@@ -3,7 +3,7 @@
 // changes nothing (invariant 2); a changed mutable field re-renders; a changed host is refused.
 import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
-import { immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
+import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY, SIDES } from '../link/names.js';
 import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
@@ -16,6 +16,7 @@ import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-r
 import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { failedSync, syncSide } from './sync.js';
+import { resolveGatewayNamespaces } from './gateway-namespace.js';
 
 export { SIDES };
 
@@ -137,7 +138,7 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
   if (raw.hostConvention !== 'nip.io' || raw.host !== undefined) return input;
   let address: unknown = raw.server?.address;
   if (address === undefined && typeof raw.server?.cluster === 'string') {
-    const gateway = { namespace: raw.server.gateway?.namespace ?? 'istio-system', service: raw.server.gateway?.service ?? 'istio-ingressgateway' };
+    const gateway = { namespace: raw.server.gateway?.namespace ?? DEFAULT_GATEWAY_NAMESPACE, service: raw.server.gateway?.service ?? GATEWAY_DEFAULTS.server.service };
     address = (await deps.clusters.target(raw.server.cluster).getService(gateway.namespace, gateway.service))?.address;
   }
   const host = typeof address === 'string' ? nipIoHost(address) : undefined;
@@ -150,7 +151,8 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
 }
 
 export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLinkResult> {
-  const spec = parseLinkSpec(await resolveHostConvention(deps, input));
+  // Namespaces first: the nip.io convention reads the ingress Service in the server's.
+  const spec = parseLinkSpec(await resolveHostConvention(deps, await resolveGatewayNamespaces(deps, input)));
   const doc = specDocument(spec);
   const hash = specHash(doc);
   const existing = await loadLink(deps, spec.name);

@@ -64,11 +64,34 @@ export interface ConnectGatewayOptions {
   version?: 'v1' | 'v1beta1';
   /** Project id -> project number, for refs written with the id. */
   projectNumbers?: Record<string, string>;
+  /**
+   * Base URL replacing `https://[LOCATION-]connectgateway.googleapis.com` (Private Service
+   * Connect, tests): https only, optionally with a path; the `/v1/projects/...` path follows it.
+   */
+  endpoint?: string;
+  /** PEM CA certificate(s) to trust for the gateway instead of the system's (tests). */
+  caPem?: string;
+}
+
+/**
+ * A Connect gateway base URL normalised (no trailing `/`), or undefined when it is not an https
+ * URL without credentials, query or fragment.
+ */
+export function connectGatewayEndpoint(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || text.includes('?') || text.includes('#')) return undefined;
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 /**
  * The Connect gateway URL used as the kube API server of a fleet membership:
- * `https://[LOCATION-]connectgateway.googleapis.com/v1/projects/NUMBER/locations/L/COLLECTION/M`.
+ * `https://[LOCATION-]connectgateway.googleapis.com/v1/projects/NUMBER/locations/L/COLLECTION/M`,
+ * or under the configured endpoint.
  * The gateway wants the project NUMBER (gcloud resolves it): a ref written with the project id
  * needs an entry in `projectNumbers`; resolving it through Resource Manager would cost one more
  * dependency and one more permission for a value that never changes.
@@ -82,8 +105,16 @@ export function connectGatewayUrl(ref: Extract<ClusterRef, { kind: 'fleet' }>, o
         'write the reference as projects/<number>/... or map the project id to its number in the configuration',
     );
   }
-  const host = ref.location === 'global' ? 'connectgateway.googleapis.com' : `${ref.location}-connectgateway.googleapis.com`;
   const collection = ref.collection ?? options.collection ?? 'memberships';
   const version = options.version ?? 'v1';
-  return `https://${host}/${version}/projects/${number}/locations/${ref.location}/${collection}/${ref.membership}`;
+  return `${gatewayBase(ref, options.endpoint)}/${version}/projects/${number}/locations/${ref.location}/${collection}/${ref.membership}`;
+}
+
+function gatewayBase(ref: Extract<ClusterRef, { kind: 'fleet' }>, endpoint: string | undefined): string {
+  if (endpoint === undefined) {
+    return ref.location === 'global' ? 'https://connectgateway.googleapis.com' : `https://${ref.location}-connectgateway.googleapis.com`;
+  }
+  const base = connectGatewayEndpoint(endpoint);
+  if (base === undefined) throw new MeshlinkError('invalid-argument', `Connect gateway endpoint "${endpoint}" is not an https URL (https://host[:port][/path])`);
+  return base;
 }

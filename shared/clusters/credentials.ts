@@ -84,14 +84,15 @@ export async function gkeKubeConfig(
   return tokenKubeConfig(cluster, `https://${host}`, endpoint === 'dns' ? undefined : caData, token);
 }
 
-/** Fleet membership through the Connect gateway: Google-trusted TLS, so no cluster CA. */
+/** Fleet membership through the Connect gateway: Google-trusted TLS, so no cluster CA (unless given). */
 export function fleetKubeConfig(
   cluster: string,
   ref: Extract<ClusterRef, { kind: 'fleet' }>,
   token: () => Promise<string>,
   options: ConnectGatewayOptions = {},
 ): KubeConfig {
-  return tokenKubeConfig(cluster, connectGatewayUrl(ref, options), undefined, token);
+  const caData = options.caPem === undefined ? undefined : Buffer.from(options.caPem).toString('base64');
+  return tokenKubeConfig(cluster, connectGatewayUrl(ref, options), caData, token);
 }
 
 /** A context of a kubeconfig file (or the default chain when `file` is undefined). */

@@ -126,6 +126,30 @@ export class KubernetesTarget implements ClusterTarget {
     return deleted;
   }
 
+  async findGatewayNamespaces(selector: Record<string, string>): Promise<string[]> {
+    const labelSelector = selectorOf(selector);
+    let list;
+    try {
+      // Running pods only: a finished or pending pod from an old install must not count.
+      list = await this.call(`list pods (${labelSelector}) in all namespaces`, (c) =>
+        c.core.listPodForAllNamespaces({ labelSelector, fieldSelector: 'status.phase=Running' }),
+      );
+    } catch (err) {
+      // 403 only: a 401 is about the credentials, not about what they may do.
+      if (err instanceof MeshlinkError && err.cause instanceof ApiException && err.cause.code === 403) {
+        throw new MeshlinkError(
+          'permission-denied',
+          `${err.message}: to find the gateway namespace meshlink needs \`list pods\` at cluster scope ` +
+            '(infra/rbac/meshlink-gateway-discovery.yaml), or the namespace given in the link spec (gateway.namespace)',
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    const namespaces = list.items.filter((p) => p.status?.phase === 'Running').map((p) => p.metadata?.namespace ?? '');
+    return [...new Set(namespaces.filter(Boolean))].sort();
+  }
+
   private async applyOne(object: KubeObject): Promise<AppliedObject> {
     const namespace = object.metadata.namespace;
     const what = `${object.kind} ${namespace ?? ''}/${object.metadata.name}`;

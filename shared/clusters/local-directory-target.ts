@@ -93,6 +93,11 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return deleted;
   }
 
+  /** A directory of YAML files has no pods to look at. */
+  async findGatewayNamespaces(_selector: Record<string, string>): Promise<undefined> {
+    return undefined;
+  }
+
   private objectFile(namespace: string, kind: string, name: string): string {
     for (const [what, value] of [['namespace', namespace], ['name', name], ['kind', kind.toLowerCase()]] as const) {
       // Names become path segments: refuse anything that could leave the directory.

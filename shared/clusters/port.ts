@@ -59,6 +59,12 @@ export interface ClusterTarget {
   removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]>;
   /** Deletes every object of the given kinds that carries all the labels; returns how many. */
   deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number>;
+  /**
+   * Namespaces (sorted, each once) of the running pods that carry all the labels of `selector`,
+   * across all namespaces: where a gateway's credential Secret must live. Undefined when this
+   * target cannot tell (a local directory has no pods).
+   */
+  findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined>;
 }
 
 /** A kind meshlink manages, with the API group/version to address it. */

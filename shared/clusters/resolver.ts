@@ -88,4 +88,7 @@ export class LazyKubernetesTarget implements ClusterTarget {
   async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
     return (await this.target()).deleteByLabel(labels, kinds);
   }
+  async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
+    return (await this.target()).findGatewayNamespaces(selector);
+  }
 }

@@ -19,6 +19,14 @@ const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9]
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 const PERCENT = /^([1-9][0-9]?)%$/;
 
+/** Where a side's gateway runs when the spec names no namespace and none can be discovered. */
+export const DEFAULT_GATEWAY_NAMESPACE = 'istio-system';
+/** Each side's gateway when the spec does not say: Istio's default egress and ingress gateways. */
+export const GATEWAY_DEFAULTS: Record<'client' | 'server', { selector: Record<string, string>; service: string }> = {
+  client: { selector: { istio: 'egressgateway' }, service: 'istio-egressgateway' },
+  server: { selector: { istio: 'ingressgateway' }, service: 'istio-ingressgateway' },
+};
+
 const port = z.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535');
 const dnsLabel = z.string().regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit').max(63, 'must be at most 63 characters');
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'must be a duration such as 90s, 15m, 12h or 30d');
@@ -31,18 +39,20 @@ const gateway = (defaults: { selector: Record<string, string>; service: string }
   z
     .strictObject({
       /** Namespace of the gateway pods: where the credential Secret must live. */
-      namespace: dnsLabel.default('istio-system'),
+      namespace: dnsLabel.default(DEFAULT_GATEWAY_NAMESPACE),
       selector: selector.default(defaults.selector),
       /** The gateway's Kubernetes Service (gets the link's port). */
       service: dnsLabel.default(defaults.service),
     })
     .prefault({});
 
+const linkName = z
+  .string({ error: 'is required' })
+  .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit')
+  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`);
+
 const schema = z.strictObject({
-  name: z
-    .string({ error: 'is required' })
-    .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit')
-    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`),
+  name: linkName,
   host: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified domain name in lowercase, such as mysql.link.example.com'),
   /** `nip.io`: when host is left out, it is `<ingress IPv4>.nip.io` (the walkthrough's convention). */
   hostConvention: z.enum(['nip.io']).optional(),
@@ -54,7 +64,7 @@ const schema = z.strictObject({
     port,
     /** Mesh-facing port of the egress gateway (sidecar -> egress, ISTIO_MUTUAL). */
     egressPort: port.default(15443),
-    gateway: gateway({ selector: { istio: 'egressgateway' }, service: 'istio-egressgateway' }),
+    gateway: gateway(GATEWAY_DEFAULTS.client),
   }),
   server: z.strictObject({
     cluster: clusterRef,
@@ -65,7 +75,7 @@ const schema = z.strictObject({
     gatewayPort: port.optional(),
     /** Ingress address (IP or DNS name) when it cannot be read from the gateway Service. */
     address: z.string().refine((a) => IPV4.test(a) || FQDN.test(a), 'must be an IPv4 address or a DNS name').optional(),
-    gateway: gateway({ selector: { istio: 'ingressgateway' }, service: 'istio-ingressgateway' }),
+    gateway: gateway(GATEWAY_DEFAULTS.server),
   }),
   tls: z
     .strictObject({
@@ -142,6 +152,21 @@ export function parseLinkSpec(input: unknown): LinkSpec {
     server: { ...p.server, gatewayPort: gatewayPort! },
     certificates: { ...p.certificates, leafTtlMs, caTtlMs },
   };
+}
+
+/** True for a value the spec accepts as `name` (for code that looks at a spec before validation). */
+export function isLinkName(value: unknown): value is string {
+  return linkName.safeParse(value).success;
+}
+
+/** True for a value the spec accepts as a gateway `selector`. */
+export function isGatewaySelector(value: unknown): value is Record<string, string> {
+  return selector.safeParse(value).success;
+}
+
+/** True for a value the spec accepts as a `cluster` reference. */
+export function isClusterRef(value: unknown): value is string {
+  return clusterRef.safeParse(value).success;
 }
 
 /** The host the nip.io convention gives an ingress IPv4 address. */

@@ -1,6 +1,6 @@
 // Cluster references: parsing, directory names and Connect gateway URLs.
 import { describe, expect, it } from 'vitest';
-import { connectGatewayUrl, parseClusterRef, safeClusterName, type ClusterRef, type ConnectGatewayOptions } from '../../shared/clusters/cluster-ref.js';
+import { connectGatewayEndpoint, connectGatewayUrl, parseClusterRef, safeClusterName, type ClusterRef, type ConnectGatewayOptions } from '../../shared/clusters/cluster-ref.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 
 describe('parseClusterRef', () => {
@@ -78,8 +78,39 @@ describe('connectGatewayUrl', () => {
       options: { projectNumbers: { 'acme-prod': '987654321' }, version: 'v1beta1' },
       want: 'https://connectgateway.googleapis.com/v1beta1/projects/987654321/locations/global/memberships/m1',
     },
+    {
+      case: 'the paths under a configured endpoint, whatever the location',
+      ref: 'projects/123/locations/us-central1/memberships/m1',
+      options: { endpoint: 'https://connectgateway-psc.p.example.internal:8443' },
+      want: 'https://connectgateway-psc.p.example.internal:8443/v1/projects/123/locations/us-central1/memberships/m1',
+    },
+    {
+      case: 'the paths after an endpoint path, trailing slash dropped',
+      ref: 'projects/123/locations/global/memberships/m1',
+      options: { endpoint: 'https://127.0.0.1:9443/gw/' },
+      want: 'https://127.0.0.1:9443/gw/v1/projects/123/locations/global/memberships/m1',
+    },
   ])('builds $case', ({ ref, options, want }) => {
     expect(connectGatewayUrl(fleet(ref), options)).toBe(want);
+  });
+
+  it.each([
+    { case: 'plain http', endpoint: 'http://127.0.0.1:8080' },
+    { case: 'a query', endpoint: 'https://gw.example.com/?x=1' },
+    { case: 'an empty query', endpoint: 'https://gw.example.com/?' },
+    { case: 'a fragment', endpoint: 'https://gw.example.com/#a' },
+    { case: 'credentials', endpoint: 'https://user:pw@gw.example.com' },
+    { case: 'no scheme', endpoint: 'gw.example.com' },
+  ])('refuses an endpoint with $case', ({ endpoint }) => {
+    expect(connectGatewayEndpoint(endpoint)).toBeUndefined();
+    let error: unknown;
+    try {
+      connectGatewayUrl(fleet('projects/123/locations/global/memberships/m1'), { endpoint });
+    } catch (err) {
+      error = err;
+    }
+    expect(isMeshlinkError(error, 'invalid-argument')).toBe(true);
+    expect((error as Error).message).toContain('https');
   });
 
   it('asks for the project number when given an unmapped project id', () => {

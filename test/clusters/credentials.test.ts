@@ -78,6 +78,13 @@ describe('fleetKubeConfig', () => {
     expect(await authorization()).toBe('Bearer token-2');
   });
 
+  it('trusts the CA it is given (a test gateway) at the configured endpoint', () => {
+    const ref = parseClusterRef('projects/123/locations/global/memberships/m1') as Extract<ClusterRef, { kind: 'fleet' }>;
+    const caPem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const kc = fleetKubeConfig('m1', ref, async () => 't', { endpoint: 'https://127.0.0.1:9443', caPem });
+    expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://127.0.0.1:9443/v1/projects/123/locations/global/memberships/m1', caData: Buffer.from(caPem).toString('base64') });
+  });
+
   it('reports a token failure as permission-denied naming the cluster', async () => {
     const ref = parseClusterRef('projects/123/locations/global/memberships/m') as Extract<ClusterRef, { kind: 'fleet' }>;
     const kc = fleetKubeConfig('fleet-m', ref, () => Promise.reject(new Error('metadata server said no')));

@@ -266,6 +266,48 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
     expect(fake.requests).toEqual([]);
   });
 
+  describe('findGatewayNamespaces', () => {
+    const EGRESS = { istio: 'egressgateway' };
+    type Pod = [namespace: string, name: string, labels: Record<string, string>, phase?: string];
+    const egressPod = (namespace: string, name: string, phase?: string): Pod => [namespace, name, { ...EGRESS, app: 'istio-egressgateway' }, phase];
+
+    it.each<{ case: string; pods: Pod[]; want: string[] }>([
+      { case: 'the namespace of the running gateway pods', pods: [egressPod('gateways', 'egress-1'), egressPod('gateways', 'egress-2')], want: ['gateways'] },
+      { case: 'no namespace when no pod carries the labels', pods: [['gateways', 'ingress-1', { istio: 'ingressgateway' }]], want: [] },
+      { case: 'every namespace, sorted, when pods run in several', pods: [egressPod('team-b', 'e1'), egressPod('team-a', 'e2'), egressPod('team-b', 'e3')], want: ['team-a', 'team-b'] },
+      { case: 'only running pods', pods: [egressPod('old', 'e1', 'Succeeded'), egressPod('next', 'e2', 'Pending'), egressPod('gateways', 'e3')], want: ['gateways'] },
+      { case: 'nothing when the only pods are not running', pods: [egressPod('old', 'e1', 'Failed')], want: [] },
+    ])('finds $case', async ({ pods, want }) => {
+      for (const pod of pods) fake.seedPod(...pod);
+      expect(await target().findGatewayNamespaces(EGRESS)).toEqual(want);
+      expect(fake.requests).toEqual([
+        expect.objectContaining({ method: 'GET', path: '/api/v1/pods', query: expect.objectContaining({ labelSelector: 'istio=egressgateway', fieldSelector: 'status.phase=Running' }), status: 200 }),
+      ]);
+    });
+
+    it('matches every label of the selector', async () => {
+      fake.seedPod('a', 'p1', { istio: 'egressgateway', revision: 'canary' });
+      fake.seedPod('b', 'p2', { istio: 'egressgateway', revision: 'stable' });
+      expect(await target().findGatewayNamespaces({ istio: 'egressgateway', revision: 'stable' })).toEqual(['b']);
+    });
+
+    it('reports 403 as permission-denied naming the cluster and both ways out', async () => {
+      fake.failNext('GET', /^\/api\/v1\/pods$/, 403);
+      const err = await rejection(target().findGatewayNamespaces(EGRESS));
+      expect(err.code).toBe('permission-denied');
+      expect(err.message).toContain(CLUSTER);
+      expect(err.message).toContain('`list pods` at cluster scope');
+      expect(err.message).toContain('gateway.namespace');
+    });
+
+    it('does not blame pod permissions for rejected credentials (401)', async () => {
+      const err = await rejection(target({}, kubeConfig(fake, fake.url, null)).findGatewayNamespaces(EGRESS));
+      expect(err.code).toBe('permission-denied');
+      expect(err.message).toContain('401');
+      expect(err.message).not.toContain('list pods` at cluster scope');
+    });
+  });
+
   describe('errors', () => {
     const GW_PATCH = /\/gateways\/mysql-ingress$/;
 
@@ -332,6 +374,21 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
       expect(err.code).toBe('unavailable');
       expect(delays).toHaveLength(3);
     });
+  });
+
+  it('reaches an API served under a path prefix (the Connect gateway) only through that prefix', async () => {
+    const prefixed = await startFakeKubeApi({ pathPrefix: '/v1/projects/123/locations/global/memberships/m1' });
+    try {
+      prefixed.seedService(NS, INGRESS, [{ name: 'https', port: 443 }]);
+      const at = (server: string) => new KubernetesTarget('fleet', kubeConfig(prefixed, server), { retry: { maxAttempts: 1 } });
+
+      expect((await at(prefixed.url).getService(NS, INGRESS))?.ports.map((p) => p.port)).toEqual([443]);
+      expect(prefixed.requests).toEqual([expect.objectContaining({ path: `/api/v1/namespaces/${NS}/services/${INGRESS}`, status: 200 })]);
+      expect(await at(prefixed.origin).getService(NS, INGRESS)).toBeUndefined(); // outside the prefix: nothing there
+      expect(prefixed.requests[1]).toMatchObject({ status: 404, outside: true });
+    } finally {
+      await prefixed.close();
+    }
   });
 
   it('serves the same objects under networking.istio.io/v1 and v1beta1', async () => {

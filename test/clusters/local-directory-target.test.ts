@@ -151,4 +151,10 @@ describe('LocalDirectoryTarget', () => {
       expect(await new LocalDirectoryTarget('none', join(dir, 'missing')).deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.secret])).toBe(0);
     });
   });
+
+  it('cannot tell where gateway pods run, even with a pod file among its objects', async () => {
+    await mkdir(join(dir, 'gateways'), { recursive: true });
+    await writeFile(join(dir, 'gateways', 'pod-egress.yaml'), stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'egress', namespace: 'gateways', labels: { istio: 'egressgateway' } }, status: { phase: 'Running' } }));
+    expect(await target.findGatewayNamespaces({ istio: 'egressgateway' })).toBeUndefined();
+  });
 });

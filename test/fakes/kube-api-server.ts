@@ -1,11 +1,13 @@
 // A wire-level fake of the Kubernetes API subset meshlink uses, over HTTPS with a bearer token.
 //
-// Supports: discovery (/api, /api/v1, /apis, /apis/networking.istio.io[/v1|/v1beta1]); secrets and
-// services (core v1) and gateways, virtualservices, destinationrules, serviceentries (Istio v1
+// Supports: discovery (/api, /api/v1, /apis, /apis/networking.istio.io[/v1|/v1beta1]); secrets,
+// services and pods (core v1) and gateways, virtualservices, destinationrules, serviceentries (Istio v1
 // and v1beta1, one store per group as a real server has); GET, LIST (all namespaces or one, with
-// an equality labelSelector), POST, PATCH (server-side apply create-or-update, JSON patch with
+// an equality labelSelector and fieldSelector), POST, PATCH (server-side apply create-or-update, JSON patch with
 // test/add/remove/replace), DELETE and DELETE collection. Errors are Status objects. Test hooks:
-// failNext, beforeNext, a request log, objects(), wipe(), seedService().
+// failNext, beforeNext, a request log, objects(), wipe(), seedService(), seedPod().
+// With `pathPrefix` the API is served under that path only, as the Connect gateway serves a
+// fleet member's API under /v1/projects/NUMBER/locations/L/memberships/M.
 // The CA and server certificate are minted at start by the `openssl` command into a temporary
 // directory that is removed at once (no key material is committed or kept on disk).
 import { createServer } from 'node:https';
@@ -23,11 +25,13 @@ const run = promisify(execFile);
 
 export interface RecordedRequest {
   method: string;
-  /** Path without the query string. */
+  /** Path without the query string (and without the path prefix, when it had it). */
   path: string;
   query: Record<string, string>;
   contentType?: string;
   status: number;
+  /** Set when the fake serves under a path prefix and this request's path was outside it (404). */
+  outside?: true;
 }
 
 export interface StoredObject {
@@ -44,8 +48,18 @@ export interface SeedPort {
   protocol?: string;
 }
 
+export interface FakeKubeApiOptions {
+  /** Serve the API under this path (no trailing slash); anything outside it answers 404. */
+  pathPrefix?: string;
+  /** The bearer token to accept; default a random one. */
+  token?: string;
+}
+
 export interface FakeKubeApi {
+  /** The API server URL as a kubeconfig names it: origin plus the path prefix, if any. */
   url: string;
+  /** `https://127.0.0.1:PORT`. */
+  origin: string;
   caPem: string;
   token: string;
   /** Every request answered, in order (live array; set length to 0 to reset). */
@@ -63,6 +77,8 @@ export interface FakeKubeApi {
   /** Replaces a stored object's content in place (bumps resourceVersion), as another writer would. */
   mutate(namespace: string, plural: string, name: string, change: (object: StoredObject) => void): void;
   seedService(namespace: string, name: string, ports: SeedPort[], lbAddress?: string): void;
+  /** A pod with these labels in this phase (`Running`, `Pending`, `Succeeded`, `Failed`). */
+  seedPod(namespace: string, name: string, labels: Record<string, string>, phase?: string): void;
   wipe(): void;
   close(): Promise<void>;
 }
@@ -77,6 +93,7 @@ interface Resource {
 const CORE: Resource[] = [
   { group: '', plural: 'secrets', singular: 'secret', kind: 'Secret' },
   { group: '', plural: 'services', singular: 'service', kind: 'Service' },
+  { group: '', plural: 'pods', singular: 'pod', kind: 'Pod' },
 ];
 const ISTIO_GROUP = 'networking.istio.io';
 const ISTIO: Resource[] = [
@@ -141,9 +158,11 @@ async function mintServerCertificate(): Promise<{ caPem: string; certPem: string
   }
 }
 
-export async function startFakeKubeApi(): Promise<FakeKubeApi> {
+export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> {
+  const prefix = options.pathPrefix ?? '';
+  if (prefix !== '' && !/^(\/[^/?#]+)+$/.test(prefix)) throw new Error(`pathPrefix must look like /a/b, got "${prefix}"`);
   const { caPem, certPem, keyPem } = await mintServerCertificate();
-  const token = randomBytes(16).toString('hex');
+  const token = options.token ?? randomBytes(16).toString('hex');
   const requests: RecordedRequest[] = [];
   const failures: { method: string; path: RegExp; status: number; retryAfter?: number }[] = [];
   const hooks: { method: string; path: RegExp; hook: () => void }[] = [];
@@ -168,17 +187,20 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       inFlight -= 1;
     });
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    const outside = !(url.pathname === prefix || url.pathname.startsWith(`${prefix}/`));
+    if (!outside) url.pathname = url.pathname.slice(prefix.length) || '/';
     const method = req.method ?? 'GET';
     const query = Object.fromEntries(url.searchParams);
     const contentType = req.headers['content-type']?.split(';')[0]?.trim();
     const body = await readBody(req);
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-      requests.push({ method, path: url.pathname, query, ...(contentType ? { contentType } : {}), status });
+      requests.push({ method, path: url.pathname, query, ...(contentType ? { contentType } : {}), status, ...(outside ? { outside: true as const } : {}) });
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(payload));
     };
     try {
+      if (outside) throw new HttpError(404, 'the server could not find the requested resource');
       if (req.headers.authorization !== `Bearer ${token}`) throw new HttpError(401, 'Unauthorized');
       const failure = failures.findIndex((f) => f.method === method && f.path.test(url.pathname));
       if (failure >= 0) {
@@ -215,7 +237,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     const apiVersion = group === '' ? version : `${group}/${version}`;
 
     if (name === undefined) {
-      if (method === 'GET') return [200, listOf(resource, apiVersion, list(resource, ns, query.labelSelector))];
+      if (method === 'GET') return [200, listOf(resource, apiVersion, list(resource, ns, query.labelSelector, query.fieldSelector))];
       if (ns === undefined) throw new HttpError(405, 'method not allowed');
       if (method === 'POST') return [201, create(resource, apiVersion, ns, parseBody(body))];
       if (method === 'DELETE') {
@@ -250,12 +272,13 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     }
   }
 
-  function list(resource: Resource, ns: string | undefined, labelSelector: string | undefined): StoredObject[] {
+  function list(resource: Resource, ns: string | undefined, labelSelector: string | undefined, fieldSelector?: string): StoredObject[] {
     const match = selector(labelSelector);
+    const fields = fieldMatcher(resource, fieldSelector);
     return [...store.entries()]
       .filter(([k]) => k.startsWith(`${resource.group}|${resource.plural}|${ns === undefined ? '' : `${ns}|`}`))
       .map(([, o]) => o)
-      .filter((o) => match(o.metadata.labels ?? {}));
+      .filter((o) => match(o.metadata.labels ?? {}) && fields(o));
   }
 
   function create(resource: Resource, apiVersion: string, ns: string, object: StoredObject): StoredObject {
@@ -347,6 +370,7 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
 
   const api: FakeKubeApi = {
     url: '',
+    origin: '',
     caPem,
     token,
     requests,
@@ -381,6 +405,11 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       };
       store.set(key(CORE[1]!, namespace, name), fresh(CORE[1]!, 'v1', namespace, service, 'Update', 'helm'));
     },
+    seedPod(namespace, name, labels, phase = 'Running') {
+      const pod: StoredObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels }, spec: { containers: [{ name: 'istio-proxy', image: 'istio/proxyv2' }] }, status: { phase } };
+      const pods = CORE.find((r) => r.plural === 'pods')!;
+      store.set(key(pods, namespace, name), fresh(pods, 'v1', namespace, pod, 'Update', 'kubelet'));
+    },
     wipe() {
       store.clear();
       applied.clear();
@@ -399,7 +428,8 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
   };
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  api.url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api.origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api.url = `${api.origin}${prefix}`;
   return api;
 }
 
@@ -465,6 +495,27 @@ function present(object: StoredObject, apiVersion: string): StoredObject {
 
 function managedField(manager: string, operation: string, apiVersion: string) {
   return { manager, operation, apiVersion, time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), fieldsType: 'FieldsV1', fieldsV1: {} };
+}
+
+// Field selectors a real server accepts for these kinds (every kind: metadata.name and .namespace).
+const FIELD_LABELS: Record<string, string[]> = { Pod: ['status.phase', 'spec.nodeName'], Secret: ['type'] };
+
+/** Equality field selectors (`status.phase=Running`, `!=`), on the fields the kind supports. */
+function fieldMatcher(resource: Resource, text: string | undefined): (object: StoredObject) => boolean {
+  if (!text) return () => true;
+  const allowed = ['metadata.name', 'metadata.namespace', ...(FIELD_LABELS[resource.kind] ?? [])];
+  const terms = text.split(',').map((t) => t.trim()).filter(Boolean).map((term) => {
+    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term);
+    if (!m) throw new HttpError(400, `invalid field selector: ${term}`);
+    const [, field, op, value] = m;
+    if (!allowed.includes(field!)) throw new HttpError(400, `field label not supported: ${field}`);
+    return (o: StoredObject) => {
+      const have = field!.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], o);
+      const equal = String(have ?? '') === value;
+      return op === '!=' ? !equal : equal;
+    };
+  });
+  return (o) => terms.every((t) => t(o));
 }
 
 /** Equality-based selectors: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-separated (all must hold). */

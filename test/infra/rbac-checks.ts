@@ -62,3 +62,28 @@ export function checkRbac(docs: unknown[], policy: RbacPolicy): string[] {
   }
   return problems;
 }
+
+/**
+ * Checks of infra/rbac/meshlink-gateway-discovery.yaml: one ClusterRole that may only list pods,
+ * bound cluster-wide to one User.
+ */
+export function checkDiscoveryRbac(docs: unknown[]): string[] {
+  const problems: string[] = [];
+  const objs = docs.filter(isRecord);
+  for (const o of objs) {
+    if (o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding') problems.push(`${String(o.kind)}: only a ClusterRole and its ClusterRoleBinding are expected`);
+  }
+  const role = objs.find((o) => o.kind === 'ClusterRole');
+  const binding = objs.find((o) => o.kind === 'ClusterRoleBinding');
+  if (!role || !binding) return [...problems, 'expected one ClusterRole and one ClusterRoleBinding'];
+  const name = isRecord(role.metadata) ? role.metadata.name : undefined;
+  const ref = isRecord(binding.roleRef) ? binding.roleRef : {};
+  if (ref.kind !== 'ClusterRole' || ref.name !== name) problems.push('ClusterRoleBinding does not refer to the ClusterRole');
+  const subjects = Array.isArray(binding.subjects) ? binding.subjects.filter(isRecord) : [];
+  if (subjects.length !== 1 || subjects[0]?.kind !== 'User') problems.push('ClusterRoleBinding must bind exactly one User (the runtime service account email)');
+  const rules: Rule[] = Array.isArray(role.rules) ? role.rules.filter(isRecord) : [];
+  const granted = rules.flatMap((r) => list(r.apiGroups).flatMap((g) => list(r.resources).flatMap((res) => list(r.verbs).map((v) => `${g}/${res}:${v}`))));
+  for (const g of granted) if (g !== '/pods:list') problems.push(`${g}: only list on pods is needed`);
+  if (!granted.includes('/pods:list')) problems.push('pods: list is missing');
+  return problems;
+}

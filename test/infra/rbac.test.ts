@@ -2,9 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { checkRbac, type RbacPolicy } from './rbac-checks.js';
+import { checkDiscoveryRbac, checkRbac, type RbacPolicy } from './rbac-checks.js';
 
 const MANIFEST = new URL('../../infra/rbac/meshlink-rbac.yaml', import.meta.url);
+const DISCOVERY = new URL('../../infra/rbac/meshlink-gateway-discovery.yaml', import.meta.url);
 
 const POLICY: RbacPolicy = {
   manage: [
@@ -22,10 +23,11 @@ const POLICY: RbacPolicy = {
 // Loosely typed on purpose: the mutations reach into parsed YAML.
 type Obj = Record<string, any>;
 let raw = '';
-const docs = (): Obj[] => parseAllDocuments(raw).map((d) => d.toJS() as Obj);
+let discoveryRaw = '';
+const docs = (text = raw): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj);
 
 beforeAll(async () => {
-  raw = await readFile(MANIFEST, 'utf8');
+  [raw, discoveryRaw] = await Promise.all([readFile(MANIFEST, 'utf8'), readFile(DISCOVERY, 'utf8')]);
 });
 
 describe('infra/rbac/meshlink-rbac.yaml', () => {
@@ -89,6 +91,27 @@ describe('infra/rbac/meshlink-rbac.yaml', () => {
     const copy = docs();
     mutate(copy[0] as Obj, copy[1] as Obj);
     const problems = checkRbac(copy, POLICY);
+    expect(problems.some((p) => p.includes(problem)), problems.join('\n') || '(no problem reported)').toBe(true);
+  });
+});
+
+describe('infra/rbac/meshlink-gateway-discovery.yaml', () => {
+  it('is a ClusterRole that only lists pods, bound to one User', () => {
+    expect(docs(discoveryRaw).map((d) => d.kind)).toEqual(['ClusterRole', 'ClusterRoleBinding']);
+    expect(checkDiscoveryRbac(docs(discoveryRaw))).toEqual([]);
+  });
+
+  const CASES: { name: string; expect: string; mutate: (role: Obj, binding: Obj) => void }[] = [
+    { name: 'pods gain get', expect: '/pods:get: only list on pods is needed', mutate: (role) => void role.rules[0].verbs.push('get') },
+    { name: 'secrets are added', expect: '/secrets:list: only list on pods', mutate: (role) => void role.rules[0].resources.push('secrets') },
+    { name: 'list is dropped', expect: 'pods: list is missing', mutate: (role) => void (role.rules[0].verbs = ['watch']) },
+    { name: 'the binding names a Group', expect: 'must bind exactly one User', mutate: (_role, binding) => void (binding.subjects[0].kind = 'Group') },
+    { name: 'the binding refers to another role', expect: 'does not refer to the ClusterRole', mutate: (_role, binding) => void (binding.roleRef.name = 'cluster-admin') },
+  ];
+  it.each(CASES)('reports: $name', ({ expect: problem, mutate }) => {
+    const copy = docs(discoveryRaw);
+    mutate(copy[0] as Obj, copy[1] as Obj);
+    const problems = checkDiscoveryRbac(copy);
     expect(problems.some((p) => p.includes(problem)), problems.join('\n') || '(no problem reported)').toBe(true);
   });
 });

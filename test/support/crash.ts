@@ -130,6 +130,10 @@ class CrashingTarget implements ClusterTarget {
     this.plan.alive();
     return this.inner.getService(namespace, name);
   }
+  async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
+    this.plan.alive();
+    return this.inner.findGatewayNamespaces(selector);
+  }
   async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
     this.plan.alive();
     const added = await this.inner.ensureServicePorts(namespace, name, ports);

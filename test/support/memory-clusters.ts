@@ -1,8 +1,16 @@
 // A hand-written fake behind the ClusterTarget port: clusters held in memory, with write
-// counting, wiping (a rebuilt cluster) and injected failures. For use-case tests.
+// counting, wiping (a rebuilt cluster), seeded pods and injected failures. For use-case tests.
 import { MeshlinkError } from '../../shared/errors.js';
 import { ANNOTATION_REVISION } from '../../shared/link/names.js';
+import { matchesLabels } from '../../shared/clusters/selector.js';
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
+
+export interface SeededPod {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  phase: string;
+}
 
 function key(kind: string, namespace: string | undefined, name: string): string {
   return `${kind}/${namespace ?? ''}/${name}`;
@@ -11,6 +19,11 @@ function key(kind: string, namespace: string | undefined, name: string): string 
 export class MemoryCluster implements ClusterTarget {
   readonly objects = new Map<string, KubeObject>();
   readonly services = new Map<string, ServiceInfo>();
+  readonly pods: SeededPod[] = [];
+  /** False makes findGatewayNamespaces answer undefined, as a target without pods does. */
+  knowsPods = true;
+  /** Calls of findGatewayNamespaces so far. */
+  podLists = 0;
   writes = 0;
   /** When set, every call fails with this error until cleared. */
   failure: MeshlinkError | undefined;
@@ -81,6 +94,18 @@ export class MemoryCluster implements ClusterTarget {
     }
     if (n > 0) this.writes++;
     return n;
+  }
+
+  seedPod(namespace: string, name: string, labels: Record<string, string>, phase = 'Running'): void {
+    this.pods.push({ namespace, name, labels, phase });
+  }
+
+  async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
+    this.check();
+    this.podLists++;
+    if (!this.knowsPods) return undefined;
+    const running = this.pods.filter((p) => p.phase === 'Running' && matchesLabels(p.labels, selector));
+    return [...new Set(running.map((p) => p.namespace))].sort();
   }
 
   get(kind: string, namespace: string, name: string): KubeObject | undefined {
