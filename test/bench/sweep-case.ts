@@ -17,11 +17,12 @@ import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import { MemoryClusters } from '../support/memory-clusters.js';
 import { CountingClusters } from './counting-clusters.js';
+import { IndexedMemoryStore } from './indexed-store.js';
 import { createRealLinks, DAY, realLinkState, seedSyntheticLinks } from './seed.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export type StoreKind = 'memory' | 'file' | 'secret-manager';
+export type StoreKind = 'memory' | 'indexed' | 'file' | 'secret-manager';
 export type QueueKind = 'record' | 'in-process';
 
 export interface SweepCaseRequest {
@@ -53,6 +54,8 @@ export interface SweepMeasure {
 export interface SweepCaseResult {
   store: StoreKind;
   links: number;
+  /** Links due at the `due` sweeps; real (minted and stored) ones when a sweep rotates them. */
+  dueLinks: number;
   realLinks: number;
   seedMs: number;
   sweeps: SweepMeasure[];
@@ -123,7 +126,7 @@ class SampledStore extends CountingStore {
 async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
   const api = await loadSweepApi();
   const maxRss = () => process.resourceUsage().maxRSS * 1024;
-  if (!api) return { store: req.store, links: req.links, realLinks: 0, seedMs: 0, sweeps: [], maxRss: maxRss(), missing: 'shared/app/sweep.ts is not on this branch' };
+  if (!api) return { store: req.store, links: req.links, dueLinks: 0, realLinks: 0, seedMs: 0, sweeps: [], maxRss: maxRss(), missing: 'shared/app/sweep.ts is not on this branch' };
 
   // Times: real links are issued 19 days before `base`, so their leaves (30 days, renewed at two
   // thirds) come due a day after it; synthetic links are issued a day before `base` and are due in
@@ -136,6 +139,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
   try {
     let inner: SecretStore;
     if (req.store === 'memory') inner = new InMemoryStore({ clock });
+    else if (req.store === 'indexed') inner = new IndexedMemoryStore({ clock });
     else if (req.store === 'file') inner = new LocalFileStore(path.join(work, 'store'), { clock });
     else {
       const { SecretManagerStore } = await import('../../shared/store/secret-manager-store.js');
@@ -145,12 +149,17 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
     const clusters = new CountingClusters(new MemoryClusters());
     const deps: AppDeps = { store, clusters, clock, log: createLogger({ write: () => {} }), settings: DEFAULT_SETTINGS, workerId: 'bench-sweep' };
 
-    const realLinks = Math.round(req.links * req.dueShare);
+    const dueLinks = Math.round(req.links * req.dueShare);
+    // Due links that a worker will rotate must be real (minted and stored); a sweep that only hands
+    // them to the queue decides from the state alone, so synthetic ones issued as long ago do.
+    const realLinks = req.sweeps.some((s) => s.queue === 'in-process') ? dueLinks : 0;
+    const concurrency = req.store === 'secret-manager' ? 64 : 16;
     const t0 = performance.now();
-    // Real links first (minted and stored, so a worker can rotate them), while the gateway-port check is cheap.
+    // Real links first, while the gateway-port check (which lists every link) is cheap.
     await createRealLinks(deps, realLinks, 'due');
     const template = await realLinkState();
-    await seedSyntheticLinks(store, { count: req.links - realLinks, template, issuedAt: new Date(base - DAY), concurrency: req.store === 'secret-manager' ? 64 : 16 });
+    await seedSyntheticLinks(store, { count: dueLinks - realLinks, template, issuedAt: new Date(base - 19 * DAY), concurrency });
+    await seedSyntheticLinks(store, { count: req.links - dueLinks, template, issuedAt: new Date(base - DAY), concurrency, first: dueLinks - realLinks });
     const seedMs = performance.now() - t0;
 
     const sweeps: SweepMeasure[] = [];
@@ -196,7 +205,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
         rssPeak: store.sampler.rssPeak,
       });
     }
-    return { store: req.store, links: req.links, realLinks, seedMs, sweeps, maxRss: maxRss() };
+    return { store: req.store, links: req.links, dueLinks, realLinks, seedMs, sweeps, maxRss: maxRss() };
   } finally {
     await fake?.stop();
     await rm(work, { recursive: true, force: true });
