@@ -12,15 +12,21 @@
 // directory merges it the same way instead of failing on a headless document.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
+import { KeyedLock } from '../store/record-store.js';
 import { labelSelector, matchesLabels } from './selector.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
 
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const PATCH_SUFFIX = '.ports-patch.yaml';
+/**
+ * Ports patches are read, changed and rewritten: links created at once on one cluster would lose
+ * each other's ports. Serialised per file, process-wide (targets on one directory share it).
+ */
+const patchLocks = new KeyedLock();
 
 export class LocalDirectoryTarget implements ClusterTarget {
   constructor(
@@ -54,6 +60,10 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+    return patchLocks.run(resolve(this.patchFile(namespace, name)), () => this.addPorts(namespace, name, ports));
+  }
+
+  private async addPorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
     const patched = await this.patchPorts(namespace, name);
     const serviceText = await readText(this.objectFile(namespace, 'Service', name));
     const live = serviceText === undefined ? [] : toPorts((parseYaml(serviceText, name) as ServiceDoc).spec?.ports);
@@ -69,11 +79,13 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
-    const patched = await this.patchPorts(namespace, name);
-    const drop = new Set(portNames);
-    const removed = patched.filter((p) => drop.has(p.name)).map((p) => p.name);
-    if (removed.length > 0) await this.writePatch(namespace, name, patched.filter((p) => !drop.has(p.name)));
-    return removed;
+    return patchLocks.run(resolve(this.patchFile(namespace, name)), async () => {
+      const patched = await this.patchPorts(namespace, name);
+      const drop = new Set(portNames);
+      const removed = patched.filter((p) => drop.has(p.name)).map((p) => p.name);
+      if (removed.length > 0) await this.writePatch(namespace, name, patched.filter((p) => !drop.has(p.name)));
+      return removed;
+    });
   }
 
   async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {

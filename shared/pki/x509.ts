@@ -3,8 +3,9 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-// Node's webcrypto is the standard Crypto the library expects; the cast only bridges type packages.
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+// Node's webcrypto is the standard Crypto the library expects. Its typings name the DOM's `Crypto`,
+// which a Node build (lib ES2023, no DOM) does not declare: the cast bridges the type packages only.
+x509.cryptoProvider.set(webcrypto as never);
 
 export {
   AuthorityKeyIdentifierExtension,

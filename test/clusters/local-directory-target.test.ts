@@ -112,6 +112,21 @@ describe('LocalDirectoryTarget', () => {
       expect((await target.getService(NS, 'istio-ingressgateway'))?.ports).toEqual([{ name: 'https', port: 443 }, { name: 'tls-a', port: 15443 }]);
     });
 
+    it.each([
+      { what: 'through one target', targets: 1 },
+      { what: 'through two targets on one directory', targets: 2 },
+    ])('keeps every port when links add and remove ports of one Service at once, $what (no lost update)', async ({ targets }) => {
+      const others = Array.from({ length: targets }, () => new LocalDirectoryTarget('server', dir));
+      const ports = Array.from({ length: 12 }, (_, i) => ({ name: `tls-link-${i}`, port: 20_000 + i }));
+      await Promise.all(ports.map((p, i) => others[i % targets]!.ensureServicePorts(NS, 'istio-ingressgateway', [p])));
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toEqual(expect.arrayContaining(ports));
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toHaveLength(ports.length);
+
+      await Promise.all(ports.slice(0, 6).map((p) => target.removeServicePorts(NS, 'istio-ingressgateway', [p.name])));
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toEqual(expect.arrayContaining(ports.slice(6)));
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toHaveLength(6);
+    });
+
     it('removes ports from the patch file and the file once empty', async () => {
       await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444 }]);
 

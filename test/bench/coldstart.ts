@@ -1,0 +1,355 @@
+// Section 4, cold start: each function in a fresh process started as Cloud Functions starts it
+// (the functions-framework CLI on the compiled package, NODE_ENV=production), timed from spawn to
+// its first answer; module import times alone; and which heavy SDKs a path actually loads.
+import { execFile, spawn } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { FUNCTION_NAMES } from '../../functions/names.js';
+import { startFakeSecretManager } from '../fakes/secret-manager-server.js';
+import { binaryCloudEvent, fixture, pubsubMessage } from '../support/registration.js';
+import type { Section } from './report.js';
+import { benchSpec } from './seed.js';
+import { ms, summarize, type Summary } from './stats.js';
+
+const run = promisify(execFile);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const FIXTURES = path.join(HERE, 'fixtures');
+/** Package files outside their exports maps (CLIs), from the project's node_modules. */
+const MODULES = path.join(ROOT, 'node_modules');
+const FF_MAIN = path.join(MODULES, '@google-cloud/functions-framework/build/src/main.js');
+const TSC = path.join(MODULES, 'typescript/bin/tsc');
+const RUNS = 5;
+const PROBE_TIMEOUT_MS = 30_000;
+
+/** The SDKs whose load a cold start should pay only on the path that needs them. */
+const HEAVY = ['@google-cloud/secret-manager', '@kubernetes/client-node', '@google-cloud/container', '@google-cloud/pubsub', '@peculiar/x509', 'google-gax', '@grpc/grpc-js'];
+
+interface HttpCall {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+interface Case {
+  label: string;
+  /** Node arguments after the executable, given the port. */
+  args: (port: number) => string[];
+  env?: Record<string, string>;
+  /** A state directory to copy in before start (otherwise an empty one). */
+  seedState?: string;
+  first: HttpCall;
+  second?: HttpCall;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function request(port: number, call: HttpCall): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: call.method, path: call.path, headers: { ...(call.headers ?? {}), ...(call.body !== undefined ? { 'content-length': String(Buffer.byteLength(call.body)) } : {}) }, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(call.body);
+  });
+}
+
+const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec));
+
+interface ColdRun {
+  firstMs: number;
+  secondMs?: number;
+  /** Package names loaded by the end (probe runs only). */
+  packages?: Set<string>;
+}
+
+function packageOf(url: string): string | undefined {
+  const at = url.lastIndexOf('/node_modules/');
+  if (at < 0) return undefined;
+  const [scope, name] = url.slice(at + '/node_modules/'.length).split('/');
+  return scope?.startsWith('@') ? `${scope}/${name}` : scope;
+}
+
+/** Spawns the case's process, polls until it answers the first call, then sends the second. */
+async function coldRun(c: Case, probe = false): Promise<ColdRun> {
+  const port = await freePort();
+  const work = await mkdtemp(path.join(tmpdir(), 'meshlink-bench-cold-'));
+  const stateDir = path.join(work, 'state');
+  if (c.seedState) await cp(c.seedState, stateDir, { recursive: true });
+  const modulesOut = path.join(work, 'modules.json');
+  const nodeArgs = probe ? ['--import', path.join(FIXTURES, 'module-probe.mjs')] : [];
+  let stderr = '';
+  let exited: number | null | undefined;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...nodeArgs, ...c.args(port)], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production', PORT: String(port), MESHLINK_STATE_DIR: stateDir, MESHLINK_SWEEP_INTERVAL: 'off', MESHLINK_BENCH_MODULES_OUT: modulesOut, ...c.env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.on('exit', (code) => (exited = code));
+  try {
+    let first: { status: number; body: string } | undefined;
+    while (!first) {
+      if (exited !== undefined) throw new Error(`${c.label}: exited with ${exited} before answering: ${stderr.slice(0, 500)}`);
+      if (performance.now() - t0 > PROBE_TIMEOUT_MS) throw new Error(`${c.label}: no answer in ${PROBE_TIMEOUT_MS} ms`);
+      try {
+        first = await request(port, c.first);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw err;
+        await sleep(2);
+      }
+    }
+    const firstMs = performance.now() - t0;
+    if (first.status >= 300) throw new Error(`${c.label}: first call answered ${first.status} ${first.body.slice(0, 200)}`);
+    let secondMs: number | undefined;
+    if (c.second) {
+      const t1 = performance.now();
+      const second = await request(port, c.second);
+      secondMs = performance.now() - t1;
+      if (second.status >= 300) throw new Error(`${c.label}: second call answered ${second.status} ${second.body.slice(0, 200)}`);
+    }
+    let packages: Set<string> | undefined;
+    if (probe) {
+      child.kill('SIGUSR2');
+      for (let i = 0; i < 500 && !existsSync(modulesOut); i++) await sleep(10);
+      await sleep(50); // the file is written in one call; let it finish
+      const urls = JSON.parse(await readFile(modulesOut, 'utf8')) as string[];
+      packages = new Set(urls.map(packageOf).filter((p): p is string => p !== undefined));
+    }
+    return { firstMs, ...(secondMs !== undefined ? { secondMs } : {}), ...(packages ? { packages } : {}) };
+  } finally {
+    if (exited === undefined) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function ffArgs(target: string, source = '.'): (port: number) => string[] {
+  return (port) => [FF_MAIN, `--target=${target}`, `--source=${source}`, `--port=${port}`];
+}
+
+const json = { 'content-type': 'application/json' };
+const postLink: HttpCall = { method: 'POST', path: '/links', headers: json, body: JSON.stringify(benchSpec(1)) };
+const healthz: HttpCall = { method: 'GET', path: '/healthz' };
+
+/** One messagePublished CloudEvent in binary mode, as Eventarc delivers it. */
+function pubsubEvent(data: unknown): HttpCall {
+  const event = binaryCloudEvent(pubsubMessage(data));
+  return { method: 'POST', path: '/', headers: event.headers, body: event.body };
+}
+
+interface ImportFigure {
+  label: string;
+  importMs: Summary;
+  sinceStartMs: Summary;
+}
+
+async function importTime(label: string, target: string): Promise<ImportFigure> {
+  const imports: number[] = [];
+  const since: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const { stdout } = await run(process.execPath, [path.join(FIXTURES, 'import-time.mjs'), target], { cwd: ROOT });
+    const r = JSON.parse(stdout) as { importMs: number; sinceStartMs: number };
+    imports.push(r.importMs);
+    since.push(r.sinceStartMs);
+  }
+  return { label, importMs: summarize(imports), sinceStartMs: summarize(since) };
+}
+
+interface StartFigure {
+  label: string;
+  first: Summary;
+  firstCall: string;
+  second?: Summary;
+  secondCall?: string;
+}
+
+interface ProbeFigure {
+  label: string;
+  loaded: Record<string, boolean>;
+}
+
+export interface ColdStartFigures {
+  buildMs: number;
+  nodeBaselineMs: Summary;
+  starts: StartFigure[];
+  imports: ImportFigure[];
+  probes: ProbeFigure[];
+  pending: string[];
+}
+
+function describeCall(call: HttpCall): string {
+  return call.path === '/' && call.method === 'POST' ? 'one CloudEvent' : `${call.method} ${call.path}`;
+}
+
+/** A state directory holding one link, for the event functions to find. */
+async function oneLinkState(root: string): Promise<string> {
+  const dir = path.join(root, 'one-link');
+  const { composeApp } = await import('../../shared/compose.js');
+  const { parseConfig } = await import('../../shared/config.js');
+  const { createLogger } = await import('../../shared/log.js');
+  const { applyLink } = await import('../../shared/app/provision.js');
+  const deps = await composeApp(parseConfig({ MESHLINK_STATE_DIR: dir }), { workerId: 'bench', log: createLogger({ write: () => {} }) });
+  await applyLink(deps, benchSpec(1));
+  return dir;
+}
+
+export async function measureColdStart(log: (line: string) => void): Promise<ColdStartFigures> {
+  const tBuild = performance.now();
+  // The compiled package, as deployed (package.json main: dist/functions/index.js).
+  await run(process.execPath, [TSC, '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  const buildMs = performance.now() - tBuild;
+  const fake = await startFakeSecretManager();
+  const root = await mkdtemp(path.join(tmpdir(), 'meshlink-bench-coldstate-'));
+  try {
+    const seeded = await oneLinkState(root);
+    const secretManager = { MESHLINK_STORE: 'secret-manager', MESHLINK_PROJECT: fake.project, MESHLINK_SECRET_MANAGER_ENDPOINT: `plaintext://127.0.0.1:${fake.port}` };
+    const registered = existsSync(path.join(ROOT, 'dist/functions/rotation.js'));
+    const cases: Case[] = [
+      { label: 'functions-framework hello world', args: ffArgs('hello', path.join(FIXTURES, 'hello.js')), first: { method: 'GET', path: '/' } },
+      { label: `${FUNCTION_NAMES.api}, local store`, args: ffArgs(FUNCTION_NAMES.api), first: healthz, second: postLink },
+      { label: `${FUNCTION_NAMES.api}, Secret Manager store (loopback fake)`, args: ffArgs(FUNCTION_NAMES.api), env: secretManager, first: healthz, second: postLink },
+      // `npm start` runs `tsx functions/local.ts`; the tsx CLI would add a relay process in between.
+      { label: `${FUNCTION_NAMES.api} as \`npm start\` serves it (tsx, not compiled)`, args: () => ['--import', 'tsx', 'functions/local.ts'], first: healthz, second: postLink },
+      { label: `${FUNCTION_NAMES.clusterRegistration}, local store, one link`, args: ffArgs(FUNCTION_NAMES.clusterRegistration), seedState: seeded, first: pubsubEvent(fixture('gke-create-cluster-last')) },
+    ];
+    const pending: string[] = [];
+    if (registered) {
+      cases.push(
+        { label: `${FUNCTION_NAMES.sweep}, local store, one link`, args: ffArgs(FUNCTION_NAMES.sweep), seedState: seeded, first: pubsubEvent({}) },
+        { label: `${FUNCTION_NAMES.rotateLink}, local store, one link not due`, args: ffArgs(FUNCTION_NAMES.rotateLink), seedState: seeded, first: pubsubEvent({ link: 'bench-1', reason: 'bench' }) },
+      );
+    } else {
+      pending.push(`${FUNCTION_NAMES.sweep} and ${FUNCTION_NAMES.rotateLink} are not registered on this branch yet (the rotation functions): no cold start measured for them.`);
+    }
+
+    const baseline: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t0 = performance.now();
+      await run(process.execPath, ['-e', '0']);
+      baseline.push(performance.now() - t0);
+    }
+
+    const starts: StartFigure[] = [];
+    for (const c of cases) {
+      await coldRun(c); // warms the file system cache, as a deployed image's is
+      const runs: ColdRun[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await coldRun(c));
+      const second = runs.every((r) => r.secondMs !== undefined) ? summarize(runs.map((r) => r.secondMs!)) : undefined;
+      starts.push({ label: c.label, first: summarize(runs.map((r) => r.firstMs)), firstCall: describeCall(c.first), ...(second && c.second ? { second, secondCall: describeCall(c.second) } : {}) });
+      log(`cold start ${c.label}: ${ms(starts.at(-1)!.first.median)}`);
+    }
+
+    const imports = [
+      await importTime('hello world module (functions-framework only)', path.join(FIXTURES, 'hello.js')),
+      await importTime('meshlink `dist/functions/index.js` (every function)', './dist/functions/index.js'),
+      await importTime('`@peculiar/x509` through `dist/shared/pki/x509.js`', './dist/shared/pki/x509.js'),
+      await importTime('`zod`', 'zod'),
+      await importTime('`yaml`', 'yaml'),
+      await importTime('`@google-cloud/secret-manager`', '@google-cloud/secret-manager'),
+      await importTime('`@kubernetes/client-node`', '@kubernetes/client-node'),
+      await importTime('`@google-cloud/container`', '@google-cloud/container'),
+      await importTime('`@google-cloud/pubsub`', '@google-cloud/pubsub'),
+    ];
+    log('import times measured');
+
+    const probeCases: [string, Case][] = [
+      ['api, local store: after GET /healthz', { ...cases[1]!, second: undefined } as Case],
+      ['api, local store: after GET /healthz and POST /links', cases[1]!],
+      ['api, Secret Manager store: after GET /healthz', { ...cases[2]!, second: undefined } as Case],
+      ['api, Secret Manager store: after GET /healthz and POST /links', cases[2]!],
+      ['registration, local store: after one event', cases[4]!],
+      ...(registered ? ([['sweep, local store: after one event', cases[5]!], ['rotate, local store: after one event', cases[6]!]] as [string, Case][]) : []),
+    ];
+    const probes: ProbeFigure[] = [];
+    for (const [label, c] of probeCases) {
+      const { packages } = await coldRun(c, true);
+      probes.push({ label, loaded: Object.fromEntries(HEAVY.map((h) => [h, packages!.has(h)])) });
+    }
+    log('module probes done');
+    return { buildMs, nodeBaselineMs: summarize(baseline), starts, imports, probes, pending };
+  } finally {
+    await fake.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+export function coldStartSection(f: ColdStartFigures): Section {
+  const hello = f.starts[0]!;
+  const api = f.starts[1]!;
+  const sm = f.starts[2]!;
+  const index = f.imports[1]!;
+  const x509 = f.imports[2]!;
+  const healthzProbe = f.probes[0]!;
+  const eagerOnHealthz = Object.entries(healthzProbe.loaded).filter(([, loaded]) => loaded).map(([name]) => `\`${name}\``);
+  const smHealthz = f.probes[2]!;
+  const findings = [
+    `**Spawn to first answer**: the hello world answers ${ms(hello.first.median)} after spawn (Node itself starts and exits in ${ms(f.nodeBaselineMs.median)}); ` +
+      `meshlink's HTTP function answers GET /healthz after ${ms(api.first.median)}, ${ms(api.first.median - hello.first.median)} more, which is nearly all module loading: ` +
+      `importing \`dist/functions/index.js\` takes ${ms(index.importMs.median)}, of which \`@peculiar/x509\` (with \`reflect-metadata\`, \`tsyringe\` and the \`@peculiar/asn1-*\` schemas) is ${ms(x509.importMs.median)}.`,
+    `**Heavy SDKs by path**: after GET /healthz on the local store the process has loaded ${eagerOnHealthz.length ? eagerOnHealthz.join(', ') : 'none of them'}. ` +
+      'The Kubernetes client and the Google SDKs are loaded only where needed (`LazyKubernetesTarget`, the store chosen in `compose.ts`), as designed. ' +
+      '`@peculiar/x509` is the exception: `functions/http-api.ts` imports `shared/app/provision.ts`, which reaches `shared/pki/mint.ts` and so `shared/pki/x509.ts` at module load, ' +
+      `for every function and every route (GET /healthz, GET /links, the event functions), although only minting and reading certificates use it: about ${ms(x509.importMs.median)} of each cold start.` +
+      (smHealthz.loaded['@google-cloud/secret-manager']
+        ? ` With the Secret Manager store, GET /healthz also loads \`@google-cloud/secret-manager\` (with \`google-gax\` and \`@grpc/grpc-js\`): the HTTP function composes the app (\`runtimeDeps()\`) before routing, so a liveness probe pays for the store client (${ms(sm.first.median - api.first.median)} more than on the local store).`
+        : ''),
+    `The first POST /links of a fresh process takes ${api.second ? ms(api.second.median) : 'n/a'} on the local store (mint, store, both clusters' YAML), and ${sm.second ? ms(sm.second.median) : 'n/a'} on the Secret Manager store over loopback gRPC (the client's first connection included).`,
+    `Compiled output (\`npm run build\`, ${ms(f.buildMs)} here) is what Cloud Functions runs (\`package.json\` \`main\`), so every case but \`npm start\` is started the production way: ` +
+      '`functions-framework --target=<function> --source=.` with `NODE_ENV=production`, from spawn until the first answer (polled every 2 ms on loopback); ' +
+      '`npm start` (tsx compiles TypeScript at load time) is shown for comparison only.',
+    ...f.pending,
+  ];
+  return {
+    title: '4. Cold start',
+    method: [
+      `Each run is a fresh process; ${RUNS} runs per case after one unmeasured run (file cache warm, as on a deployed instance), median and p95. ` +
+        'Import times: a fresh process imports one module and reports the import\'s duration and the time since the process started. ' +
+        'Loaded SDKs: the same processes started with `node --import test/bench/fixtures/module-probe.mjs`, which records every module URL (ES modules through a `module.register` resolve hook, CommonJS ones from `require.cache`) and reports them after the requests.',
+    ],
+    tables: [
+      {
+        title: 'Spawn to first answer',
+        headers: ['function', 'first call', 'median', 'p95', 'then', 'median', 'p95'],
+        rows: f.starts.map((s) => [s.label, s.firstCall, ms(s.first.median), ms(s.first.p95), s.secondCall ?? '', s.second ? ms(s.second.median) : '', s.second ? ms(s.second.p95) : '']),
+      },
+      {
+        title: 'Module import alone',
+        headers: ['module', 'import median', 'p95', 'process start to imported, median'],
+        rows: [
+          ...f.imports.map((i) => [i.label, ms(i.importMs.median), ms(i.importMs.p95), ms(i.sinceStartMs.median)]),
+          ['(`node -e 0`, spawn to exit)', '', '', ms(f.nodeBaselineMs.median)],
+        ],
+      },
+      {
+        title: 'Heavy SDKs in the process after serving (yes = loaded)',
+        headers: ['path', ...HEAVY.map((h) => `\`${h}\``)],
+        rows: f.probes.map((p) => [p.label, ...HEAVY.map((h) => (p.loaded[h] ? 'yes' : '-'))]),
+      },
+    ],
+    findings,
+  };
+}

@@ -1,0 +1,292 @@
+// Section 2, creating links end to end on the embedded defaults (local file store, local cluster
+// directories): POST /links through functions-framework's HTTP server in a child process, and the
+// same requests in process (handleApiRequest) to separate HTTP overhead; distinct links, then the
+// same unchanged specs again (which must write nothing); then one create beside many existing links.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { handleApiRequest } from '../../functions/http-api.js';
+import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
+import { systemClock } from '../../shared/clock.js';
+import { composeApp } from '../../shared/compose.js';
+import { parseConfig } from '../../shared/config.js';
+import { createLogger } from '../../shared/log.js';
+import { CountingStore } from '../../shared/store/counting-store.js';
+import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { MemoryClusters } from '../support/memory-clusters.js';
+import type { ServerCounters } from './api-server.js';
+import { CountingClusters } from './counting-clusters.js';
+import type { Section } from './report.js';
+import { benchSpec, realLinkState, seedSyntheticLinks } from './seed.js';
+import { concurrent, count, ms, rate, ratio, summarize, type Summary } from './stats.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const IN_FLIGHT = 8;
+const DISTINCT = { sequential: 32, concurrent: 64 };
+const UNCHANGED = { sequential: 150, concurrent: 400 };
+/** Existing links beside which more are created (in memory: the listing, not the disk, is measured). */
+const EXISTING = [
+  { links: 0, creates: 10 },
+  { links: 1_000, creates: 10 },
+  { links: 10_000, creates: 3 },
+];
+
+type Post = (body: string) => Promise<number>;
+
+interface Counters {
+  store: { listPages: number; payloadReads: number; metadataReads: number; writes: number };
+  clusterCalls: number;
+  clusterWrites: number;
+}
+
+interface Phase {
+  label: string;
+  inFlight: number;
+  latency: Summary;
+  perSecond: number;
+  counters: Counters;
+  /** Requests that did not get the expected status. */
+  unexpected: number;
+}
+
+interface Driver {
+  post: Post;
+  counters(): Promise<Counters>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The HTTP function in its own process, as `npm start` serves it, on a fresh state directory. */
+async function httpDriver(stateDir: string): Promise<Driver> {
+  const child: ChildProcess = fork(path.join(HERE, 'api-server.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, MESHLINK_STATE_DIR: stateDir, MESHLINK_SWEEP_INTERVAL: 'off', PORT: '0' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const reply = <T>(key: string, send?: string) =>
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (m: any) => {
+        if (m && key in m) {
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          resolve(m[key] as T);
+        }
+      };
+      const onExit = (code: number | null) => reject(new Error(`bench API server exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      if (send) child.send(send);
+    });
+  const port = await reply<number>('port');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+  const post: Post = (body) =>
+    new Promise((resolve, reject) => {
+      const req = http.request(
+        { host: '127.0.0.1', port, path: '/links', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  return {
+    post,
+    counters: async () => {
+      const c = await reply<ServerCounters>('counters', 'counters');
+      return { store: c.store, clusterCalls: c.clusters.totalCalls, clusterWrites: c.clusters.writes };
+    },
+    reset: async () => {
+      await reply('reset', 'reset');
+    },
+    close: async () => {
+      agent.destroy();
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send('stop');
+      await exited;
+    },
+  };
+}
+
+function countersOf(store: CountingStore, clusters: CountingClusters): Counters {
+  const c = clusters.counts();
+  return { store: { listPages: store.listPages, payloadReads: store.payloadReads, metadataReads: store.metadataReads, writes: store.writes }, clusterCalls: c.totalCalls, clusterWrites: c.writes };
+}
+
+/** The same use-case through handleApiRequest, on the same embedded defaults, logs formatted and dropped. */
+async function inProcessDriver(stateDir: string): Promise<Driver> {
+  const config = parseConfig({ MESHLINK_STATE_DIR: stateDir, MESHLINK_SWEEP_INTERVAL: 'off' });
+  const base = await composeApp(config, { workerId: 'bench', log: createLogger({ write: () => {} }) });
+  const store = new CountingStore(base.store);
+  const clusters = new CountingClusters(base.clusters);
+  const deps: AppDeps = { ...base, store, clusters };
+  return {
+    post: async (body) => (await handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(body) })).status,
+    counters: async () => countersOf(store, clusters),
+    reset: async () => {
+      store.reset();
+      clusters.reset();
+    },
+    close: async () => {},
+  };
+}
+
+async function phase(driver: Driver, label: string, total: number, inFlight: number, bodyOf: (i: number) => string, expected: number): Promise<Phase> {
+  await driver.reset();
+  let unexpected = 0;
+  const run = await concurrent(total, inFlight, async (i) => {
+    if ((await driver.post(bodyOf(i))) !== expected) unexpected++;
+  });
+  return { label, inFlight, latency: summarize(run.samples), perSecond: run.perSecond, counters: await driver.counters(), unexpected };
+}
+
+/** Distinct links (sequential, then concurrent), then every one of them again, unchanged. */
+async function drive(driver: Driver, log: (line: string) => void, via: string): Promise<Phase[]> {
+  const body = (i: number) => JSON.stringify(benchSpec(i));
+  const phases: Phase[] = [];
+  const created = DISTINCT.sequential + DISTINCT.concurrent;
+  // One warm-up link (lazy modules, first directories) outside the figures.
+  await driver.post(JSON.stringify(benchSpec(39_999)));
+  phases.push(await phase(driver, 'create, distinct links', DISTINCT.sequential, 1, body, 201));
+  phases.push(await phase(driver, 'create, distinct links', DISTINCT.concurrent, IN_FLIGHT, (i) => body(DISTINCT.sequential + i), 201));
+  phases.push(await phase(driver, 'repeat, unchanged spec', UNCHANGED.sequential, 1, (i) => body(i % created), 200));
+  phases.push(await phase(driver, 'repeat, unchanged spec', UNCHANGED.concurrent, IN_FLIGHT, (i) => body(i % created), 200));
+  for (const p of phases) log(`create ${via} ${p.label} x${p.inFlight}: ${rate(p.perSecond)}/s, median ${ms(p.latency.median)}`);
+  return phases;
+}
+
+interface ScalePoint {
+  existing: number;
+  latency: Summary;
+  listPagesPerCreate: number;
+  metadataReadsPerCreate: number;
+}
+
+/** One more link beside N existing ones: the gateway-port check lists every link. */
+async function createBesideExisting(log: (line: string) => void): Promise<ScalePoint[]> {
+  const template = await realLinkState();
+  const points: ScalePoint[] = [];
+  for (const { links: existing, creates } of EXISTING) {
+    const store = new CountingStore(new InMemoryStore());
+    await seedSyntheticLinks(store, { count: existing, template, issuedAt: new Date() });
+    const clusters = new CountingClusters(new MemoryClusters());
+    const deps: AppDeps = { store, clusters, clock: systemClock, log: createLogger({ write: () => {} }), settings: DEFAULT_SETTINGS, workerId: 'bench' };
+    store.reset();
+    const run = await concurrent(creates, 1, async (i) => {
+      const res = await handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(JSON.stringify(benchSpec(i, 'extra'))) });
+      if (res.status !== 201) throw new Error(`create beside ${existing} links answered ${res.status}`);
+    });
+    points.push({ existing, latency: summarize(run.samples), listPagesPerCreate: store.listPages / creates, metadataReadsPerCreate: store.metadataReads / creates });
+    log(`create beside ${existing} links: median ${ms(points.at(-1)!.latency.median)}, ${store.listPages / creates} list pages each`);
+  }
+  return points;
+}
+
+export interface CreateFigures {
+  http: Phase[];
+  inProcess: Phase[];
+  scale: ScalePoint[];
+}
+
+export async function measureCreate(log: (line: string) => void): Promise<CreateFigures> {
+  const root = await mkdtemp(path.join(tmpdir(), 'meshlink-bench-create-'));
+  try {
+    const httpServer = await httpDriver(path.join(root, 'http'));
+    let httpPhases: Phase[];
+    try {
+      httpPhases = await drive(httpServer, log, 'HTTP');
+    } finally {
+      await httpServer.close();
+    }
+    const inProcess = await drive(await inProcessDriver(path.join(root, 'in-process')), log, 'in-process');
+    return { http: httpPhases, inProcess, scale: await createBesideExisting(log) };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The unchanged repeats must write nothing, to the store or to a cluster. */
+export function createChecks(f: CreateFigures): string[] {
+  const failures: string[] = [];
+  for (const [via, phases] of [['HTTP', f.http], ['in process', f.inProcess]] as const) {
+    for (const p of phases) {
+      if (p.unexpected > 0) failures.push(`${via} ${p.label} x${p.inFlight}: ${p.unexpected} requests got an unexpected status`);
+      if (p.label.startsWith('repeat') && (p.counters.store.writes !== 0 || p.counters.clusterWrites !== 0)) {
+        failures.push(`${via} ${p.label} x${p.inFlight}: ${p.counters.store.writes} store writes and ${p.counters.clusterWrites} cluster writes (expected 0)`);
+      }
+    }
+  }
+  return failures;
+}
+
+function per(n: number, requests: number): string {
+  const v = n / requests;
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+export function createSection(f: CreateFigures): Section {
+  const requests = (p: Phase) => p.latency.n;
+  const rows = (via: string, phases: Phase[]) =>
+    phases.map((p) => [
+      `${via}: ${p.label}`,
+      String(p.inFlight),
+      count(p.latency.n),
+      rate(p.perSecond),
+      ms(p.latency.median),
+      ms(p.latency.p95),
+      ms(p.latency.p99),
+      per(p.counters.store.writes, requests(p)),
+      per(p.counters.store.payloadReads, requests(p)),
+      per(p.counters.store.listPages, requests(p)),
+      per(p.counters.clusterCalls, requests(p)),
+      per(p.counters.clusterWrites, requests(p)),
+    ]);
+  const find = (phases: Phase[], label: string, inFlight: number) => phases.find((p) => p.label === label && p.inFlight === inFlight)!;
+  const httpCreate = find(f.http, 'create, distinct links', 1);
+  const localCreate = find(f.inProcess, 'create, distinct links', 1);
+  const httpRepeat = find(f.http, 'repeat, unchanged spec', 1);
+  const localRepeat = find(f.inProcess, 'repeat, unchanged spec', 1);
+  const repeatWrites = [...f.http, ...f.inProcess].filter((p) => p.label.startsWith('repeat')).reduce((n, p) => n + p.counters.store.writes + p.counters.clusterWrites, 0);
+  const repeats = [...f.http, ...f.inProcess].filter((p) => p.label.startsWith('repeat')).reduce((n, p) => n + requests(p), 0);
+  const last = f.scale.at(-1)!;
+  const first = f.scale[0]!;
+  return {
+    title: '2. Creating a link (POST /links) on the embedded defaults',
+    method: [
+      '**HTTP**: the `meshlinkApi` function served by functions-framework (`getTestServer`, as `npm start` does) in a child process on a fresh state directory ' +
+        '(local file store, local cluster directories, INFO logs written to a discarded stdout); requests from the bench process over keep-alive connections, ' +
+        `one at a time, then ${IN_FLIGHT} in flight. **In process**: the same JSON bodies through \`handleApiRequest\` on the same kind of deps, so the difference is HTTP and the framework. ` +
+        'Distinct links differ in name, host and `server.gatewayPort` (client cluster `bench-client`, server cluster `bench-server`). The repeats post those same specs again, unchanged. ' +
+        'Store and cluster calls are counted by decorators around the real adapters (`CountingStore`, and a counting `ClusterResolver`); per request below.',
+    ],
+    tables: [
+      {
+        headers: ['case', 'in flight', 'requests', 'req/s', 'median', 'p95', 'p99', 'store writes', 'payload reads', 'list pages', 'cluster calls', 'cluster writes'],
+        rows: [...rows('HTTP', f.http), ...rows('in process', f.inProcess)],
+      },
+      {
+        title: 'One more link beside existing ones (in process, in-memory store and clusters)',
+        headers: ['existing links', 'creates', 'median', 'p95', 'list pages per create', 'metadata reads per create'],
+        rows: f.scale.map((s) => [count(s.existing), String(s.latency.n), ms(s.latency.median), ms(s.latency.p95), per(s.listPagesPerCreate, 1), per(s.metadataReadsPerCreate, 1)]),
+      },
+    ],
+    findings: [
+      `**Unchanged specs write nothing**: ${count(repeats)} repeated requests made ${repeatWrites} store writes and ${repeatWrites === 0 ? 'no' : 'some'} cluster writes ` +
+        `(checked; ${repeatWrites === 0 ? 'met' : '**not met**'}). A repeat still costs ${per(httpRepeat.counters.store.payloadReads, requests(httpRepeat))} payload reads ` +
+        `(each side's credential, to render its Secret and compare revisions) and ${per(httpRepeat.counters.clusterCalls, requests(httpRepeat))} cluster calls (port check, ingress address, apply).`,
+      `**Where a create's time goes**: ${ms(localCreate.latency.median)} in process against ${ms(httpCreate.latency.median)} over HTTP (one at a time), so HTTP and the framework add ` +
+        `${ms(httpCreate.latency.median - localCreate.latency.median)}; for a repeat, ${ms(localRepeat.latency.median)} against ${ms(httpRepeat.latency.median)} ` +
+        `(${ratio(httpRepeat.latency.median / localRepeat.latency.median)}). Minting a P-256 set is about 2 ms (section 1); the rest of a create is the file store's ` +
+        `${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes (each a temp file, fsync, rename and directory fsync) and the YAML files of both clusters.`,
+      `**Creates slow down as links accumulate**: beside ${count(last.existing)} links one create lists ${per(last.listPagesPerCreate, 1)} pages ` +
+        `(${ms(last.latency.median)} median, against ${ms(first.latency.median)} with none). \`assertGatewayPortFree\` (shared/app/provision.ts) lists every link secret ` +
+        '(default page size 100) to find a gateway-port clash on a new link. On Secret Manager each page is a metadata read against a quota of 600 a minute: ' +
+        `at ${count(last.existing)} links one create spends ${per(last.listPagesPerCreate, 1)} of them, so creates are capped near ${Math.floor(600 / Math.max(1, last.listPagesPerCreate))} a minute per project ` +
+        'before sweeps take their share. Reported, not changed here (see the end of this page).',
+    ],
+  };
+}

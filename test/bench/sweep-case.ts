@@ -1,0 +1,220 @@
+// Child process of the sweep benchmark: one store kind and size per process, so peak memory is
+// this case's. Seeds the links, runs the sweeps the parent asks for, and reports over IPC.
+// The sweep use-case (shared/app/sweep.ts) comes from the rotation work: it is loaded at run time,
+// so this file compiles where it is not there yet, and the case reports it as missing.
+import { fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
+import { manualClock } from '../../shared/clock.js';
+import { createLogger } from '../../shared/log.js';
+import { CountingStore } from '../../shared/store/counting-store.js';
+import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { LocalFileStore } from '../../shared/store/local-file-store.js';
+import type { SecretStore } from '../../shared/store/port.js';
+import { MemoryClusters } from '../support/memory-clusters.js';
+import { CountingClusters } from './counting-clusters.js';
+import { IndexedMemoryStore } from './indexed-store.js';
+import { createRealLinks, DAY, realLinkState, seedSyntheticLinks } from './seed.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export type StoreKind = 'memory' | 'indexed' | 'file' | 'secret-manager';
+export type QueueKind = 'record' | 'in-process';
+
+export interface SweepCaseRequest {
+  store: StoreKind;
+  links: number;
+  /** Share of the links due at the `due` sweeps (0.01 = 1%). */
+  dueShare: number;
+  sweeps: { label: string; at: 'none-due' | 'due'; queue: QueueKind }[];
+}
+
+export interface SweepMeasure {
+  label: string;
+  queue: QueueKind;
+  wallMs: number;
+  listed: number;
+  pages: number;
+  due: number;
+  rotated: number;
+  failed: number;
+  store: { listPages: number; payloadReads: number; metadataReads: number; writes: number };
+  clusterCalls: number;
+  clusterWrites: number;
+  /** Peak heapUsed and rss seen at page boundaries, and the baseline before the sweep (after a GC). */
+  heapPeak: number;
+  heapBase: number;
+  rssPeak: number;
+}
+
+export interface SweepCaseResult {
+  store: StoreKind;
+  links: number;
+  /** Links due at the `due` sweeps; real (minted and stored) ones when a sweep rotates them. */
+  dueLinks: number;
+  realLinks: number;
+  seedMs: number;
+  sweeps: SweepMeasure[];
+  /** Largest resident set of this process over its life (seeding included), bytes. */
+  maxRss: number;
+  missing?: string;
+}
+
+/** The parts of the rotation work's API this benchmark uses (shared/app/sweep.ts, rotation-queue.ts). */
+interface DueLink {
+  link: string;
+  reason: string;
+}
+interface RotationQueue {
+  enqueue(links: DueLink[]): Promise<void>;
+}
+interface SweepApi {
+  sweep(deps: AppDeps, queue: RotationQueue): Promise<{ listed: number; pages: number; due: DueLink[] }>;
+  InProcessRotationQueue: new (deps: AppDeps, options: { onResult?: (outcome: { outcome: string }) => void }) => RotationQueue;
+}
+
+async function loadSweepApi(): Promise<SweepApi | undefined> {
+  const sweepModule: string = '../../shared/app/sweep.js';
+  const queueModule: string = '../../shared/app/rotation-queue.js';
+  if (!existsSync(path.join(HERE, '../../shared/app/sweep.ts'))) return undefined;
+  const [{ sweep }, { InProcessRotationQueue }] = await Promise.all([import(sweepModule), import(queueModule)]);
+  return { sweep, InProcessRotationQueue };
+}
+
+/** The Secret Manager fake in a process of its own. */
+async function startFake(): Promise<{ port: number; project: string; stop: () => Promise<void> }> {
+  const child = fork(path.join(HERE, 'sm-server.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const { port, project } = await new Promise<{ port: number; project: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { port: number; project: string }));
+    child.once('exit', (code) => reject(new Error(`Secret Manager fake exited with ${code}`)));
+  });
+  return {
+    port,
+    project,
+    stop: async () => {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.send('stop');
+      await gone;
+    },
+  };
+}
+
+/** Samples memory at every listing page (the sweep's unit of work) and every hand-over to the queue. */
+class Sampler {
+  heapPeak = 0;
+  rssPeak = 0;
+  sample(): void {
+    const m = process.memoryUsage();
+    if (m.heapUsed > this.heapPeak) this.heapPeak = m.heapUsed;
+    if (m.rss > this.rssPeak) this.rssPeak = m.rss;
+  }
+}
+
+class SampledStore extends CountingStore {
+  sampler = new Sampler();
+  override async listSecrets(query: Parameters<SecretStore['listSecrets']>[0]) {
+    const page = await super.listSecrets(query);
+    this.sampler.sample();
+    return page;
+  }
+}
+
+async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
+  const api = await loadSweepApi();
+  const maxRss = () => process.resourceUsage().maxRSS * 1024;
+  if (!api) return { store: req.store, links: req.links, dueLinks: 0, realLinks: 0, seedMs: 0, sweeps: [], maxRss: maxRss(), missing: 'shared/app/sweep.ts is not on this branch' };
+
+  // Times: real links are issued 19 days before `base`, so their leaves (30 days, renewed at two
+  // thirds) come due a day after it; synthetic links are issued a day before `base` and are due in
+  // 19 days. The none-due sweep runs at `base`, the due sweep two days later.
+  const base = Date.now();
+  const at = { 'none-due': new Date(base), due: new Date(base + 2 * DAY) };
+  const clock = manualClock(new Date(base - 19 * DAY));
+  const work = await mkdtemp(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'meshlink-bench-sweep-'));
+  const fake = req.store === 'secret-manager' ? await startFake() : undefined;
+  try {
+    let inner: SecretStore;
+    if (req.store === 'memory') inner = new InMemoryStore({ clock });
+    else if (req.store === 'indexed') inner = new IndexedMemoryStore({ clock });
+    else if (req.store === 'file') inner = new LocalFileStore(path.join(work, 'store'), { clock });
+    else {
+      const { SecretManagerStore } = await import('../../shared/store/secret-manager-store.js');
+      inner = new SecretManagerStore({ project: fake!.project, apiEndpoint: '127.0.0.1', port: fake!.port, plaintext: true });
+    }
+    const store = new SampledStore(inner);
+    const clusters = new CountingClusters(new MemoryClusters());
+    const deps: AppDeps = { store, clusters, clock, log: createLogger({ write: () => {} }), settings: DEFAULT_SETTINGS, workerId: 'bench-sweep' };
+
+    const dueLinks = Math.round(req.links * req.dueShare);
+    // Due links that a worker will rotate must be real (minted and stored); a sweep that only hands
+    // them to the queue decides from the state alone, so synthetic ones issued as long ago do.
+    const realLinks = req.sweeps.some((s) => s.queue === 'in-process') ? dueLinks : 0;
+    const concurrency = req.store === 'secret-manager' ? 64 : 16;
+    const t0 = performance.now();
+    // Real links first, while the gateway-port check (which lists every link) is cheap.
+    await createRealLinks(deps, realLinks, 'due');
+    const template = await realLinkState();
+    await seedSyntheticLinks(store, { count: dueLinks - realLinks, template, issuedAt: new Date(base - 19 * DAY), concurrency });
+    await seedSyntheticLinks(store, { count: req.links - dueLinks, template, issuedAt: new Date(base - DAY), concurrency, first: dueLinks - realLinks });
+    const seedMs = performance.now() - t0;
+
+    const sweeps: SweepMeasure[] = [];
+    for (const s of req.sweeps) {
+      clock.set(at[s.at]);
+      let rotated = 0;
+      let failed = 0;
+      let enqueued = 0;
+      const inProcess = s.queue === 'in-process' ? new api.InProcessRotationQueue(deps, { onResult: (o) => (o.outcome === 'rotated' ? rotated++ : o.outcome === 'failed' ? failed++ : 0) }) : undefined;
+      // `record` stands for the Pub/Sub fan-out: the sweep function publishes, workers rotate elsewhere.
+      const queue: RotationQueue = {
+        enqueue: async (links) => {
+          enqueued += links.length;
+          if (inProcess) await inProcess.enqueue(links);
+          store.sampler.sample();
+        },
+      };
+      globalThis.gc?.();
+      store.reset();
+      clusters.reset();
+      const baseline = process.memoryUsage();
+      store.sampler = new Sampler();
+      store.sampler.sample();
+      const t1 = performance.now();
+      const report = await api.sweep(deps, queue);
+      const wallMs = performance.now() - t1;
+      store.sampler.sample();
+      const c = clusters.counts();
+      sweeps.push({
+        label: s.label,
+        queue: s.queue,
+        wallMs,
+        listed: report.listed,
+        pages: report.pages,
+        due: enqueued,
+        rotated,
+        failed,
+        store: { listPages: store.listPages, payloadReads: store.payloadReads, metadataReads: store.metadataReads, writes: store.writes },
+        clusterCalls: c.totalCalls,
+        clusterWrites: c.writes,
+        heapPeak: store.sampler.heapPeak,
+        heapBase: baseline.heapUsed,
+        rssPeak: store.sampler.rssPeak,
+      });
+    }
+    return { store: req.store, links: req.links, dueLinks, realLinks, seedMs, sweeps, maxRss: maxRss() };
+  } finally {
+    await fake?.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+process.once('message', (req) => {
+  runCase(req as SweepCaseRequest).then(
+    (result) => process.send!({ result }, () => process.exit(0)),
+    (err) => process.send!({ error: String((err as Error).stack ?? err) }, () => process.exit(1)),
+  );
+});
