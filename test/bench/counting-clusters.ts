@@ -2,7 +2,7 @@
 // and writes (objects created or changed, ports added or removed, deletions).
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
-export type ClusterMethod = 'apply' | 'getService' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
+export type ClusterMethod = 'apply' | 'getService' | 'findGatewayNamespaces' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
 
 export interface ClusterCounts {
   calls: Record<ClusterMethod, number>;
@@ -13,7 +13,7 @@ export interface ClusterCounts {
 }
 
 function zero(): Record<ClusterMethod, number> {
-  return { apply: 0, getService: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
+  return { apply: 0, getService: 0, findGatewayNamespaces: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
 }
 
 export class CountingClusters implements ClusterResolver {
@@ -54,6 +54,10 @@ export class CountingClusters implements ClusterResolver {
       async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
         counter.calls.getService++;
         return inner.getService(namespace, name);
+      },
+      async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
+        counter.calls.findGatewayNamespaces++;
+        return inner.findGatewayNamespaces(selector);
       },
       async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
         counter.calls.ensureServicePorts++;
