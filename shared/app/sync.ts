@@ -68,8 +68,13 @@ export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, 
   return { ...next, at: deps.clock().toISOString() };
 }
 
-/** Sync record for a side whose cluster could not be reached or refused. */
+/**
+ * Sync record for a side whose cluster could not be reached or refused. A detached side (its
+ * cluster deregistered) stays detached: a retry failing there is expected, and only the
+ * cluster's registration or a successful sync ends the state.
+ */
 export function failedSync(previous: SideSync, err: unknown, at: string): SideSync {
-  const status = isMeshlinkError(err, 'unavailable') || isMeshlinkError(err, 'not-found') ? 'waiting-for-cluster' : 'error';
+  const unreachable = isMeshlinkError(err, 'unavailable') || isMeshlinkError(err, 'not-found');
+  const status = previous.status === 'detached' ? 'detached' : unreachable ? 'waiting-for-cluster' : 'error';
   return { ...previous, status, error: String(errorFields(err).error), at };
 }

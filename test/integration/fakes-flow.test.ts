@@ -6,15 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleApiRequest } from '../../functions/http-api.js';
-import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
-import { systemClock } from '../../shared/clock.js';
-import { KubernetesClusterResolver } from '../../shared/clusters/resolver.js';
-import { memoryLogger } from '../../shared/log.js';
+import type { AppDeps } from '../../shared/app/deps.js';
 import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
+import { deleteLink, fakesDeps, kubeWrites, postLink } from '../support/fakes-deps.js';
 
 const SERVER_REF = 'projects/acme/locations/europe-west1/clusters/db-cluster';
 const CLIENT_REF = 'kubeconfig:app-cluster';
@@ -47,24 +44,14 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     writeFileSync(kubeconfigFile, kubeconfig(clientApi));
     store = new SecretManagerStore({ project: sm.project, apiEndpoint: '127.0.0.1', port: sm.port, plaintext: true });
     const host = new URL(serverApi.url).host;
-    deps = {
-      store,
-      clusters: new KubernetesClusterResolver({
-        stateDir: dir,
-        credentials: {
-          kubeconfigFile,
-          getAccessToken: async () => serverApi.token,
-          getCluster: async (name) => {
-            expect(name).toBe(SERVER_REF);
-            return { endpoint: host, masterAuth: { clusterCaCertificate: Buffer.from(serverApi.caPem).toString('base64') } };
-          },
-        },
-      }),
-      clock: systemClock,
-      log: memoryLogger(),
-      settings: DEFAULT_SETTINGS,
-      workerId: 'fakes-test',
-    };
+    deps = fakesDeps(store, dir, {
+      kubeconfigFile,
+      getAccessToken: async () => serverApi.token,
+      getCluster: async (name) => {
+        expect(name).toBe(SERVER_REF);
+        return { endpoint: host, masterAuth: { clusterCaCertificate: Buffer.from(serverApi.caPem).toString('base64') } };
+      },
+    }, 'fakes-test');
   });
 
   afterAll(async () => {
@@ -74,8 +61,8 @@ describe('create, re-apply and delete a link through the real clients and wire-l
   });
 
   const spec = specInput({ client: { cluster: CLIENT_REF, port: 3306 }, server: { cluster: SERVER_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
-  const post = () => handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(JSON.stringify(spec)) });
-  const writes = (api: FakeKubeApi) => api.requests.filter((r) => r.method !== 'GET').length;
+  const post = () => postLink(deps, spec);
+  const writes = kubeWrites;
 
   it('creates the link: secrets in Secret Manager, objects and Secrets in both clusters, ports added', async () => {
     const res = await post();
@@ -127,7 +114,7 @@ describe('create, re-apply and delete a link through the real clients and wire-l
   });
 
   it('deletes the link: objects and port gone from the clusters, secrets gone from the store', async () => {
-    const res = await handleApiRequest(deps, { method: 'DELETE', path: '/links/mysql', body: Buffer.alloc(0) });
+    const res = await deleteLink(deps, 'mysql');
     expect(res.status).toBe(204);
     expect(serverApi.objects().map((o) => o.kind)).toEqual(['Service']);
     expect(clientApi.objects().map((o) => o.kind)).toEqual(['Service']);

@@ -7,15 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handleApiRequest } from '../../functions/http-api.js';
-import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
-import { systemClock } from '../../shared/clock.js';
-import { KubernetesClusterResolver } from '../../shared/clusters/resolver.js';
-import { memoryLogger } from '../../shared/log.js';
+import type { AppDeps } from '../../shared/app/deps.js';
 import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
+import { deleteLink, fakesDeps, kubeWrites, postLink } from '../support/fakes-deps.js';
 
 const FLEET_REF = 'projects/acme-fleet/locations/global/memberships/edge';
 const GATEWAY_PATH = '/v1/projects/424242/locations/global/memberships/edge'; // the project id as its number
@@ -41,24 +38,14 @@ describe.skipIf(!(await opensslAvailable()))('a link between a fleet member (Con
     gke.seedPod(INGRESS_NS, 'istio-ingressgateway-5c7b-fghij', { istio: 'ingressgateway' });
     dir = mkdtempSync(join(tmpdir(), 'meshlink-fleet-'));
     store = new SecretManagerStore({ project: sm.project, apiEndpoint: '127.0.0.1', port: sm.port, plaintext: true });
-    deps = {
-      store,
-      clusters: new KubernetesClusterResolver({
-        stateDir: dir,
-        credentials: {
-          getAccessToken: async () => token,
-          getCluster: async (name) => {
-            expect(name).toBe(GKE_REF);
-            return { endpoint: new URL(gke.url).host, masterAuth: { clusterCaCertificate: Buffer.from(gke.caPem).toString('base64') } };
-          },
-          connectGateway: { endpoint: gateway.origin, caPem: gateway.caPem, projectNumbers: { 'acme-fleet': '424242' } },
-        },
-      }),
-      clock: systemClock,
-      log: memoryLogger(),
-      settings: DEFAULT_SETTINGS,
-      workerId: 'fleet-test',
-    };
+    deps = fakesDeps(store, dir, {
+      getAccessToken: async () => token,
+      getCluster: async (name) => {
+        expect(name).toBe(GKE_REF);
+        return { endpoint: new URL(gke.url).host, masterAuth: { clusterCaCertificate: Buffer.from(gke.caPem).toString('base64') } };
+      },
+      connectGateway: { endpoint: gateway.origin, caPem: gateway.caPem, projectNumbers: { 'acme-fleet': '424242' } },
+    }, 'fleet-test');
   });
 
   afterAll(async () => {
@@ -68,8 +55,8 @@ describe.skipIf(!(await opensslAvailable()))('a link between a fleet member (Con
   });
 
   const spec = specInput({ client: { cluster: FLEET_REF, port: 3306 }, server: { cluster: GKE_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
-  const post = () => handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(JSON.stringify(spec)) });
-  const writes = (api: FakeKubeApi) => api.requests.filter((r) => r.method !== 'GET').length;
+  const post = () => postLink(deps, spec);
+  const writes = kubeWrites;
   const kinds = (api: FakeKubeApi, namespace: string) =>
     api.objects().filter((o) => o.metadata.namespace === namespace && o.kind !== 'Pod').map((o) => `${o.kind}/${o.metadata.name}`).sort();
 
@@ -111,7 +98,7 @@ describe.skipIf(!(await opensslAvailable()))('a link between a fleet member (Con
   });
 
   it('deletes the link from both clusters and the store', async () => {
-    const res = await handleApiRequest(deps, { method: 'DELETE', path: '/links/mysql', body: Buffer.alloc(0) });
+    const res = await deleteLink(deps, 'mysql');
     expect(res.status).toBe(204);
     expect(kinds(gateway, EGRESS_NS)).toEqual(['Service/istio-egressgateway']);
     expect(kinds(gke, INGRESS_NS)).toEqual(['Service/istio-ingressgateway']);

@@ -325,6 +325,19 @@ describe('deregistration', () => {
     expect((await syncStatus(app)).server).toBe('synced');
   });
 
+  it('a detached side stays detached when a later sync cannot reach its cluster', async () => {
+    const app = testApp();
+    await applyLink(app.deps, mysql());
+    await deliver(app, fixture('gke-delete-cluster-last'));
+    app.clusters.target(EDGE).failure = unavailable(EDGE);
+    app.clusters.target(EDGE).wipe();
+    await applyLink(app.deps, mysql());
+    const status = await getLink(app.deps, 'mysql');
+    expect(status.client.sync.status).toBe('detached');
+    expect(status.client.sync.error).toContain('not answering');
+    expect(status.server.sync.status).toBe('synced');
+  });
+
   it('a detached side comes back when its cluster registers again', async () => {
     const app = testApp();
     await applyLink(app.deps, mysql());

@@ -1,0 +1,38 @@
+// The wiring the fakes-backed integration tests share: real adapters (Secret Manager client,
+// Kubernetes client) over wire-level fakes, and the HTTP requests they make.
+import { handleApiRequest } from '../../functions/http-api.js';
+import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
+import { systemClock } from '../../shared/clock.js';
+import { KubernetesClusterResolver } from '../../shared/clusters/resolver.js';
+import { memoryLogger } from '../../shared/log.js';
+import type { SecretStore } from '../../shared/store/port.js';
+import type { FakeKubeApi } from '../fakes/kube-api-server.js';
+
+type ResolverOptions = ConstructorParameters<typeof KubernetesClusterResolver>[0];
+
+/** App dependencies over a real store client and the real Kubernetes resolver. */
+export function fakesDeps(store: SecretStore, stateDir: string, credentials: ResolverOptions['credentials'], workerId: string): AppDeps {
+  return {
+    store,
+    clusters: new KubernetesClusterResolver({ stateDir, credentials }),
+    clock: systemClock,
+    log: memoryLogger(),
+    settings: DEFAULT_SETTINGS,
+    workerId,
+  };
+}
+
+/** POST /links with a JSON spec, as the HTTP function receives it. */
+export function postLink(deps: AppDeps, spec: unknown) {
+  return handleApiRequest(deps, { method: 'POST', path: '/links', contentType: 'application/json', body: Buffer.from(JSON.stringify(spec)) });
+}
+
+/** DELETE /links/{name}. */
+export function deleteLink(deps: AppDeps, name: string) {
+  return handleApiRequest(deps, { method: 'DELETE', path: `/links/${name}`, body: Buffer.alloc(0) });
+}
+
+/** Requests to a fake API server that could have written something. */
+export function kubeWrites(api: FakeKubeApi): number {
+  return api.requests.filter((r) => r.method !== 'GET').length;
+}
