@@ -63,9 +63,14 @@ export function syntheticState(template: LinkState, i: number, issuedAt: Date, p
   return { name, state: { ...rest, ...(renewal ? { nextRenewal: renewal.toISOString() } : {}) } };
 }
 
+/** What seeding needs: a store, or the Secret Manager fake written to directly. */
+export interface SecretCreator {
+  createSecret(id: string, meta: Parameters<SecretStore['createSecret']>[1]): Promise<unknown>;
+}
+
 /** Writes `count` synthetic links (four secrets each) with a bounded number of calls in flight. */
 export async function seedSyntheticLinks(
-  store: SecretStore,
+  store: SecretCreator,
   options: { count: number; template: LinkState; issuedAt: Date; secretPrefix?: string; concurrency?: number; first?: number },
 ): Promise<void> {
   const prefix = options.secretPrefix ?? 'meshlink';

@@ -1,7 +1,5 @@
 // Child process of the sweep benchmark: one store kind and size per process, so peak memory is
 // this case's. Seeds the links, runs the sweeps the parent asks for, and reports over IPC.
-// The sweep use-case (shared/app/sweep.ts) comes from the rotation work: it is loaded at run time,
-// so this file compiles where it is not there yet, and the case reports it as missing.
 import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -9,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
+import { InProcessRotationQueue, type RotationQueue } from '../../shared/app/rotation-queue.js';
+import { sweep } from '../../shared/app/sweep.js';
 import { manualClock } from '../../shared/clock.js';
 import { createLogger } from '../../shared/log.js';
 import { CountingStore } from '../../shared/store/counting-store.js';
@@ -19,6 +19,7 @@ import { MemoryClusters } from '../support/memory-clusters.js';
 import { CountingClusters } from './counting-clusters.js';
 import { IndexedMemoryStore } from './indexed-store.js';
 import { createRealLinks, DAY, realLinkState, seedSyntheticLinks } from './seed.js';
+import type { SeedRequest } from './sm-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -61,32 +62,17 @@ export interface SweepCaseResult {
   sweeps: SweepMeasure[];
   /** Largest resident set of this process over its life (seeding included), bytes. */
   maxRss: number;
-  missing?: string;
 }
 
-/** The parts of the rotation work's API this benchmark uses (shared/app/sweep.ts, rotation-queue.ts). */
-interface DueLink {
-  link: string;
-  reason: string;
-}
-interface RotationQueue {
-  enqueue(links: DueLink[]): Promise<void>;
-}
-interface SweepApi {
-  sweep(deps: AppDeps, queue: RotationQueue): Promise<{ listed: number; pages: number; due: DueLink[] }>;
-  InProcessRotationQueue: new (deps: AppDeps, options: { onResult?: (outcome: { outcome: string }) => void }) => RotationQueue;
+/** The Secret Manager fake in a process of its own; `seed` writes synthetic links into it directly. */
+interface FakeProcess {
+  port: number;
+  project: string;
+  seed(request: SeedRequest['seed']): Promise<void>;
+  stop(): Promise<void>;
 }
 
-async function loadSweepApi(): Promise<SweepApi | undefined> {
-  const sweepModule: string = '../../shared/app/sweep.js';
-  const queueModule: string = '../../shared/app/rotation-queue.js';
-  if (!existsSync(path.join(HERE, '../../shared/app/sweep.ts'))) return undefined;
-  const [{ sweep }, { InProcessRotationQueue }] = await Promise.all([import(sweepModule), import(queueModule)]);
-  return { sweep, InProcessRotationQueue };
-}
-
-/** The Secret Manager fake in a process of its own. */
-async function startFake(): Promise<{ port: number; project: string; stop: () => Promise<void> }> {
+async function startFake(): Promise<FakeProcess> {
   const child = fork(path.join(HERE, 'sm-server.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const { port, project } = await new Promise<{ port: number; project: string }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { port: number; project: string }));
@@ -95,6 +81,11 @@ async function startFake(): Promise<{ port: number; project: string; stop: () =>
   return {
     port,
     project,
+    seed: async (request) => {
+      const done = new Promise((resolve) => child.once('message', resolve));
+      child.send({ seed: request } satisfies SeedRequest);
+      await done;
+    },
     stop: async () => {
       const gone = new Promise((resolve) => child.once('exit', resolve));
       child.send('stop');
@@ -124,9 +115,7 @@ class SampledStore extends CountingStore {
 }
 
 async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
-  const api = await loadSweepApi();
   const maxRss = () => process.resourceUsage().maxRSS * 1024;
-  if (!api) return { store: req.store, links: req.links, dueLinks: 0, realLinks: 0, seedMs: 0, sweeps: [], maxRss: maxRss(), missing: 'shared/app/sweep.ts is not on this branch' };
 
   // Times: real links are issued 19 days before `base`, so their leaves (30 days, renewed at two
   // thirds) come due a day after it; synthetic links are issued a day before `base` and are due in
@@ -153,13 +142,19 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
     // Due links that a worker will rotate must be real (minted and stored); a sweep that only hands
     // them to the queue decides from the state alone, so synthetic ones issued as long ago do.
     const realLinks = req.sweeps.some((s) => s.queue === 'in-process') ? dueLinks : 0;
-    const concurrency = req.store === 'secret-manager' ? 64 : 16;
     const t0 = performance.now();
     // Real links first, while the gateway-port check (which lists every link) is cheap.
     await createRealLinks(deps, realLinks, 'due');
     const template = await realLinkState();
-    await seedSyntheticLinks(store, { count: dueLinks - realLinks, template, issuedAt: new Date(base - 19 * DAY), concurrency });
-    await seedSyntheticLinks(store, { count: req.links - dueLinks, template, issuedAt: new Date(base - DAY), concurrency, first: dueLinks - realLinks });
+    const batches = [
+      { count: dueLinks - realLinks, issuedAtMs: base - 19 * DAY, first: 0 },
+      { count: req.links - dueLinks, issuedAtMs: base - DAY, first: dueLinks - realLinks },
+    ];
+    for (const b of batches) {
+      // The fake is seeded in its own process (not through gRPC): seeding is not what is measured.
+      if (fake) await fake.seed({ ...b, template });
+      else await seedSyntheticLinks(store, { count: b.count, template, issuedAt: new Date(b.issuedAtMs), first: b.first, concurrency: 16 });
+    }
     const seedMs = performance.now() - t0;
 
     const sweeps: SweepMeasure[] = [];
@@ -168,7 +163,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
       let rotated = 0;
       let failed = 0;
       let enqueued = 0;
-      const inProcess = s.queue === 'in-process' ? new api.InProcessRotationQueue(deps, { onResult: (o) => (o.outcome === 'rotated' ? rotated++ : o.outcome === 'failed' ? failed++ : 0) }) : undefined;
+      const inProcess = s.queue === 'in-process' ? new InProcessRotationQueue(deps, { onResult: (o) => (o.outcome === 'rotated' ? rotated++ : o.outcome === 'failed' ? failed++ : 0) }) : undefined;
       // `record` stands for the Pub/Sub fan-out: the sweep function publishes, workers rotate elsewhere.
       const queue: RotationQueue = {
         enqueue: async (links) => {
@@ -184,7 +179,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
       store.sampler = new Sampler();
       store.sampler.sample();
       const t1 = performance.now();
-      const report = await api.sweep(deps, queue);
+      const report = await sweep(deps, queue);
       const wallMs = performance.now() - t1;
       store.sampler.sample();
       const c = clusters.counts();
