@@ -2,13 +2,18 @@
 // worker change a link at a time (etag compare-and-swap: invariant 2).
 import { randomUUID } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
-import { storeLabels, storeSecretId } from '../link/names.js';
+import { MANAGER, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, storeLabels, storeSecretId } from '../link/names.js';
 import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, type LinkState } from '../link/state.js';
-import type { SecretMetadata } from '../store/port.js';
+import { listAllSecrets, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 
 export function linkSecretId(deps: AppDeps, link: string): string {
   return storeSecretId(deps.settings.secretPrefix, link, 'link');
+}
+
+/** Every link's store secret (metadata and state, no payload), in pages of `sweepPageSize`. */
+export function listLinkSecrets(deps: AppDeps): AsyncGenerator<SecretMetadata> {
+  return listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' }, pageSize: deps.settings.sweepPageSize });
 }
 
 /** A loaded link: its state and the etag it was read at. */

@@ -5,14 +5,13 @@ import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
-import { STORE_LABEL_ROLE, STORE_LABEL_LINK, MANAGER, STORE_LABEL_MANAGED_BY, SIDES } from '../link/names.js';
+import { STORE_LABEL_LINK, SIDES } from '../link/names.js';
 import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
-import { listAllSecrets } from '../store/port.js';
 import { storeNewCa, storeNewLeaf } from './credentials.js';
 import type { AppDeps } from './deps.js';
-import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
+import { createLinkRecord, listLinkSecrets, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { failedSync, syncSide } from './sync.js';
@@ -37,7 +36,7 @@ export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkS
 
 /** A gateway port is a listener on the server's ingress gateway: two links cannot share one. */
 async function assertGatewayPortFree(deps: AppDeps, spec: LinkSpec): Promise<void> {
-  for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' } })) {
+  for await (const meta of listLinkSecrets(deps)) {
     const other = meta.labels[STORE_LABEL_LINK];
     if (other === spec.name) continue;
     const state = decodeState(meta.annotations, meta.id);

@@ -1,12 +1,11 @@
 // Use-cases that only read: one link's status, and every link's (metadata listing + spec reads).
 import { MeshlinkError } from '../errors.js';
-import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
+import { STORE_LABEL_LINK } from '../link/names.js';
 import { specDocument } from '../link/spec.js';
 import type { AppDeps } from './deps.js';
-import { loadLink } from './link-record.js';
+import { listLinkSecrets, loadLink } from './link-record.js';
 import { readSpec } from './provision.js';
 import { linkStatus, type LinkStatus } from './status.js';
-import { listAllSecrets } from '../store/port.js';
 
 export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> {
   const record = await loadLink(deps, name);
@@ -17,7 +16,7 @@ export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> 
 
 export async function listLinks(deps: AppDeps): Promise<LinkStatus[]> {
   const names: string[] = [];
-  for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' } })) {
+  for await (const meta of listLinkSecrets(deps)) {
     const name = meta.labels[STORE_LABEL_LINK];
     if (name) names.push(name);
   }

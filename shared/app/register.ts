@@ -4,14 +4,14 @@
 // the cluster: the same credentials as before, never a new mint (invariant 3). Deregistration marks
 // the side detached and deletes nothing.
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
-import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, type Side } from '../link/names.js';
+import { STORE_LABEL_LINK, type Side } from '../link/names.js';
 import { decodeState, type LinkState } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { matchCluster, type MatchMode } from '../registration/aliases.js';
 import type { RegistrationEvent } from '../registration/events.js';
-import { listAllSecrets, type SecretMetadata } from '../store/port.js';
+import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
-import { LinkRecord, loadLink, withLease } from './link-record.js';
+import { LinkRecord, listLinkSecrets, loadLink, withLease } from './link-record.js';
 import { SIDES, readSpec, syncSides } from './provision.js';
 
 export interface RegistrationResult {
@@ -43,7 +43,7 @@ function matchingSides(state: LinkState, aliases: readonly string[], mode: Match
 /** Lists link metadata (one page at a time, no payloads) and keeps the links that name the cluster. */
 async function findLinks(deps: AppDeps, aliases: readonly string[], mode: MatchMode): Promise<Candidate[]> {
   const found: Candidate[] = [];
-  for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' } })) {
+  for await (const meta of listLinkSecrets(deps)) {
     const link = meta.labels[STORE_LABEL_LINK];
     if (!link) continue;
     let state: LinkState | undefined;

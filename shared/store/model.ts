@@ -208,19 +208,81 @@ export function effectivePageSize(pageSize: number | undefined): number {
   return Math.min(pageSize, MAX_PAGE_SIZE);
 }
 
+/** A label-filtered listing's matches, newest first: what every page of it is cut from. */
+function matchingSorted(all: Iterable<SecretMetadata>, labels: Record<string, string>): SecretMetadata[] {
+  const matching: SecretMetadata[] = [];
+  for (const s of all) if (matchesLabels(s.labels, labels)) matching.push(s);
+  return matching.sort(compareNewestFirst);
+}
+
+/** The page of a sorted listing from index `from`, and the matches left after it. */
+function cut(matching: SecretMetadata[], from: number, size: number): { page: SecretPage; rest?: SecretMetadata[] } {
+  const secrets = matching.slice(from, from + size).map(toMetadata);
+  const last = secrets.at(-1);
+  if (matching.length <= from + size || !last) return { page: { secrets } };
+  return { page: { secrets, nextPageToken: encodeCursor(last) }, rest: matching.slice(from + size) };
+}
+
+function validateQuery(query: ListQuery): { size: number; cursor?: Cursor } {
+  validateLabels(query.labels, 'query.labels');
+  const size = effectivePageSize(query.pageSize);
+  return query.pageToken ? { size, cursor: decodeCursor(query.pageToken) } : { size };
+}
+
 /**
  * One page of a label-filtered listing. The token is a keyset cursor (the last item's createTime
  * and id), so secrets created or deleted between pages neither shift nor repeat the others.
  */
 export function listPage(all: Iterable<SecretMetadata>, query: ListQuery): SecretPage {
-  validateLabels(query.labels, 'query.labels');
-  const size = effectivePageSize(query.pageSize);
-  const cursor = query.pageToken ? decodeCursor(query.pageToken) : undefined;
-  const matching = [...all]
-    .filter((s) => matchesLabels(s.labels, query.labels))
-    .filter((s) => !cursor || compareNewestFirst({ createTime: cursor.t, id: cursor.i }, s) < 0)
-    .sort(compareNewestFirst);
-  const secrets = matching.slice(0, size).map(toMetadata);
-  const last = secrets.at(-1);
-  return matching.length > size && last ? { secrets, nextPageToken: encodeCursor(last) } : { secrets };
+  const { size, cursor } = validateQuery(query);
+  return pageAfter(all, query.labels, size, cursor).page;
+}
+
+function pageAfter(all: Iterable<SecretMetadata>, labels: Record<string, string>, size: number, cursor: Cursor | undefined) {
+  const matching = matchingSorted(all, labels);
+  const from = cursor ? matching.findIndex((s) => compareNewestFirst({ createTime: cursor.t, id: cursor.i }, s) < 0) : 0;
+  return cut(matching, from < 0 ? matching.length : from, size);
+}
+
+/**
+ * Listings whose every page would otherwise read every record (the file store parses each
+ * meta.json, so paging through N secrets cost pages x N reads, quadratic in the links). The first
+ * page reads all records once and keeps the remaining matches under its page token for a short
+ * while; a continuation found here is cut from them, one not found (expired, another process)
+ * falls back to reading all records with the keyset cursor. A continuation thus shows the records
+ * as they were at the first page: a sweep re-reads each link it acts on, so that is enough.
+ */
+export class ListingSnapshots {
+  private readonly kept = new Map<string, { rest: SecretMetadata[]; until: number }>();
+
+  constructor(
+    private readonly ttlMs = 60_000,
+    private readonly maxListings = 32,
+  ) {}
+
+  async page(query: ListQuery, readAll: () => Promise<Iterable<SecretMetadata>>, now = Date.now()): Promise<SecretPage> {
+    const { size, cursor } = validateQuery(query);
+    const key = (token: string) => `${token} ${canonicalLabels(query.labels)}`;
+    const kept = query.pageToken ? this.take(key(query.pageToken), now) : undefined;
+    const result = kept ? cut(kept, 0, size) : pageAfter(await readAll(), query.labels, size, cursor);
+    if (result.rest && result.page.nextPageToken) this.keep(key(result.page.nextPageToken), result.rest, now);
+    return result.page;
+  }
+
+  private take(key: string, now: number): SecretMetadata[] | undefined {
+    const entry = this.kept.get(key);
+    this.kept.delete(key);
+    return entry && entry.until > now ? entry.rest : undefined;
+  }
+
+  private keep(key: string, rest: SecretMetadata[], now: number): void {
+    for (const [k, v] of this.kept) if (v.until <= now) this.kept.delete(k);
+    // Oldest first out: a Map iterates in insertion order.
+    while (this.kept.size >= this.maxListings) this.kept.delete(this.kept.keys().next().value!);
+    this.kept.set(key, { rest, until: now + this.ttlMs });
+  }
+}
+
+function canonicalLabels(labels: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

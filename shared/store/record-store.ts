@@ -6,7 +6,7 @@ import { crc32c } from './crc32c.js';
 import {
   checkEtag,
   createRecord,
-  listPage,
+  ListingSnapshots,
   parseVersion,
   readableVersion,
   requireEtag,
@@ -67,6 +67,7 @@ export interface RecordStoreOptions {
 
 export class RecordStore implements SecretStore {
   private readonly clock: Clock;
+  private readonly listings = new ListingSnapshots();
 
   constructor(
     private readonly backend: RecordBackend,
@@ -101,7 +102,8 @@ export class RecordStore implements SecretStore {
   }
 
   async listSecrets(query: ListQuery): Promise<SecretPage> {
-    return listPage(await this.backend.readAll(), query);
+    // Wall time, not the store's clock: it bounds how long a listing is kept in memory.
+    return this.listings.page(query, () => this.backend.readAll());
   }
 
   async updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {

@@ -17,13 +17,12 @@ import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import { MemoryClusters } from '../support/memory-clusters.js';
 import { CountingClusters } from './counting-clusters.js';
-import { IndexedMemoryStore } from './indexed-store.js';
 import { createRealLinks, DAY, realLinkState, seedSyntheticLinks } from './seed.js';
 import type { SeedRequest } from './sm-server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-export type StoreKind = 'memory' | 'indexed' | 'file' | 'secret-manager';
+export type StoreKind = 'memory' | 'file' | 'secret-manager';
 export type QueueKind = 'record' | 'in-process';
 
 export interface SweepCaseRequest {
@@ -128,7 +127,6 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
   try {
     let inner: SecretStore;
     if (req.store === 'memory') inner = new InMemoryStore({ clock });
-    else if (req.store === 'indexed') inner = new IndexedMemoryStore({ clock });
     else if (req.store === 'file') inner = new LocalFileStore(path.join(work, 'store'), { clock });
     else {
       const { SecretManagerStore } = await import('../../shared/store/secret-manager-store.js');
