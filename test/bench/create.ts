@@ -284,9 +284,9 @@ export function createSection(f: CreateFigures): Section {
         `${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes (each a temp file, fsync, rename and directory fsync) and the YAML files of both clusters.`,
       `**Creates slow down as links accumulate**: beside ${count(last.existing)} links one create lists ${per(last.listPagesPerCreate, 1)} pages ` +
         `(${ms(last.latency.median)} median, against ${ms(first.latency.median)} with none). \`assertGatewayPortFree\` (shared/app/provision.ts) lists every link secret ` +
-        '(default page size 100) to find a gateway-port clash on a new link. On Secret Manager each page is a metadata read against a quota of 600 a minute: ' +
+        '(pages of `sweepPageSize`, 1,000) to find a gateway-port clash on a new link. On Secret Manager each page is a metadata read against a quota of 600 a minute: ' +
         `at ${count(last.existing)} links one create spends ${per(last.listPagesPerCreate, 1)} of them, so creates are capped near ${Math.floor(600 / Math.max(1, last.listPagesPerCreate))} a minute per project ` +
-        'before sweeps take their share. Reported, not changed here (see the end of this page).',
+        'before sweeps take their share. Not changed yet: a claim per server cluster and gateway port (a secret created only if absent) would make the check one read, and close the race of two creates at once.',
     ],
   };
 }
