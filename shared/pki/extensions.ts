@@ -2,29 +2,34 @@
 // per-certificate ones are a few bytes written here, because each library extension object costs
 // a serialize-and-parse round trip (~0.1-0.5 ms) per certificate. Tests compare both encodings.
 import { derTlv } from './der.js';
-import {
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  type Extension,
-} from './x509.js';
+import { x509, type Extension } from './x509.js';
 
 const encoded = (extension: Extension) => new Uint8Array(extension.rawData);
 
-export const CA_BASIC_CONSTRAINTS = encoded(new BasicConstraintsExtension(true, 0, true));
-export const CA_KEY_USAGE = encoded(new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true));
-export const LEAF_BASIC_CONSTRAINTS = encoded(new BasicConstraintsExtension(false, undefined, true));
-export const LEAF_KEY_USAGE = {
-  ec: encoded(new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)),
-  /** RSA keys may also encipher (TLS 1.2 RSA key exchange). */
-  rsa: encoded(new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, true)),
-};
-export const LEAF_EXTENDED_KEY_USAGE = {
-  server: encoded(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth])),
-  client: encoded(new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth])),
-};
+function encodeFixed() {
+  const { BasicConstraintsExtension, ExtendedKeyUsage, ExtendedKeyUsageExtension, KeyUsageFlags, KeyUsagesExtension } = x509();
+  return {
+    caBasicConstraints: encoded(new BasicConstraintsExtension(true, 0, true)),
+    caKeyUsage: encoded(new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true)),
+    leafBasicConstraints: encoded(new BasicConstraintsExtension(false, undefined, true)),
+    leafKeyUsage: {
+      ec: encoded(new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)),
+      /** RSA keys may also encipher (TLS 1.2 RSA key exchange). */
+      rsa: encoded(new KeyUsagesExtension(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, true)),
+    },
+    leafExtendedKeyUsage: {
+      server: encoded(new ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth])),
+      client: encoded(new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth])),
+    },
+  };
+}
+
+let fixed: ReturnType<typeof encodeFixed> | undefined;
+
+/** The extensions every CA or every leaf carries, encoded once, on first use (the library loads lazily). */
+export function fixedExtensions(): ReturnType<typeof encodeFixed> {
+  return (fixed ??= encodeFixed());
+}
 
 // DER object identifiers (06 03 55 1d xx: id-ce 2.5.29.xx).
 const ID_CE_SUBJECT_KEY_IDENTIFIER = Uint8Array.of(0x06, 0x03, 0x55, 0x1d, 0x0e);

@@ -3,7 +3,7 @@ import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, t
 import { MeshlinkError } from '../errors.js';
 import { decodePemBlocks, encodePem } from './pem.js';
 import type { CertificateSummary } from './types.js';
-import { BasicConstraintsExtension, SubjectAlternativeNameExtension, X509Certificate } from './x509.js';
+import { x509, type X509Certificate } from './x509.js';
 
 const LABEL = 'CERTIFICATE';
 
@@ -32,9 +32,10 @@ function readNode(pem: string): NodeX509Certificate {
 
 export function inspectCertificate(pem: string): CertificateSummary {
   const der = firstDer(pem);
+  const { BasicConstraintsExtension, SubjectAlternativeNameExtension, X509Certificate: Certificate } = x509();
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
+    certificate = new Certificate(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
   } catch (cause) {
     throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
   }

@@ -7,11 +7,7 @@ import { signCertificate } from './certificate.js';
 import { spkiPublicKeyBits } from './der.js';
 import {
   authorityKeyIdentifier,
-  CA_BASIC_CONSTRAINTS,
-  CA_KEY_USAGE,
-  LEAF_BASIC_CONSTRAINTS,
-  LEAF_EXTENDED_KEY_USAGE,
-  LEAF_KEY_USAGE,
+  fixedExtensions,
   nameConstraints,
   subjectAltName,
   subjectKeyIdentifier,
@@ -19,7 +15,7 @@ import {
 import { ALGORITHMS, readPrivateKey } from './keys.js';
 import { encodePem } from './pem.js';
 import type { CredentialPem, MintCaRequest, MintLeafRequest } from './types.js';
-import { BasicConstraintsExtension, Name, SubjectKeyIdentifierExtension, X509Certificate } from './x509.js';
+import { x509, type X509Certificate } from './x509.js';
 
 /** Certificates start this long before `now`, so peers whose clocks lag still accept them. */
 export const BACKDATE_MS = 5 * 60_000;
@@ -112,7 +108,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   requireValid(req);
   if (!Number.isSafeInteger(req.generation) || req.generation < 1) throw new MeshlinkError('invalid-argument', 'generation must be a whole number from 1');
   const now = req.now.getTime();
-  const subject = new Uint8Array(new Name(`CN=meshlink ${req.link} CA ${req.generation}, O=meshlink`).toArrayBuffer());
+  const subject = new Uint8Array(new (x509().Name)(`CN=meshlink ${req.link} CA ${req.generation}, O=meshlink`).toArrayBuffer());
   const notBefore = new Date(now - BACKDATE_MS);
   const notAfter = new Date(now + req.ttlMs);
   const { credential, key, keyId } = await issue({
@@ -120,7 +116,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
     notAfter,
-    extensions: [CA_BASIC_CONSTRAINTS, CA_KEY_USAGE, nameConstraints(req.host)],
+    extensions: [fixedExtensions().caBasicConstraints, fixedExtensions().caKeyUsage, nameConstraints(req.host)],
   });
   issuers.set(credential, {
     ...credential,
@@ -139,9 +135,10 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
 function issuerOf(ca: CredentialPem): Issuer {
   const known = issuers.get(ca);
   if (known && known.certificate === ca.certificate && known.privateKey === ca.privateKey) return known;
+  const { BasicConstraintsExtension, SubjectKeyIdentifierExtension, X509Certificate: Certificate } = x509();
   let certificate: X509Certificate;
   try {
-    certificate = new X509Certificate(ca.certificate);
+    certificate = new Certificate(ca.certificate);
   } catch (cause) {
     throw new MeshlinkError('invalid-argument', 'CA certificate is not a readable PEM certificate', { cause });
   }
@@ -177,17 +174,18 @@ export async function mintLeaf(req: MintLeafRequest): Promise<CredentialPem> {
   const notBefore = new Date(Math.max(now - BACKDATE_MS, issuer.notBefore.getTime()));
   const notAfter = new Date(Math.min(now + req.ttlMs, issuer.notAfter.getTime()));
   if (notAfter.getTime() <= now) throw new MeshlinkError('invalid-argument', `the CA expired at ${issuer.notAfter.toISOString()}`);
+  const fixed = fixedExtensions();
   const { credential } = await issue({
-    subject: new Uint8Array(new Name(`CN=${req.host}`).toArrayBuffer()),
+    subject: new Uint8Array(new (x509().Name)(`CN=${req.host}`).toArrayBuffer()),
     issuer,
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
     notAfter,
     extensions: [
       issuer.authorityKeyIdentifier,
-      LEAF_BASIC_CONSTRAINTS,
-      ALGORITHMS[req.keyAlgorithm].rsa ? LEAF_KEY_USAGE.rsa : LEAF_KEY_USAGE.ec,
-      LEAF_EXTENDED_KEY_USAGE[req.side],
+      fixed.leafBasicConstraints,
+      ALGORITHMS[req.keyAlgorithm].rsa ? fixed.leafKeyUsage.rsa : fixed.leafKeyUsage.ec,
+      fixed.leafExtendedKeyUsage[req.side],
       subjectAltName(req.host, sideIdentity(req.host, req.link, req.side)),
     ],
   });

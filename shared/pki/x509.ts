@@ -1,23 +1,25 @@
-// The one door to @peculiar/x509: loads reflect-metadata first and binds the library to Node's WebCrypto.
-import 'reflect-metadata';
+// The one door to @peculiar/x509, opened on first use: loads reflect-metadata first and binds the
+// library to Node's WebCrypto. Lazy because loading it (with tsyringe and the ASN.1 schemas) costs
+// about a quarter of a second of every cold start, and only minting and reading certificates need
+// it: GET /healthz, listings and the event functions on links not due never load it.
+import { createRequire } from 'node:module';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 
-// Node's webcrypto is the standard Crypto the library expects. Its typings name the DOM's `Crypto`,
-// which a Node build (lib ES2023, no DOM) does not declare: the cast bridges the type packages only.
-x509.cryptoProvider.set(webcrypto as never);
+export type { Extension, X509Certificate } from '@peculiar/x509';
 
-export {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  Extension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  Name,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509Certificate,
-  X509CertificateGenerator,
-} from '@peculiar/x509';
+let library: typeof X509 | undefined;
+
+/** The library, loaded (synchronously, its CommonJS build) on the first call. */
+export function x509(): typeof X509 {
+  if (!library) {
+    const require = createRequire(import.meta.url);
+    require('reflect-metadata');
+    const loaded = require('@peculiar/x509') as typeof X509;
+    // Node's webcrypto is the standard Crypto the library expects. Its typings name the DOM's
+    // `Crypto`, which a Node build (lib ES2023, no DOM) does not declare: the cast bridges the types.
+    loaded.cryptoProvider.set(webcrypto as never);
+    library = loaded;
+  }
+  return library;
+}

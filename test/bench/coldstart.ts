@@ -266,7 +266,7 @@ export async function measureColdStart(log: (line: string) => void): Promise<Col
     const imports = [
       await importTime('hello world module (functions-framework only)', path.join(FIXTURES, 'hello.js')),
       await importTime('meshlink `dist/functions/index.js` (every function)', './dist/functions/index.js'),
-      await importTime('`@peculiar/x509` through `dist/shared/pki/x509.js`', './dist/shared/pki/x509.js'),
+      await importTime('`@peculiar/x509`, loaded on first use by `x509()` (`dist/shared/pki/x509.js`)', path.join(FIXTURES, 'x509-door.mjs')),
       await importTime('`zod`', 'zod'),
       await importTime('`yaml`', 'yaml'),
       await importTime('`@google-cloud/secret-manager`', '@google-cloud/secret-manager'),
@@ -309,11 +309,11 @@ export function coldStartSection(f: ColdStartFigures): Section {
   const findings = [
     `**Spawn to first answer**: the hello world answers ${ms(hello.first.median)} after spawn (Node itself starts and exits in ${ms(f.nodeBaselineMs.median)}); ` +
       `meshlink's HTTP function answers GET /healthz after ${ms(api.first.median)}, ${ms(api.first.median - hello.first.median)} more, which is nearly all module loading: ` +
-      `importing \`dist/functions/index.js\` takes ${ms(index.importMs.median)}, of which \`@peculiar/x509\` (with \`reflect-metadata\`, \`tsyringe\` and the \`@peculiar/asn1-*\` schemas) is ${ms(x509.importMs.median)}.`,
+      `importing \`dist/functions/index.js\` takes ${ms(index.importMs.median)}.`,
     `**Heavy SDKs by path**: after GET /healthz on the local store the process has loaded ${eagerOnHealthz.length ? eagerOnHealthz.join(', ') : 'none of them'}. ` +
-      'The Kubernetes client and the Google SDKs are loaded only where needed (`LazyKubernetesTarget`, the store chosen in `compose.ts`), as designed. ' +
-      '`@peculiar/x509` is the exception: `functions/http-api.ts` imports `shared/app/provision.ts`, which reaches `shared/pki/mint.ts` and so `shared/pki/x509.ts` at module load, ' +
-      `for every function and every route (GET /healthz, GET /links, the event functions), although only minting and reading certificates use it: about ${ms(x509.importMs.median)} of each cold start.` +
+      'The Kubernetes client and the Google SDKs are loaded only where needed (`LazyKubernetesTarget`, the store chosen in `compose.ts`), and so is `@peculiar/x509` ' +
+      `(with \`reflect-metadata\`, \`tsyringe\` and the \`@peculiar/asn1-*\` schemas): \`shared/pki/x509.ts\` loads it on the first mint or certificate read, which pays its ${ms(x509.importMs.median)}; ` +
+      'a liveness probe, a listing or an event on links not due never does.' +
       (smHealthz.loaded['@google-cloud/secret-manager']
         ? ` With the Secret Manager store, GET /healthz also loads \`@google-cloud/secret-manager\` (with \`google-gax\` and \`@grpc/grpc-js\`): the HTTP function composes the app (\`runtimeDeps()\`) before routing, so a liveness probe pays for the store client (${ms(sm.first.median - api.first.median)} more than on the local store).`
         : ''),

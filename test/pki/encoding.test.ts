@@ -4,16 +4,11 @@ import { describe, expect, it } from 'vitest';
 import type { KeyAlgorithm } from '../../shared/link/spec.js';
 import { signCertificate, tbsCertificate, type CertificateParts } from '../../shared/pki/certificate.js';
 import { readTlv } from '../../shared/pki/der.js';
-import { authorityKeyIdentifier, LEAF_BASIC_CONSTRAINTS, LEAF_EXTENDED_KEY_USAGE, LEAF_KEY_USAGE, subjectAltName, subjectKeyIdentifier } from '../../shared/pki/extensions.js';
+import { authorityKeyIdentifier, fixedExtensions, subjectAltName, subjectKeyIdentifier } from '../../shared/pki/extensions.js';
 import { ALGORITHMS } from '../../shared/pki/keys.js';
-import {
-  AuthorityKeyIdentifierExtension,
-  Extension,
-  Name,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-} from '../../shared/pki/x509.js';
+import { x509, type Extension } from '../../shared/pki/x509.js';
+
+const { AuthorityKeyIdentifierExtension, Extension: LibraryExtension, Name, SubjectAlternativeNameExtension, SubjectKeyIdentifierExtension, X509CertificateGenerator } = x509();
 
 const WEB_ALGORITHMS = {
   'ECDSA-P256': { generate: { name: 'ECDSA', namedCurve: 'P-256' }, sign: { name: 'ECDSA', hash: 'SHA-256' } },
@@ -49,9 +44,9 @@ async function bothWays(algorithm: keyof typeof WEB_ALGORITHMS, notBefore: Date,
     extensions: [
       subjectKeyIdentifier(keyId),
       authorityKeyIdentifier(keyId),
-      LEAF_BASIC_CONSTRAINTS,
-      LEAF_KEY_USAGE.rsa,
-      LEAF_EXTENDED_KEY_USAGE.server,
+      fixedExtensions().leafBasicConstraints,
+      fixedExtensions().leafKeyUsage.rsa,
+      fixedExtensions().leafExtendedKeyUsage.server,
       subjectAltName('mysql.link.example.com', 'spiffe://mysql.link.example.com/meshlink/mysql/server'),
     ],
   };
@@ -64,7 +59,7 @@ async function bothWays(algorithm: keyof typeof WEB_ALGORITHMS, notBefore: Date,
     publicKey: spki,
     signingKey: keys.privateKey,
     signingAlgorithm: web.sign,
-    extensions: parts.extensions.map((e) => new Extension(new Uint8Array(e))),
+    extensions: parts.extensions.map((e) => new LibraryExtension(new Uint8Array(e))),
   });
   const ours = signCertificate(parts, KeyObject.from(keys.privateKey), algorithm);
   return { parts, library: new Uint8Array(library.rawData), ours, keys };

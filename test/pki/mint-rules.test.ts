@@ -4,8 +4,10 @@ import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { BACKDATE_MS, mintCa, mintLeaf } from '../../shared/pki/mint.js';
-import { X509Certificate } from '../../shared/pki/x509.js';
+import { x509 } from '../../shared/pki/x509.js';
 import { caRequest, DAY_MS, HOST, leafRequest, mintLinkSet, NOW } from './fixtures.js';
+
+const { X509Certificate } = x509();
 
 // Built, not written out, so no committed file looks like it holds a PEM private key.
 const PEM_KEY_BEGIN = ['-----BEGIN', 'PRIVATE KEY-----'].join(' ');

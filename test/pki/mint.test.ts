@@ -3,8 +3,10 @@ import { createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:c
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sideIdentity } from '../../shared/link/names.js';
 import type { KeyAlgorithm } from '../../shared/link/spec.js';
-import { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate } from '../../shared/pki/x509.js';
+import { x509 } from '../../shared/pki/x509.js';
 import { HOST, LINK, mintLinkSet, type LinkSet } from './fixtures.js';
+
+const { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate } = x509();
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
