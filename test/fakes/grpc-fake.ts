@@ -23,6 +23,8 @@ export interface GrpcFake {
   requests: { method: string; request: Request; response?: unknown }[];
   /** The next call of `method` fails with `code` instead of running (queued: call again for more). */
   failNext(method: string, code: GrpcStatusName, message?: string): void;
+  /** Drops the failures queued and not yet used. */
+  clearFailures(): void;
   close(): Promise<void>;
 }
 
@@ -116,6 +118,7 @@ export async function startGrpcFake(service: grpc.ServiceDefinition, handlers: H
       queue.push({ code: grpc.status[code], message: message ?? `injected ${code}` });
       failures.set(method, queue);
     },
+    clearFailures: () => failures.clear(),
     close: () =>
       new Promise<void>((resolve) => {
         // Graceful first; a client that keeps a call open must not hang the test run.
