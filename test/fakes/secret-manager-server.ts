@@ -4,12 +4,8 @@
 // FAILED_PRECONDITION on non-enabled versions, names with the project number) is emulated here.
 // Not implemented (UNIMPLEMENTED or INVALID_ARGUMENT): IAM methods, managed rotation, filters other
 // than `labels.k=v AND ...`, version filters, topics, rotation, expiry, aliases, delayed destroy.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { MeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { crc32c } from '../../shared/store/crc32c.js';
 import {
   checkEtag,
@@ -26,26 +22,19 @@ import {
   type SecretRecord,
   type VersionRecord,
 } from '../../shared/store/model.js';
+import { fail, loadService, startGrpcFake, type GrpcFake, type Handlers, type Request } from './grpc-fake.js';
 
-export type GrpcStatusName = keyof typeof grpc.status;
+export type { GrpcStatusName } from './grpc-fake.js';
 
-export interface FakeSecretManager {
-  port: number;
+export interface FakeSecretManager extends GrpcFake {
   /** The project id clients use. */
   project: string;
   /** The project number the fake puts in every name it returns, as the real service does. */
   projectNumber: string;
-  /** Calls per RPC name (`ListSecrets`, `AccessSecretVersion`, ...), failed ones included. */
-  calls: Record<string, number>;
-  /** Every call received, in order, with its answer when it succeeded (payloads included: test data only). */
-  requests: { method: string; request: Record<string, unknown>; response?: unknown }[];
-  /** The next call of `method` fails with `code` instead of running. */
-  failNext(method: string, code: GrpcStatusName, message?: string): void;
   /** The next AccessSecretVersion returns the payload with one byte flipped and the stored checksum. */
   corruptNextAccess(): void;
   /** Creates a global secret without a call, as CreateSecret would (benchmarks seed 400,000 this way). */
   seedSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): void;
-  close(): Promise<void>;
 }
 
 export interface FakeSecretManagerOptions {
@@ -55,45 +44,6 @@ export interface FakeSecretManagerOptions {
 }
 
 const SERVICE = 'google.cloud.secretmanager.v1.SecretManagerService';
-
-/** The .proto files shipped by @google-cloud/secret-manager, with google/api etc. from google-gax. */
-function loadService(): grpc.ServiceDefinition {
-  const require = createRequire(import.meta.url);
-  const smRoot = path.dirname(require.resolve('@google-cloud/secret-manager/package.json'));
-  let gaxRoot = createRequire(path.join(smRoot, 'package.json')).resolve('google-gax');
-  while (path.basename(gaxRoot) !== 'google-gax') gaxRoot = path.dirname(gaxRoot);
-  const definition = protoLoader.loadSync('google/cloud/secretmanager/v1/service.proto', {
-    includeDirs: [path.join(smRoot, 'build', 'protos'), path.join(gaxRoot, 'build', 'protos')],
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  return definition[SERVICE] as grpc.ServiceDefinition;
-}
-
-const STATUS_OF: Record<ErrorCode, grpc.status> = {
-  'invalid-argument': grpc.status.INVALID_ARGUMENT,
-  'not-found': grpc.status.NOT_FOUND,
-  'already-exists': grpc.status.ALREADY_EXISTS,
-  conflict: grpc.status.FAILED_PRECONDITION,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  unavailable: grpc.status.UNAVAILABLE,
-  'payload-too-large': grpc.status.INVALID_ARGUMENT,
-  'unsupported-media-type': grpc.status.INVALID_ARGUMENT,
-  internal: grpc.status.INTERNAL,
-};
-
-class RpcError extends Error {
-  constructor(
-    readonly code: grpc.status,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const fail = (code: grpc.status, message: string) => new RpcError(code, message);
 
 function timestamp(iso: string): { seconds: string; nanos: number } {
   const ms = Date.parse(iso);
@@ -114,16 +64,10 @@ function parseLabelFilter(filter: string): Record<string, string> {
   return labels;
 }
 
-/** A decoded request message; each handler reads the fields its RPC defines. */
-type Request = Record<string, any>;
-
 export async function startFakeSecretManager(options: FakeSecretManagerOptions = {}): Promise<FakeSecretManager> {
   const clock = options.clock ?? systemClock;
   const project = options.project ?? 'meshlink-test';
   const projectNumber = options.projectNumber ?? '123456789012';
-  const calls: Record<string, number> = {};
-  const requests: FakeSecretManager['requests'] = [];
-  const failures = new Map<string, { code: grpc.status; message: string }[]>();
   let corruptAccesses = 0;
 
   /** Secrets per scope: '' for global, the location for regional ones. */
@@ -215,7 +159,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     return versionMessage(scope, id, findVersion(next, version.version));
   }
 
-  const handlers: Record<string, (req: Request) => unknown> = {
+  const handlers: Handlers = {
     async ListSecrets(req) {
       const scope = parseParent(req.parent);
       const labels = parseLabelFilter(req.filter ?? '');
@@ -329,48 +273,11 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     DestroySecretVersion: (req) => setState(req, 'DESTROYED'),
   };
 
-  const implementation: grpc.UntypedServiceImplementation = {};
-  for (const [method, handle] of Object.entries(handlers)) {
-    implementation[method] = (call: grpc.ServerUnaryCall<Request, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      calls[method] = (calls[method] ?? 0) + 1;
-      const entry: FakeSecretManager['requests'][number] = { method, request: call.request };
-      requests.push(entry);
-      const injected = failures.get(method)?.shift();
-      if (injected) return callback({ code: injected.code, details: injected.message });
-      Promise.resolve()
-        .then(() => handle(call.request))
-        .then(
-          (response) => {
-            entry.response = response;
-            callback(null, response);
-          },
-          (err) => {
-            if (err instanceof RpcError) return callback({ code: err.code, details: err.message });
-            if (err instanceof MeshlinkError) return callback({ code: STATUS_OF[err.code], details: err.message });
-            callback({ code: grpc.status.INTERNAL, details: `fake failed: ${String(err)}` });
-          },
-        );
-    };
-  }
-
-  const server = new grpc.Server();
-  server.addService(loadService(), implementation);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
-
+  const server = await startGrpcFake(loadService('@google-cloud/secret-manager', 'google/cloud/secretmanager/v1/service.proto', SERVICE), handlers);
   return {
-    port,
+    ...server,
     project,
     projectNumber,
-    calls,
-    requests,
-    failNext(method, code, message) {
-      if (!(method in handlers)) throw new Error(`the fake does not implement ${method}`);
-      const queue = failures.get(method) ?? [];
-      queue.push({ code: grpc.status[code], message: message ?? `injected ${code}` });
-      failures.set(method, queue);
-    },
     corruptNextAccess() {
       corruptAccesses++;
     },
@@ -378,14 +285,5 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       if (secretsIn('').has(id)) throw new Error(`secret ${id} already exists`);
       store('', createRecord(id, meta, clock()));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Graceful first; a client that keeps a call open must not hang the test run.
-        const force = setTimeout(() => server.forceShutdown(), 1000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      }),
   };
 }
