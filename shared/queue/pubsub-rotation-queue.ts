@@ -13,13 +13,19 @@ export interface PublishTopic {
 export const ATTRIBUTE_LINK = 'link';
 export const ATTRIBUTE_DEDUP_KEY = 'dedupKey';
 
+/** How long one publish may take, the client's retries included. */
+export const PUBLISH_TIMEOUT_MS = 30_000;
+
 const TOPIC = /^projects\/([^/]+)\/topics\/[^/]+$/;
 
 async function sdkTopic(topic: string): Promise<PublishTopic> {
   const { PubSub } = await import('@google-cloud/pubsub');
   const projectId = TOPIC.exec(topic)?.[1];
   // Batching: a sweep publishes a page of links at once; flush quickly so the function can end.
-  return new PubSub(projectId ? { projectId } : {}).topic(topic, { batching: { maxMessages: 100, maxMilliseconds: 20 } });
+  // gaxOpts.timeout bounds the client's own retries (by default, each publish's 60 s): an outage
+  // fails the sweep early with a retryable error, which the next sweep or redelivery takes up,
+  // rather than the sweep spending its run waiting on one page.
+  return new PubSub(projectId ? { projectId } : {}).topic(topic, { batching: { maxMessages: 100, maxMilliseconds: 20 }, gaxOpts: { timeout: PUBLISH_TIMEOUT_MS } });
 }
 
 const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = { 3: 'invalid-argument', 5: 'not-found', 7: 'permission-denied', 16: 'permission-denied' };

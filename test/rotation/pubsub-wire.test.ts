@@ -5,7 +5,7 @@ import { handleRotateLinkEvent, decodeRotationMessage } from '../../functions/ro
 import { applyLink } from '../../shared/app/provision.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
-import { PubSubRotationQueue } from '../../shared/queue/pubsub-rotation-queue.js';
+import { PUBLISH_TIMEOUT_MS, PubSubRotationQueue } from '../../shared/queue/pubsub-rotation-queue.js';
 import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/registration/events.js';
 import type { GrpcStatusName } from '../fakes/grpc-fake.js';
 import { startFakePubSub, type FakePubSub, type PublishedMessage } from '../fakes/pubsub-server.js';
@@ -107,15 +107,16 @@ describe('PubSubRotationQueue through the real client', () => {
     expect(fake.messages(topic).map((m) => m.attributes.link)).toEqual(['a', 'b']);
   });
 
-  it('turns UNAVAILABLE that outlasts the client’s retry budget into a retryable unavailable error', async () => {
-    // The client retries Publish for 600 s by its wall clock: only Date is faked (timers, hence
-    // gRPC and the backoff sleeps, stay real), and jumps past that budget after the first attempt.
+  it('turns UNAVAILABLE that outlasts the publish budget into a retryable unavailable error', async () => {
+    // The client retries Publish by its wall clock, for PUBLISH_TIMEOUT_MS (shorter than its own
+    // default of 60 s): only Date is faked (timers, hence gRPC and the backoff sleeps, stay real),
+    // and jumps just past the budget after the first attempt.
     vi.useFakeTimers({ toFake: ['Date'] });
     for (let i = 0; i < 20; i++) fake.failNext('Publish', 'UNAVAILABLE');
     const before = publishCalls();
     const result = new PubSubRotationQueue({ topic }).enqueue(links('a')).catch((e: unknown) => e);
     await vi.waitFor(() => expect(publishCalls()).toBeGreaterThan(before), { timeout: 5000 });
-    vi.setSystemTime(Date.now() + 601_000);
+    vi.setSystemTime(Date.now() + PUBLISH_TIMEOUT_MS + 1000);
     const err = await result;
     expect(isMeshlinkError(err, 'unavailable')).toBe(true);
     expect(err).toMatchObject({ retryable: true, message: expect.stringMatching(/Total timeout.*UNAVAILABLE/s) });
