@@ -1,14 +1,15 @@
-// Use-case: delete a link. Removes its objects from both clusters (by label) and its port from
-// the ingress gateway Service, then deletes its secrets from the store, the link record last so
-// that a crash half-way leaves a link that a second DELETE finishes.
+// Use-case: delete a link. Removes its objects from both clusters (by label), its port from the
+// ingress gateway Service and whatever updates left elsewhere (LinkState.stale), then deletes its
+// secrets from the store, the link record last so that a crash half-way leaves a link that a
+// second DELETE finishes.
 import { MeshlinkError } from '../errors.js';
-import { objectLabels, objectNames, type StoreRole } from '../link/names.js';
-import { managedKinds } from '../mesh/render.js';
+import type { StoreRole } from '../link/names.js';
+import { linkPlaces } from '../link/places.js';
 import type { AppDeps } from './deps.js';
 import { secretIdOf } from './credentials.js';
 import { loadLink, withLease } from './link-record.js';
-import { readSpec, SIDES } from './provision.js';
-import { clusterOf } from './sync.js';
+import { clearPlace } from './prune.js';
+import { readSpec } from './provision.js';
 import { isMeshlinkError } from '../errors.js';
 
 export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
@@ -17,14 +18,9 @@ export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
   await withLease(deps, record, async (r) => {
     if (r.state.specVersion) {
       const spec = await readSpec(deps, r);
-      for (const side of SIDES) {
-        const target = deps.clusters.target(clusterOf(spec, side));
-        const removed = await target.deleteByLabel(objectLabels(name, side), managedKinds(spec.istioApiVersion));
-        deps.log.info('deleted link objects', { link: name, cluster: target.cluster, side, count: removed });
-      }
-      // The egress port is shared by every link through that gateway: only the ingress port is the link's own.
-      const server = deps.clusters.target(spec.server.cluster);
-      await server.removeServicePorts(spec.server.gateway.namespace, spec.server.gateway.service, [objectNames(name).ingressServicePort]);
+      // Where the link is (objects from every namespace of its clusters), then where updates left it.
+      for (const place of linkPlaces(spec)) await clearPlace(deps, spec, place, true);
+      for (const place of r.state.stale ?? []) await clearPlace(deps, spec, place);
     }
     for (const role of ['client', 'server', 'ca'] as StoreRole[]) {
       try {

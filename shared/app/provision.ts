@@ -1,6 +1,8 @@
 // Use-case: create or update a link from a spec. Mints the CA and both leaves on first sight,
 // stores everything, then projects both sides into their clusters. Repeating the same spec
-// changes nothing (invariant 2); a changed mutable field re-renders; a changed host is refused.
+// changes nothing (invariant 2); a changed mutable field re-renders, and what a move leaves in
+// the old namespace, cluster or Service goes once the new places are synced (prune.ts); a changed
+// host is refused.
 import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
@@ -16,6 +18,8 @@ import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { failedSync, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
+import { pruneStale, withStalePlaces } from './prune.js';
+import { stalePlaces } from '../link/places.js';
 
 export { SIDES };
 
@@ -67,17 +71,22 @@ function initialState(spec: LinkSpec, now: string): LinkState {
   };
 }
 
+/** Work under the lease: something to store, or places left by an earlier update to clear. */
 function incomplete(state: LinkState, hash: string): boolean {
-  return state.specHash !== hash || state.cas.length === 0 || !state.leaves.server || !state.leaves.client;
+  return state.specHash !== hash || state.cas.length === 0 || !state.leaves.server || !state.leaves.client || (state.stale?.length ?? 0) > 0;
 }
 
-/** Stores the spec, the CA and the leaves that are missing. Runs under the lease. */
-async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string): Promise<void> {
+/**
+ * Stores the spec, the CA and the leaves that are missing. Runs under the lease. `previous` is the
+ * spec the link had: the places it leaves are recorded in the same save as the new spec.
+ */
+async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: LinkSpec | undefined): Promise<void> {
   const now = deps.clock();
   if (record.state.specHash !== hash) {
     const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
+    const state = previous ? withStalePlaces(record.state, stalePlaces(previous, spec, record.state.stale)) : record.state;
     record.state = {
-      ...record.state,
+      ...state,
       specVersion: version,
       specHash: hash,
       clientCluster: spec.client.cluster,
@@ -155,8 +164,9 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   const doc = specDocument(spec);
   const hash = specHash(doc);
   const existing = await loadLink(deps, spec.name);
-  if (existing && existing.state.specHash && existing.state.specHash !== hash) {
-    const changed = immutableFieldsChanged(await readSpec(deps, existing), spec);
+  const previous = existing?.state.specVersion && existing.state.specHash !== hash ? await readSpec(deps, existing) : undefined;
+  if (previous) {
+    const changed = immutableFieldsChanged(previous, spec);
     if (changed.length > 0) {
       throw new MeshlinkError('conflict', `link ${spec.name} exists with another ${changed.join(' and ')}; the certificates are bound to it: delete the link and create it again`, {
         details: changed.map((path) => ({ path, message: 'cannot change on an existing link' })),
@@ -171,8 +181,8 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
 
   if (incomplete(record.state, hash)) {
     await withLease(deps, record, async (r) => {
-      await completeStore(deps, r, spec, doc, hash);
-      r.state = await syncSides(deps, spec, r.state);
+      await completeStore(deps, r, spec, doc, hash, previous);
+      r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));
       await r.save();
     });
   } else {

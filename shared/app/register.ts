@@ -13,6 +13,7 @@ import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 import { LinkRecord, listLinkSecrets, loadLink, withLease } from './link-record.js';
 import { SIDES, readSpec, syncSides } from './provision.js';
+import { pruneStale } from './prune.js';
 
 export interface RegistrationResult {
   /** Every link that names the cluster, by any alias. */
@@ -144,6 +145,8 @@ export async function registerCluster(deps: AppDeps, event: RegistrationEvent): 
         // Its own cluster's failures are recorded, not retried: its registration or the sweep heals it.
         r.state = await syncSides(deps, spec, r.state, ['client']);
       }
+      // A link moved to this cluster before it was there: its old places go now that it is in place.
+      r.state = await pruneStale(deps, spec, r.state);
       await saveAndRelease(r);
       if (errors.some((e) => isMeshlinkError(e.err, 'unavailable'))) return 'retry';
       deps.log.info(errors.length > 0 ? 'cluster registered; link side not synced' : 'cluster registered; link synced', {

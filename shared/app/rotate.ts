@@ -17,6 +17,7 @@ import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrus
 import type { AppDeps } from './deps.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
+import { pruneStale } from './prune.js';
 import { failedSync, syncSide } from './sync.js';
 
 /** A run stops after this many steps: a full rollover phase takes about eight. */
@@ -197,6 +198,10 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
     error = (await act(deps, r, spec, step, now)) ?? error;
     steps.push(describeStep(step));
   }
+  // A spec update's leftovers (a crash or a failed sync kept them): cleared once both sides synced.
+  const stale = r.state.stale?.length ?? 0;
+  r.state = await pruneStale(deps, spec, r.state);
+  if ((r.state.stale?.length ?? 0) < stale) steps.push('clear-stale-places');
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
   if (last?.kind === 'blocked') error = last.reason;
   // Saved with the lease release: when the sweep should look again, and what went wrong.

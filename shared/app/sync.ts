@@ -45,7 +45,7 @@ export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, 
   const log = deps.log.with({ link: spec.name, cluster });
   const ports = gatewayServicePorts(spec, side);
   // The port may have been undone by a Helm or IstioOperator re-install: re-check every time.
-  const added = await target.ensureServicePorts(ports.namespace, ports.name, ports.ports);
+  const added = await target.ensureServicePorts(ports.namespace, ports.name, ports.ports, ports.own);
   if (added.length > 0) log.info('added gateway service ports', { side, ports: added.map((p) => p.port) });
   let address = side === 'server' ? state.sync.server.address : undefined;
   if (side === 'server' && !spec.server.address) {

@@ -18,8 +18,8 @@ export interface KubernetesTargetOptions {
   /** Read-test-patch rounds on a Service another writer keeps changing; default 5. */
   patchAttempts?: number;
   /**
-   * Namespaces deleteByLabel searches; default all namespaces (needs cluster-wide list
-   * permission; with namespace-scoped RBAC, list the gateway namespaces here).
+   * Namespaces deleteByLabel searches when the caller names none; default all namespaces (needs
+   * cluster-wide list permission; with namespace-scoped RBAC, list the gateway namespaces here).
    */
   namespaces?: string[];
 }
@@ -29,7 +29,7 @@ interface Clients {
   core: CoreV1Api;
 }
 
-type JsonPatchOp = { op: 'test' | 'add' | 'remove'; path: string; value?: unknown };
+type JsonPatchOp = { op: 'test' | 'add' | 'remove' | 'replace'; path: string; value?: unknown };
 
 export class KubernetesTarget implements ClusterTarget {
   private readonly limiter: Semaphore;
@@ -62,9 +62,10 @@ export class KubernetesTarget implements ClusterTarget {
     return { namespace, name, ports: toPorts(service), ...(address ? { address } : {}) };
   }
 
-  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own: string[] = []): Promise<ServicePort[]> {
     return this.patchService(namespace, name, (service) => {
-      const have = new Set(toPorts(service).map((p) => p.port));
+      const live = toPorts(service);
+      const have = new Set(live.map((p) => p.port));
       const missing: ServicePort[] = [];
       for (const p of ports) {
         if (have.has(p.port)) continue;
@@ -72,11 +73,21 @@ export class KubernetesTarget implements ClusterTarget {
         missing.push(p);
       }
       if (missing.length === 0) return { result: [], ops: [] };
-      // Append only: never replace or reorder the list someone else (Helm, the operator) owns.
-      const adds: JsonPatchOp[] = service.spec?.ports
-        ? missing.map((p) => ({ op: 'add', path: '/spec/ports/-', value: toV1Port(p) }))
-        : [{ op: 'add', path: '/spec/ports', value: missing.map(toV1Port) }];
-      return { result: missing, ops: [{ op: 'test', path: '/metadata/resourceVersion', value: service.metadata?.resourceVersion }, ...adds] };
+      // Append, or replace a moved port of the caller's own in place: never reorder or touch the
+      // ports someone else (Helm, the operator) owns. The resourceVersion test guards the indexes.
+      const changes: JsonPatchOp[] = [];
+      const appended: ServicePort[] = [];
+      for (const p of missing) {
+        const index = own.includes(p.name) ? live.findIndex((q) => q.name === p.name) : -1;
+        if (index >= 0) changes.push({ op: 'replace', path: `/spec/ports/${index}`, value: toV1Port(p) });
+        else appended.push(p);
+      }
+      if (appended.length > 0) {
+        changes.push(...(service.spec?.ports
+          ? appended.map((p): JsonPatchOp => ({ op: 'add', path: '/spec/ports/-', value: toV1Port(p) }))
+          : [{ op: 'add' as const, path: '/spec/ports', value: appended.map(toV1Port) }]));
+      }
+      return { result: missing, ops: [{ op: 'test', path: '/metadata/resourceVersion', value: service.metadata?.resourceVersion }, ...changes] };
     }, () => {
       throw new MeshlinkError('not-found', `Service ${namespace}/${name} not found in cluster ${this.cluster}`);
     });
@@ -97,15 +108,15 @@ export class KubernetesTarget implements ClusterTarget {
     }, () => []);
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
     const labelSelector = selectorOf(labels);
-    const namespaces: (string | undefined)[] = this.options.namespaces ?? [undefined];
+    const namespaces: (string | undefined)[] = namespace !== undefined ? [namespace] : (this.options.namespaces ?? [undefined]);
     let deleted = 0;
     for (const kind of kinds) {
-      for (const namespace of namespaces) {
-        const where = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
+      for (const ns of namespaces) {
+        const where = ns === undefined ? 'all namespaces' : `namespace ${ns}`;
         const list = await this.call(`list ${kind.plural} in ${where}`, (c) =>
-          c.objects.list(kind.apiVersion, kind.kind, namespace, undefined, undefined, undefined, undefined, labelSelector),
+          c.objects.list(kind.apiVersion, kind.kind, ns, undefined, undefined, undefined, undefined, labelSelector),
         );
         const results = await Promise.all(
           list.items.map(async (item) => {

@@ -59,11 +59,11 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return { namespace, name, ports, ...(address ? { address } : {}) };
   }
 
-  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
-    return patchLocks.run(resolve(this.patchFile(namespace, name)), () => this.addPorts(namespace, name, ports));
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own: string[] = []): Promise<ServicePort[]> {
+    return patchLocks.run(resolve(this.patchFile(namespace, name)), () => this.addPorts(namespace, name, ports, own));
   }
 
-  private async addPorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+  private async addPorts(namespace: string, name: string, ports: ServicePort[], own: string[]): Promise<ServicePort[]> {
     const patched = await this.patchPorts(namespace, name);
     const serviceText = await readText(this.objectFile(namespace, 'Service', name));
     const live = serviceText === undefined ? [] : toPorts((parseYaml(serviceText, name) as ServiceDoc).spec?.ports);
@@ -74,7 +74,9 @@ export class LocalDirectoryTarget implements ClusterTarget {
       known.add(port.port);
       added.push(port);
     }
-    if (added.length > 0) await this.writePatch(namespace, name, [...patched, ...added]);
+    // A moved port of the caller's own leaves the patch (the dropped-in Service file is not ours to edit).
+    const moved = new Set(added.filter((p) => own.includes(p.name)).map((p) => p.name));
+    if (added.length > 0) await this.writePatch(namespace, name, [...patched.filter((p) => !moved.has(p.name)), ...added]);
     return added;
   }
 
@@ -88,11 +90,13 @@ export class LocalDirectoryTarget implements ClusterTarget {
     });
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
     labelSelector(labels); // refuses an empty selector before touching any file
     const wanted = new Set(kinds.map((k) => k.kind));
+    // One namespace is one directory (its name checked like every path segment).
+    const root = namespace === undefined ? this.dir : dirname(this.objectFile(namespace, 'Secret', 'any'));
     let deleted = 0;
-    for (const file of await yamlFiles(this.dir)) {
+    for (const file of await yamlFiles(root)) {
       if (file.endsWith(PATCH_SUFFIX)) continue;
       const text = await readText(file);
       if (text === undefined) continue;

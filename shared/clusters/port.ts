@@ -52,13 +52,18 @@ export interface ClusterTarget {
   getService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
   /**
    * Adds the ports (matched by port number) a Service lacks, keeping every other port as it is.
-   * Returns the ports it added (none when all were there).
+   * A port named in `own` (names only this caller uses) found with another number is replaced in
+   * the same write: that port moved, and a Service cannot hold two ports of one name.
+   * Returns the ports it added or moved (none when all were there).
    */
-  ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]>;
+  ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own?: string[]): Promise<ServicePort[]>;
   /** Removes ports by name that meshlink added (others untouched); returns the names removed. */
   removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]>;
-  /** Deletes every object of the given kinds that carries all the labels; returns how many. */
-  deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number>;
+  /**
+   * Deletes every object of the given kinds that carries all the labels, in `namespace` only when
+   * given (else wherever the target looks); returns how many.
+   */
+  deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number>;
   /**
    * Namespaces (sorted, each once) of the running pods that carry all the labels of `selector`,
    * across all namespaces: where a gateway's credential Secret must live. Undefined when this

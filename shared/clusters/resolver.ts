@@ -79,14 +79,14 @@ export class LazyKubernetesTarget implements ClusterTarget {
   async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
     return (await this.target()).getService(namespace, name);
   }
-  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
-    return (await this.target()).ensureServicePorts(namespace, name, ports);
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own?: string[]): Promise<ServicePort[]> {
+    return (await this.target()).ensureServicePorts(namespace, name, ports, own);
   }
   async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
     return (await this.target()).removeServicePorts(namespace, name, portNames);
   }
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
-    return (await this.target()).deleteByLabel(labels, kinds);
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+    return (await this.target()).deleteByLabel(labels, kinds, namespace);
   }
   async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
     return (await this.target()).findGatewayNamespaces(selector);

@@ -84,6 +84,15 @@ export interface RotationRequest {
   at: string;
 }
 
+/**
+ * A place an update moved the link away from, whose leftovers go once both sides are synced at
+ * their new places: a side's objects and credential Secret in a namespace of a cluster, or the
+ * link's port on an ingress gateway Service.
+ */
+export type StalePlace =
+  | { what: 'objects'; side: Side; cluster: string; namespace: string }
+  | { what: 'port'; cluster: string; namespace: string; service: string };
+
 export interface LinkState {
   host: string;
   clientCluster: string;
@@ -106,6 +115,11 @@ export interface LinkState {
   retired?: RetiredVersion[];
   /** The most recent request ids, newest last (bounded: the state is one annotation under 16 KiB). */
   requests?: RotationRequest[];
+  /**
+   * Places left by spec updates and not cleared yet (app/prune.ts). Small: one entry per place
+   * moved away from, gone once cleared.
+   */
+  stale?: StalePlace[];
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;

@@ -266,8 +266,9 @@ export function renderCredentialSecret(spec: LinkSpec, side: Side, credential: S
  * The ports a side's gateway Service must expose for this link (the default Services expose
  * neither GW_PORT on the ingress nor 15443 on the egress since Istio 1.10). The egress port's
  * name depends only on the port number, because links that share an egress port share it.
+ * `own` names the link's own port (the ingress one): found with another number, it moved.
  */
-export function gatewayServicePorts(spec: LinkSpec, side: Side): { namespace: string; name: string; ports: ServicePort[] } {
+export function gatewayServicePorts(spec: LinkSpec, side: Side): { namespace: string; name: string; ports: ServicePort[]; own: string[] } {
   const gateway = spec[side].gateway;
   const port =
     side === 'server'
@@ -277,6 +278,7 @@ export function gatewayServicePorts(spec: LinkSpec, side: Side): { namespace: st
     namespace: gateway.namespace,
     name: gateway.service,
     ports: [{ name: port.name, port: port.number, targetPort: port.number, protocol: 'TCP' }],
+    own: side === 'server' ? [port.name] : [],
   };
 }
 

@@ -59,9 +59,9 @@ export class CountingClusters implements ClusterResolver {
         counter.calls.findGatewayNamespaces++;
         return inner.findGatewayNamespaces(selector);
       },
-      async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+      async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own?: string[]): Promise<ServicePort[]> {
         counter.calls.ensureServicePorts++;
-        const added = await inner.ensureServicePorts(namespace, name, ports);
+        const added = await inner.ensureServicePorts(namespace, name, ports, own);
         counter.writes += added.length;
         return added;
       },
@@ -71,9 +71,9 @@ export class CountingClusters implements ClusterResolver {
         counter.writes += removed.length;
         return removed;
       },
-      async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+      async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
         counter.calls.deleteByLabel++;
-        const deleted = await inner.deleteByLabel(labels, kinds);
+        const deleted = await inner.deleteByLabel(labels, kinds, namespace);
         counter.writes += deleted;
         return deleted;
       },

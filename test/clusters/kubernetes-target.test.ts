@@ -6,7 +6,7 @@ import { KubernetesTarget, type KubernetesTargetOptions } from '../../shared/clu
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
 import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
-import { credentialSecret, ingressGateway, ISTIO_API, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+import { credentialSecret, ingressGateway, inNamespace, ISTIO_API, KINDS, linkObjects, originateDestinationRule } from './objects.js';
 
 const hasOpenssl = await opensslAvailable();
 if (!hasOpenssl) console.warn('skipping Kubernetes adapter tests: the `openssl` command is needed to mint the fake API server certificate');
@@ -203,6 +203,24 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
       expect(writes()).toHaveLength(1);
     });
 
+    it.each([
+      { case: 'a moved port of its own is replaced in place', own: ['tls-mysql'], want: ['status-port:15021', 'http2:80', 'https:443', 'tls-mysql:15444', 'tls-other:15450'] },
+      { case: 'a port another owns is not replaced (own names others)', own: ['tls-other'], want: ['status-port:15021', 'http2:80', 'https:443', 'tls-mysql:15443', 'tls-other:15450'] },
+    ])('$case, in one guarded write', async ({ own, want }) => {
+      await target().ensureServicePorts(NS, INGRESS, [{ name: 'tls-mysql', port: 15443 }, { name: 'tls-other', port: 15450 }]);
+      fake.requests.length = 0;
+
+      const ensure = target().ensureServicePorts(NS, INGRESS, [{ name: 'tls-mysql', port: 15444 }], own);
+
+      if (own.includes('tls-mysql')) {
+        expect(await ensure).toEqual([{ name: 'tls-mysql', port: 15444 }]);
+        expect(writes().map((w) => w.status)).toEqual([200]);
+      } else {
+        expect((await rejection(ensure)).message).toContain('Duplicate value');
+      }
+      expect(servicePorts()).toEqual(want);
+    });
+
     it('reports a missing Service as not-found', async () => {
       const err = await rejection(target().ensureServicePorts(NS, 'nope', [{ name: 'tls-mysql', port: 15443 }]));
       expect(err).toMatchObject({ code: 'not-found' });
@@ -258,6 +276,24 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
       expect(fake.requests.some((r) => r.method === 'GET' && path.test(r.path) && r.query.labelSelector === `${LABEL_LINK}=a`)).toBe(true);
       expect(await target().deleteByLabel({ [LABEL_LINK]: 'a' }, kinds)).toBe(0);
     });
+  });
+
+  it.each([
+    { case: 'searching all namespaces otherwise', options: {} },
+    { case: 'even where the target lists other namespaces', options: { namespaces: [NS] } },
+  ])('deleteByLabel in one namespace leaves the same objects in another, $case', async ({ options }) => {
+    await target().apply([...linkObjects('a'), ...inNamespace(linkObjects('a'), 'old-gateways')]);
+    fake.requests.length = 0;
+
+    const count = await target(options).deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.destinationRule, KINDS.secret], 'old-gateways');
+
+    expect(count).toBe(3);
+    expect(fake.objects().map((o) => o.metadata.namespace)).toEqual([NS, NS, NS]);
+    expect(fake.requests.filter((r) => r.method === 'GET' && r.query.labelSelector).map((r) => r.path)).toEqual([
+      '/apis/networking.istio.io/v1beta1/namespaces/old-gateways/gateways',
+      '/apis/networking.istio.io/v1beta1/namespaces/old-gateways/destinationrules',
+      '/api/v1/namespaces/old-gateways/secrets',
+    ]);
   });
 
   it('refuses deleteByLabel with no labels before any request', async () => {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
-import { credentialSecret, ingressGateway, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+import { credentialSecret, ingressGateway, inNamespace, KINDS, linkObjects, originateDestinationRule } from './objects.js';
 
 const NS = 'istio-system';
 
@@ -127,6 +127,15 @@ describe('LocalDirectoryTarget', () => {
       expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toHaveLength(6);
     });
 
+    it.each([
+      { case: 'a moved port of its own replaces the old one', own: ['tls-a'], want: [{ name: 'tls-b', port: 15444 }, { name: 'tls-a', port: 15445 }] },
+      { case: 'without own both stay (the old behaviour)', own: [], want: [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444 }, { name: 'tls-a', port: 15445 }] },
+    ])('$case in the patch file', async ({ own, want }) => {
+      await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444 }]);
+      expect(await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15445 }], own)).toEqual([{ name: 'tls-a', port: 15445 }]);
+      expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toEqual(want);
+    });
+
     it('removes ports from the patch file and the file once empty', async () => {
       await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }, { name: 'tls-b', port: 15444 }]);
 
@@ -154,6 +163,15 @@ describe('LocalDirectoryTarget', () => {
       ]);
       expect(await target.deleteByLabel({ [LABEL_LINK]: 'a', 'meshlink.io/side': 'server' }, [KINDS.destinationRule])).toBe(0);
       expect(await target.deleteByLabel({ [LABEL_LINK]: 'a', 'meshlink.io/side': 'client' }, [KINDS.destinationRule])).toBe(1);
+    });
+
+    it('deletes in one namespace only when given one, leaving the same objects elsewhere', async () => {
+      await target.apply([...linkObjects('a'), ...inNamespace(linkObjects('a'), 'old-gateways')]);
+
+      expect(await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.destinationRule, KINDS.secret], 'old-gateways')).toBe(3);
+      expect(await readdir(join(dir, 'old-gateways'))).toEqual([]);
+      expect(await readdir(join(dir, NS))).toHaveLength(3);
+      await expect(target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.secret], '../escape')).rejects.toSatisfy((e) => isMeshlinkError(e, 'invalid-argument'));
     });
 
     it('refuses an empty label set, which would match everything', async () => {

@@ -53,3 +53,8 @@ export function credentialSecret(link: string, side: Side, revision = 'r1'): Kub
 export function linkObjects(link: string, revision = 'r1'): KubeObject[] {
   return [ingressGateway(link, revision), originateDestinationRule(link, revision), credentialSecret(link, 'server', revision)];
 }
+
+/** The same objects in another namespace (a link whose gateway namespace changed). */
+export function inNamespace(objects: KubeObject[], namespace: string): KubeObject[] {
+  return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
+}

@@ -113,12 +113,34 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     expect(gateway.metadata.annotations?.['meshlink.io/revision']).not.toBe('tampered');
   });
 
+  it('moves the server side: its port on the same Service, then to another namespace and back, leaving nothing behind', async () => {
+    serverApi.seedService('ingress', 'istio-ingressgateway', [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }], '203.0.113.10');
+    const held = () =>
+      serverApi
+        .objects()
+        .map((o: any) => (o.kind === 'Service' ? `${o.metadata.namespace} ports ${o.spec.ports.map((p: any) => `${p.name}:${p.port}`).join(',')}` : `${o.metadata.namespace} ${o.kind}/${o.metadata.name}`))
+        .sort();
+    const objects = (ns: string) => [`${ns} Gateway/mysql-ingress`, `${ns} Secret/meshlink-mysql-server`, `${ns} VirtualService/mysql-ingress`];
+    const moves = [
+      { server: { gatewayPort: 13307 }, want: [...objects('istio-system'), 'ingress ports https:443', 'istio-system ports https:443,tls-mysql:13307'] },
+      { server: { gatewayPort: 13307, gateway: { namespace: 'ingress' } }, want: [...objects('ingress'), 'ingress ports https:443,tls-mysql:13307', 'istio-system ports https:443'] },
+      // Named: a namespace left out would be kept (no gateway pods to discover here).
+      { server: { gateway: { namespace: 'istio-system' } }, want: [...objects('istio-system'), 'ingress ports https:443', 'istio-system ports https:443,tls-mysql:13306'] },
+    ];
+    for (const move of moves) {
+      const res = await postLink(deps, { ...spec, server: { ...spec.server, ...move.server } });
+      expect(res.status).toBe(200);
+      expect([(res.body as any).server.sync.status, (res.body as any).client.sync.status]).toEqual(['synced', 'synced']);
+      expect(held()).toEqual([...move.want].sort());
+    }
+  });
+
   it('deletes the link: objects and port gone from the clusters, secrets gone from the store', async () => {
     const res = await deleteLink(deps, 'mysql');
     expect(res.status).toBe(204);
-    expect(serverApi.objects().map((o) => o.kind)).toEqual(['Service']);
+    expect(serverApi.objects().map((o) => o.kind)).toEqual(['Service', 'Service']); // the one seeded by the move test too
     expect(clientApi.objects().map((o) => o.kind)).toEqual(['Service']);
-    const ingress = serverApi.objects()[0] as any;
+    const ingress = serverApi.objects().find((o) => o.metadata.namespace === 'istio-system') as any;
     expect(ingress.spec.ports.map((p: any) => p.port)).toEqual([443]);
     expect((await store.listSecrets({ labels: {} })).secrets).toEqual([]);
   });

@@ -326,8 +326,12 @@ describe('determinism', () => {
 
 describe('gateway Service ports', () => {
   it.each([
-    { side: 'server' as const, expected: { namespace: 'ingress-ns', name: 'ingress-gw', ports: [{ name: objectNames('orders-db').ingressServicePort, port: 25432, targetPort: 25432, protocol: 'TCP' }] } },
-    { side: 'client' as const, expected: { namespace: 'egress-ns', name: 'egress-gw', ports: [{ name: egressServicePortName(16443), port: 16443, targetPort: 16443, protocol: 'TCP' }] } },
+    {
+      side: 'server' as const,
+      expected: { namespace: 'ingress-ns', name: 'ingress-gw', ports: [{ name: objectNames('orders-db').ingressServicePort, port: 25432, targetPort: 25432, protocol: 'TCP' }], own: [objectNames('orders-db').ingressServicePort] },
+    },
+    // The egress port is shared: never the link's own.
+    { side: 'client' as const, expected: { namespace: 'egress-ns', name: 'egress-gw', ports: [{ name: egressServicePortName(16443), port: 16443, targetPort: 16443, protocol: 'TCP' }], own: [] } },
   ])('$side: the port its gateway Service must expose', ({ side, expected }) => {
     expect(gatewayServicePorts(customSpec('TCP', 'networking.istio.io/v1'), side)).toEqual(expected);
   });

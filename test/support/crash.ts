@@ -134,9 +134,9 @@ class CrashingTarget implements ClusterTarget {
     this.plan.alive();
     return this.inner.findGatewayNamespaces(selector);
   }
-  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own?: string[]): Promise<ServicePort[]> {
     this.plan.alive();
-    const added = await this.inner.ensureServicePorts(namespace, name, ports);
+    const added = await this.inner.ensureServicePorts(namespace, name, ports, own);
     if (added.length > 0) this.plan.wrote(`cluster.ensureServicePorts ${this.cluster}`);
     return added;
   }
@@ -146,9 +146,9 @@ class CrashingTarget implements ClusterTarget {
     if (removed.length > 0) this.plan.wrote(`cluster.removeServicePorts ${this.cluster}`);
     return removed;
   }
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
     this.plan.alive();
-    const n = await this.inner.deleteByLabel(labels, kinds);
+    const n = await this.inner.deleteByLabel(labels, kinds, namespace);
     if (n > 0) this.plan.wrote(`cluster.deleteByLabel ${this.cluster}`);
     return n;
   }

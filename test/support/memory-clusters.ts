@@ -12,6 +12,12 @@ export interface SeededPod {
   phase: string;
 }
 
+/** The API group of an apiVersion: `networking.istio.io` of `networking.istio.io/v1`, `` of `v1`. */
+function groupOf(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
 function key(kind: string, namespace: string | undefined, name: string): string {
   return `${kind}/${namespace ?? ''}/${name}`;
 }
@@ -58,12 +64,14 @@ export class MemoryCluster implements ClusterTarget {
     this.services.set(`${namespace}/${name}`, { namespace, name, ports, ...(address ? { address } : {}) });
   }
 
-  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[]): Promise<ServicePort[]> {
+  async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own: string[] = []): Promise<ServicePort[]> {
     this.check();
     const s = this.services.get(`${namespace}/${name}`) ?? { namespace, name, ports: [] };
     const missing = ports.filter((p) => !s.ports.some((q) => q.port === p.port));
     if (missing.length > 0) {
-      this.services.set(`${namespace}/${name}`, { ...s, ports: [...s.ports, ...missing] });
+      // A missing port of an `own` name replaces the port of that name (moved), as the real targets do.
+      const moved = new Set(missing.filter((p) => own.includes(p.name)).map((p) => p.name));
+      this.services.set(`${namespace}/${name}`, { ...s, ports: [...s.ports.filter((q) => !moved.has(q.name)), ...missing] });
       this.writes++;
     }
     return missing;
@@ -81,11 +89,13 @@ export class MemoryCluster implements ClusterTarget {
     return removed;
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[]): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
     this.check();
     let n = 0;
     for (const [k, o] of this.objects) {
-      const kindMatch = kinds.some((kd) => kd.kind === o.kind && kd.apiVersion === o.apiVersion);
+      if (namespace !== undefined && o.metadata.namespace !== namespace) continue;
+      // By group and kind, as Kubernetes: one object answers to every version of its kind.
+      const kindMatch = kinds.some((kd) => kd.kind === o.kind && groupOf(kd.apiVersion) === groupOf(o.apiVersion));
       const labelMatch = Object.entries(labels).every(([lk, lv]) => o.metadata.labels?.[lk] === lv);
       if (kindMatch && labelMatch) {
         this.objects.delete(k);

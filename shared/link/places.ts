@@ -1,0 +1,32 @@
+// Where a spec puts a link in its clusters, and which places an update leaves behind. Pure.
+import { SIDES } from './names.js';
+import type { LinkSpec } from './spec.js';
+import type { StalePlace } from './state.js';
+
+/** Each side's objects (in its gateway namespace), then the server's port on its ingress Service. */
+export function linkPlaces(spec: LinkSpec): StalePlace[] {
+  return [
+    ...SIDES.map((side): StalePlace => ({ what: 'objects', side, cluster: spec[side].cluster, namespace: spec[side].gateway.namespace })),
+    { what: 'port', cluster: spec.server.cluster, namespace: spec.server.gateway.namespace, service: spec.server.gateway.service },
+  ];
+}
+
+function keyOf(place: StalePlace): string {
+  return JSON.stringify(place.what === 'objects' ? [place.what, place.side, place.cluster, place.namespace] : [place.what, place.cluster, place.namespace, place.service]);
+}
+
+/**
+ * The places `previous` used that `next` does not, added to those still `pending`, each once; a
+ * place `next` uses again is dropped (moving back must not delete the link). The egress port is
+ * shared by every link through that gateway and is never a place of one link. A new gateway
+ * port on the same Service is no place either: that Service's port is moved in place when synced.
+ */
+export function stalePlaces(previous: LinkSpec, next: LinkSpec, pending: readonly StalePlace[] = []): StalePlace[] {
+  const seen = new Set(linkPlaces(next).map(keyOf));
+  return [...pending, ...linkPlaces(previous)].filter((place) => {
+    const key = keyOf(place);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
