@@ -20,7 +20,16 @@ export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
       const spec = await readSpec(deps, r);
       // Where the link is (objects from every namespace of its clusters), then where updates left it.
       for (const place of linkPlaces(spec)) await clearPlace(deps, spec, place, true);
-      for (const place of r.state.stale ?? []) await clearPlace(deps, spec, place);
+      // Best effort: a cluster the link moved away from may be gone for good, and must not keep
+      // the link from being deleted. What could not be cleared is logged for the operator.
+      for (const place of r.state.stale ?? []) {
+        try {
+          await clearPlace(deps, spec, place);
+        } catch (err) {
+          if (!isMeshlinkError(err)) throw err;
+          deps.log.warn('left a place the link moved from uncleared', { link: name, cluster: place.cluster, namespace: place.namespace, what: place.what, reason: err.message });
+        }
+      }
     }
     for (const role of ['client', 'server', 'ca'] as StoreRole[]) {
       try {

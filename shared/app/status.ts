@@ -46,6 +46,8 @@ export interface LinkStatus {
   server: SideStatus;
   nextRenewal?: string;
   lastError?: string;
+  /** Places an update moved the link from, not cleared yet (they go once both sides are synced). */
+  pendingCleanup?: LinkState['stale'];
   createdAt: string;
   updatedAt: string;
   spec: unknown;
@@ -120,6 +122,7 @@ export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, a
     server: sideStatus(spec, state, 'server'),
     ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),
     ...(state.lastError ? { lastError: state.lastError } : {}),
+    ...(state.stale?.length ? { pendingCleanup: state.stale } : {}),
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     spec: specDoc,

@@ -147,11 +147,13 @@ describe('a move whose clean-up cannot run at once', () => {
     const { app, before, during, stale } = await movedWhileFailing(failing, changes);
     expect(during).toEqual(expect.arrayContaining(before));
     expect(stale?.length).toBeGreaterThan(0);
+    expect((await getLink(app.deps, 'mysql')).pendingCleanup).toEqual(stale);
 
     await applyLink(app.deps, moved(changes));
 
     expect(held(app.clusters)).toEqual(await fresh(moved(changes)));
     expect((await stateOf(app)).stale).toBeUndefined();
+    expect((await getLink(app.deps, 'mysql')).pendingCleanup).toBeUndefined();
   });
 
   it('moving back before the clean-up keeps the place moved back to', async () => {
@@ -170,6 +172,19 @@ describe('a move whose clean-up cannot run at once', () => {
     await deleteLink(app.deps, 'mysql');
 
     expect(held(app.clusters)).toEqual([]);
+  });
+});
+
+describe('deleting a moved link', () => {
+  it('succeeds when the cluster it moved away from is gone for good, and says what it left', async () => {
+    const { app, stale } = await movedWhileFailing('server-cluster', AWAY);
+    expect(stale?.length).toBeGreaterThan(0);
+    app.clusters.target('server-cluster').failure = unavailable('server-cluster');
+
+    await deleteLink(app.deps, 'mysql');
+
+    expect(await loadLink(app.deps, 'mysql')).toBeUndefined();
+    expect(app.log.lines.filter((l) => l.message === 'left a place the link moved from uncleared').map((l) => l.cluster)).toContain('server-cluster');
   });
 });
 
