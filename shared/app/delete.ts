@@ -9,6 +9,7 @@ import type { AppDeps } from './deps.js';
 import { secretIdOf } from './credentials.js';
 import { loadLink, withLease } from './link-record.js';
 import { clearPlace } from './prune.js';
+import { releaseGatewayPort } from './port-claim.js';
 import { readSpec } from './provision.js';
 import { isMeshlinkError } from '../errors.js';
 
@@ -31,6 +32,7 @@ export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
         }
       }
     }
+    await releaseGatewayPort(deps, name, { cluster: r.state.serverCluster, port: r.state.gatewayPort });
     for (const role of ['client', 'server', 'ca'] as StoreRole[]) {
       try {
         await deps.store.deleteSecret(secretIdOf(deps, name, role));

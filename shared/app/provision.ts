@@ -7,18 +7,19 @@ import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
-import { STORE_LABEL_LINK, SIDES } from '../link/names.js';
-import { decodeState, trustedGenerations, type LinkState } from '../link/state.js';
+import { SIDES } from '../link/names.js';
+import { trustedGenerations, type LinkState } from '../link/state.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
 import { storeNewCa, storeNewLeaf } from './credentials.js';
 import type { AppDeps } from './deps.js';
-import { createLinkRecord, listLinkSecrets, loadLink, withLease, type LinkRecord } from './link-record.js';
+import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { failedSync, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
+import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
 import { stalePlaces } from '../link/places.js';
 
 export { SIDES };
@@ -38,18 +39,8 @@ export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkS
   return parseLinkSpec(decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`));
 }
 
-/** A gateway port is a listener on the server's ingress gateway: two links cannot share one. */
-async function assertGatewayPortFree(deps: AppDeps, spec: LinkSpec): Promise<void> {
-  for await (const meta of listLinkSecrets(deps)) {
-    const other = meta.labels[STORE_LABEL_LINK];
-    if (other === spec.name) continue;
-    const state = decodeState(meta.annotations, meta.id);
-    if (state && state.serverCluster === spec.server.cluster && state.gatewayPort === spec.server.gatewayPort) {
-      throw new MeshlinkError('invalid-argument', 'invalid link spec', {
-        details: [{ path: 'server.gatewayPort', message: `port ${spec.server.gatewayPort} is already used by link ${other} on cluster ${spec.server.cluster}` }],
-      });
-    }
-  }
+function gatewayPortOf(spec: LinkSpec): GatewayPort {
+  return { cluster: spec.server.cluster, port: spec.server.gatewayPort };
 }
 
 function initialState(spec: LinkSpec, now: string): LinkState {
@@ -94,6 +85,9 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       gatewayPort: spec.server.gatewayPort,
     };
     await record.save();
+    // Once the state names the new port; a crash before leaves a claim the next holder takes over.
+    const before = previous && gatewayPortOf(previous);
+    if (before && (before.cluster !== spec.server.cluster || before.port !== spec.server.gatewayPort)) await releaseGatewayPort(deps, spec.name, before);
   }
   if (record.state.cas.length === 0) {
     const ca = await storeNewCa(deps, record.state, spec, 1, now);
@@ -173,9 +167,8 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       });
     }
   }
-  if (!existing || existing.state.gatewayPort !== spec.server.gatewayPort || existing.state.serverCluster !== spec.server.cluster) {
-    await assertGatewayPortFree(deps, spec);
-  }
+  // On every apply, so a link that holds no claim yet (made before claims) takes one.
+  await claimGatewayPort(deps, spec.name, gatewayPortOf(spec));
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
   const created = !existing || !existing.state.specHash;
 

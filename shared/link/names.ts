@@ -2,7 +2,8 @@
 // so applies are updates and clean-up finds everything (invariant 6).
 
 export type Side = 'client' | 'server';
-export type StoreRole = 'link' | 'ca' | Side;
+/** What a store secret holds for a link; `port-claim` holds its gateway port (app/port-claim.ts). */
+export type StoreRole = 'link' | 'ca' | 'port-claim' | Side;
 
 /** Both sides, server first: the client side needs the server's ingress address. */
 export const SIDES: readonly Side[] = ['server', 'client'];

@@ -70,7 +70,7 @@ export interface ForcedRotation {
 
 /** A store version no longer in use: disabled after a grace period, destroyed after retention. */
 export interface RetiredVersion {
-  role: Exclude<StoreRole, 'link'>;
+  role: Exclude<StoreRole, 'link' | 'port-claim'>;
   version: string;
   /** When it was superseded. */
   since: string;

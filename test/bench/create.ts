@@ -166,7 +166,7 @@ interface ScalePoint {
   metadataReadsPerCreate: number;
 }
 
-/** One more link beside N existing ones: the gateway-port check lists every link. */
+/** One more link beside N existing ones: does a create cost more as links accumulate? */
 async function createBesideExisting(log: (line: string) => void): Promise<ScalePoint[]> {
   const template = await realLinkState();
   const points: ScalePoint[] = [];
@@ -282,11 +282,12 @@ export function createSection(f: CreateFigures): Section {
         `${ms(httpCreate.latency.median - localCreate.latency.median)}; for a repeat, ${ms(localRepeat.latency.median)} against ${ms(httpRepeat.latency.median)} ` +
         `(${ratio(httpRepeat.latency.median / localRepeat.latency.median)}). Minting a P-256 set is about 2 ms (section 1); the rest of a create is the file store's ` +
         `${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes (each a temp file, fsync, rename and directory fsync) and the YAML files of both clusters.`,
-      `**Creates slow down as links accumulate**: beside ${count(last.existing)} links one create lists ${per(last.listPagesPerCreate, 1)} pages ` +
-        `(${ms(last.latency.median)} median, against ${ms(first.latency.median)} with none). \`assertGatewayPortFree\` (shared/app/provision.ts) lists every link secret ` +
-        '(pages of `sweepPageSize`, 1,000) to find a gateway-port clash on a new link. On Secret Manager each page is a metadata read against a quota of 600 a minute: ' +
-        `at ${count(last.existing)} links one create spends ${per(last.listPagesPerCreate, 1)} of them, so creates are capped near ${Math.floor(600 / Math.max(1, last.listPagesPerCreate))} a minute per project ` +
-        'before sweeps take their share. Not changed yet: a claim per server cluster and gateway port (a secret created only if absent) would make the check one read, and close the race of two creates at once.',
+      last.listPagesPerCreate === 0
+        ? `**Creates do not slow down as links accumulate**: beside ${count(last.existing)} links a create takes ${ms(last.latency.median)} (median), against ${ms(first.latency.median)} with none, ` +
+          `and lists nothing: the gateway-port check reads one claim (\`app/port-claim.ts\`), ${per(last.metadataReadsPerCreate, 1)} metadata reads a create in all, however many links there are. ` +
+          'On Secret Manager, metadata reads count against a quota of 600 a minute.'
+        : `**Creates slow down as links accumulate**: beside ${count(last.existing)} links one create lists ${per(last.listPagesPerCreate, 1)} pages ` +
+          `(${ms(last.latency.median)} median, against ${ms(first.latency.median)} with none).`,
     ],
   };
 }

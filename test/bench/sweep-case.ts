@@ -141,7 +141,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
     // them to the queue decides from the state alone, so synthetic ones issued as long ago do.
     const realLinks = req.sweeps.some((s) => s.queue === 'in-process') ? dueLinks : 0;
     const t0 = performance.now();
-    // Real links first, while the gateway-port check (which lists every link) is cheap.
+    // Real links first (minted, stored, synced through applyLink).
     await createRealLinks(deps, realLinks, 'due');
     const template = await realLinkState();
     const batches = [

@@ -147,8 +147,8 @@ export function sweepSection(f: SweepFigures): Section {
     const a = sweepOf(file10k, 'none due')!;
     findings.push(
       `**The local file store** (the embedded default, swept every minute by \`npm start\`): ${ms(a.wallMs)} for ${count(file10k.links)} links: ` +
-        `one read and parse of each of the ${count(file10k.links * 4)} \`meta.json\` files (four secrets a link) per sweep. ` +
-        'The store directory is on tmpfs (`/dev/shm`) where there is one, so that seeding 40,000 secrets, each with fsyncs, fits the time budget; reads come from memory either way once the page cache is warm.',
+        `one read and parse of each of the ${count(file10k.links * 5)} \`meta.json\` files (five secrets a link) per sweep. ` +
+        'The store directory is on tmpfs (`/dev/shm`) where there is one, so that seeding 50,000 secrets, each with fsyncs, fits the time budget; reads come from memory either way once the page cache is warm.',
     );
   }
   if (sm10k && sm100k) {
@@ -176,7 +176,7 @@ export function sweepSection(f: SweepFigures): Section {
     title,
     method: [
       'Links are seeded straight into the store: 1% are real links created by `applyLink` (minted and stored, their leaves issued 19 days before the sweep so they come due), ' +
-        'the rest carry a real link\'s state annotation re-timed (issued a day before, due in 19 days) and renamed, on a link secret with the labels `applyLink` gives it, plus the three role secrets (ca, server, client) every link has. ' +
+        'the rest carry a real link\'s state annotation re-timed (issued a day before, due in 19 days) and renamed, on a link secret with the labels `applyLink` gives it, plus the three role secrets (ca, server, client) and the gateway port claim every link has. ' +
         'The sweep (`sweep(deps, queue)`) runs with the default settings. **handed to the queue**: the queue records the due links, as the Pub/Sub fan-out takes them in production; ' +
         '**rotated in process**: the in-process queue rotates them (`rotateLink`, 4 at a time), clusters in memory. Calls are counted by `CountingStore` and a counting cluster resolver. ' +
         'Each store and size runs in a child process of its own with `--expose-gc`; the Secret Manager fake runs in a third process, reached over loopback gRPC by the real client, and is seeded in that process (not through gRPC: seeding is not what is measured).',
