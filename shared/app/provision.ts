@@ -16,7 +16,7 @@ import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
-import { failedSync, syncSide } from './sync.js';
+import { failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
 import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
@@ -129,6 +129,19 @@ export async function syncSides(
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
 }
 
+/** Whether both sides' clusters hold what a sync would write (a side that cannot be read does not). */
+async function sidesAreCurrent(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<boolean> {
+  for (const side of SIDES) {
+    try {
+      if (!(await sideIsCurrent(deps, spec, state, side))) return false;
+    } catch (err) {
+      deps.log.info('could not read link side; syncing it', { link: spec.name, side, reason: String(err) });
+      return false;
+    }
+  }
+  return true;
+}
+
 /**
  * The nip.io convention: a spec without `host` and with `hostConvention: nip.io` gets
  * `<ingress address>.nip.io`, the address taken from `server.address` or read from the server's
@@ -178,15 +191,13 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));
       await r.save();
     });
-  } else {
-    // Nothing to store: re-project (heals drift); write the state only if the projection changed.
-    const synced = await syncSides(deps, spec, record.state);
-    if (JSON.stringify(synced) !== JSON.stringify(record.state)) {
-      await withLease(deps, record, async (r) => {
-        r.state = { ...synced, ...(r.state.lease ? { lease: r.state.lease } : {}) };
-        await r.save();
-      });
-    }
+  } else if (!(await sidesAreCurrent(deps, spec, record.state))) {
+    // Nothing to store, but drift to heal or a side to retry: under the lease, from the state it
+    // was taken on, so a rotation holding it is never undone by credentials read before it.
+    await withLease(deps, record, async (r) => {
+      r.state = await syncSides(deps, spec, r.state);
+      await r.save();
+    });
   }
   return { created, status: linkStatus(spec, doc, record.state) };
 }

@@ -9,7 +9,7 @@ import type { Side } from '../link/names.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import type { LinkState, SideSync } from '../link/state.js';
 import { gatewayServicePorts, renderClientObjects, renderCredentialSecret, renderServerObjects } from '../mesh/render.js';
-import type { KubeObject } from '../clusters/port.js';
+import type { KubeObject, ServicePort } from '../clusters/port.js';
 import { readCredential, secretIdOf } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { errorFields } from '../log.js';
@@ -35,37 +35,66 @@ export async function desiredObjects(deps: AppDeps, spec: LinkSpec, state: LinkS
   return { objects: [secret, ...mesh], credentialVersion: version };
 }
 
+/** Adds the gateway Service ports a side needs: re-checked every time, as a Helm or IstioOperator re-install may have undone them. */
+async function ensurePorts(deps: AppDeps, spec: LinkSpec, side: Side): Promise<ServicePort[]> {
+  const ports = gatewayServicePorts(spec, side);
+  const added = await deps.clusters.target(clusterOf(spec, side)).ensureServicePorts(ports.namespace, ports.name, ports.ports, ports.own);
+  if (added.length > 0) deps.log.info('added gateway service ports', { link: spec.name, cluster: clusterOf(spec, side), side, ports: added.map((p) => p.port) });
+  return added;
+}
+
+/** The server's ingress address as the client side needs it: the spec's, else the Service's, else the last one seen. */
+async function ingressAddress(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<string | undefined> {
+  const known = side === 'server' ? state.sync.server.address : undefined;
+  if (side !== 'server' || spec.server.address) return known;
+  const ports = gatewayServicePorts(spec, side);
+  const service = await deps.clusters.target(spec.server.cluster).getService(ports.namespace, ports.name);
+  return service?.address ?? known;
+}
+
+/** What the side's cluster Secret presents and trusts once synced: the rotation plan orders syncs by it (invariant 1). */
+function projection(state: LinkState, side: Side): Pick<SideSync, 'caGeneration' | 'trust'> {
+  const leaf = state.leaves[side]!;
+  return { caGeneration: leaf.caGeneration, trust: [...leaf.trust] };
+}
+
 /**
  * Brings one side's cluster in line with the store and returns the new sync record.
  * Throws the adapter's error (callers decide whether it is retryable).
  */
 export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<SideSync> {
-  const cluster = clusterOf(spec, side);
-  const target = deps.clusters.target(cluster);
-  const log = deps.log.with({ link: spec.name, cluster });
-  const ports = gatewayServicePorts(spec, side);
-  // The port may have been undone by a Helm or IstioOperator re-install: re-check every time.
-  const added = await target.ensureServicePorts(ports.namespace, ports.name, ports.ports, ports.own);
-  if (added.length > 0) log.info('added gateway service ports', { side, ports: added.map((p) => p.port) });
-  let address = side === 'server' ? state.sync.server.address : undefined;
-  if (side === 'server' && !spec.server.address) {
-    const service = await target.getService(ports.namespace, ports.name);
-    address = service?.address ?? address;
-  }
+  const target = deps.clusters.target(clusterOf(spec, side));
+  const added = await ensurePorts(deps, spec, side);
+  const address = await ingressAddress(deps, spec, state, side);
   const { objects, credentialVersion } = await desiredObjects(deps, spec, state, side);
   const applied = await target.apply(objects);
   const writes = applied.filter((a) => a.outcome !== 'unchanged');
-  if (writes.length > 0) log.info('applied link objects', { side, changed: writes.map((a) => `${a.kind}/${a.name}:${a.outcome}`) });
+  if (writes.length > 0) deps.log.info('applied link objects', { link: spec.name, cluster: target.cluster, side, changed: writes.map((a) => `${a.kind}/${a.name}:${a.outcome}`) });
   const previous = state.sync[side];
-  // What the cluster Secret now presents and trusts: the rotation plan orders syncs by it (invariant 1).
-  const leaf = state.leaves[side]!;
-  const projected = { caGeneration: leaf.caGeneration, trust: [...leaf.trust] };
+  const projected = projection(state, side);
   const next: SideSync = { status: 'synced', version: credentialVersion, objects: objectsRevision(objects), ...(address ? { address } : {}), ...projected };
   const nothingWritten = writes.length === 0 && added.length === 0;
   const same = previous.status === 'synced' && previous.version === next.version && previous.objects === next.objects && previous.address === next.address;
   // Keep the old record (and its time) when nothing changed, so an unchanged link writes nothing.
   if (nothingWritten && same) return { ...previous, ...projected };
   return { ...next, at: deps.clock().toISOString() };
+}
+
+/**
+ * Read-only but for missing gateway ports (spec-derived, no credential): whether the side's
+ * cluster already holds what syncSide would write and its record says so. An unchanged re-apply
+ * checks this and syncs, under the lease, only when it does not hold: a sync outside the lease
+ * could write back a credential older than one a rotation holding the lease has just synced.
+ */
+export async function sideIsCurrent(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<boolean> {
+  const previous = state.sync[side];
+  const leaf = state.leaves[side];
+  if (previous.status !== 'synced' || !leaf || previous.version !== leaf.version) return false;
+  if (JSON.stringify({ caGeneration: previous.caGeneration, trust: previous.trust }) !== JSON.stringify(projection(state, side))) return false;
+  await ensurePorts(deps, spec, side);
+  if ((await ingressAddress(deps, spec, state, side)) !== previous.address) return false;
+  const { objects } = await desiredObjects(deps, spec, state, side);
+  return objectsRevision(objects) === previous.objects && (await deps.clusters.target(clusterOf(spec, side)).isCurrent(objects));
 }
 
 /**

@@ -54,6 +54,11 @@ export class KubernetesTarget implements ClusterTarget {
     return settled.map((s) => (s as PromiseFulfilledResult<AppliedObject>).value);
   }
 
+  async isCurrent(objects: KubeObject[]): Promise<boolean> {
+    const live = await Promise.all(objects.map((o) => this.readLive(o)));
+    return live.every((l) => l.current);
+  }
+
   async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
     const service = await this.readService(namespace, name);
     if (!service) return undefined;
@@ -161,7 +166,8 @@ export class KubernetesTarget implements ClusterTarget {
     return [...new Set(namespaces.filter(Boolean))].sort();
   }
 
-  private async applyOne(object: KubeObject): Promise<AppliedObject> {
+  /** The live copy of an object, and whether it already carries the object's revision. */
+  private async readLive(object: KubeObject): Promise<{ live?: KubeObject; current: boolean }> {
     const namespace = object.metadata.namespace;
     const what = `${object.kind} ${namespace ?? ''}/${object.metadata.name}`;
     const header = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, ...(namespace ? { namespace } : {}) } };
@@ -170,10 +176,18 @@ export class KubernetesTarget implements ClusterTarget {
       live = (await this.call(`get ${what}`, (c) => c.objects.read(structuredClone(header)))) as unknown as KubeObject;
     } catch (err) {
       if (!(err instanceof MeshlinkError && err.code === 'not-found')) throw err;
+      return { current: false };
     }
     const desired = object.metadata.annotations?.[ANNOTATION_REVISION];
+    return { live, current: desired !== undefined && live.metadata?.annotations?.[ANNOTATION_REVISION] === desired };
+  }
+
+  private async applyOne(object: KubeObject): Promise<AppliedObject> {
+    const namespace = object.metadata.namespace;
+    const what = `${object.kind} ${namespace ?? ''}/${object.metadata.name}`;
+    const { live, current } = await this.readLive(object);
     const base = { kind: object.kind, ...(namespace ? { namespace } : {}), name: object.metadata.name };
-    if (live && desired !== undefined && live.metadata?.annotations?.[ANNOTATION_REVISION] === desired) return { ...base, outcome: 'unchanged' };
+    if (current) return { ...base, outcome: 'unchanged' };
     // force: meshlink owns the fields it applies, even if someone edited them by hand.
     await this.call(`apply ${what}`, (c) =>
       c.objects.patch(structuredClone(object), undefined, undefined, MANAGER, true, PatchStrategy.ServerSideApply),

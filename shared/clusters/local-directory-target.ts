@@ -34,14 +34,24 @@ export class LocalDirectoryTarget implements ClusterTarget {
     private readonly dir: string,
   ) {}
 
+  async isCurrent(objects: KubeObject[]): Promise<boolean> {
+    for (const object of objects) if ((await this.outcomeOf(object)).outcome !== 'unchanged') return false;
+    return true;
+  }
+
+  /** What applying the object would do to its file, and the file's path and new text. */
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome'] }> {
+    const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
+    const text = stringify(object);
+    const existing = await readText(file);
+    return { file, text, outcome: existing === undefined ? 'created' : sameRevision(existing, object) || existing === text ? 'unchanged' : 'updated' };
+  }
+
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     const results: AppliedObject[] = [];
     for (const object of objects) {
       const namespace = object.metadata.namespace ?? 'default';
-      const file = this.objectFile(namespace, object.kind, object.metadata.name);
-      const text = stringify(object);
-      const existing = await readText(file);
-      const outcome = existing === undefined ? 'created' : sameRevision(existing, object) || existing === text ? 'unchanged' : 'updated';
+      const { file, text, outcome } = await this.outcomeOf(object);
       if (outcome !== 'unchanged') await atomicWrite(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
       results.push({ kind: object.kind, namespace, name: object.metadata.name, outcome });
     }

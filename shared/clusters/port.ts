@@ -48,6 +48,11 @@ export interface ClusterTarget {
    * the same `meshlink.io/revision` annotation is left alone (no write).
    */
   apply(objects: KubeObject[]): Promise<AppliedObject[]>;
+  /**
+   * Read-only: whether every object's live copy carries its revision, i.e. `apply` would leave
+   * them all unchanged. Lets a caller compare first and write only under the link's lease.
+   */
+  isCurrent(objects: KubeObject[]): Promise<boolean>;
   /** Reads a Service; undefined if it does not exist. */
   getService(namespace: string, name: string): Promise<ServiceInfo | undefined>;
   /**

@@ -76,6 +76,9 @@ export class LazyKubernetesTarget implements ClusterTarget {
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     return (await this.target()).apply(objects);
   }
+  async isCurrent(objects: KubeObject[]): Promise<boolean> {
+    return (await this.target()).isCurrent(objects);
+  }
   async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
     return (await this.target()).getService(namespace, name);
   }

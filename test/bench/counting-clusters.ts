@@ -2,7 +2,7 @@
 // and writes (objects created or changed, ports added or removed, deletions).
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
-export type ClusterMethod = 'apply' | 'getService' | 'findGatewayNamespaces' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
+export type ClusterMethod = 'apply' | 'isCurrent' | 'getService' | 'findGatewayNamespaces' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
 
 export interface ClusterCounts {
   calls: Record<ClusterMethod, number>;
@@ -13,7 +13,7 @@ export interface ClusterCounts {
 }
 
 function zero(): Record<ClusterMethod, number> {
-  return { apply: 0, getService: 0, findGatewayNamespaces: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
+  return { apply: 0, isCurrent: 0, getService: 0, findGatewayNamespaces: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
 }
 
 export class CountingClusters implements ClusterResolver {
@@ -45,6 +45,10 @@ export class CountingClusters implements ClusterResolver {
     const counter = this;
     return {
       cluster: inner.cluster,
+      async isCurrent(objects: KubeObject[]): Promise<boolean> {
+        counter.calls.isCurrent++;
+        return inner.isCurrent(objects);
+      },
       async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
         counter.calls.apply++;
         const applied = await inner.apply(objects);

@@ -119,6 +119,10 @@ class CrashingTarget implements ClusterTarget {
     return this.inner.cluster;
   }
 
+  async isCurrent(objects: KubeObject[]): Promise<boolean> {
+    this.plan.alive();
+    return this.inner.isCurrent(objects);
+  }
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     this.plan.alive();
     const applied = await this.inner.apply(objects);

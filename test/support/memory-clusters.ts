@@ -40,14 +40,24 @@ export class MemoryCluster implements ClusterTarget {
     if (this.failure) throw this.failure;
   }
 
+  private current(o: KubeObject): boolean {
+    const live = this.objects.get(key(o.kind, o.metadata.namespace, o.metadata.name));
+    const rev = o.metadata.annotations?.[ANNOTATION_REVISION];
+    return !!live && !!rev && live.metadata.annotations?.[ANNOTATION_REVISION] === rev;
+  }
+
+  async isCurrent(objects: KubeObject[]): Promise<boolean> {
+    this.check();
+    return objects.every((o) => this.current(o));
+  }
+
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     this.check();
     return objects.map((o) => {
       const k = key(o.kind, o.metadata.namespace, o.metadata.name);
       const live = this.objects.get(k);
-      const rev = o.metadata.annotations?.[ANNOTATION_REVISION];
       const base = { kind: o.kind, name: o.metadata.name, ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}) };
-      if (live && rev && live.metadata.annotations?.[ANNOTATION_REVISION] === rev) return { ...base, outcome: 'unchanged' as const };
+      if (this.current(o)) return { ...base, outcome: 'unchanged' as const };
       this.objects.set(k, structuredClone(o));
       this.writes++;
       return { ...base, outcome: live ? ('updated' as const) : ('created' as const) };
