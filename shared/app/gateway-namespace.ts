@@ -73,8 +73,12 @@ async function discover(deps: AppDeps, side: Side, raw: Raw): Promise<Found> {
   let target;
   try {
     target = deps.clusters.target(found.cluster);
-  } catch {
-    return found; // a reference the resolver refuses fails again, and is recorded, when the side is synced
+  } catch (err) {
+    // A reference the resolver refuses (say, a kind MESHLINK_CLUSTER_ACCESS excludes) fails again,
+    // and is recorded in the status, when the side is synced; anything else is a bug: let it out.
+    if (!isMeshlinkError(err)) throw err;
+    deps.log.warn('cannot discover the gateway namespace', { cluster: found.cluster, side, reason: err.message });
+    return found;
   }
   let namespaces: string[] | undefined;
   try {
