@@ -199,5 +199,5 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       await r.save();
     });
   }
-  return { created, status: linkStatus(spec, doc, record.state) };
+  return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings }) };
 }

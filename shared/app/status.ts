@@ -63,7 +63,7 @@ function clusterStatus(sync: LinkState['sync'][Side]): SideStatus['clusterSecret
   };
 }
 
-function rotationStatus(spec: LinkSpec, state: LinkState, at?: { now: Date; settings: RotationSettings }): RotationStatus {
+function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; settings: RotationSettings }): RotationStatus {
   const status: RotationStatus = {
     phase: state.phase,
     phaseSince: state.phaseSince,
@@ -71,7 +71,7 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at?: { now: Date; sett
     ...(state.forced ? { forced: state.forced } : {}),
     retiredVersions: state.retired?.length ?? 0,
   };
-  if (at && state.cas.length > 0) {
+  if (state.cas.length > 0) {
     const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
     const step = planNextStep(facts, at.now, at.settings);
     status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
@@ -103,8 +103,8 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
   return status;
 }
 
-/** `at` adds the rotation's next step as the plan sees it now (without reading any payload). */
-export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at?: { now: Date; settings: RotationSettings }): LinkStatus {
+/** With the rotation's next step as the plan sees it at `at.now` (without reading any payload). */
+export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at: { now: Date; settings: RotationSettings }): LinkStatus {
   return {
     name: spec.name,
     host: spec.host,

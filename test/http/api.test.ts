@@ -37,6 +37,9 @@ describe('POST /links', () => {
     expect(new Date(res.body.server.notAfter).getTime()).toBeGreaterThan(app.clock().getTime());
     expect(JSON.stringify(res.body)).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
     expect(JSON.stringify(app.log.lines)).not.toMatch(/PRIVATE KEY/);
+    // The same status GET /links/{name} answers, the rotation's next step included.
+    expect(res.body).toEqual((await call(app, json('GET', '/links/mysql'))).body);
+    expect(res.body.rotation.next).toMatchObject({ step: expect.any(String), reason: expect.any(String) });
   });
 
   it('accepts YAML', async () => {
