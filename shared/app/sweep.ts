@@ -3,9 +3,9 @@
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
-import { decodeState } from '../link/state.js';
+import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
-import { dueReason, leaseHeld } from '../rotation/due.js';
+import { dueReason } from '../rotation/due.js';
 import type { AppDeps } from './deps.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
 

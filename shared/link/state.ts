@@ -145,6 +145,11 @@ export function decodeState(annotations: Record<string, string>, secretId: strin
   }
 }
 
+/** Is a worker holding the link right now (its lease not expired)? */
+export function leaseHeld(state: LinkState, now: Date): boolean {
+  return !!state.lease && new Date(state.lease.until) > now;
+}
+
 export function signingCa(state: LinkState): CaRecord | undefined {
   return state.cas.find((ca) => ca.generation === state.signingGeneration);
 }
