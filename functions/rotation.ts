@@ -11,13 +11,12 @@ import type { RotationMessage, RotationQueue } from '../shared/app/rotation-queu
 import { sweep, type SweepReport } from '../shared/app/sweep.js';
 import { makeRotationQueue } from '../shared/compose.js';
 import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
+import { isLinkName } from '../shared/link/spec.js';
 import { errorFields } from '../shared/log.js';
 import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
 import { decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
-
-const LINK_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A rotation message from a Pub/Sub messagePublished CloudEvent, or why it is unusable. */
 export function decodeRotationMessage(event: unknown): (RotationMessage & { messageId?: string }) | Ignored {
@@ -25,7 +24,7 @@ export function decodeRotationMessage(event: unknown): (RotationMessage & { mess
   if (isIgnored(message)) return message;
   const body = messageJson(message);
   if (isIgnored(body)) return body;
-  if (typeof body.link !== 'string' || !LINK_NAME.test(body.link)) return { ignore: 'message has no valid link name' };
+  if (!isLinkName(body.link)) return { ignore: 'message has no valid link name' };
   return {
     link: body.link,
     reason: typeof body.reason === 'string' ? body.reason : 'unspecified',
