@@ -120,6 +120,8 @@ export interface LinkState {
    * moved away from, gone once cleared.
    */
   stale?: StalePlace[];
+  /** When clearing `stale` last failed (a cluster not answering): the sweep tries again `syncRetryMs` later. */
+  staleFailedAt?: string;
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;

@@ -123,6 +123,9 @@ export function applyStep(f: RotationFacts, step: Step, now: Date, leafTtlMs = 3
       next.retired = next.retired.filter((r) => !destroyed.has(`${r.role}@${r.version}`)).map((r) => (disabled.has(`${r.role}@${r.version}`) ? { ...r, disabled: true } : r));
       break;
     }
+    case 'clear-stale-places':
+      delete next.stale;
+      break;
     case 'complete-force': {
       const forced = { ...next.forced };
       delete forced[step.scope];
