@@ -11,13 +11,12 @@ import type { RotationMessage, RotationQueue } from '../shared/app/rotation-queu
 import { sweep, type SweepReport } from '../shared/app/sweep.js';
 import { makeRotationQueue } from '../shared/compose.js';
 import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
+import { isLinkName } from '../shared/link/spec.js';
 import { errorFields } from '../shared/log.js';
 import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
 import { decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
-
-const LINK_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A rotation message from a Pub/Sub messagePublished CloudEvent, or why it is unusable. */
 export function decodeRotationMessage(event: unknown): (RotationMessage & { messageId?: string }) | Ignored {
@@ -25,7 +24,7 @@ export function decodeRotationMessage(event: unknown): (RotationMessage & { mess
   if (isIgnored(message)) return message;
   const body = messageJson(message);
   if (isIgnored(body)) return body;
-  if (typeof body.link !== 'string' || !LINK_NAME.test(body.link)) return { ignore: 'message has no valid link name' };
+  if (!isLinkName(body.link)) return { ignore: 'message has no valid link name' };
   return {
     link: body.link,
     reason: typeof body.reason === 'string' ? body.reason : 'unspecified',
@@ -63,18 +62,32 @@ export async function handleSweepEvent(deps: AppDeps, queue: RotationQueue): Pro
   }
 }
 
-// One queue per instance (per app): the Pub/Sub client and its connection are reused across invocations.
-const sweepQueues = new WeakMap<AppDeps, Promise<RotationQueue>>();
+/** Which queue a sweep fans out with, for an app. */
+export type QueueFor = (deps: AppDeps) => Promise<RotationQueue>;
+
+/**
+ * One queue per instance (per app), shared by the scheduled sweep and POST /rotations:sweep: the
+ * Pub/Sub client and its connection are reused across invocations, never left open per request.
+ * A failed creation is not kept: the next call tries again.
+ */
+export function oneQueuePerApp(make: QueueFor): QueueFor {
+  const queues = new WeakMap<AppDeps, Promise<RotationQueue>>();
+  return (deps) => {
+    let queue = queues.get(deps);
+    if (!queue) {
+      queue = make(deps);
+      queues.set(deps, queue);
+      queue.catch(() => queues.delete(deps));
+    }
+    return queue;
+  };
+}
+
+const runtimeQueue: QueueFor = oneQueuePerApp((deps) => makeRotationQueue(runtimeConfig(), deps));
 
 ff.cloudEvent(FUNCTION_NAMES.sweep, async () => {
   const deps = await runtimeDeps();
-  let queue = sweepQueues.get(deps);
-  if (!queue) {
-    queue = makeRotationQueue(runtimeConfig(), deps);
-    sweepQueues.set(deps, queue);
-    queue.catch(() => sweepQueues.delete(deps));
-  }
-  await handleSweepEvent(deps, await queue);
+  await handleSweepEvent(deps, await runtimeQueue(deps));
 });
 
 ff.cloudEvent<unknown>(FUNCTION_NAMES.rotateLink, async (event: ff.CloudEvent<unknown>) => {
@@ -102,11 +115,6 @@ function parseRotateBody(req: ApiRequest): z.infer<typeof rotateBody> {
   throw new MeshlinkError('invalid-argument', 'invalid rotation request', { details });
 }
 
-/** Which queue POST /rotations:sweep fans out with; the default reads the runtime configuration. */
-export type QueueFor = (deps: AppDeps, onResult: (outcome: RotationOutcome) => void) => Promise<RotationQueue>;
-
-const runtimeQueue: QueueFor = (deps, onResult) => makeRotationQueue(runtimeConfig(), deps, { onResult });
-
 export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
   return [
     {
@@ -123,10 +131,9 @@ export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
       method: 'POST',
       pattern: /^\/rotations:sweep$/,
       handler: async (deps) => {
-        const rotated: RotationOutcome[] = [];
-        const report = await sweep(deps, await queueFor(deps, (outcome) => rotated.push(outcome)));
-        const failures = rotated.filter((r) => r.error).map((r) => ({ link: r.link, error: r.error! }));
-        return { status: 200, body: { ...report, rotated, errors: [...report.errors, ...failures] } };
+        const report = await sweep(deps, await queueFor(deps));
+        const failures = report.rotated.filter((r) => r.error).map((r) => ({ link: r.link, error: r.error! }));
+        return { status: 200, body: { ...report, errors: [...report.errors, ...failures] } };
       },
     },
   ];

@@ -11,7 +11,6 @@ import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './app/rotation-queue.js';
-import type { RotationOutcome } from './app/rotate.js';
 
 async function makeStore(config: Config): Promise<SecretStore> {
   if (config.store.kind === 'local') {
@@ -64,11 +63,11 @@ export async function composeApp(config: Config, options: { workerId: string; cl
  * The sweep's fan-out: Pub/Sub when a rotation topic is configured (production), otherwise
  * in-process with bounded concurrency (local runs).
  */
-export async function makeRotationQueue(config: Config, deps: AppDeps, options: { onResult?: (outcome: RotationOutcome) => void } = {}): Promise<RotationQueue> {
+export async function makeRotationQueue(config: Config, deps: AppDeps): Promise<RotationQueue> {
   if (config.rotationTopic) {
     const { PubSubRotationQueue } = await import('./queue/pubsub-rotation-queue.js');
     return new PubSubRotationQueue({ topic: config.rotationTopic });
   }
   const { InProcessRotationQueue } = await import('./app/rotation-queue.js');
-  return new InProcessRotationQueue(deps, options);
+  return new InProcessRotationQueue(deps);
 }

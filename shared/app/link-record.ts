@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { MANAGER, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, storeLabels, storeSecretId } from '../link/names.js';
-import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, type LinkState } from '../link/state.js';
+import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
 import { listAllSecrets, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 
@@ -77,9 +77,8 @@ export async function createLinkRecord(deps: AppDeps, link: string, initial: Lin
  */
 export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>): Promise<T> {
   const now = deps.clock();
-  const held = record.state.lease;
-  if (held && new Date(held.until) > now) {
-    throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${held.until}; try again`);
+  if (leaseHeld(record.state, now)) {
+    throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${record.state.lease!.until}; try again`);
   }
   const holder = `${deps.workerId}/${randomUUID()}`;
   record.state = { ...record.state, lease: { holder, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() } };

@@ -6,7 +6,10 @@
 // the next apply, the rotation sweep or the cluster's registration syncs them and clears the
 // places. Clearing waits for both sides to be synced at the new places (the client may still dial
 // the old server address until it is), so traffic always keeps a path, and it is idempotent:
-// deletes by label in one namespace, port removal by name, each harmless to repeat.
+// deletes by label in one namespace, port removal by name, each harmless to repeat. A place whose
+// cluster does not answer stays, with the time of the attempt (`staleFailedAt`): the rotation
+// plan makes the link due again `syncRetryMs` later (its `clear-stale-places` step, which calls
+// pruneStale), and the next apply or the registration of that cluster tries at once.
 import { isMeshlinkError } from '../errors.js';
 import { objectLabels, objectNames, SIDES } from '../link/names.js';
 import type { LinkSpec } from '../link/spec.js';
@@ -34,7 +37,8 @@ export async function clearPlace(deps: AppDeps, spec: LinkSpec, place: StalePlac
 
 /**
  * Clears the stale places once both sides are synced; a place whose cluster fails stays recorded
- * (and logged) for the next run. Makes no call when nothing is stale.
+ * (and logged), with the time of the failure (`staleFailedAt`: the sweep retries after
+ * `syncRetryMs`). Makes no call when nothing is stale.
  */
 export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<LinkState> {
   const stale = state.stale ?? [];
@@ -49,16 +53,17 @@ export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState
       left.push(place);
     }
   }
-  const { stale: _cleared, ...rest } = state;
-  return left.length > 0 ? { ...rest, stale: left } : rest;
+  const { stale: _cleared, staleFailedAt: _failed, ...rest } = state;
+  return left.length > 0 ? { ...rest, stale: left, staleFailedAt: deps.clock().toISOString() } : rest;
 }
 
 /**
  * The state recording `stale` (after a spec update: link/places.ts stalePlaces), with each synced
- * side marked pending until it is synced with the new spec (see above). None: the list goes.
+ * side marked pending until it is synced with the new spec (see above). None: the list goes. A
+ * new list is tried afresh (no earlier failure kept).
  */
 export function withStalePlaces(state: LinkState, stale: StalePlace[]): LinkState {
-  const { stale: _old, ...rest } = state;
+  const { stale: _old, staleFailedAt: _failed, ...rest } = state;
   if (stale.length === 0) return rest;
   const sync = { ...state.sync };
   for (const side of SIDES) if (sync[side].status === 'synced') sync[side] = { ...sync[side], status: 'pending' };

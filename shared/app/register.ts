@@ -1,8 +1,9 @@
 // Use-cases: a cluster was registered (created, rebuilt, re-registered) or deregistered. The links
 // that name it are found from link metadata alone (the state annotation names both clusters; no
 // payload is read for other links). Registration projects each matching side from the store into
-// the cluster: the same credentials as before, never a new mint (invariant 3). Deregistration marks
-// the side detached and deletes nothing.
+// the cluster: the same credentials as before, never a new mint (invariant 3), and clears what a
+// link moved away from left there (LinkState.stale). Deregistration marks the side detached and
+// deletes nothing.
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, type Side } from '../link/names.js';
 import { decodeState, type LinkState } from '../link/state.js';
@@ -16,7 +17,7 @@ import { SIDES, readSpec, syncSides } from './provision.js';
 import { pruneStale } from './prune.js';
 
 export interface RegistrationResult {
-  /** Every link that names the cluster, by any alias. */
+  /** Every link that names the cluster, by any alias (registration: or that left a place there to clear). */
   links: string[];
   /** Links whose sides in the cluster are now synced (registration) or detached (deregistration). */
   done: string[];
@@ -41,8 +42,21 @@ function matchingSides(state: LinkState, aliases: readonly string[], mode: Match
   return SIDES.filter((side) => matchCluster(clusterOfState(state, side), aliases, mode) !== undefined);
 }
 
-/** Lists link metadata (one page at a time, no payloads) and keeps the links that name the cluster. */
-async function findLinks(deps: AppDeps, aliases: readonly string[], mode: MatchMode): Promise<Candidate[]> {
+/** How a cluster event picks its links: by the clusters they name, and (registration) by the places they left to clear. */
+interface Match {
+  mode: MatchMode;
+  stale: boolean;
+}
+
+/** The link's sides in the cluster, or undefined if the event is not about the link. */
+function matchLink(state: LinkState, aliases: readonly string[], match: Match): Side[] | undefined {
+  const sides = matchingSides(state, aliases, match.mode);
+  const leftThere = match.stale && (state.stale ?? []).some((place) => matchCluster(place.cluster, aliases, match.mode) !== undefined);
+  return sides.length > 0 || leftThere ? sides : undefined;
+}
+
+/** Lists link metadata (one page at a time, no payloads) and keeps the links the event is about. */
+async function findLinks(deps: AppDeps, aliases: readonly string[], match: Match): Promise<Candidate[]> {
   const found: Candidate[] = [];
   for await (const meta of listLinkSecrets(deps)) {
     const link = meta.labels[STORE_LABEL_LINK];
@@ -55,8 +69,8 @@ async function findLinks(deps: AppDeps, aliases: readonly string[], mode: MatchM
       continue;
     }
     if (!state) continue;
-    const sides = matchingSides(state, aliases, mode);
-    if (sides.length > 0) found.push({ link, meta, state, sides });
+    const sides = matchLink(state, aliases, match);
+    if (sides) found.push({ link, meta, state, sides });
   }
   return found.sort((a, b) => a.link.localeCompare(b.link));
 }
@@ -85,11 +99,11 @@ async function saveAndRelease(record: LinkRecord): Promise<void> {
 async function forEachLink(
   deps: AppDeps,
   event: RegistrationEvent,
-  mode: MatchMode,
+  match: Match,
   work: (record: LinkRecord, sides: Side[]) => Promise<Outcome>,
 ): Promise<RegistrationResult> {
   const cluster = event.aliases[0];
-  const candidates = await findLinks(deps, event.aliases, mode);
+  const candidates = await findLinks(deps, event.aliases, match);
   const result: RegistrationResult = { links: candidates.map((c) => c.link), done: [], failed: [], skipped: [] };
   const retry: string[] = [];
   if (candidates.length === 0) deps.log.info('no link names the cluster', { cluster, aliases: event.aliases, event: event.kind });
@@ -102,8 +116,8 @@ async function forEachLink(
     }
     // Someone wrote the link since it was listed: read it again and try once more.
     const fresh = await loadLink(deps, candidate.link);
-    const sides = fresh ? matchingSides(fresh.state, event.aliases, mode) : [];
-    return fresh && sides.length > 0 ? work(fresh, sides) : 'skipped';
+    const sides = fresh ? matchLink(fresh.state, event.aliases, match) : undefined;
+    return fresh && sides ? work(fresh, sides) : 'skipped';
   };
 
   for (const candidate of candidates) {
@@ -130,22 +144,27 @@ async function forEachLink(
   return result;
 }
 
-/** Brings every link that names the cluster into it: objects, Secret and gateway ports (syncSide). */
+/**
+ * Brings every link that names the cluster into it: objects, Secret and gateway ports (syncSide).
+ * A link that moved away from the cluster while it was not answering has its old place there
+ * cleared (once both its sides are synced at the new places; a failure is left to the sweep).
+ */
 export async function registerCluster(deps: AppDeps, event: RegistrationEvent): Promise<RegistrationResult> {
-  return forEachLink(deps, event, 'related', async (record, sides): Promise<Outcome> => {
+  return forEachLink(deps, event, { mode: 'related', stale: true }, async (record, sides): Promise<Outcome> => {
     const state = record.state;
     if (!state.specVersion || sides.some((side) => !state.leaves[side])) return 'skipped';
     return withLease(deps, record, async (r): Promise<Outcome> => {
       const spec = await readSpec(deps, r);
       const errors: { side: Side; err: unknown }[] = [];
       const address = r.state.sync.server.address;
-      r.state = await syncSides(deps, spec, r.state, sides, (side, err) => errors.push({ side, err }));
+      if (sides.length > 0) r.state = await syncSides(deps, spec, r.state, sides, (side, err) => errors.push({ side, err }));
       if (sides.includes('server') && !sides.includes('client') && r.state.sync.server.address !== address) {
         // A rebuilt server cluster may have a new ingress address: the client side must follow.
         // Its own cluster's failures are recorded, not retried: its registration or the sweep heals it.
         r.state = await syncSides(deps, spec, r.state, ['client']);
       }
-      // A link moved to this cluster before it was there: its old places go now that it is in place.
+      // A link moved to this cluster before it was there, or away from it while it was not
+      // answering: its old places go now that both sides are in place.
       r.state = await pruneStale(deps, spec, r.state);
       await saveAndRelease(r);
       if (errors.some((e) => isMeshlinkError(e.err, 'unavailable'))) return 'retry';
@@ -162,7 +181,7 @@ export async function registerCluster(deps: AppDeps, event: RegistrationEvent): 
 
 /** Marks the sides in the cluster detached. The store and the other cluster are left alone. */
 export async function deregisterCluster(deps: AppDeps, event: RegistrationEvent): Promise<RegistrationResult> {
-  return forEachLink(deps, event, 'exact', async (record, sides): Promise<Outcome> => {
+  return forEachLink(deps, event, { mode: 'exact', stale: false }, async (record, sides): Promise<Outcome> => {
     const pending = sides.filter((side) => record.state.sync[side].status !== 'detached');
     if (pending.length === 0) return 'done'; // a redelivery: nothing to write
     return withLease(deps, record, async (r): Promise<Outcome> => {

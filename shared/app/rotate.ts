@@ -166,6 +166,12 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
       r.state = withRetired(s, retired);
       break;
     }
+    case 'clear-stale-places': {
+      r.state = await pruneStale(deps, spec, s);
+      const left = r.state.stale?.length ?? 0;
+      if (left > 0) error = `could not clear ${left} of ${s.stale?.length ?? 0} places the link moved away from (retried after ${deps.settings.syncRetryMs} ms)`;
+      break;
+    }
     case 'complete-force': {
       const forced = { ...s.forced };
       delete forced[step.scope];
@@ -198,10 +204,6 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
     error = (await act(deps, r, spec, step, now)) ?? error;
     steps.push(describeStep(step));
   }
-  // A spec update's leftovers (a crash or a failed sync kept them): cleared once both sides synced.
-  const stale = r.state.stale?.length ?? 0;
-  r.state = await pruneStale(deps, spec, r.state);
-  if ((r.state.stale?.length ?? 0) < stale) steps.push('clear-stale-places');
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
   if (last?.kind === 'blocked') error = last.reason;
   // Saved with the lease release: when the sweep should look again, and what went wrong.

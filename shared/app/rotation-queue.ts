@@ -13,7 +13,8 @@ export interface DueLink {
 }
 
 export interface RotationQueue {
-  enqueue(links: DueLink[]): Promise<void>;
+  /** Hands the links over. A queue that rotates them itself (in-process) returns their outcomes; one that passes them on (Pub/Sub) returns nothing. */
+  enqueue(links: DueLink[]): Promise<RotationOutcome[] | void>;
 }
 
 /** The rotation message body (Pub/Sub data, base64 JSON). */
@@ -39,20 +40,19 @@ export async function mapBounded<T, R>(items: readonly T[], concurrency: number,
 export class InProcessRotationQueue implements RotationQueue {
   constructor(
     private readonly deps: AppDeps,
-    private readonly options: { concurrency?: number; onResult?: (outcome: RotationOutcome) => void } = {},
+    private readonly options: { concurrency?: number } = {},
   ) {}
 
-  async enqueue(links: DueLink[]): Promise<void> {
-    await mapBounded(links, this.options.concurrency ?? this.deps.settings.rotationConcurrency, async ({ link, reason }) => {
-      let outcome: RotationOutcome;
+  /** Rotates the links now, and returns each one's outcome (one queue serves concurrent sweeps). */
+  async enqueue(links: DueLink[]): Promise<RotationOutcome[]> {
+    return mapBounded(links, this.options.concurrency ?? this.deps.settings.rotationConcurrency, async ({ link, reason }): Promise<RotationOutcome> => {
       try {
-        outcome = await rotateLink(this.deps, link, { reason });
+        return await rotateLink(this.deps, link, { reason });
       } catch (err) {
         // One link's failure is that link's: the others still rotate; the next sweep retries it.
         this.deps.log.error('rotation failed', { link, reason, ...errorFields(err) });
-        outcome = { link, outcome: 'failed', steps: [], reason, error: String(errorFields(err).error) };
+        return { link, outcome: 'failed', steps: [], reason, error: String(errorFields(err).error) };
       }
-      this.options.onResult?.(outcome);
     });
   }
 }

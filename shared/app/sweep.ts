@@ -3,10 +3,11 @@
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
-import { decodeState } from '../link/state.js';
+import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
-import { dueReason, leaseHeld } from '../rotation/due.js';
+import { dueReason } from '../rotation/due.js';
 import type { AppDeps } from './deps.js';
+import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
 
 export interface SweepReport {
@@ -15,6 +16,8 @@ export interface SweepReport {
   listed: number;
   pages: number;
   due: DueLink[];
+  /** What became of the due links when the queue rotated them in the sweep (in-process); empty when it passed them on (Pub/Sub). */
+  rotated: RotationOutcome[];
   /** Due but left alone this time (another worker holds the link). */
   skipped: { link: string; reason: string }[];
   errors: { link: string; error: string }[];
@@ -22,7 +25,7 @@ export interface SweepReport {
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
-  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], skipped: [], errors: [] };
+  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
   const labels = { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' };
   let pageToken: string | undefined;
   do {
@@ -46,7 +49,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
       }
     }
     // Page by page: a sweep cut short still hands over what it found.
-    if (due.length > 0) await queue.enqueue(due);
+    if (due.length > 0) report.rotated.push(...((await queue.enqueue(due)) ?? []));
     report.due.push(...due);
     pageToken = page.nextPageToken;
   } while (pageToken);

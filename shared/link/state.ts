@@ -120,6 +120,8 @@ export interface LinkState {
    * moved away from, gone once cleared.
    */
   stale?: StalePlace[];
+  /** When clearing `stale` last failed (a cluster not answering): the sweep tries again `syncRetryMs` later. */
+  staleFailedAt?: string;
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;
@@ -143,6 +145,11 @@ export function decodeState(annotations: Record<string, string>, secretId: strin
   } catch (cause) {
     throw new MeshlinkError('internal', `link state of ${secretId} is not valid JSON`, { cause });
   }
+}
+
+/** Is a worker holding the link right now (its lease not expired)? */
+export function leaseHeld(state: LinkState, now: Date): boolean {
+  return !!state.lease && new Date(state.lease.until) > now;
 }
 
 export function signingCa(state: LinkState): CaRecord | undefined {

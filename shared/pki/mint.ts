@@ -14,11 +14,9 @@ import {
 } from './extensions.js';
 import { ALGORITHMS, readPrivateKey } from './keys.js';
 import { encodePem } from './pem.js';
-import type { CredentialPem, MintCaRequest, MintLeafRequest } from './types.js';
+import { BACKDATE_MS, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
 
-/** Certificates start this long before `now`, so peers whose clocks lag still accept them. */
-export const BACKDATE_MS = 5 * 60_000;
 
 /** What signing a leaf needs from a CA credential. */
 interface Issuer {

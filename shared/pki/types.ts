@@ -2,6 +2,9 @@
 import type { KeyAlgorithm } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 
+/** Certificates start this long before `now`, so peers whose clocks lag still accept them. */
+export const BACKDATE_MS = 5 * 60_000;
+
 /** A certificate and its private key, PEM-encoded (PKCS#8 key). */
 export interface CredentialPem {
   certificate: string;

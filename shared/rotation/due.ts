@@ -30,8 +30,3 @@ export function dueReason(state: LinkState, link: string, now: Date, settings: R
   const step = metadataStep(state, link, now, settings);
   return isAction(step) ? step.reason : undefined;
 }
-
-/** Is another worker holding the link right now? */
-export function leaseHeld(state: LinkState, now: Date): boolean {
-  return !!state.lease && new Date(state.lease.until) > now;
-}

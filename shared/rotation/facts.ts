@@ -66,6 +66,8 @@ export interface RotationFacts {
   clusters: Record<Side, ClusterFacts>;
   forced?: ForcedRotation;
   retired: RetiredVersion[];
+  /** Places a spec update moved the link away from, not cleared yet: how many, and when clearing last failed. */
+  stale?: { places: number; failedAt?: Date };
 }
 
 /** How to compute a renewal time from a validity window (the spec's renewBefore, or none). */
@@ -123,5 +125,6 @@ export function factsFromState(state: LinkState, identity: Record<Side, string>,
     clusters: { server: clusterFacts(state.sync.server, state.leaves.server), client: clusterFacts(state.sync.client, state.leaves.client) },
     ...(state.forced ? { forced: state.forced } : {}),
     retired: state.retired ?? [],
+    ...(state.stale?.length ? { stale: { places: state.stale.length, ...(state.staleFailedAt ? { failedAt: new Date(state.staleFailedAt) } : {}) } } : {}),
   };
 }

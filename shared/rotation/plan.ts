@@ -25,7 +25,7 @@ export interface RotationSettings {
   versionGraceMs: number;
   /** ...and destroyed this long after. */
   versionRetentionMs: number;
-  /** A side whose cluster failed is tried again after this long. */
+  /** A side whose cluster failed, or a failed clean-up of the places a move left, is tried again after this long. */
   syncRetryMs: number;
   /** A certificate whose notBefore is further ahead than this is broken (beyond clock skew). */
   maxClockSkewMs: number;
@@ -54,6 +54,8 @@ export type Step =
   | { kind: 'finish-rollover'; drop: number[]; reason: string }
   | { kind: 'retire-versions'; disable: RetiredVersion[]; destroy: RetiredVersion[]; reason: string }
   | { kind: 'complete-force'; scope: 'leaf' | 'ca'; reason: string }
+  /** Remove what the link left where a spec update moved it from (LinkState.stale). */
+  | { kind: 'clear-stale-places'; reason: string }
   /** An operation is under way; nothing to do before `until`. */
   | { kind: 'wait'; until: Date; reason: string }
   /** Idle until the next renewal. */
@@ -230,6 +232,14 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
     if (replace && SIDES.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
       return { kind: 'complete-force', scope: 'leaf', reason: 'both leaves were re-issued' };
     }
+  }
+
+  // A spec update's leftovers go once both clusters hold the link at its new places (the client
+  // may dial the old server place until then); a failed attempt is retried like a failed sync.
+  if (f.stale && SIDES.every((side) => f.clusters[side].status === 'synced')) {
+    const retryAt = f.stale.failedAt ? f.stale.failedAt.getTime() + s.syncRetryMs : t;
+    if (t >= retryAt) return { kind: 'clear-stale-places', reason: `${f.stale.places} place(s) the link moved away from are not cleared yet` };
+    waits.push({ at: retryAt, reason: 'stale-retry' });
   }
 
   const retire = retirement(f, now, s);

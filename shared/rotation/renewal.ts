@@ -3,7 +3,7 @@
 // would renew at or before issuance is ignored (falls back to the default). Pure.
 import { parseDuration } from '../link/duration.js';
 import type { LinkState } from '../link/state.js';
-import { BACKDATE_MS } from '../pki/mint.js';
+import { BACKDATE_MS } from '../pki/types.js';
 
 const DEFAULT_FRACTION = 2 / 3;
 

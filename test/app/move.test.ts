@@ -1,12 +1,14 @@
 // Updating a link to other places (gateway namespace, cluster, ingress Service or port, Istio API
 // version): the clusters end up holding exactly what a fresh apply of the new spec gives, the old
 // places are cleared only once the new ones are synced, and a crash or a failing cluster leaves
-// the clean-up recorded for the next apply, the sweep, or a delete.
+// the clean-up recorded for the next apply, the sweep, the old cluster's registration, or a delete.
 import { describe, expect, it } from 'vitest';
 import { deleteLink } from '../../shared/app/delete.js';
 import { loadLink } from '../../shared/app/link-record.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { registerCluster } from '../../shared/app/register.js';
+import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { sweep } from '../../shared/app/sweep.js';
 import { getLink } from '../../shared/app/queries.js';
 import { credentialName, LABEL_LINK, objectNames } from '../../shared/link/names.js';
 import type { LinkState } from '../../shared/link/state.js';
@@ -172,6 +174,62 @@ describe('a move whose clean-up cannot run at once', () => {
     await deleteLink(app.deps, 'mysql');
 
     expect(held(app.clusters)).toEqual([]);
+  });
+});
+
+describe('the old cluster not answering through a move, with both new sides synced', () => {
+  it('the sweep retries the clean-up every syncRetryMs and finishes it once the cluster answers', async () => {
+    const app = testApp();
+    await applyLink(app.deps, BEFORE);
+    app.clusters.target('server-cluster').failure = unavailable('server-cluster');
+    await applyLink(app.deps, moved(AWAY));
+    const state = await stateOf(app);
+    expect([state.sync.server.status, state.sync.client.status]).toEqual(['synced', 'synced']);
+    expect(state.stale?.map((p) => p.cluster)).toEqual(['server-cluster', 'server-cluster']);
+    const queue = new InProcessRotationQueue(app.deps);
+    const retry = app.deps.settings.syncRetryMs;
+
+    expect((await sweep(app.deps, queue)).due).toEqual([]); // the apply tried just now
+    app.clock.advance(retry);
+    const failed = await sweep(app.deps, queue);
+    expect(failed.due.map((d) => d.link)).toEqual(['mysql']);
+    expect(failed.rotated).toEqual([expect.objectContaining({ steps: ['clear-stale-places'], error: expect.stringMatching(/could not clear 2 of 2 places/), next: expect.objectContaining({ reason: 'stale-retry' }) })]);
+    expect((await stateOf(app)).staleFailedAt).toBe(app.clock().toISOString());
+
+    app.clusters.target('server-cluster').failure = undefined;
+    expect((await sweep(app.deps, queue)).due).toEqual([]); // not before syncRetryMs
+    app.clock.advance(retry);
+    const cleared = await sweep(app.deps, queue);
+
+    expect(cleared.rotated).toEqual([expect.objectContaining({ steps: ['clear-stale-places'], outcome: 'rotated' })]);
+    expect(cleared.rotated[0]!.error).toBeUndefined();
+    expect(held(app.clusters)).toEqual(await fresh(moved(AWAY)));
+    const after = await stateOf(app);
+    expect([after.stale, after.staleFailedAt, after.lastError]).toEqual([undefined, undefined, undefined]);
+    expect((await sweep(app.deps, queue)).due).toEqual([]);
+  });
+
+  it('the old cluster registering again clears what the link left there', async () => {
+    const { app, stale } = await movedWhileFailing('server-cluster', AWAY);
+    expect(stale?.length).toBeGreaterThan(0);
+
+    const result = await registerCluster(app.deps, { kind: 'registered', aliases: ['server-cluster'], source: 'meshlink' });
+
+    expect(result).toMatchObject({ links: ['mysql'], done: ['mysql'], failed: [] });
+    expect(held(app.clusters)).toEqual(await fresh(moved(AWAY)));
+    expect((await stateOf(app)).stale).toBeUndefined();
+  });
+
+  it('the old cluster registering while a new side is not synced leaves the place for later', async () => {
+    const { app } = await movedWhileFailing('server-cluster', AWAY);
+    const record = (await loadLink(app.deps, 'mysql'))!;
+    record.state = { ...record.state, sync: { ...record.state.sync, client: { ...record.state.sync.client, status: 'error' } } };
+    await record.save();
+
+    await registerCluster(app.deps, { kind: 'registered', aliases: ['server-cluster'], source: 'meshlink' });
+
+    expect((await stateOf(app)).stale?.length).toBeGreaterThan(0);
+    expect(held(app.clusters).filter((h) => h.startsWith('server-cluster '))).not.toEqual([]);
   });
 });
 

@@ -161,12 +161,15 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
       let rotated = 0;
       let failed = 0;
       let enqueued = 0;
-      const inProcess = s.queue === 'in-process' ? new InProcessRotationQueue(deps, { onResult: (o) => (o.outcome === 'rotated' ? rotated++ : o.outcome === 'failed' ? failed++ : 0) }) : undefined;
+      const inProcess = s.queue === 'in-process' ? new InProcessRotationQueue(deps) : undefined;
       // `record` stands for the Pub/Sub fan-out: the sweep function publishes, workers rotate elsewhere.
       const queue: RotationQueue = {
         enqueue: async (links) => {
           enqueued += links.length;
-          if (inProcess) await inProcess.enqueue(links);
+          for (const o of inProcess ? await inProcess.enqueue(links) : []) {
+            if (o.outcome === 'rotated') rotated++;
+            else if (o.outcome === 'failed') failed++;
+          }
           store.sampler.sample();
         },
       };

@@ -3,7 +3,8 @@
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { isMeshlinkError } from '../../shared/errors.js';
-import { BACKDATE_MS, mintCa, mintLeaf } from '../../shared/pki/mint.js';
+import { mintCa, mintLeaf } from '../../shared/pki/mint.js';
+import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { x509 } from '../../shared/pki/x509.js';
 import { caRequest, DAY_MS, HOST, leafRequest, mintLinkSet, NOW } from './fixtures.js';
 

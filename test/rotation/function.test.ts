@@ -111,6 +111,7 @@ describe('decodeRotationMessage', () => {
     ['a JSON array', event(b64('["mysql"]')), { ignore: 'message data is not a JSON object' }],
     ['no link', event(b64('{"reason":"x"}')), { ignore: 'message has no valid link name' }],
     ['a link name that is not one', event(b64('{"link":"../etc"}')), { ignore: 'message has no valid link name' }],
+    ['a link name longer than a spec allows', event(b64(`{"link":"${'a'.repeat(41)}"}`)), { ignore: 'message has no valid link name' }],
     ['not a Pub/Sub event', { type: 'google.cloud.storage.object.v1.finalized', data: {} }, { ignore: expect.stringMatching(/unexpected CloudEvent type/) }],
   ])('%s', (_name, input, expected) => {
     expect(decodeRotationMessage(input)).toEqual(expected);

@@ -2,20 +2,21 @@
 // idempotent retries) and POST /rotations:sweep (a sweep now, with what it found and did).
 import { describe, expect, it } from 'vitest';
 import { handleApiRequest, type ApiRequest } from '../../functions/http-api.js';
-import { makeRotationRoutes } from '../../functions/rotation.js';
+import { makeRotationRoutes, oneQueuePerApp } from '../../functions/rotation.js';
+import type { AppDeps } from '../../shared/app/deps.js';
 import { loadLink } from '../../shared/app/link-record.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue, type DueLink, type RotationQueue } from '../../shared/app/rotation-queue.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
 
 const DAY = 86_400_000;
-const routes = makeRotationRoutes(async (deps, onResult) => new InProcessRotationQueue(deps, { onResult }));
+const routes = makeRotationRoutes(oneQueuePerApp(async (deps) => new InProcessRotationQueue(deps)));
 
 function post(path: string, body?: unknown, contentType = 'application/json'): ApiRequest {
   return { method: 'POST', path, contentType, body: Buffer.from(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body)) };
 }
 
-async function call(app: RotationApp, req: ApiRequest) {
-  const res = await handleApiRequest(app.deps, req, routes);
+async function call(app: RotationApp, req: ApiRequest, with_ = routes) {
+  const res = await handleApiRequest(app.deps, req, with_);
   return { status: res.status, body: res.body as Record<string, any> };
 }
 
@@ -122,5 +123,34 @@ describe('POST /rotations:sweep', () => {
     expect(res.body.due).toEqual([{ link: 'mysql', reason: expect.stringMatching(/^NearingExpiry/), dedupKey: expect.any(String) }]);
     expect(res.body.rotated).toEqual([expect.objectContaining({ link: 'mysql', outcome: 'rotated', steps: ['issue-leaf(server)', 'issue-leaf(client)', 'sync(server)', 'sync(client)'] })]);
     expect(res.body.errors).toEqual([]);
+  });
+
+  it('with a queue that passes the due links on (Pub/Sub), answers what was due and rotates nothing in the request', async () => {
+    const app = await linked();
+    app.clock.advance(19 * DAY);
+    const published: DueLink[] = [];
+    const handOff: RotationQueue = { enqueue: async (links) => void published.push(...links) };
+    const res = await call(app, post('/rotations:sweep'), makeRotationRoutes(async () => handOff));
+    expect(res.body.due).toEqual([expect.objectContaining({ link: 'mysql', reason: expect.stringMatching(/^NearingExpiry/) })]);
+    expect(published.map((d) => d.link)).toEqual(['mysql']);
+    expect(res.body.rotated).toEqual([]);
+    expect((await app.versions('server')).length).toBe(1);
+  });
+
+  it('uses one queue per app across requests (no client left open per request); a failed creation is tried again', async () => {
+    const app = await linked();
+    const made: AppDeps[] = [];
+    let fail = true;
+    const perApp = makeRotationRoutes(
+      oneQueuePerApp(async (deps) => {
+        made.push(deps);
+        if (fail) throw new Error('topic not reachable');
+        return new InProcessRotationQueue(deps);
+      }),
+    );
+    expect((await call(app, post('/rotations:sweep'), perApp)).status).toBe(500);
+    fail = false;
+    for (const _ of [1, 2, 3]) expect((await call(app, post('/rotations:sweep'), perApp)).status).toBe(200);
+    expect(made).toEqual([app.deps, app.deps]);
   });
 });

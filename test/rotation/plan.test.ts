@@ -1,6 +1,7 @@
 // Whole sequences of the pure planner, stepped by a simulator: leaf rotation, CA rollover (the
-// three phases, their order and grace periods), forced rotations, failures mid-way and version
-// retirement. Invariant 1 is checked on the simulated clusters after every step.
+// three phases, their order and grace periods), forced rotations, failures mid-way, version
+// retirement and the clearing of places a move left. Invariant 1 is checked on the simulated
+// clusters after every step.
 import { describe, expect, it } from 'vitest';
 import type { RotationFacts } from '../../shared/rotation/facts.js';
 import { DEFAULT_ROTATION_SETTINGS, describeStep, isAction, planNextStep, type RotationSettings, type Step } from '../../shared/rotation/plan.js';
@@ -159,5 +160,45 @@ describe('forced leaf rotation', () => {
     const run = simulate(f, at(DAY), (x) => !x.forced);
     expect(run.steps).toEqual(['issue-leaf(server)', 'issue-leaf(client)', 'sync(server)', 'sync(client)', 'complete-force']);
     expect(run.times['issue-leaf(server)']).toEqual(at(DAY));
+  });
+});
+
+describe('clearing the places a move left (LinkState.stale)', () => {
+  const R = S.syncRetryMs;
+  const notSynced = (side: 'server' | 'client', status: 'pending' | 'error') => (f: RotationFacts) => {
+    f.leaves[side] = { ...f.leaves[side]!, version: '2' };
+    f.clusters[side] = { ...f.clusters[side], status, at: at(DAY) };
+  };
+  const rollover = (f: RotationFacts) => {
+    f.cas = [ca(1), ca(2, at(DAY))];
+    f.phase = 'trust-added';
+    f.phaseSince = at(DAY);
+    for (const side of ['server', 'client'] as const) {
+      f.leaves[side] = { ...f.leaves[side]!, trust: [1, 2] };
+      f.clusters[side] = { ...f.clusters[side], trust: [1, 2], at: at(DAY) };
+    }
+  };
+  const cases: { case: string; stale?: RotationFacts['stale']; change?: (f: RotationFacts) => void; now: Date; want: Partial<Step> }[] = [
+    { case: 'nothing left: idle until the renewal', now: at(DAY), want: { kind: 'done', reason: 'renewal' } },
+    { case: 'places left, both sides synced: clear them', stale: { places: 2 }, now: at(DAY), want: { kind: 'clear-stale-places' } },
+    { case: 'places left, a side not synced with the new spec yet: its sync first', stale: { places: 2 }, change: notSynced('client', 'pending'), now: at(DAY), want: { kind: 'sync', side: 'client' } },
+    { case: 'places left, a side whose sync failed: wait for its retry, never clear before', stale: { places: 2 }, change: notSynced('server', 'error'), now: at(DAY + 1000), want: { kind: 'wait', until: at(DAY + R), reason: 'sync-retry(server)' } },
+    { case: 'the last clearing failed just now: wait syncRetryMs', stale: { places: 1, failedAt: at(DAY) }, now: at(DAY + 1000), want: { kind: 'wait', until: at(DAY + R), reason: 'stale-retry' } },
+    { case: 'the last clearing failed syncRetryMs ago: clear again', stale: { places: 1, failedAt: at(DAY) }, now: at(DAY + R), want: { kind: 'clear-stale-places' } },
+    { case: 'during a rollover grace period: clear at once (no wait for the grace)', stale: { places: 1 }, change: rollover, now: at(DAY + 1000), want: { kind: 'clear-stale-places' } },
+    { case: 'a failed clearing retried before a rollover grace ends', stale: { places: 1, failedAt: at(DAY) }, change: rollover, now: at(DAY + 1000), want: { kind: 'wait', until: at(DAY + R), reason: 'stale-retry' } },
+  ];
+  it.each(cases)('$case', ({ stale, change, now, want }) => {
+    const f = stableFacts(stale ? { stale } : {});
+    change?.(f);
+    expect(planNextStep(f, now, S)).toMatchObject(want);
+  });
+
+  it('a link moved while its old cluster was down clears the places, after its new sides are synced, and then is idle', () => {
+    const f = stableFacts({ stale: { places: 3 } });
+    notSynced('server', 'pending')(f);
+    notSynced('client', 'pending')(f);
+    const run = simulate(f, at(DAY), (x, step) => !x.stale && step.kind === 'done');
+    expect(run.steps).toEqual(['sync(server)', 'sync(client)', 'clear-stale-places']);
   });
 });

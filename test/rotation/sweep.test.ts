@@ -61,8 +61,7 @@ describe('the sweep', () => {
     const app = rotationApp();
     await fiveLinks(app);
     app.clock.advance(20 * DAY);
-    const outcomes: RotationOutcome[] = [];
-    await sweep(app.deps, new InProcessRotationQueue(app.deps, { onResult: (o) => outcomes.push(o) }));
+    const { rotated: outcomes } = await sweep(app.deps, new InProcessRotationQueue(app.deps));
     expect(outcomes.map((o) => [o.link, o.outcome]).sort()).toEqual(NAMES.map((n) => [n, 'rotated']));
     for (const name of NAMES) expect(await leafVersions(app, name)).toBe(4);
     expect((await sweep(app.deps, new RecordingQueue())).due).toEqual([]);
@@ -87,9 +86,8 @@ describe('two sweeps racing over the same links', () => {
     await fiveLinks(app);
     app.clock.advance(20 * DAY);
     const other: AppDeps = { ...app.deps, workerId: 'second-worker' };
-    const outcomes: RotationOutcome[] = [];
-    const onResult = (o: RotationOutcome) => outcomes.push(o);
-    await Promise.all([sweep(app.deps, new InProcessRotationQueue(app.deps, { onResult })), sweep(other, new InProcessRotationQueue(other, { onResult }))]);
+    const reports = await Promise.all([sweep(app.deps, new InProcessRotationQueue(app.deps)), sweep(other, new InProcessRotationQueue(other))]);
+    const outcomes = reports.flatMap((r) => r.rotated);
     for (const name of NAMES) {
       expect(outcomes.filter((o) => o.link === name && o.outcome === 'rotated'), name).toHaveLength(1);
       expect(await leafVersions(app, name)).toBe(4);
@@ -151,8 +149,7 @@ describe('the in-process queue', () => {
     app.clock.advance(20 * DAY);
     const record = (await loadLink(app.deps, 'c'))!;
     await app.store.destroyVersion(record.secretId, record.state.specVersion); // its spec is unreadable
-    const outcomes: RotationOutcome[] = [];
-    await sweep(app.deps, new InProcessRotationQueue(app.deps, { onResult: (o) => outcomes.push(o) }));
+    const { rotated: outcomes } = await sweep(app.deps, new InProcessRotationQueue(app.deps));
     expect(outcomes.find((o) => o.link === 'c')).toMatchObject({ outcome: 'failed', error: expect.any(String) });
     expect(outcomes.filter((o) => o.outcome === 'rotated')).toHaveLength(4);
   });

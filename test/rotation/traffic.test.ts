@@ -57,10 +57,10 @@ describe('rotation under continuous traffic', () => {
     }
 
     const outcomes: RotationOutcome[] = [];
-    const queue = new InProcessRotationQueue(app.deps, { onResult: (o) => outcomes.push(o) });
+    const queue = new InProcessRotationQueue(app.deps);
     while (app.clock().getTime() < start.getTime() + WINDOW_MS) {
       app.clock.advance(STEP_MS);
-      await sweep(app.deps, queue);
+      outcomes.push(...(await sweep(app.deps, queue)).rotated);
       // New handshakes against every state the sweep left (and, interleaved, the ones within it).
       const seen = traffic.map((t) => t.progress().ok);
       await until(() => traffic.every((t, i) => t.progress().ok >= seen[i]! + 3), 'traffic after a sweep');

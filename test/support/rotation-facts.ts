@@ -1,7 +1,7 @@
 // Builders for rotation facts: a stable link at T0 (one CA, both leaves from it, both clusters
 // synced), changed field by field, and a pure simulator that applies plan steps to facts.
 import type { Side } from '../../shared/link/names.js';
-import { BACKDATE_MS } from '../../shared/pki/mint.js';
+import { BACKDATE_MS } from '../../shared/pki/types.js';
 import type { CaFacts, LeafFacts, RotationFacts } from '../../shared/rotation/facts.js';
 import { peerOf, SIDES } from '../../shared/rotation/facts.js';
 import type { Step } from '../../shared/rotation/plan.js';
@@ -123,6 +123,9 @@ export function applyStep(f: RotationFacts, step: Step, now: Date, leafTtlMs = 3
       next.retired = next.retired.filter((r) => !destroyed.has(`${r.role}@${r.version}`)).map((r) => (disabled.has(`${r.role}@${r.version}`) ? { ...r, disabled: true } : r));
       break;
     }
+    case 'clear-stale-places':
+      delete next.stale;
+      break;
     case 'complete-force': {
       const forced = { ...next.forced };
       delete forced[step.scope];
