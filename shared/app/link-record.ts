@@ -29,10 +29,19 @@ export class LinkRecord {
     return this.meta.id;
   }
 
-  /** Writes the state if it changed; `conflict` if someone else wrote since we read. */
+  /** The lease holder while `withLease` runs on this record: each save then extends the lease. */
+  leaseHolder: string | undefined;
+
+  /**
+   * Writes the state if it changed; `conflict` if someone else wrote since we read. A save under
+   * our lease also pushes its end `leaseMs` out, so a long run (a rollover's many steps, cluster
+   * retries) does not lose the lease half-way as long as it keeps saving.
+   */
   async save(): Promise<void> {
     if (this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state)) return;
-    this.state = { ...this.state, updatedAt: this.deps.clock().toISOString() };
+    const now = this.deps.clock();
+    const lease = this.leaseHolder && this.state.lease?.holder === this.leaseHolder ? { lease: { holder: this.leaseHolder, until: new Date(now.getTime() + this.deps.settings.leaseMs).toISOString() } } : {};
+    this.state = { ...this.state, ...lease, updatedAt: now.toISOString() };
     // Keep annotations others put on the secret; replace only meshlink's own.
     const others = Object.fromEntries(Object.entries(this.meta.annotations).filter(([k]) => !k.startsWith(STORE_ANNOTATION_PREFIX)));
     this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...encodeState(this.state) }, this.meta.etag);
@@ -90,9 +99,11 @@ export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (rec
     }
     throw err;
   }
+  record.leaseHolder = holder;
   try {
     return await work(record);
   } finally {
+    record.leaseHolder = undefined;
     if (record.state.lease?.holder === holder) {
       const { lease: _released, ...rest } = record.state;
       record.state = rest;
