@@ -2,16 +2,16 @@
 // ingress gateway Service and whatever updates left elsewhere (LinkState.stale), then deletes its
 // secrets from the store, the link record last so that a crash half-way leaves a link that a
 // second DELETE finishes.
-import { MeshlinkError } from '../errors.js';
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { StoreRole } from '../link/names.js';
+import type { StalePlace } from '../link/state.js';
 import { linkPlaces } from '../link/places.js';
 import type { AppDeps } from './deps.js';
 import { secretIdOf } from './credentials.js';
 import { loadLink, withLease } from './link-record.js';
-import { clearPlace } from './prune.js';
+import { clearPlace, clearPlaces } from './prune.js';
 import { releaseGatewayPort } from './port-claim.js';
 import { readSpec } from './provision.js';
-import { isMeshlinkError } from '../errors.js';
 
 export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
   const record = await loadLink(deps, name);
@@ -19,18 +19,14 @@ export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
   await withLease(deps, record, async (r) => {
     if (r.state.specVersion) {
       const spec = await readSpec(deps, r);
-      // Where the link is (objects from every namespace of its clusters), then where updates left it.
-      for (const place of linkPlaces(spec)) await clearPlace(deps, spec, place, true);
+      // Where the link is (objects from every namespace of its clusters), then where updates left
+      // it, but for objects those cluster-wide deletes already took (same cluster and side).
+      const here = linkPlaces(spec);
+      for (const place of here) await clearPlace(deps, spec, place, true);
+      const cleared = (p: StalePlace) => p.what === 'objects' && here.some((h) => h.what === 'objects' && h.cluster === p.cluster && h.side === p.side);
       // Best effort: a cluster the link moved away from may be gone for good, and must not keep
-      // the link from being deleted. What could not be cleared is logged for the operator.
-      for (const place of r.state.stale ?? []) {
-        try {
-          await clearPlace(deps, spec, place);
-        } catch (err) {
-          if (!isMeshlinkError(err)) throw err;
-          deps.log.warn('left a place the link moved from uncleared', { link: name, cluster: place.cluster, namespace: place.namespace, what: place.what, reason: err.message });
-        }
-      }
+      // the link from being deleted; what is left is logged.
+      await clearPlaces(deps, spec, (r.state.stale ?? []).filter((p) => !cleared(p)));
     }
     await releaseGatewayPort(deps, name, { cluster: r.state.serverCluster, port: r.state.gatewayPort });
     for (const role of ['client', 'server', 'ca'] as StoreRole[]) {

@@ -35,16 +35,10 @@ export async function clearPlace(deps: AppDeps, spec: LinkSpec, place: StalePlac
   if (removed.length > 0) deps.log.info('removed gateway service port', { link: spec.name, cluster: place.cluster, service: `${place.namespace}/${place.service}`, ports: removed });
 }
 
-/**
- * Clears the stale places once both sides are synced; a place whose cluster fails stays recorded
- * (and logged), with the time of the failure (`staleFailedAt`: the sweep retries after
- * `syncRetryMs`). Makes no call when nothing is stale.
- */
-export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<LinkState> {
-  const stale = state.stale ?? [];
-  if (stale.length === 0 || SIDES.some((side) => state.sync[side].status !== 'synced')) return state;
+/** Clears each place; returns (and logs) those whose cluster failed, for a later try. */
+export async function clearPlaces(deps: AppDeps, spec: LinkSpec, places: readonly StalePlace[]): Promise<StalePlace[]> {
   const left: StalePlace[] = [];
-  for (const place of stale) {
+  for (const place of places) {
     try {
       await clearPlace(deps, spec, place);
     } catch (err) {
@@ -53,6 +47,18 @@ export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState
       left.push(place);
     }
   }
+  return left;
+}
+
+/**
+ * Clears the stale places once both sides are synced; a place whose cluster fails stays recorded
+ * (and logged), with the time of the failure (`staleFailedAt`: the sweep retries after
+ * `syncRetryMs`). Makes no call when nothing is stale.
+ */
+export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<LinkState> {
+  const stale = state.stale ?? [];
+  if (stale.length === 0 || SIDES.some((side) => state.sync[side].status !== 'synced')) return state;
+  const left = await clearPlaces(deps, spec, stale);
   const { stale: _cleared, staleFailedAt: _failed, ...rest } = state;
   return left.length > 0 ? { ...rest, stale: left, staleFailedAt: deps.clock().toISOString() } : rest;
 }

@@ -242,7 +242,19 @@ describe('deleting a moved link', () => {
     await deleteLink(app.deps, 'mysql');
 
     expect(await loadLink(app.deps, 'mysql')).toBeUndefined();
-    expect(app.log.lines.filter((l) => l.message === 'left a place the link moved from uncleared').map((l) => l.cluster)).toContain('server-cluster');
+    expect(app.log.lines.filter((l) => l.message === 'could not clear a place the link left').map((l) => l.cluster)).toContain('server-cluster');
+  });
+
+  it('does not delete again, by namespace, objects its cluster-wide deletes already took', async () => {
+    // The server moved namespace while the client cluster was down: the old namespace is still recorded.
+    const { app, stale } = await movedWhileFailing('client-cluster', { 'server.gateway.namespace': 'ingress' });
+    expect(stale).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'objects', side: 'server', cluster: 'server-cluster' })]));
+    const counting = new CountingClusters(app.clusters);
+
+    await deleteLink({ ...app.deps, clusters: counting }, 'mysql');
+
+    expect(counting.calls.deleteByLabel).toBe(2); // one per side, cluster-wide
+    expect(held(app.clusters)).toEqual([]);
   });
 });
 
