@@ -4,16 +4,23 @@ import { randomUUID } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { MANAGER, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, storeLabels, storeSecretId } from '../link/names.js';
 import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
-import { listAllSecrets, type SecretMetadata } from '../store/port.js';
+import { listPages, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 
 export function linkSecretId(deps: AppDeps, link: string): string {
   return storeSecretId(deps.settings.secretPrefix, link, 'link');
 }
 
-/** Every link's store secret (metadata and state, no payload), in pages of `sweepPageSize`. */
-export function listLinkSecrets(deps: AppDeps): AsyncGenerator<SecretMetadata> {
-  return listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' }, pageSize: deps.settings.sweepPageSize });
+const LINK_SECRETS = { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' };
+
+/** Every link's store secret (metadata and state, no payload), a page of `sweepPageSize` at a time. */
+export function linkSecretPages(deps: AppDeps): AsyncGenerator<SecretMetadata[]> {
+  return listPages(deps.store, { labels: LINK_SECRETS, pageSize: deps.settings.sweepPageSize });
+}
+
+/** Every link's store secret, across the pages. */
+export async function* listLinkSecrets(deps: AppDeps): AsyncGenerator<SecretMetadata> {
+  for await (const page of linkSecretPages(deps)) yield* page;
 }
 
 /** A loaded link: its state and the etag it was read at. */

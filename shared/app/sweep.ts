@@ -2,11 +2,12 @@
 // meshlink-role=link), decides from each state alone whether the link is due (no payload read for
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
-import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
+import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { dueReason } from '../rotation/due.js';
 import type { AppDeps } from './deps.js';
+import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
 
@@ -26,13 +27,10 @@ export interface SweepReport {
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
   const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
-  const labels = { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: 'link' };
-  let pageToken: string | undefined;
-  do {
-    const page = await deps.store.listSecrets({ labels, pageSize: deps.settings.sweepPageSize, ...(pageToken ? { pageToken } : {}) });
+  for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
-    for (const meta of page.secrets) {
+    for (const meta of page) {
       report.listed++;
       const link = meta.labels[STORE_LABEL_LINK];
       if (!link) continue;
@@ -51,8 +49,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     // Page by page: a sweep cut short still hands over what it found.
     if (due.length > 0) report.rotated.push(...((await queue.enqueue(due)) ?? []));
     report.due.push(...due);
-    pageToken = page.nextPageToken;
-  } while (pageToken);
+  }
   deps.log.info('sweep done', { listed: report.listed, pages: report.pages, due: report.due.length, skipped: report.skipped.length, errors: report.errors.length });
   return report;
 }

@@ -64,12 +64,17 @@ export interface SecretStore {
   destroyVersion(id: string, version: string): Promise<void>;
 }
 
-/** Iterates every page of a listing: the sweep's one way to see all links. */
-export async function* listAllSecrets(store: SecretStore, query: Omit<ListQuery, 'pageToken'>): AsyncGenerator<SecretMetadata> {
+/** Every page of a listing, in order: the sweep's one way to see all links. */
+export async function* listPages(store: SecretStore, query: Omit<ListQuery, 'pageToken'>): AsyncGenerator<SecretMetadata[]> {
   let pageToken: string | undefined;
   do {
     const page = await store.listSecrets({ ...query, ...(pageToken ? { pageToken } : {}) });
-    yield* page.secrets;
+    yield page.secrets;
     pageToken = page.nextPageToken;
   } while (pageToken);
+}
+
+/** Every secret of a listing, across its pages. */
+export async function* listAllSecrets(store: SecretStore, query: Omit<ListQuery, 'pageToken'>): AsyncGenerator<SecretMetadata> {
+  for await (const page of listPages(store, query)) yield* page;
 }
