@@ -2,7 +2,7 @@
 // @google-cloud/secret-manager against a local gRPC Secret Manager, @kubernetes/client-node
 // against two local Kubernetes API servers over TLS with bearer tokens (one reached as a GKE
 // cluster through getCluster, one through a kubeconfig context).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
-import { deleteLink, fakesDeps, kubeWrites, postLink } from '../support/fakes-deps.js';
+import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, postLink, tearDown } from '../support/fakes-deps.js';
 
 const SERVER_REF = 'projects/acme/locations/europe-west1/clusters/db-cluster';
 const CLIENT_REF = 'kubeconfig:app-cluster';
@@ -43,22 +43,17 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     const kubeconfigFile = join(dir, 'kubeconfig.json');
     writeFileSync(kubeconfigFile, kubeconfig(clientApi));
     store = new SecretManagerStore({ project: sm.project, apiEndpoint: '127.0.0.1', port: sm.port, plaintext: true });
-    const host = new URL(serverApi.url).host;
     deps = fakesDeps(store, dir, {
       kubeconfigFile,
       getAccessToken: async () => serverApi.token,
       getCluster: async (name) => {
         expect(name).toBe(SERVER_REF);
-        return { endpoint: host, masterAuth: { clusterCaCertificate: Buffer.from(serverApi.caPem).toString('base64') } };
+        return gkeClusterOf(serverApi);
       },
     }, 'fakes-test');
   });
 
-  afterAll(async () => {
-    await store?.close();
-    await Promise.all([sm?.close(), serverApi?.close(), clientApi?.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(store, [sm, serverApi, clientApi], dir));
 
   const spec = specInput({ client: { cluster: CLIENT_REF, port: 3306 }, server: { cluster: SERVER_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
   const post = () => postLink(deps, spec);

@@ -2,7 +2,7 @@
 // through the real clients: @kubernetes/client-node talks to a fake API server that serves under
 // the gateway's /v1/projects/NUMBER/locations/global/memberships/M path (at the configured
 // endpoint), with gateway namespaces discovered from the pods on both clusters.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
-import { deleteLink, fakesDeps, kubeWrites, postLink } from '../support/fakes-deps.js';
+import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, postLink, tearDown } from '../support/fakes-deps.js';
 
 const FLEET_REF = 'projects/acme-fleet/locations/global/memberships/edge';
 const GATEWAY_PATH = '/v1/projects/424242/locations/global/memberships/edge'; // the project id as its number
@@ -42,17 +42,13 @@ describe.skipIf(!(await opensslAvailable()))('a link between a fleet member (Con
       getAccessToken: async () => token,
       getCluster: async (name) => {
         expect(name).toBe(GKE_REF);
-        return { endpoint: new URL(gke.url).host, masterAuth: { clusterCaCertificate: Buffer.from(gke.caPem).toString('base64') } };
+        return gkeClusterOf(gke);
       },
       connectGateway: { endpoint: gateway.origin, caPem: gateway.caPem, projectNumbers: { 'acme-fleet': '424242' } },
     }, 'fleet-test');
   });
 
-  afterAll(async () => {
-    await store?.close();
-    await Promise.all([sm?.close(), gateway?.close(), gke?.close()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(store, [sm, gateway, gke], dir));
 
   const spec = specInput({ client: { cluster: FLEET_REF, port: 3306 }, server: { cluster: GKE_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
   const post = () => postLink(deps, spec);

@@ -1,5 +1,6 @@
 // The wiring the fakes-backed integration tests share: real adapters (Secret Manager client,
 // Kubernetes client) over wire-level fakes, and the HTTP requests they make.
+import { rmSync } from 'node:fs';
 import { handleApiRequest } from '../../functions/http-api.js';
 import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
 import { systemClock } from '../../shared/clock.js';
@@ -35,4 +36,16 @@ export function deleteLink(deps: AppDeps, name: string) {
 /** Requests to a fake API server that could have written something. */
 export function kubeWrites(api: FakeKubeApi): number {
   return api.requests.filter((r) => r.method !== 'GET').length;
+}
+
+/** What the GKE API answers for a cluster served by a fake API server: its endpoint and CA. */
+export function gkeClusterOf(api: FakeKubeApi) {
+  return { endpoint: new URL(api.url).host, masterAuth: { clusterCaCertificate: Buffer.from(api.caPem).toString('base64') } };
+}
+
+/** Closes the store client, then the fake servers, then removes the state directory. */
+export async function tearDown(store: { close(): Promise<void> } | undefined, servers: ({ close(): Promise<void> } | undefined)[], dir: string | undefined): Promise<void> {
+  await store?.close();
+  await Promise.all(servers.map((s) => s?.close()));
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }
