@@ -67,14 +67,38 @@ function clusterSecrets(app: TestApp, link: string): Record<Side, () => SdsCrede
   };
 }
 
-/** The mysql link and a second one (pg, its own CA), and a data plane for mysql. */
-async function twoLinks() {
+type LinkSecrets = { mysql: Record<Side, () => SdsCredential>; pg: Record<Side, () => SdsCredential> };
+
+/** The mysql link and a second one (pg, its own CA), and a data plane for mysql (its server presenting `serverSecret`). */
+async function twoLinks(serverSecret: (s: LinkSecrets) => SdsCredential = (s) => s.mysql.server()) {
   const app = realTimeApp();
   const mysql = await createLink(app.deps, specInput());
   await createLink(app.deps, withField(specInput({}, 'pg'), 'server.gatewayPort', 15432));
-  const secrets = { mysql: clusterSecrets(app, 'mysql'), pg: clusterSecrets(app, 'pg') };
-  const dp = await plane({ host: HOST, link: 'mysql', clientSecret: secrets.mysql.client, serverSecret: secrets.mysql.server });
+  const secrets: LinkSecrets = { mysql: clusterSecrets(app, 'mysql'), pg: clusterSecrets(app, 'pg') };
+  const dp = await plane({ host: HOST, link: 'mysql', clientSecret: secrets.mysql.client, serverSecret: () => serverSecret(secrets) });
   return { app, mysql, secrets, dp };
+}
+
+/** 'accepted' when the payload came back unchanged, else what went wrong. */
+function outcomeOf(echo: Promise<Buffer>, payload: Buffer): Promise<string> {
+  return echo.then(
+    (echoed) => (echoed.equals(payload) ? 'accepted' : 'echo differs'),
+    (err: Error) => `refused: ${err.message}`,
+  );
+}
+
+/** An accepted round trip: one handshake, no failure. */
+function expectAccepted(dp: DataPlane, outcome: string): void {
+  expect(outcome).toBe('accepted');
+  expect(dp.stats).toMatchObject({ handshakesOk: 1, handshakeFailures: 0, failures: [] });
+}
+
+/** A refused handshake at `side`'s proxy, before any byte went through, with the reason expected. */
+async function expectRefusedAt(dp: DataPlane, side: 'ingress' | 'egress', outcome: string, expected: RegExp): Promise<void> {
+  expect(outcome).toMatch(/^refused: connection ended after 0 of 64 bytes/);
+  expect(await dp.failureMatching(new RegExp(`^${side}: `))).toMatch(expected);
+  expect(dp.stats.handshakesOk).toBe(0);
+  expect((side === 'ingress' ? dp.stats.clientCertificates : dp.stats.serverCertificates).size).toBe(0);
 }
 
 describe('a link created by POST /links carries bytes both ways', () => {
@@ -125,25 +149,14 @@ describe("the ingress refuses clients that are not the link's client", () => {
   it.each(cases)('%s', async (_label, options, expected) => {
     const { secrets, dp } = await twoLinks();
     const payload = randomBytes(64);
-    const outcome = await tlsRoundTrip(dp.ingressPort, options(secrets), payload).then(
-      (echoed) => (echoed.equals(payload) ? 'accepted' : 'echo differs'),
-      (err: Error) => `refused: ${err.message}`,
-    );
-    if (expected === 'accepted') {
-      expect(outcome).toBe('accepted');
-      expect(dp.stats).toMatchObject({ handshakesOk: 1, handshakeFailures: 0, failures: [] });
-    } else {
-      expect(outcome).toMatch(/^refused: connection ended after 0 of 64 bytes/);
-      expect(await dp.failureMatching(/^ingress: /)).toMatch(expected);
-      expect(dp.stats.handshakesOk).toBe(0);
-      expect(dp.stats.clientCertificates.size).toBe(0);
-    }
+    const outcome = await outcomeOf(tlsRoundTrip(dp.ingressPort, options(secrets), payload), payload);
+    if (expected === 'accepted') expectAccepted(dp, outcome);
+    else await expectRefusedAt(dp, 'ingress', outcome, expected);
   });
 });
 
 describe("the egress refuses a server that is not the link's server", () => {
-  type Secrets = Awaited<ReturnType<typeof twoLinks>>['secrets'];
-  const cases: [string, (s: Secrets) => SdsCredential, RegExp | 'accepted'][] = [
+  const cases: [string, (s: LinkSecrets) => SdsCredential, RegExp | 'accepted'][] = [
     ["the link's own server certificate (control)", (s) => s.mysql.server(), 'accepted'],
     [
       // The ingress keeps the link's CA for clients, so only the egress's check can refuse.
@@ -155,25 +168,11 @@ describe("the egress refuses a server that is not the link's server", () => {
   ];
 
   it.each(cases)('%s', async (_label, serverSecret, expected) => {
-    const app = realTimeApp();
-    await createLink(app.deps, specInput());
-    await createLink(app.deps, withField(specInput({}, 'pg'), 'server.gatewayPort', 15432));
-    const secrets = { mysql: clusterSecrets(app, 'mysql'), pg: clusterSecrets(app, 'pg') };
-    const dp = await plane({ host: HOST, link: 'mysql', clientSecret: secrets.mysql.client, serverSecret: () => serverSecret(secrets) });
+    const { dp } = await twoLinks(serverSecret);
     const payload = randomBytes(64);
-    const outcome = await roundTrip(dp.egressPort, payload).then(
-      (echoed) => (echoed.equals(payload) ? 'accepted' : 'echo differs'),
-      (err: Error) => `refused: ${err.message}`,
-    );
-    if (expected === 'accepted') {
-      expect(outcome).toBe('accepted');
-      expect(dp.stats).toMatchObject({ handshakesOk: 1, handshakeFailures: 0, failures: [] });
-    } else {
-      expect(outcome).toMatch(/^refused: connection ended after 0 of 64 bytes/);
-      expect(await dp.failureMatching(/^egress: /)).toMatch(expected);
-      expect(dp.stats.handshakesOk).toBe(0);
-      expect(dp.stats.serverCertificates.size).toBe(0);
-    }
+    const outcome = await outcomeOf(roundTrip(dp.egressPort, payload), payload);
+    if (expected === 'accepted') expectAccepted(dp, outcome);
+    else await expectRefusedAt(dp, 'egress', outcome, expected);
   });
 });
 
@@ -211,13 +210,9 @@ describe('the data plane pins identities, not only the CA', () => {
     const chosen = pick(await credentials());
     const dp = await plane({ host: HOST, link: 'mysql', clientSecret: () => chosen.client, serverSecret: () => chosen.server });
     const payload = randomBytes(32);
-    const outcome = await roundTrip(dp.egressPort, payload).then(
-      (echoed) => (echoed.equals(payload) ? 'accepted' : 'echo differs'),
-      (err: Error) => `refused: ${err.message}`,
-    );
+    const outcome = await outcomeOf(roundTrip(dp.egressPort, payload), payload);
     if (expected === 'accepted') {
-      expect(outcome).toBe('accepted');
-      expect(dp.stats).toMatchObject({ handshakesOk: 1, handshakeFailures: 0, failures: [] });
+      expectAccepted(dp, outcome);
     } else {
       expect(outcome).toMatch(/^refused: /);
       expect(await dp.failureMatching(expected)).toMatch(expected);

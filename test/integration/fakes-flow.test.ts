@@ -11,7 +11,7 @@ import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
-import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, postLink, tearDown } from '../support/fakes-deps.js';
+import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, MYSQL_CLIENT_OBJECTS, postLink, tearDown } from '../support/fakes-deps.js';
 
 const SERVER_REF = 'projects/acme/locations/europe-west1/clusters/db-cluster';
 const CLIENT_REF = 'kubeconfig:app-cluster';
@@ -70,15 +70,7 @@ describe('create, re-apply and delete a link through the real clients and wire-l
 
     const kinds = (api: FakeKubeApi) => api.objects().map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(kinds(serverApi)).toEqual(['Gateway/mysql-ingress', 'Secret/meshlink-mysql-server', 'Service/istio-ingressgateway', 'VirtualService/mysql-ingress']);
-    expect(kinds(clientApi)).toEqual([
-      'DestinationRule/egressgateway-for-mysql',
-      'DestinationRule/originate-mtls-for-mysql',
-      'Gateway/istio-egressgateway-mysql',
-      'Secret/meshlink-mysql-client',
-      'Service/istio-egressgateway',
-      'ServiceEntry/mysql-external',
-      'VirtualService/mysql-through-egress',
-    ]);
+    expect(kinds(clientApi)).toEqual(MYSQL_CLIENT_OBJECTS);
     const ingress = serverApi.objects().find((o) => o.kind === 'Service')! as any;
     expect(ingress.spec.ports.map((p: any) => p.port)).toEqual([443, 13306]); // kept, then added
     const entry = clientApi.objects().find((o) => o.kind === 'ServiceEntry')! as any;

@@ -12,7 +12,7 @@ import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
 import { specInput } from '../support/builders.js';
-import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, postLink, tearDown } from '../support/fakes-deps.js';
+import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, MYSQL_CLIENT_OBJECTS, postLink, tearDown } from '../support/fakes-deps.js';
 
 const FLEET_REF = 'projects/acme-fleet/locations/global/memberships/edge';
 const GATEWAY_PATH = '/v1/projects/424242/locations/global/memberships/edge'; // the project id as its number
@@ -65,15 +65,7 @@ describe.skipIf(!(await opensslAvailable()))('a link between a fleet member (Con
     expect(body.spec.client.gateway.namespace).toBe(EGRESS_NS);
     expect(body.spec.server.gateway.namespace).toBe(INGRESS_NS);
 
-    expect(kinds(gateway, EGRESS_NS)).toEqual([
-      'DestinationRule/egressgateway-for-mysql',
-      'DestinationRule/originate-mtls-for-mysql',
-      'Gateway/istio-egressgateway-mysql',
-      'Secret/meshlink-mysql-client',
-      'Service/istio-egressgateway',
-      'ServiceEntry/mysql-external',
-      'VirtualService/mysql-through-egress',
-    ]);
+    expect(kinds(gateway, EGRESS_NS)).toEqual(MYSQL_CLIENT_OBJECTS);
     expect(kinds(gke, INGRESS_NS)).toEqual(['Gateway/mysql-ingress', 'Secret/meshlink-mysql-server', 'Service/istio-ingressgateway', 'VirtualService/mysql-ingress']);
     const egress = gateway.objects().find((o) => o.kind === 'Service')! as any;
     expect(egress.spec.ports.map((p: any) => p.port)).toEqual([80, 15443]);

@@ -49,3 +49,14 @@ export async function tearDown(store: { close(): Promise<void> } | undefined, se
   await Promise.all(servers.map((s) => s?.close()));
   if (dir) rmSync(dir, { recursive: true, force: true });
 }
+
+/** What the mysql link puts on the client cluster (kind/name, sorted), beside the egress Service. */
+export const MYSQL_CLIENT_OBJECTS = [
+  'DestinationRule/egressgateway-for-mysql',
+  'DestinationRule/originate-mtls-for-mysql',
+  'Gateway/istio-egressgateway-mysql',
+  'Secret/meshlink-mysql-client',
+  'Service/istio-egressgateway',
+  'ServiceEntry/mysql-external',
+  'VirtualService/mysql-through-egress',
+];
