@@ -1,6 +1,6 @@
 // Checks a rendered Istio object against Istio's CRD schema for its version, before anything is applied.
 // Uses @kubernetes-models/istio: validators compiled from Istio's official CRDs (crd-all.gen.yaml), so
-// this runs in production with no schema file. The CRD YAML in shared/reference stays the authority:
+// this runs in production with no schema file. The vendored CRD YAML (test/fixtures/istio) stays the authority:
 // test/mesh/crd-schemas.ts validates against it, with unknown fields and the CEL rules checked too,
 // which these compiled validators do not do.
 import * as v1 from '@kubernetes-models/istio/networking.istio.io/v1';

@@ -12,8 +12,8 @@ import { canonicalJson } from '../../shared/mesh/revision.js';
 import type { ValidationIssue } from '../../shared/mesh/validate.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** CI checks the repository out beside ../shared, which holds the reference files (600 KB, not copied in). */
-export const CRD_FILE = path.resolve(repoRoot, '..', 'shared', 'reference', 'istio-networking-crds.yaml');
+/** Istio's networking CRDs, vendored (source and version in test/fixtures/istio/README.md). */
+export const CRD_FILE = path.resolve(repoRoot, 'test', 'fixtures', 'istio', 'networking-crds.yaml');
 
 type Schema = Record<string, unknown>;
 
