@@ -13,6 +13,7 @@ import { makeRotationQueue } from '../shared/compose.js';
 import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
 import { isLinkName } from '../shared/link/spec.js';
 import { errorFields } from '../shared/log.js';
+import { LOG_EVENTS } from '../shared/log-events.js';
 import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
 import { decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
@@ -46,7 +47,7 @@ export async function handleRotateLinkEvent(deps: AppDeps, event: unknown): Prom
     return outcome;
   } catch (err) {
     if (isMeshlinkError(err) && err.retryable) throw err; // Pub/Sub redelivers; the worker re-decides from the state
-    deps.log.error('rotation failed; acknowledged (the next sweep tries again)', { link: message.link, ...errorFields(err), ...ids });
+    deps.log.error('rotation failed; acknowledged (the next sweep tries again)', { event: LOG_EVENTS.rotationFailed, link: message.link, ...errorFields(err), ...ids });
     return { link: message.link, outcome: 'failed', steps: [], error: String(errorFields(err).error) };
   }
 }
@@ -57,7 +58,7 @@ export async function handleSweepEvent(deps: AppDeps, queue: RotationQueue): Pro
     return await sweep(deps, queue);
   } catch (err) {
     if (isMeshlinkError(err) && err.retryable) throw err;
-    deps.log.error('sweep failed; acknowledged (the next schedule runs again)', errorFields(err));
+    deps.log.error('sweep failed; acknowledged (the next schedule runs again)', { event: LOG_EVENTS.sweepFailed, ...errorFields(err) });
     return undefined;
   }
 }
@@ -153,7 +154,7 @@ export function startSweepTimer(deps: AppDeps, queue: RotationQueue, intervalMs:
     try {
       await sweep(deps, queue);
     } catch (err) {
-      deps.log.error('sweep failed', errorFields(err));
+      deps.log.error('sweep failed', { event: LOG_EVENTS.sweepFailed, ...errorFields(err) });
     } finally {
       running = false;
     }

@@ -9,6 +9,7 @@ import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, ni
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
 import { trustedGenerations, type LinkState } from '../link/state.js';
+import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
 import { storeNewCa, storeNewLeaf } from './credentials.js';
@@ -16,7 +17,7 @@ import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
 import { linkStatus, type LinkStatus } from './status.js';
-import { failedSync, sideIsCurrent, syncSide } from './sync.js';
+import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
 import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
@@ -119,7 +120,7 @@ export async function syncSides(
       next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
     } catch (err) {
       onFailure?.(side, err);
-      deps.log.warn('could not sync link side', { link: spec.name, cluster: side === 'client' ? spec.client.cluster : spec.server.cluster, side, reason: String(err) });
+      deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, side), side, reason: String(err) });
       next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
     }
   }

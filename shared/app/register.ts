@@ -106,7 +106,7 @@ async function forEachLink(
   const candidates = await findLinks(deps, event.aliases, match);
   const result: RegistrationResult = { links: candidates.map((c) => c.link), done: [], failed: [], skipped: [] };
   const retry: string[] = [];
-  if (candidates.length === 0) deps.log.info('no link names the cluster', { cluster, aliases: event.aliases, event: event.kind });
+  if (candidates.length === 0) deps.log.info('no link names the cluster', { cluster, aliases: event.aliases, clusterEvent: event.kind });
 
   const attempt = async (candidate: Candidate): Promise<Outcome> => {
     try {
@@ -130,7 +130,7 @@ async function forEachLink(
         log.info('link not reconciled now; asking for a redelivery', { reason: err.message });
         outcome = 'retry';
       } else {
-        log.error('could not reconcile link with the cluster event', { event: event.kind, ...errorFields(err) });
+        log.error('could not reconcile link with the cluster event', { clusterEvent: event.kind, ...errorFields(err) });
         outcome = 'failed';
       }
     }
@@ -138,7 +138,7 @@ async function forEachLink(
     else result[outcome].push(candidate.link);
   }
   if (retry.length > 0) {
-    deps.log.warn('cluster event handled in part; it will be retried', { cluster, event: event.kind, retry, ...result });
+    deps.log.warn('cluster event handled in part; it will be retried', { cluster, clusterEvent: event.kind, retry, ...result });
     throw new MeshlinkError('unavailable', `cluster ${cluster}: links ${retry.join(', ')} must be retried (cluster not answering or link busy)`);
   }
   return result;

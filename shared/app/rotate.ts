@@ -6,6 +6,7 @@ import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
 import type { LinkState, RetiredVersion } from '../link/state.js';
 import { errorFields } from '../log.js';
+import { LOG_EVENTS } from '../log-events.js';
 import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { SdsCredential } from '../pki/types.js';
 import { dueReason, identities } from '../rotation/due.js';
@@ -18,7 +19,7 @@ import type { AppDeps } from './deps.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 import { pruneStale } from './prune.js';
-import { failedSync, syncSide } from './sync.js';
+import { clusterOf, failedSync, syncSide } from './sync.js';
 
 /** A run stops after this many steps: a full rollover phase takes about eight. */
 const MAX_STEPS = 40;
@@ -128,7 +129,7 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
         sync = await syncSide(deps, spec, s, step.side);
       } catch (err) {
         if (isMeshlinkError(err, 'internal')) throw err;
-        deps.log.warn('could not sync link side', { link: spec.name, side: step.side, ...errorFields(err) });
+        deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, step.side), side: step.side, ...errorFields(err) });
         sync = failedSync(s.sync[step.side], err, now.toISOString());
         error = sync.error;
       }

@@ -2,6 +2,7 @@
 // (here: bounded concurrency, calls rotateLink directly; local runs and tests) and Pub/Sub
 // (shared/queue/pubsub-rotation-queue.ts: one message per link to meshlinkRotateLink).
 import { errorFields } from '../log.js';
+import { LOG_EVENTS } from '../log-events.js';
 import type { AppDeps } from './deps.js';
 import { rotateLink, type RotationOutcome } from './rotate.js';
 
@@ -50,7 +51,7 @@ export class InProcessRotationQueue implements RotationQueue {
         return await rotateLink(this.deps, link, { reason });
       } catch (err) {
         // One link's failure is that link's: the others still rotate; the next sweep retries it.
-        this.deps.log.error('rotation failed', { link, reason, ...errorFields(err) });
+        this.deps.log.error('rotation failed', { event: LOG_EVENTS.rotationFailed, link, reason, ...errorFields(err) });
         return { link, outcome: 'failed', steps: [], reason, error: String(errorFields(err).error) };
       }
     });

@@ -2,10 +2,14 @@
 // meshlink-role=link), decides from each state alone whether the link is due (no payload read for
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
+// Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
+// every sweep one summary line.
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
+import { LOG_EVENTS } from '../log-events.js';
 import { dueReason } from '../rotation/due.js';
+import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
 import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
@@ -22,6 +26,8 @@ export interface SweepReport {
   /** Due but left alone this time (another worker holds the link). */
   skipped: { link: string; reason: string }[];
   errors: { link: string; error: string }[];
+  /** Days to the earliest leaf expiry among the listed links (none issued: absent). */
+  minDaysToExpiry?: number;
 }
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
@@ -37,6 +43,11 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
       try {
         const state = decodeState(meta.annotations, meta.id);
         if (!state) continue;
+        const expiry = expiryFacts(state, now);
+        if (expiry) {
+          deps.log.info('link expiry', { event: LOG_EVENTS.linkExpiry, link, ...expiry });
+          if (report.minDaysToExpiry === undefined || expiry.daysToExpiry < report.minDaysToExpiry) report.minDaysToExpiry = expiry.daysToExpiry;
+        }
         const reason = dueReason(state, link, now, deps.settings);
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
@@ -50,6 +61,14 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     if (due.length > 0) report.rotated.push(...((await queue.enqueue(due)) ?? []));
     report.due.push(...due);
   }
-  deps.log.info('sweep done', { listed: report.listed, pages: report.pages, due: report.due.length, skipped: report.skipped.length, errors: report.errors.length });
+  deps.log.info('sweep done', {
+    event: LOG_EVENTS.sweepDone,
+    listed: report.listed,
+    pages: report.pages,
+    due: report.due.length,
+    skipped: report.skipped.length,
+    errors: report.errors.length,
+    ...(report.minDaysToExpiry !== undefined ? { minDaysToExpiry: report.minDaysToExpiry } : {}),
+  });
   return report;
 }

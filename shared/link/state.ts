@@ -156,6 +156,11 @@ export function signingCa(state: LinkState): CaRecord | undefined {
   return state.cas.find((ca) => ca.generation === state.signingGeneration);
 }
 
+/** The CA of the highest generation: the one a rollover is moving to (or the only one). */
+export function newestCa(state: LinkState): CaRecord | undefined {
+  return state.cas.reduce<CaRecord | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);
+}
+
 export function trustedGenerations(state: LinkState): number[] {
   return state.cas.map((ca) => ca.generation);
 }

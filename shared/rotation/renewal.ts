@@ -2,7 +2,7 @@
 // or `renewBefore` ahead of expiry (a duration, or a percentage of the lifetime). A setting that
 // would renew at or before issuance is ignored (falls back to the default). Pure.
 import { parseDuration } from '../link/duration.js';
-import type { LinkState } from '../link/state.js';
+import { newestCa, type LinkState } from '../link/state.js';
 import { BACKDATE_MS } from '../pki/types.js';
 
 const DEFAULT_FRACTION = 2 / 3;
@@ -36,7 +36,7 @@ export function nextRenewal(state: LinkState, renewBefore?: string): Date | unde
   for (const leaf of Object.values(state.leaves)) {
     if (leaf) times.push(renewalTime(new Date(leaf.notBefore), new Date(leaf.notAfter), renewBefore));
   }
-  const newest = state.cas.reduce<LinkState['cas'][number] | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);
+  const newest = newestCa(state);
   if (newest) times.push(renewalTime(new Date(newest.notBefore), new Date(newest.notAfter), renewBefore));
   return times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
 }
