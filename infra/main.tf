@@ -69,6 +69,7 @@ locals {
       "cloudscheduler.googleapis.com",
       "iam.googleapis.com",
       "logging.googleapis.com",
+      "monitoring.googleapis.com",
       "pubsub.googleapis.com",
       "run.googleapis.com",
       "secretmanager.googleapis.com",

@@ -172,3 +172,47 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "alert_notification_channels" {
+  description = "Notification channels (ids `projects/P/notificationChannels/N`) the alert policies of alerts.tf notify; empty: incidents open in Cloud Monitoring without notifying anyone."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "alert_notification_channels entries must be projects/PROJECT/notificationChannels/ID."
+  }
+}
+
+variable "expiry_alert_days" {
+  description = "Page when a sweep sees a leaf certificate fewer than this many days from expiry and its renewal time passed. Keep it below the links' renewBefore (10 days of the default 30-day leaves)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.expiry_alert_days > 0
+    error_message = "expiry_alert_days must be positive."
+  }
+}
+
+variable "ca_expiry_alert_days" {
+  description = "Page when a sweep sees a link's newest CA fewer than this many days from expiry and its rollover due."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.ca_expiry_alert_days > 0
+    error_message = "ca_expiry_alert_days must be positive."
+  }
+}
+
+variable "sweep_missing_after_seconds" {
+  description = "Page when no sweep has finished for this long (a multiple of sweep_schedule's period)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.sweep_missing_after_seconds >= 1800 && var.sweep_missing_after_seconds <= 86400
+    error_message = "sweep_missing_after_seconds must be between 1800 and 86400."
+  }
+}

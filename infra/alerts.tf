@@ -1,0 +1,203 @@
+# Alerts as code: log-based metrics on the structured events meshlink logs (the `event` field,
+# named in shared/log-events.ts) and alert policies on them, sent to var.alert_notification_channels.
+# test/infra/alerts.test.ts evaluates every filter below on log lines the code writes.
+
+locals {
+  # Lines of meshlink's own functions: Cloud Functions (2nd gen) run as Cloud Run services named "<prefix>-...".
+  meshlink_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=~\"^${var.prefix}-\""
+
+  log_metrics = {
+    "rotation-failed" = {
+      description = "A link's rotation failed; the next sweep tries again (rotation-failed)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"rotation-failed\" AND severity>=ERROR"
+    }
+    "sync-failed" = {
+      description = "A link side could not be written to its cluster (sync-failed)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"sync-failed\" AND severity>=WARNING"
+    }
+    "leaf-expiring" = {
+      description = "A sweep saw a link certificate within expiry_alert_days of expiry whose renewal time has passed (link-expiry)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"link-expiry\" AND jsonPayload.renewalDue=true AND jsonPayload.daysToExpiry<${var.expiry_alert_days}"
+    }
+    "ca-expiring" = {
+      description = "A sweep saw a link's newest CA within ca_expiry_alert_days of expiry with no rollover done (link-expiry)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"link-expiry\" AND jsonPayload.renewalDue=true AND jsonPayload.caDaysToExpiry<${var.ca_expiry_alert_days}"
+    }
+    "sweep-done" = {
+      description = "A rotation sweep finished (sweep-done); its absence means nothing is being renewed."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"sweep-done\""
+    }
+    "sweep-failed" = {
+      description = "A rotation sweep failed (sweep-failed)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"sweep-failed\" AND severity>=ERROR"
+    }
+  }
+
+  # A log-based metric's monitored resource is the resource of the lines it counts.
+  metric_filter = { for k, m in google_logging_metric.events : k => "metric.type=\"logging.googleapis.com/user/${m.name}\" AND resource.type=\"cloud_run_revision\"" }
+}
+
+resource "google_logging_metric" "events" {
+  for_each = local.log_metrics
+
+  project     = var.project_id
+  name        = "${var.prefix}-${each.key}"
+  description = each.value.description
+  filter      = each.value.filter
+
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
+    unit        = "1"
+
+    # One time series per link: each incident names its link.
+    labels {
+      key        = "link"
+      value_type = "STRING"
+    }
+  }
+
+  label_extractors = {
+    link = "EXTRACT(jsonPayload.link)"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_monitoring_alert_policy" "rotation_failed" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: link rotation failed"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "rotation-failed lines"
+    condition_threshold {
+      filter          = local.metric_filter["rotation-failed"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A link's rotation failed (label `link`). Read the line's `error`, then `GET /links/{name}` or the status page: the next sweep retries it."
+  }
+}
+
+resource "google_monitoring_alert_policy" "sync_failed" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: link side not synced"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "sync-failed lines, more than one in 30 minutes"
+    condition_threshold {
+      # A cluster briefly out of reach is retried (MESHLINK_SYNC_RETRY): one failure is not a page.
+      filter          = local.metric_filter["sync-failed"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 1
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "1800s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A link side could not be written to its cluster (labels: `link`; the line names `cluster` and `side`). Its `lastError` is on the status page."
+  }
+}
+
+resource "google_monitoring_alert_policy" "expiring" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: certificate near expiry, not renewed"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "leaf within ${var.expiry_alert_days} days of expiry, renewal due"
+    condition_threshold {
+      filter          = local.metric_filter["leaf-expiring"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "CA within ${var.ca_expiry_alert_days} days of expiry, rollover due"
+    condition_threshold {
+      filter          = local.metric_filter["ca-expiring"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A link's certificate or CA is close to expiry and its renewal time has passed (label `link`): its rotation is failing. Look for its rotation-failed and sync-failed lines, or force one with `POST /links/{name}:rotate`."
+  }
+}
+
+resource "google_monitoring_alert_policy" "sweep" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: rotation sweep not running"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    # Without sweeps nothing is renewed and no link-expiry line is written: the expiry alerts go blind.
+    display_name = "no sweep-done line for ${var.sweep_missing_after_seconds} s"
+    condition_absent {
+      filter   = local.metric_filter["sweep-done"]
+      duration = "${var.sweep_missing_after_seconds}s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "sweep-failed lines"
+    condition_threshold {
+      filter          = local.metric_filter["sweep-failed"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The rotation sweep has not finished for a while, or failed. Check the `${var.prefix}-sweep` function, the scheduler job and its dead-letter subscription."
+  }
+}

@@ -1,0 +1,182 @@
+// infra/alerts.tf against the code: every log-based metric's filter selects log lines the code
+// really writes (event names from shared/log-events.ts), a healthy run pages nobody, every policy
+// is wired to its metric and the notification channels, and each check catches a broken copy.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handleRotateLinkEvent, handleSweepEvent } from '../../functions/rotation.js';
+import { loadLink } from '../../shared/app/link-record.js';
+import { applyLink } from '../../shared/app/provision.js';
+import { InProcessRotationQueue, type RotationQueue } from '../../shared/app/rotation-queue.js';
+import { sweep } from '../../shared/app/sweep.js';
+import { MeshlinkError } from '../../shared/errors.js';
+import { LOG_EVENTS } from '../../shared/log-events.js';
+import type { SecretStore } from '../../shared/store/port.js';
+import { testApp, type TestApp } from '../support/app.js';
+import { specInput, withField } from '../support/builders.js';
+import { checkAlertPolicies, checkLogLevelForAlerts, checkMetricFilters, checkQuietWhenHealthy, logMetrics } from './alert-checks.js';
+import { loadInfra } from './load.js';
+import { cloudRunEntry, matches, type LogEntry } from './logging-query.js';
+import { buildModel, isRecord, type HclFile, type InfraModel } from './model.js';
+
+const DAY = 86_400_000;
+const EVENTS = Object.values(LOG_EVENTS);
+const idle: RotationQueue = { enqueue: async () => {} };
+
+const link = (name: string, port: number, overrides: Record<string, unknown> = {}) => withField(specInput(overrides, name), 'server.gatewayPort', port);
+
+/** What Cloud Logging would hold of a test app's lines, as written by the functions of the default prefix. */
+function entries(app: TestApp, service: string): LogEntry[] {
+  return app.log.lines.map((l) => cloudRunEntry(l, service));
+}
+
+/** A day of trouble: a cluster down, a link whose rotation fails, leaves and a CA past renewal, a sweep that fails. */
+async function troubledRun(service: string): Promise<LogEntry[]> {
+  const app = testApp();
+  app.clusters.target('down-cluster').failure = new MeshlinkError('unavailable', 'cluster down-cluster is not answering');
+  await applyLink(app.deps, link('down', 20001, { server: { cluster: 'down-cluster', service: 'mysql.default.svc.cluster.local', port: 3306 } }));
+  await applyLink(app.deps, link('expiring', 20002));
+  await applyLink(app.deps, link('short-ca', 20003, { certificates: { leafTtl: '10d', caTtl: '30d' } }));
+  await applyLink(app.deps, link('unreadable', 20004));
+  app.clock.advance(25 * DAY); // the workers never ran: renewals are overdue
+  await sweep(app.deps, idle);
+  const record = (await loadLink(app.deps, 'unreadable'))!;
+  await app.store.destroyVersion(record.secretId, record.state.specVersion);
+  await sweep(app.deps, new InProcessRotationQueue(app.deps));
+  const message = { data: { message: { data: Buffer.from(JSON.stringify({ link: 'unreadable', reason: 'NearingExpiry' })).toString('base64') } } };
+  await handleRotateLinkEvent(app.deps, message);
+  const failing = new Proxy(app.deps.store, { get: () => () => Promise.reject(new MeshlinkError('internal', 'listing broke')) }) as SecretStore;
+  await handleSweepEvent({ ...app.deps, store: failing }, idle);
+  return entries(app, service);
+}
+
+/** Weeks of a healthy link: sweeps, one renewal on time, syncs. */
+async function healthyRun(service: string): Promise<LogEntry[]> {
+  const app = testApp();
+  await applyLink(app.deps, link('mysql', 20001));
+  const queue = new InProcessRotationQueue(app.deps);
+  for (let day = 0; day < 45; day += 1) {
+    app.clock.advance(DAY);
+    await sweep(app.deps, queue);
+  }
+  return entries(app, service);
+}
+
+let model: InfraModel;
+let files: HclFile[];
+let service: string;
+let troubled: LogEntry[];
+let healthy: LogEntry[];
+
+beforeAll(async () => {
+  files = (await loadInfra()).map((f) => f.json);
+  model = buildModel(files);
+  service = `${String(model.variables.prefix?.default)}-sweep`;
+  troubled = await troubledRun(service);
+  healthy = await healthyRun(service);
+});
+
+describe('the alerts in infra/alerts.tf', () => {
+  it('count events the code logs: every metric filter selects a line the code wrote', () => {
+    expect(checkMetricFilters(model, EVENTS, troubled)).toEqual([]);
+  });
+
+  it('page nobody on a healthy run (renewals on time included)', () => {
+    expect(healthy.some((e) => (e.jsonPayload as Record<string, unknown>).event === LOG_EVENTS.linkExpiry)).toBe(true);
+    expect(checkQuietWhenHealthy(model, healthy)).toEqual([]);
+  });
+
+  it('are wired: every policy conditions on a metric of its own and notifies the configured channels', () => {
+    expect(checkAlertPolicies(model)).toEqual([]);
+    expect(checkLogLevelForAlerts(model)).toEqual([]);
+  });
+
+  it.each([
+    ['rotation-failed', 'unreadable'],
+    ['sync-failed', 'down'],
+    ['leaf-expiring', 'expiring'],
+    ['ca-expiring', 'short-ca'],
+  ])('%s selects the lines of link %s and no line of other links', (key, name) => {
+    const metric = logMetrics(model).metrics.find((m) => m.key === key)!;
+    const links = new Set(troubled.filter((e) => matches(metric.filter, e)).map((e) => (e.jsonPayload as Record<string, unknown>).link));
+    expect(links.has(name)).toBe(true);
+    if (key !== 'leaf-expiring') expect([...links]).toEqual([name]);
+  });
+
+  it('do not select another service’s lines', () => {
+    const other = troubled.map((e) => ({ ...e, resource: { type: 'cloud_run_revision', labels: { service_name: 'someone-else' } } }));
+    expect(logMetrics(model).metrics.filter((m) => other.some((e) => matches(m.filter, e)))).toEqual([]);
+  });
+});
+
+// --- Each check catches a broken copy ------------------------------------------------------------
+
+function copyWith(mutate: (copy: HclFile[]) => void): InfraModel {
+  const copy = structuredClone(files);
+  mutate(copy);
+  return buildModel(copy);
+}
+
+function logMetricsLocal(copy: HclFile[]): Record<string, { filter: string }> {
+  for (const f of copy) for (const l of Array.isArray(f.locals) ? f.locals : []) if (isRecord(l) && isRecord(l.log_metrics)) return l.log_metrics as Record<string, { filter: string }>;
+  throw new Error('no local log_metrics');
+}
+
+function policy(copy: HclFile[], name: string): Record<string, unknown> {
+  for (const f of copy) {
+    const p = isRecord(f.resource) && isRecord(f.resource.google_monitoring_alert_policy) ? f.resource.google_monitoring_alert_policy[name] : undefined;
+    if (Array.isArray(p) && isRecord(p[0])) return p[0];
+  }
+  throw new Error(`no policy ${name}`);
+}
+
+describe('the alert checks on broken copies', () => {
+  it('an event renamed in the code: the filter matches no line any more', () => {
+    const renamed = troubled.map((e) => {
+      const p = e.jsonPayload as Record<string, unknown>;
+      return p.event === LOG_EVENTS.rotationFailed ? { ...e, jsonPayload: { ...p, event: 'rotation-failure' } } : e;
+    });
+    expect(checkMetricFilters(model, EVENTS, renamed)).toEqual([expect.stringMatching(/events\["rotation-failed"\]: filter matches no log line/)]);
+  });
+
+  it('an event renamed in the filter: not an event of the code, and it matches nothing', () => {
+    const broken = copyWith((c) => {
+      const m = logMetricsLocal(c)['sync-failed']!;
+      m.filter = m.filter.replace('"sync-failed"', '"sync-failure"');
+    });
+    expect(checkMetricFilters(broken, EVENTS, troubled)).toEqual([expect.stringMatching(/sync-failure is not one the code logs/), expect.stringMatching(/sync-failed"\]: filter matches no log line/)]);
+  });
+
+  it('a threshold on the wrong side: the healthy run would page', () => {
+    const broken = copyWith((c) => {
+      const m = logMetricsLocal(c)['leaf-expiring']!;
+      m.filter = m.filter.replace('renewalDue=true', 'renewalDue=false').replace('daysToExpiry<', 'daysToExpiry>');
+    });
+    expect(checkQuietWhenHealthy(broken, healthy)).toEqual([expect.stringMatching(/leaf-expiring/)]);
+  });
+
+  it('a filter outside the checked subset of the query language', () => {
+    const broken = copyWith((c) => {
+      logMetricsLocal(c)['sweep-done']!.filter += ' AND sample(insertId, 0.5)';
+    });
+    expect(checkMetricFilters(broken, EVENTS, troubled)).toEqual([expect.stringMatching(/sweep-done"\]: filter is outside the checked subset/)]);
+  });
+
+  it('a policy without the notification channels, a condition on an undefined metric, a metric nobody alerts on', () => {
+    const broken = copyWith((c) => {
+      delete policy(c, 'rotation_failed').notification_channels;
+      const conditions = policy(c, 'sync_failed').conditions as Record<string, unknown>[];
+      (conditions[0]!.condition_threshold as Record<string, unknown>[])[0]!.filter = '${local.metric_filter["sync-failure"]}';
+    });
+    expect(checkAlertPolicies(broken)).toEqual([
+      expect.stringMatching(/rotation_failed: does not notify/),
+      expect.stringMatching(/sync_failed: a condition names metric sync-failure/),
+      expect.stringMatching(/events\["sync-failed"\]: no alert policy uses it/),
+    ]);
+  });
+
+  it('a log level that drops the expiry lines', () => {
+    const broken = copyWith((c) => {
+      for (const f of c) if (isRecord(f.variable) && Array.isArray(f.variable.log_level)) (f.variable.log_level[0] as Record<string, unknown>).default = 'warn';
+    });
+    expect(checkLogLevelForAlerts(broken)).toEqual([expect.stringMatching(/drops the INFO link-expiry lines/)]);
+  });
+});
