@@ -24,7 +24,15 @@ export interface ApiRequest {
 
 export interface ApiResponse {
   status: number;
+  /** Encoded as JSON, unless `headers` name a content type and the body is a string (a page): then sent as it is. */
   body?: unknown;
+  /** Extra response headers, names lowercased. */
+  headers?: Record<string, string>;
+}
+
+/** A body to send as it is rather than as JSON. */
+export function rawBody(response: ApiResponse): string | undefined {
+  return typeof response.body === 'string' && response.headers?.['content-type'] ? response.body : undefined;
 }
 
 /** Extra routes other issues plug in (rotation, registration) without touching this file's core. */

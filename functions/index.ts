@@ -3,10 +3,11 @@
 import './framework-errors.js';
 import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
-import { handleApiRequest, type ApiResponse, type Route } from './http-api.js';
+import { handleApiRequest, rawBody, type ApiResponse, type Route } from './http-api.js';
 import { runtimeDeps } from './runtime.js';
 import './registration.js';
 import { rotationRoutes } from './rotation.js';
+import { uiRoutes } from './ui.js';
 
 /** Routes added by the local server (events that production receives through Pub/Sub). */
 const localRoutes: Route[] = [];
@@ -16,7 +17,10 @@ export function addLocalRoutes(routes: Route[]): void {
 
 function send(res: ff.Response, response: ApiResponse): void {
   res.status(response.status);
+  for (const [name, value] of Object.entries(response.headers ?? {})) res.set(name, value);
+  const raw = rawBody(response);
   if (response.body === undefined) res.end();
+  else if (raw !== undefined) res.send(raw);
   else res.json(response.body);
 }
 
@@ -33,7 +37,7 @@ ff.http(FUNCTION_NAMES.api, async (req, res) => {
       headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')])),
       body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
     },
-    [...rotationRoutes, ...localRoutes],
+    [...rotationRoutes, ...uiRoutes, ...localRoutes],
   );
   send(res, response);
 });

@@ -157,8 +157,8 @@ export function signingCa(state: LinkState): CaRecord | undefined {
 }
 
 /** The CA of the highest generation: the one a rollover is moving to (or the only one). */
-export function newestCa(state: LinkState): CaRecord | undefined {
-  return state.cas.reduce<CaRecord | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);
+export function newestCa<T extends { generation: number }>(cas: readonly T[]): T | undefined {
+  return cas.reduce<T | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);
 }
 
 export function trustedGenerations(state: LinkState): number[] {

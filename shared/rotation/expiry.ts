@@ -27,7 +27,7 @@ export function expiryFacts(state: LinkState, now: Date): ExpiryFacts | undefine
   const leaves = Object.values(state.leaves).filter((l) => l !== undefined);
   if (leaves.length === 0) return undefined;
   const leafNotAfter = leaves.map((l) => l.notAfter).reduce((a, b) => (new Date(b) < new Date(a) ? b : a));
-  const newest = newestCa(state);
+  const newest = newestCa(state.cas);
   return {
     leafNotAfter,
     daysToExpiry: daysUntil(leafNotAfter, now),

@@ -36,7 +36,7 @@ export function nextRenewal(state: LinkState, renewBefore?: string): Date | unde
   for (const leaf of Object.values(state.leaves)) {
     if (leaf) times.push(renewalTime(new Date(leaf.notBefore), new Date(leaf.notAfter), renewBefore));
   }
-  const newest = newestCa(state);
+  const newest = newestCa(state.cas);
   if (newest) times.push(renewalTime(new Date(newest.notBefore), new Date(newest.notAfter), renewBefore));
   return times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
 }

@@ -58,6 +58,15 @@ describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, (
     expect(storeWrites(app.store)).toBe(writes);
   });
 
+  it('serves the status page as HTML with its headers, not as JSON', async () => {
+    const res = await fetch(url + '/');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'none'/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await res.text()).toMatch(/^<!DOCTYPE html>[\s\S]*<tr class="link" data-link="mysql">/);
+  });
+
   it('answers unknown paths and methods in JSON', async () => {
     expect((await send('GET', '/nowhere')).status).toBe(404);
     expect((await send('PATCH', '/links/mysql', '{}')).status).toBe(405);
