@@ -1,7 +1,8 @@
 // The status page routes of the HTTP API: GET / (every link) and GET /ui/links/{name} (one link),
-// HTML rendered by shared/ui from the same statuses GET /links answers. Served by the API
+// HTML rendered by shared/ui: the list from the metadata listing alone (it reloads itself: no spec
+// read per link), a link from the status GET /links/{name} answers. Served by the API
 // function, so the API's IAM applies. Errors are pages too (a browser is asking).
-import { getLink, listLinks } from '../shared/app/queries.js';
+import { getLink, listLinkSummaries } from '../shared/app/queries.js';
 import { errorPage, linkPage, PAGE_HEADERS, statusPage } from '../shared/ui/pages.js';
 import { errorResponse, type ApiResponse, type Route, type RouteHandler } from './http-api.js';
 
@@ -21,7 +22,7 @@ function asPage(handler: RouteHandler): RouteHandler {
 }
 
 export const uiRoutes: Route[] = [
-  { method: 'GET', pattern: /^\/$/, handler: asPage(async (deps) => page(200, statusPage(await listLinks(deps), deps.clock()))) },
+  { method: 'GET', pattern: /^\/$/, handler: asPage(async (deps) => page(200, statusPage(await listLinkSummaries(deps), deps.clock()))) },
   {
     method: 'GET',
     pattern: /^\/ui\/links\/([a-z0-9][-a-z0-9]{0,62})$/,

@@ -1,11 +1,14 @@
-// Use-cases that only read: one link's status, and every link's (metadata listing + spec reads).
+// Use-cases that only read: one link's status, every link's (metadata listing + spec reads), and
+// every link's summary (the metadata listing alone).
 import { MeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { specDocument } from '../link/spec.js';
+import { decodeState } from '../link/state.js';
+import { errorFields } from '../log.js';
 import type { AppDeps } from './deps.js';
 import { listLinkSecrets, loadLink } from './link-record.js';
 import { readSpec } from './provision.js';
-import { linkStatus, type LinkStatus } from './status.js';
+import { linkStatus, linkSummary, type LinkStatus, type LinkSummary } from './status.js';
 
 export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> {
   const record = await loadLink(deps, name);
@@ -30,4 +33,24 @@ export async function listLinks(deps: AppDeps): Promise<LinkStatus[]> {
     }
   }
   return out;
+}
+
+/**
+ * Every link's summary from the metadata listing alone, by name: no spec or payload read, so a
+ * page that reloads itself costs one store read per page of links (Secret Manager allows 600 a
+ * minute). A link whose state cannot be read is logged and left out (the sweep reports it too).
+ */
+export async function listLinkSummaries(deps: AppDeps): Promise<LinkSummary[]> {
+  const out: LinkSummary[] = [];
+  for await (const meta of listLinkSecrets(deps)) {
+    const name = meta.labels[STORE_LABEL_LINK];
+    if (!name) continue;
+    try {
+      const state = decodeState(meta.annotations, meta.id);
+      if (state?.specVersion) out.push(linkSummary(name, state));
+    } catch (err) {
+      deps.log.warn('link state cannot be read; left out of the summary', { link: name, secret: meta.id, ...errorFields(err) });
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -53,6 +53,48 @@ export interface LinkStatus {
   spec: unknown;
 }
 
+/** A side as a listing shows it: the fields of SideStatus its state alone gives. */
+export type SideSummary = Pick<SideStatus, 'cluster' | 'notAfter' | 'sync'> & { clusterSecret: Pick<SideStatus['clusterSecret'], 'lastError'> };
+
+/**
+ * A link as its state alone shows it (no spec read: a listing of many links costs one metadata
+ * read per page). Every LinkStatus is one too, with more fields.
+ */
+export interface LinkSummary {
+  name: string;
+  host: string;
+  phase: LinkState['phase'];
+  ca: Pick<LinkStatus['ca'][number], 'generation' | 'notAfter'>[];
+  rotation: Pick<RotationStatus, 'signingGeneration'>;
+  client: SideSummary;
+  server: SideSummary;
+  nextRenewal?: string;
+  lastError?: string;
+}
+
+export function linkSummary(name: string, state: LinkState): LinkSummary {
+  const side = (s: Side): SideSummary => {
+    const { lastError } = clusterStatus(state.sync[s]);
+    return {
+      cluster: s === 'client' ? state.clientCluster : state.serverCluster,
+      ...(state.leaves[s] ? { notAfter: state.leaves[s]!.notAfter } : {}),
+      sync: state.sync[s],
+      clusterSecret: lastError ? { lastError } : {},
+    };
+  };
+  return {
+    name,
+    host: state.host,
+    phase: state.phase,
+    ca: state.cas.map((ca) => ({ generation: ca.generation, notAfter: ca.notAfter })),
+    rotation: { signingGeneration: state.signingGeneration },
+    client: side('client'),
+    server: side('server'),
+    ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),
+    ...(state.lastError ? { lastError: state.lastError } : {}),
+  };
+}
+
 function clusterStatus(sync: LinkState['sync'][Side]): SideStatus['clusterSecret'] {
   return {
     ...(sync.version !== undefined ? { version: sync.version } : {}),

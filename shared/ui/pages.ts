@@ -3,7 +3,7 @@
 // fetch, nothing from outside). The table works without JavaScript and the page reloads itself.
 // Pure: statuses and `now` in, markup out.
 import { createHash } from 'node:crypto';
-import type { LinkStatus } from '../app/status.js';
+import type { LinkStatus, LinkSummary } from '../app/status.js';
 import { html, SafeHtml } from './html.js';
 import { formatTime, relativeTime } from './time.js';
 import { timelineSvg } from './timeline.js';
@@ -90,7 +90,7 @@ const LEGEND = html`<p class="legend muted"><span class="renewal">● next renew
 /** A fingerprint shortened for a table cell; the whole one in its tooltip. */
 const fingerprint = (fp: string | undefined) => (fp ? html`<code title="${fp}">${fp.slice(0, 16)}…</code>` : html`<span class="muted">—</span>`);
 
-export function statusPage(statuses: readonly LinkStatus[], now: Date): string {
+export function statusPage(statuses: readonly LinkSummary[], now: Date): string {
   const rows = statuses.map((status) => {
     const row = linkRow(status, now);
     return html`<tr class="link${row.unhealthy ? ' unhealthy' : ''}" data-link="${row.name}">

@@ -1,8 +1,9 @@
-// What the status page shows of a link, derived from its status: the two sides, sync, errors,
-// issuer, expiries, and the events of the timeline. Pure (statuses and `now` in, plain data out).
+// What the status page shows of a link, derived from its summary (the listing's metadata alone;
+// a full LinkStatus is one too): the two sides, sync, errors, issuer, expiries, and the events of
+// the timeline. Pure (summaries and `now` in, plain data out).
 // Partner sides and external issuers come with later work: their fields are read when a status
 // carries them, and the page shows a cluster and "own CA" until then.
-import type { LinkStatus, SideStatus } from '../app/status.js';
+import type { LinkSummary, SideSummary } from '../app/status.js';
 import { newestCa } from '../link/state.js';
 
 export type SideName = 'client' | 'server';
@@ -50,8 +51,8 @@ function nameOf(value: unknown): string | undefined {
   return undefined;
 }
 
-export function sideView(status: LinkStatus, side: SideName): SideView {
-  const s: SideStatus = status[side];
+export function sideView(status: LinkSummary, side: SideName): SideView {
+  const s: SideSummary = status[side];
   const partner = nameOf((s as { partner?: unknown }).partner);
   const lastError = s.clusterSecret.lastError ?? (s.sync.status !== 'synced' ? s.sync.error : undefined);
   return {
@@ -65,7 +66,7 @@ export function sideView(status: LinkStatus, side: SideName): SideView {
 }
 
 /** The issuer of the link's certificates: its own CA unless the status names an external issuer. */
-export function issuerOf(status: LinkStatus): string {
+export function issuerOf(status: LinkSummary): string {
   return nameOf((status as { issuer?: unknown }).issuer) ?? 'own CA';
 }
 
@@ -73,7 +74,7 @@ function earliest(times: (string | undefined)[]): string | undefined {
   return times.filter((t): t is string => !!t).sort((a, b) => new Date(a).getTime() - new Date(b).getTime())[0];
 }
 
-export function linkRow(status: LinkStatus, now: Date): LinkRow {
+export function linkRow(status: LinkSummary, now: Date): LinkRow {
   const sides = SIDES.map((side) => sideView(status, side));
   const lastError = status.lastError ?? sides.find((s) => s.lastError)?.lastError;
   const leafExpiry = earliest(SIDES.map((side) => status[side].notAfter));
@@ -93,7 +94,7 @@ export function linkRow(status: LinkStatus, now: Date): LinkRow {
 }
 
 /** The coming renewals and expiries of the links (past ones included: they are overdue). */
-export function timelineEvents(statuses: readonly LinkStatus[]): TimelineEvent[] {
+export function timelineEvents(statuses: readonly LinkSummary[]): TimelineEvent[] {
   const events: TimelineEvent[] = [];
   for (const status of statuses) {
     if (status.nextRenewal) events.push({ link: status.name, kind: 'renewal', at: status.nextRenewal, label: 'next renewal' });

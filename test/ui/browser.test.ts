@@ -23,7 +23,7 @@ vi.mock('../../shared/app/queries.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../shared/app/queries.js')>();
   return {
     ...real,
-    listLinks: async (deps: Parameters<typeof real.listLinks>[0]) => [...(await real.listLinks(deps)), ...(hostile.status ? [hostile.status] : [])],
+    listLinkSummaries: async (deps: Parameters<typeof real.listLinkSummaries>[0]) => [...(await real.listLinkSummaries(deps)), ...(hostile.status ? [hostile.status] : [])],
     getLink: async (deps: Parameters<typeof real.getLink>[0], name: string) => (hostile.status && name === hostile.status.name ? hostile.status : real.getLink(deps, name)),
   };
 });

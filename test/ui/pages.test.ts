@@ -7,7 +7,8 @@ import { handleApiRequest } from '../../functions/http-api.js';
 import { uiRoutes } from '../../functions/ui.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink } from '../../shared/app/queries.js';
-import type { LinkStatus } from '../../shared/app/status.js';
+import { loadLink } from '../../shared/app/link-record.js';
+import { linkSummary, type LinkStatus } from '../../shared/app/status.js';
 import { MeshlinkError } from '../../shared/errors.js';
 import { escapeHtml, html } from '../../shared/ui/html.js';
 import { linkPage, PAGE_HEADERS, statusPage } from '../../shared/ui/pages.js';
@@ -152,7 +153,25 @@ describe('times', () => {
   });
 });
 
+describe('a link summary (the listing alone)', () => {
+  it('gives the same row and timeline as the full status', async () => {
+    for (const status of [healthy, broken]) {
+      const summary = linkSummary(status.name, (await loadLink(app.deps, status.name))!.state);
+      expect(linkRow(summary, app.clock())).toEqual(linkRow(status, app.clock()));
+      expect(timelineEvents([summary])).toEqual(timelineEvents([status]));
+    }
+  });
+});
+
 describe('the page routes', () => {
+  it('build the list from the metadata listing alone: no spec or payload read per link', async () => {
+    app.store.reset();
+    const res = await handleApiRequest(app.deps, { method: 'GET', path: '/', body: Buffer.alloc(0) }, uiRoutes);
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toContain('data-link="pg"');
+    expect(app.store.calls).toMatchObject({ listSecrets: 1, getSecret: 0, accessVersion: 0 });
+  });
+
   it('answer GET / with the page and its headers; other routes stay JSON', async () => {
     const res = await handleApiRequest(app.deps, { method: 'GET', path: '/', body: Buffer.alloc(0) }, uiRoutes);
     expect(res).toMatchObject({ status: 200, headers: PAGE_HEADERS });
