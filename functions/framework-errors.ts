@@ -1,21 +1,26 @@
 // functions-framework reads request bodies before our handlers run (body-parser, up to 1 GB, a
-// chunked or compressed body read whole before any limit applies), and its failures end in
-// Express's error page. This module patches the Express the framework uses so that:
+// chunked or compressed body read whole before any limit applies), and its CloudEvent middleware
+// throws on a body that cannot be an event (a 500, so Pub/Sub redelivers for ever), both ending in
+// Express's error page. This module patches the Express and middleware the framework uses so that:
 // - every body is read here, under MAX_BODY_BYTES while it arrives (http-request.ts), and
 //   body-parser finds it read and leaves it alone;
+// - a CloudEvent function refuses a request that cannot be an event with a logged 4xx
+//   (cloud-event-request.ts) before the framework's middleware sees it;
 // - any other failure is a JSON error like the API's own, never a stack trace.
 // It must be imported before the framework builds its server (the framework loads the user module
 // first, then builds the app).
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLogger, errorFields, type Logger } from '../shared/log.js';
+import { cloudEventFromRequest } from './cloud-event-request.js';
 import { errorResponse, MAX_BODY_BYTES, mediaType, type ApiResponse } from './http-api.js';
-import { closeUnread, readRequestBody } from './http-request.js';
+import { closeUnread, readRequestBody, toApiRequest } from './http-request.js';
 import { runtimeDeps } from './runtime.js';
 
 type Request = IncomingMessage & { body?: unknown; rawBody?: Buffer; path?: string };
 type Next = (err?: unknown) => void;
 type Handle = (req: Request, res: ServerResponse, callback?: Next) => void;
+type Middleware = (req: Request, res: ServerResponse, next: Next) => void;
 
 /** The app's logger; a plain one when the app cannot be built (bad configuration). */
 function logger(): Promise<Logger> {
@@ -78,12 +83,38 @@ function readFirst(original: Handle): Handle {
   };
 }
 
+/** Refuses, with a logged 4xx, a request to a CloudEvent function that cannot be an event. */
+function eventsOnly(convert: Middleware): Middleware {
+  return (req, res, next) => {
+    let refusal: ApiResponse | undefined;
+    if (req.method !== 'POST') {
+      const message = `method ${req.method ?? ''} not allowed: CloudEvents are POSTed`;
+      refusal = { status: 405, body: { error: message, details: [{ path: '(root)', message: 'use POST' }] } };
+    } else {
+      try {
+        cloudEventFromRequest(toApiRequest(req));
+      } catch (err) {
+        refusal = errorResponse(err);
+      }
+    }
+    if (!refusal) return convert(req, res, next);
+    const { status, body } = refusal;
+    void logger()
+      .then((log) => log.warn('request refused: not a CloudEvent', { status, reason: (body as { error: string }).error, path: req.path ?? req.url }))
+      .finally(() => sendJson(res, refusal, status === 405 ? { Allow: 'POST' } : {}));
+  };
+}
+
 function install(): void {
   const requireFromFramework = createRequire(createRequire(import.meta.url).resolve('@google-cloud/functions-framework'));
   const express = requireFromFramework('express') as { application: { handle: Handle; __meshlinkPatched?: boolean } };
   const app = express.application;
   if (app.__meshlinkPatched) return;
   app.handle = readFirst(app.handle);
+  // The framework installs this middleware for CloudEvent functions only; it reads the module's
+  // export when it builds a server, so replacing the export reaches every server built after.
+  const events = requireFromFramework('./middleware/background_event_to_cloud_event.js') as { backgroundEventToCloudEventMiddleware: Middleware };
+  events.backgroundEventToCloudEventMiddleware = eventsOnly(events.backgroundEventToCloudEventMiddleware);
   app.__meshlinkPatched = true;
 }
 
