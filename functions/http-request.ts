@@ -60,8 +60,6 @@ export function readRequestBody(req: IncomingMessage, limit: number): Promise<Bu
       else collect(chunk);
     }
 
-    // Listen first: a refused request is then one this reader consumes (and pauses), so Node
-    // does not drain the rest of it into the void after the answer.
     req.on('data', onWire);
     req.on('end', () => (decoder ? decoder.end() : finish()));
     req.on('error', () => stop(cutOff()));
@@ -85,10 +83,10 @@ export function readRequestBody(req: IncomingMessage, limit: number): Promise<Bu
 const LINGER_MS = 2_000;
 
 /**
- * After an answer to a request whose body was not read to its end: half-close the connection
- * (the answer says `Connection: close`) and read no more of it. Closing at once would reset the
- * connection while the client is still sending, and a client can lose the answer to that reset;
- * so the socket is destroyed when the client has gone or after LINGER_MS.
+ * For an answer to a request whose body was not read to its end: read no more of it, and
+ * half-close the connection once answered (the answer says `Connection: close`). Closing at once
+ * would reset the connection while the client is still sending, and a client can lose the answer
+ * to that reset; so the socket is destroyed LINGER_MS later, unless it closed before.
  */
 export function closeUnread(req: IncomingMessage): void {
   const socket = req.socket;
