@@ -46,7 +46,7 @@ export interface StreamedAnswer {
  * Errors after the answer (the server closing a refused upload) are expected and ignored.
  */
 export function streamRequest(
-  server: CountingServer,
+  server: { port: number },
   options: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer; chunk?: Buffer; total?: number },
 ): Promise<StreamedAnswer> {
   return new Promise((resolve, reject) => {
