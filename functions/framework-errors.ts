@@ -1,33 +1,108 @@
-// functions-framework parses request bodies before our handler runs, and a malformed JSON body
-// or an oversized one ends in Express's default error page (HTML, with a stack trace outside
-// production). This module makes every such failure a JSON error like the API's own, and refuses
-// an oversized body by its Content-Length before anything reads it.
-// It patches the Express instance functions-framework uses, so it must be imported before the
-// framework builds its server (the framework loads the user module first, then builds the app).
+// functions-framework reads request bodies before our handlers run (body-parser, up to 1 GB, a
+// chunked or compressed body read whole before any limit applies), and its CloudEvent middleware
+// throws on a body that cannot be an event (a 500, so Pub/Sub redelivers for ever), both ending in
+// Express's error page. This module patches the Express and middleware the framework uses so that:
+// - every body is read here, under MAX_BODY_BYTES while it arrives (http-request.ts), and
+//   body-parser finds it read and leaves it alone;
+// - a CloudEvent function refuses a request that cannot be an event with a logged 4xx
+//   (cloud-event-request.ts) before the framework's middleware sees it;
+// - any other failure is a JSON error like the API's own, never a stack trace.
+// It must be imported before the framework builds its server (the framework loads the user module
+// first, then builds the app).
 import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_BODY_BYTES } from './http-api.js';
+import { createLogger, errorFields, type Logger } from '../shared/log.js';
+import { cloudEventFromRequest } from './cloud-event-request.js';
+import { errorResponse, MAX_BODY_BYTES, mediaType, type ApiResponse } from './http-api.js';
+import { closeUnread, readRequestBody, toApiRequest } from './http-request.js';
+import { runtimeDeps } from './runtime.js';
 
-type Handle = (req: IncomingMessage, res: ServerResponse, callback?: (err?: unknown) => void) => void;
+type Request = IncomingMessage & { body?: unknown; rawBody?: Buffer; path?: string };
+type Next = (err?: unknown) => void;
+type Handle = (req: Request, res: ServerResponse, callback?: Next) => void;
+type Middleware = (req: Request, res: ServerResponse, next: Next) => void;
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** The app's logger; a plain one when the app cannot be built (bad configuration). */
+function logger(): Promise<Logger> {
+  return runtimeDeps().then(
+    (deps) => deps.log,
+    () => createLogger(),
+  );
+}
+
+function sendJson(res: ServerResponse, { status, body }: ApiResponse, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify(body));
 }
 
-function parsesAsJson(text: string | undefined): boolean {
-  if (text === undefined) return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
+/** What body-parser would have made of the body, for the framework's CloudEvent handling. */
+function parsedBody(req: Request, body: Buffer): unknown {
+  if (body.length === 0) return undefined;
+  const type = mediaType({ contentType: req.headers['content-type'] });
+  if (type === 'application/json' || type.endsWith('+json')) {
+    try {
+      return JSON.parse(body.toString('utf8'));
+    } catch {
+      return undefined; // the handler decodes rawBody and names the error
+    }
   }
+  return type.startsWith('text/') ? body.toString('utf8') : body;
+}
+
+/** Reads the body under the limit, then lets Express route the request; refuses it otherwise. */
+function readFirst(original: Handle): Handle {
+  return function handle(this: unknown, req, res, callback) {
+    const done: Next =
+      callback ??
+      ((err?: unknown) => {
+        if (!err) return sendJson(res, { status: 404, body: { error: `no route for ${req.url ?? ''}` } });
+        const e = err as { status?: number; statusCode?: number; message?: string };
+        const status = e.status ?? e.statusCode ?? 500;
+        if (status >= 400 && status < 500) return sendJson(res, { status, body: { error: e.message ?? 'bad request' } });
+        void logger().then((log) => log.error('unexpected error', errorFields(err)));
+        sendJson(res, { status: 500, body: { error: 'internal error' } });
+      });
+    readRequestBody(req, MAX_BODY_BYTES).then(
+      (body) => {
+        req.rawBody = body;
+        req.body = parsedBody(req, body);
+        original.call(this, req, res, done);
+      },
+      (err: unknown) => {
+        // The body was not read to its end: answer, then close without reading the rest.
+        closeUnread(req);
+        sendJson(res, errorResponse(err), { Connection: 'close' });
+      },
+    );
+  };
+}
+
+/** Refuses, with a logged 4xx, a request to a CloudEvent function that cannot be an event. */
+function eventsOnly(convert: Middleware): Middleware {
+  return (req, res, next) => {
+    let refusal: ApiResponse | undefined;
+    if (req.method !== 'POST') {
+      const message = `method ${req.method ?? ''} not allowed: CloudEvents are POSTed`;
+      refusal = { status: 405, body: { error: message, details: [{ path: '(root)', message: 'use POST' }] } };
+    } else {
+      try {
+        cloudEventFromRequest(toApiRequest(req));
+      } catch (err) {
+        refusal = errorResponse(err);
+      }
+    }
+    if (!refusal) return convert(req, res, next);
+    const { status, body } = refusal;
+    void logger()
+      .then((log) => log.warn('request refused: not a CloudEvent', { status, reason: (body as { error: string }).error, path: req.path ?? req.url }))
+      .finally(() => sendJson(res, refusal, status === 405 ? { Allow: 'POST' } : {}));
+  };
 }
 
 function install(): void {
@@ -35,29 +110,11 @@ function install(): void {
   const express = requireFromFramework('express') as { application: { handle: Handle; __meshlinkPatched?: boolean } };
   const app = express.application;
   if (app.__meshlinkPatched) return;
-  const original = app.handle;
-  app.handle = function handle(this: unknown, req, res, callback) {
-    const length = Number(req.headers['content-length'] ?? 0);
-    if (length > MAX_BODY_BYTES) {
-      sendJson(res, 413, { error: `request body is larger than ${MAX_BODY_BYTES} bytes` });
-      return;
-    }
-    const done =
-      callback ??
-      ((err?: unknown) => {
-        if (!err) return sendJson(res, 404, { error: `no route for ${req.url ?? ''}` });
-        const e = err as { status?: number; statusCode?: number; type?: string; message?: string; body?: string };
-        const status = e.status ?? e.statusCode ?? 500;
-        if (e.type === 'entity.parse.failed') {
-          // body-parser's strict mode also refuses valid JSON that is not an object or array.
-          if (parsesAsJson(e.body)) return sendJson(res, 400, { error: 'invalid link spec', details: [{ path: '(root)', message: 'must be a JSON object' }] });
-          return sendJson(res, 400, { error: 'request body is not valid JSON', details: [{ path: '(root)', message: e.message ?? 'parse error' }] });
-        }
-        if (e.type === 'entity.too.large') return sendJson(res, 413, { error: `request body is larger than ${MAX_BODY_BYTES} bytes` });
-        return sendJson(res, status >= 400 && status < 500 ? status : 500, { error: status >= 400 && status < 500 ? (e.message ?? 'bad request') : 'internal error' });
-      });
-    original.call(this, req, res, done);
-  };
+  app.handle = readFirst(app.handle);
+  // The framework installs this middleware for CloudEvent functions only; it reads the module's
+  // export when it builds a server, so replacing the export reaches every server built after.
+  const events = requireFromFramework('./middleware/background_event_to_cloud_event.js') as { backgroundEventToCloudEventMiddleware: Middleware };
+  events.backgroundEventToCloudEventMiddleware = eventsOnly(events.backgroundEventToCloudEventMiddleware);
   app.__meshlinkPatched = true;
 }
 

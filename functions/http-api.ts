@@ -1,13 +1,13 @@
 // The HTTP API as a plain function of a decoded request: routing, body decoding and error
 // encoding. Thin: every route calls one use-case. Framework-free so tests call it directly and
 // functions-framework, the local server and tests share one path.
-import { parse as parseYaml } from 'yaml';
 import { MeshlinkError, type ErrorCode } from '../shared/errors.js';
 import type { AppDeps } from '../shared/app/deps.js';
 import { applyLink } from '../shared/app/provision.js';
 import { getLink, listLinks } from '../shared/app/queries.js';
 import { deleteLink } from '../shared/app/delete.js';
 import { errorFields } from '../shared/log.js';
+import { parseYamlBody } from './yaml-body.js';
 
 /** Largest accepted body: a link spec is well under 4 KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -55,29 +55,40 @@ const STATUS_OF: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+/** The request's media type, lowercased, without parameters ('' when none is given). */
+export function mediaType(req: Pick<ApiRequest, 'contentType'>): string {
+  return (req.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export function tooLarge(limit = MAX_BODY_BYTES): MeshlinkError {
+  return new MeshlinkError('payload-too-large', `request body is larger than ${limit} bytes`, { details: [{ path: '(root)', message: `must be at most ${limit} bytes (also once decompressed)` }] });
+}
+
+/** The body limit for requests handled in process; over HTTP it is enforced while reading (http-request.ts). */
+export function checkBodySize(req: Pick<ApiRequest, 'body'>): void {
+  if (req.body.length > MAX_BODY_BYTES) throw tooLarge();
+}
+
+/** Which of the two formats a body is in; any other media type is 415, even for an empty body. */
+export function bodyFormat(req: Pick<ApiRequest, 'contentType'>): 'json' | 'yaml' {
+  const type = mediaType(req);
+  if (type === 'application/json' || type === '') return 'json';
+  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') return 'yaml';
+  throw new MeshlinkError('unsupported-media-type', `content type ${type} is not supported: send application/json or application/yaml`, { details: [{ path: '(root)', message: `Content-Type ${type || '(none)'}` }] });
+}
+
 /** Decodes a JSON or YAML body; anything else is 415. */
 export function decodeBody(req: ApiRequest): unknown {
-  if (req.body.length > MAX_BODY_BYTES) {
-    throw new MeshlinkError('payload-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-  }
-  const type = (req.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  checkBodySize(req);
+  const format = bodyFormat(req);
   const text = req.body.toString('utf8');
-  if (type === 'application/json' || type === '') {
-    if (text.trim() === '') throw new MeshlinkError('invalid-argument', 'request body is empty', { details: [{ path: '(root)', message: 'a link spec is required' }] });
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new MeshlinkError('invalid-argument', 'request body is not valid JSON', { details: [{ path: '(root)', message: (err as Error).message }] });
-    }
+  if (format === 'yaml') return parseYamlBody(text);
+  if (text.trim() === '') throw new MeshlinkError('invalid-argument', 'request body is empty', { details: [{ path: '(root)', message: 'a link spec is required' }] });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new MeshlinkError('invalid-argument', 'request body is not valid JSON', { details: [{ path: '(root)', message: (err as Error).message }] });
   }
-  if (type === 'application/yaml' || type === 'application/x-yaml' || type === 'text/yaml') {
-    try {
-      return parseYaml(text, { prettyErrors: false, uniqueKeys: true, maxAliasCount: 0 });
-    } catch (err) {
-      throw new MeshlinkError('invalid-argument', 'request body is not valid YAML', { details: [{ path: '(root)', message: (err as Error).message.split('\n')[0] ?? 'parse error' }] });
-    }
-  }
-  throw new MeshlinkError('unsupported-media-type', `content type ${type} is not supported: send application/json or application/yaml`);
 }
 
 const NAME = '([a-z0-9][-a-z0-9]{0,62})';

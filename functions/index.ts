@@ -4,6 +4,7 @@ import './framework-errors.js';
 import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, rawBody, type ApiResponse, type Route } from './http-api.js';
+import { toApiRequest } from './http-request.js';
 import { runtimeDeps } from './runtime.js';
 import './registration.js';
 import { rotationRoutes } from './rotation.js';
@@ -25,19 +26,6 @@ function send(res: ff.Response, response: ApiResponse): void {
 }
 
 ff.http(FUNCTION_NAMES.api, async (req, res) => {
-  const deps = await runtimeDeps();
-  const contentType = req.get('content-type');
-  const response = await handleApiRequest(
-    deps,
-    {
-      method: req.method,
-      path: req.path,
-      ...(contentType ? { contentType } : {}),
-      // Node lowercases header names; repeated headers arrive as arrays.
-      headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : String(v ?? '')])),
-      body: (req as { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0),
-    },
-    [...rotationRoutes, ...uiRoutes, ...localRoutes],
-  );
+  const response = await handleApiRequest(await runtimeDeps(), toApiRequest(req), [...rotationRoutes, ...uiRoutes, ...localRoutes]);
   send(res, response);
 });

@@ -14,7 +14,8 @@ import {
   type RegistrationKind,
   type RegistrationSource,
 } from '../shared/registration/events.js';
-import { MAX_BODY_BYTES, type ApiRequest, type Route } from './http-api.js';
+import { cloudEventFromRequest } from './cloud-event-request.js';
+import type { Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeDeps } from './runtime.js';
 
@@ -51,36 +52,6 @@ export async function handleRegistrationEvent(deps: AppDeps, cloudEvent: unknown
 ff.cloudEvent(FUNCTION_NAMES.clusterRegistration, async (cloudEvent: ff.CloudEvent<unknown>) => {
   await handleRegistrationEvent(await runtimeDeps(), cloudEvent);
 });
-
-const BINARY_HEADERS = ['ce-specversion', 'ce-type', 'ce-source', 'ce-id'] as const;
-
-function parseJson(body: Buffer, what: string): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new MeshlinkError('invalid-argument', `${what} is not valid JSON`, { details: [{ path: '(root)', message: (err as Error).message }] });
-  }
-}
-
-/**
- * A CloudEvent from an HTTP request, as functions-framework reads one: binary mode (context in
- * `ce-*` headers, the body is the data), structured mode (`application/cloudevents+json`, the body
- * is the whole event), or a Pub/Sub push body `{message, subscription}` (what a push subscription
- * sends; production turns it into a CloudEvent on the `/projects/P/topics/T` path).
- */
-export function cloudEventFromRequest(req: ApiRequest): unknown {
-  if (req.body.length > MAX_BODY_BYTES) throw new MeshlinkError('payload-too-large', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-  const headers = req.headers ?? {};
-  const type = (req.contentType ?? headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type === 'application/cloudevents+json') return parseJson(req.body, 'the structured CloudEvent');
-  if (BINARY_HEADERS.every((h) => headers[h])) {
-    const context = Object.fromEntries(Object.entries(headers).filter(([k]) => k.startsWith('ce-')).map(([k, v]) => [k.slice(3), v]));
-    return { ...context, data: req.body.length > 0 ? parseJson(req.body, 'the CloudEvent data') : undefined };
-  }
-  const body = req.body.length > 0 ? parseJson(req.body, 'the request body') : undefined;
-  if (body && typeof body === 'object' && 'message' in body) return body;
-  throw new MeshlinkError('invalid-argument', 'not a CloudEvent: send the ce-specversion, ce-type, ce-source and ce-id headers (binary mode), Content-Type application/cloudevents+json (structured mode), or a Pub/Sub push body');
-}
 
 /** For the local server: the function's handling behind POST /events/cluster-registration. */
 export const registrationRoutes: Route[] = [

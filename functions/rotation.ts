@@ -15,7 +15,7 @@ import { isLinkName } from '../shared/link/spec.js';
 import { errorFields } from '../shared/log.js';
 import { LOG_EVENTS } from '../shared/log-events.js';
 import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
-import { decodeBody, type ApiRequest, type Route } from './http-api.js';
+import { bodyFormat, decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
 
@@ -104,6 +104,9 @@ const rotateBody = z.strictObject({
 });
 
 function parseRotateBody(req: ApiRequest): z.infer<typeof rotateBody> {
+  // An unreadable media type is 415 (as for POST /links) even without a body: an empty body
+  // of a readable type is no field at all (400 naming scope).
+  bodyFormat(req);
   const input = req.body.length === 0 ? {} : decodeBody(req);
   const result = rotateBody.safeParse(input);
   if (result.success) return result.data;

@@ -110,6 +110,26 @@ describe('POST /links', () => {
     expect(storeWrites(app.store)).toBe(0);
   });
 
+  it.each([
+    ['!!js/function', 'name', (y: string) => y.replace('name: mysql', 'name: !!js/function mysql')],
+    ['!foo', 'host', (y: string) => y.replace('host: ', 'host: !foo ')],
+    ['!!binary', 'server.service', (y: string) => y.replace('service: ', 'service: !!binary ')],
+    ['!bar', 'client.port', (y: string) => y.replace('port: 3306', 'port: !bar 3306')],
+  ])('refuses YAML with the tag %s: 400 naming the tag and the field, nothing stored', async (tag, path, edit) => {
+    const app = testApp();
+    const yaml = edit(toYaml(specInput()));
+    expect(yaml).toContain(tag);
+    const res = await call(app, { method: 'POST', path: '/links', contentType: 'application/yaml', body: Buffer.from(yaml) });
+    expect(res).toEqual({ status: 400, body: { error: 'request body is not valid YAML', details: [{ path, message: `unknown YAML tag ${tag}: only JSON's types are read` }] } });
+    expect(storeWrites(app.store)).toBe(0);
+  });
+
+  it('reads the YAML tags of JSON types', async () => {
+    const app = testApp();
+    const yaml = toYaml(specInput()).replace('name: mysql', 'name: !!str mysql').replace('port: 3306', 'port: !!int 3306');
+    expect((await call(app, { method: 'POST', path: '/links', contentType: 'application/yaml', body: Buffer.from(yaml) })).status).toBe(201);
+  });
+
   it('names the offending field of an invalid spec', async () => {
     const app = testApp();
     const res = await call(app, json('POST', '/links', withField(specInput(), 'server.gatewayPort', 70000)));

@@ -67,6 +67,17 @@ describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, (
     expect(await res.text()).toMatch(/^<!DOCTYPE html>[\s\S]*<tr class="link" data-link="mysql">/);
   });
 
+  it.each(['foo', '*/*'])('answers a rotation request with the unreadable Content-Type %s with 415, as POST /links', async (type) => {
+    await send('POST', '/links', JSON.stringify(specInput()));
+    const writes = storeWrites(app.store);
+    for (const path of ['/links/mysql:rotate', '/links']) {
+      const res = await send('POST', path, JSON.stringify({ ...specInput(), scope: 'leaf' }), type);
+      expect(res.status).toBe(415);
+      expect(res.json.error).toMatch(/not supported/);
+    }
+    expect(storeWrites(app.store)).toBe(writes);
+  });
+
   it('answers unknown paths and methods in JSON', async () => {
     expect((await send('GET', '/nowhere')).status).toBe(404);
     expect((await send('PATCH', '/links/mysql', '{}')).status).toBe(405);

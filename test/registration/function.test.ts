@@ -120,6 +120,9 @@ describe('POST /events/cluster-registration (local server)', () => {
   it.each([
     ['a body without CloudEvent headers', { 'content-type': 'application/json' }, '{"cluster":"edge","event":"registered"}', 400, /not a CloudEvent/],
     ['a structured event that is not JSON', { 'content-type': 'application/cloudevents+json' }, '{"specversion":', 400, /not valid JSON/],
+    ['a structured event that is a JSON array', { 'content-type': 'application/cloudevents+json' }, '[{"specversion":"1.0"}]', 400, /structured CloudEvent must be a JSON object/],
+    ['a structured event without a type', { 'content-type': 'application/cloudevents+json' }, '{"specversion":"1.0","source":"s","id":"1"}', 400, /invalid CloudEvent/],
+    ['an empty body', { 'content-type': 'application/json' }, '', 400, /the body is empty/],
     ['binary data that is not JSON', { ...binaryCloudEvent(created()).headers, 'content-type': 'text/plain' }, 'hello', 400, /not valid JSON/],
   ])('refuses %s with %i', async (_label, headers, body, status, message) => {
     const app = testApp();

@@ -105,6 +105,20 @@ describe('POST /links/{name}:rotate', () => {
     expect(missing.body.error).toMatch(/nope not found/);
   });
 
+  it.each([
+    ['foo', ''],
+    ['*/*', ''],
+    ['foo', '{"scope":"leaf"}'],
+    ['text/plain', 'scope=leaf'],
+  ])('answers a Content-Type it cannot read (%s, body %j) with 415, as POST /links does, and rotates nothing', async (type, body) => {
+    const app = await linked();
+    const before = app.plan.writes;
+    const res = await call(app, post('/links/mysql:rotate', body, type));
+    expect(res.status).toBe(415);
+    expect(res.body.error).toMatch(/not supported: send application\/json or application\/yaml/);
+    expect(app.plan.writes).toBe(before);
+  });
+
   it('answers 405 for another method', async () => {
     const app = await linked();
     expect((await call(app, { method: 'GET', path: '/links/mysql:rotate', body: Buffer.alloc(0) })).status).toBe(405);
