@@ -9,6 +9,7 @@ import { forceRotation } from '../../shared/app/rotate.js';
 import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { SIDES, storeSecretId } from '../../shared/link/names.js';
+import { metadataStep } from '../../shared/rotation/due.js';
 import type { LinkState } from '../../shared/link/state.js';
 import { DAY, HOUR, idle, synced } from '../support/crash-scenarios.js';
 import { SimulatedCrash } from '../support/crash.js';
@@ -17,7 +18,7 @@ import { rotationApp, type RotationApp } from '../support/rotation-app.js';
 const MINUTE = 60_000;
 // Retirement outlasts the rollover's waits (so the first thing due after the switch is the drop)
 // and ends long before the next leaf renewal (so "nothing retired" is a state the link reaches).
-const SETTINGS = { rolloverGraceMs: HOUR, versionGraceMs: 2 * HOUR, versionRetentionMs: DAY };
+const SETTINGS = { rolloverGraceMs: HOUR, versionGraceMs: 6 * HOUR, versionRetentionMs: DAY };
 const REQUEST = 'incident-4711';
 
 /** Versions not destroyed, per store secret, against the versions the state uses. */
@@ -56,15 +57,18 @@ async function forcedLeafAcrossDrop(crashAt: number | undefined) {
     await forceRotation(app.deps, 'mysql', 'leaf', REQUEST); // the client retries
   }
   await app.drive(settled(app));
-  return { app, before, forcedWrites };
+  return { app, before, dropAt, forcedWrites };
 }
 
 describe('crash at every write of a forced leaf rotation while the target changes', async () => {
-  const { app: baseline, before, forcedWrites } = await forcedLeafAcrossDrop(undefined);
+  const { app: baseline, before, dropAt, forcedWrites } = await forcedLeafAcrossDrop(undefined);
 
-  it('is a forced rotation before the drop, with the old CA still trusted', async () => {
+  it('is a forced rotation before the drop, with the old CA still trusted; after it, ca.crt holds one CA', async () => {
     expect(before.phase).toBe('leaves-switched');
     expect(before.cas.map((c) => c.generation)).toEqual([1, 2]);
+    const planAt = (t: number) => metadataStep(before, 'mysql', new Date(t), baseline.deps.settings);
+    expect(planAt(dropAt - MINUTE).kind).toBe('wait');
+    expect(planAt(dropAt)).toMatchObject({ kind: 'publish-trust', trust: [2] });
     expect(baseline.plan.log.filter((l) => l.startsWith('store.addVersion')).length).toBeGreaterThanOrEqual(2);
     expect(baseline.violations).toEqual([]);
     const { live, used } = await liveVersions(baseline, await baseline.state());
