@@ -37,18 +37,24 @@ async function guard<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * What a killed write leaves, by its path below the root: a temp file of meta.json or of a
- * payload (`<id>/meta.json.tmp-*`, `<id>/versions/<n>.tmp-*`: a payload's holds key material), a
- * new secret's staging directory (`.<id>.new-*`) or a deleted one's (`.<id>.deleted-*`: all its
- * versions). None of them is ever read.
- */
-function isDebris(relative: string): boolean {
-  const parts = relative.split(path.sep);
-  const name = parts[parts.length - 1]!;
-  if (parts.length === 1) return name.startsWith('.') && (leftByOtherProcess(name, 'new') || leftByOtherProcess(name, 'deleted'));
-  const inSecret = !parts[0]!.startsWith('.') && (parts.length === 2 || (parts.length === 3 && parts[1] === VERSIONS));
-  return inSecret && leftByOtherProcess(name, 'tmp');
+/** `fn` over every item, READ_CONCURRENCY at a time; results in order. */
+async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += READ_CONCURRENCY) results.push(...(await Promise.all(items.slice(i, i + READ_CONCURRENCY).map(fn))));
+  return results;
+}
+
+/** Hidden entries of the root are staging or deleted directories; the others are secrets. */
+const isHidden = (name: string) => name.startsWith('.');
+
+/** The names in a directory; none if it is not there. */
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
 }
 
 interface MetaFile extends SecretRecord {
@@ -92,16 +98,21 @@ class FileBackend implements RecordBackend {
     });
   }
 
-  /** Removes what killed writes left (never this process's writes in flight: see durable-file.ts). */
+  /**
+   * Removes what killed writes left, never this process's writes in flight (durable-file.ts): a
+   * new secret's staging directory (`.<id>.new-*`) or a deleted one's (`.<id>.deleted-*`: all its
+   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`,
+   * `<id>/versions/<n>.tmp-*`: a payload's holds key material). None of them is ever read.
+   */
   private async removeDebris(): Promise<void> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.root, { recursive: true });
-    } catch (err) {
-      if (isMissing(err)) return;
-      throw err;
-    }
-    for (const entry of entries.filter(isDebris)) await this.fs.rm(path.join(this.root, entry), { recursive: true, force: true });
+    const entries = await namesIn(this.root);
+    const remove = (at: string) => this.fs.rm(at, { recursive: true, force: true });
+    for (const name of entries.filter((n) => isHidden(n) && (leftByOtherProcess(n, 'new') || leftByOtherProcess(n, 'deleted')))) await remove(path.join(this.root, name));
+    await inBatches(entries.filter((n) => !isHidden(n)), async (id) => {
+      for (const dir of [this.secretDir(id), path.join(this.secretDir(id), VERSIONS)]) {
+        for (const name of await namesIn(dir)) if (leftByOtherProcess(name, 'tmp')) await remove(path.join(dir, name));
+      }
+    });
   }
 
   private secretDir(id: string): string {
@@ -172,21 +183,9 @@ class FileBackend implements RecordBackend {
 
   readAll(): Promise<SecretRecord[]> {
     return this.guarded(`list ${this.root}`, async () => {
-      let entries: string[];
-      try {
-        entries = await readdir(this.root);
-      } catch (err) {
-        if (isMissing(err)) return [];
-        throw err;
-      }
-      // Hidden entries are staging or deleted directories.
-      const ids = entries.filter((name) => !name.startsWith('.'));
-      const records: SecretRecord[] = [];
-      for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
-        const batch = await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map((id) => this.read(id)));
-        for (const record of batch) if (record) records.push(record);
-      }
-      return records;
+      const ids = (await namesIn(this.root)).filter((name) => !isHidden(name));
+      const records = await inBatches(ids, (id) => this.read(id));
+      return records.filter((record): record is SecretRecord => record !== undefined);
     });
   }
 
