@@ -1,10 +1,12 @@
 // Store operations on a link's CA and leaf credentials. Each write is followed by a state save;
 // a crash between the two leaves a version the state does not name yet, which the next run
-// adopts instead of minting again (invariants 2 and 5: no second CA, no extra version).
+// adopts instead of minting again (invariants 2 and 5: no second CA, no extra version). A version
+// it cannot adopt (the plan changed meanwhile), or one an older crash left, is returned as an
+// orphan, for the caller to retire with the step's save.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
 import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
-import type { CaRecord, LeafRecord, LinkState } from '../link/state.js';
+import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
 import type { CredentialPem, SdsCredential } from '../pki/types.js';
@@ -26,12 +28,32 @@ export async function ensureSecret(deps: AppDeps, link: string, role: StoreRole)
   return id;
 }
 
-/** The newest ENABLED version of a secret that is newer than `after`, if any. */
-async function unrecordedVersion(deps: AppDeps, id: string, after: string | undefined): Promise<string | undefined> {
-  const versions = await deps.store.listVersions(id);
-  const newest = versions.find((v) => v.state === 'ENABLED');
-  if (!newest) return undefined;
-  return after === undefined || Number(newest.version) > Number(after) ? newest.version : undefined;
+/** What a store write gives back: the record for the state, and the versions to retire with it. */
+export interface Stored<T> {
+  record: T;
+  /** Versions of the secret the state neither uses nor retires (left by crashed runs), the adopted one excepted. */
+  orphans: string[];
+}
+
+/**
+ * Reads the role's version list (metadata, one call, made before every store write anyway):
+ * `candidate` is the newest ENABLED version newer than `after` that the state does not name, which
+ * an interrupted run may have stored; `orphans` are all versions not destroyed that the state
+ * neither uses nor retires.
+ */
+async function unrecordedVersions(deps: AppDeps, id: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
+  const known = knownVersions(state, role);
+  const orphans = (await deps.store.listVersions(id)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
+  const newest = orphans.find((v) => v.state === 'ENABLED');
+  const candidate = newest && (after === undefined || Number(newest.version) > Number(after)) ? newest.version : undefined;
+  return { ...(candidate ? { candidate } : {}), orphans: orphans.map((v) => v.version) };
+}
+
+/** The orphans left once `adopted` is taken (logged: a crashed run stored them). */
+function leftOver(deps: AppDeps, link: string, id: string, orphans: string[], adopted?: string): string[] {
+  const left = orphans.filter((v) => v !== adopted);
+  if (left.length > 0) deps.log.warn('retiring store versions no run recorded', { link, secret: id, versions: left });
+  return left;
 }
 
 export async function readCa(deps: AppDeps, link: string, version: string): Promise<CredentialPem> {
@@ -55,22 +77,22 @@ function caRecord(version: string, certificate: string, generation: number): CaR
  * Adds a CA generation to the store (or adopts one a crashed run stored) and returns its record.
  * The caller puts it in the state and saves.
  */
-export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<CaRecord> {
+export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<Stored<CaRecord>> {
   const id = await ensureSecret(deps, spec.name, 'ca');
   const newestKnown = state.cas.reduce<string | undefined>((max, ca) => (max === undefined || Number(ca.version) > Number(max) ? ca.version : max), undefined);
-  const orphan = await unrecordedVersion(deps, id, newestKnown);
-  if (orphan) {
-    const ca = await readCa(deps, spec.name, orphan);
+  const { candidate, orphans } = await unrecordedVersions(deps, id, state, 'ca', newestKnown);
+  if (candidate) {
+    const ca = await readCa(deps, spec.name, candidate);
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
-      deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
-      return caRecord(orphan, ca.certificate, generation);
+      deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
+      return { record: caRecord(candidate, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const ca = await mintCa({ link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation });
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation });
-  return caRecord(version, ca.certificate, generation);
+  return { record: caRecord(version, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds). */
@@ -105,18 +127,18 @@ function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundl
  * Issues a new leaf for a side from the signing CA, with `ca.crt` holding the trusted generations,
  * and stores it as a new version (or adopts the version an interrupted run stored).
  */
-export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<LeafRecord> {
+export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
   const id = await ensureSecret(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await readCa(deps, spec.name, signing.version);
   const bundle = await caBundle(deps, spec.name, state, trust);
-  const orphan = await unrecordedVersion(deps, id, state.leaves[side]?.version);
-  if (orphan) {
-    const { credential } = await readCredential(deps, spec.name, side, orphan);
+  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, state.leaves[side]?.version);
+  if (candidate) {
+    const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
-      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
-      return leafRecord(orphan, credential, signing.generation, trust);
+      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
+      return { record: leafRecord(candidate, credential, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const leaf = await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
@@ -126,7 +148,7 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   }
   const version = await deps.store.addVersion(id, encodeCredential(credential));
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
-  return leafRecord(version, credential, signing.generation, trust);
+  return { record: leafRecord(version, credential, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /**
@@ -134,21 +156,21 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
  * generations (a CA rollover adds, then drops, trust without re-issuing), as a new version, or
  * adopts the version an interrupted run stored.
  */
-export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, trust: number[]): Promise<LeafRecord> {
+export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, trust: number[]): Promise<Stored<LeafRecord>> {
   const current = state.leaves[side];
   if (!current) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential to publish trust for`);
   const id = await ensureSecret(deps, spec.name, side);
   const { credential } = await readCredential(deps, spec.name, side, current.version);
   const bundle = await caBundle(deps, spec.name, state, trust);
-  const orphan = await unrecordedVersion(deps, id, current.version);
-  if (orphan) {
-    const stored = (await readCredential(deps, spec.name, side, orphan)).credential;
+  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, current.version);
+  if (candidate) {
+    const stored = (await readCredential(deps, spec.name, side, candidate)).credential;
     if (stored['tls.crt'] === credential['tls.crt'] && joinPemBundle([stored['ca.crt']]) === joinPemBundle([bundle])) {
-      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: orphan });
-      return { ...current, version: orphan, trust: [...trust] };
+      deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
+      return { record: { ...current, version: candidate, trust: [...trust] }, orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const version = await deps.store.addVersion(id, encodeCredential({ ...credential, 'ca.crt': bundle }));
   deps.log.info('stored credential with new trust', { link: spec.name, secret: id, version, side, trust });
-  return { ...current, version, trust: [...trust] };
+  return { record: { ...current, version, trust: [...trust] }, orphans: leftOver(deps, spec.name, id, orphans) };
 }

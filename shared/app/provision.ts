@@ -8,7 +8,7 @@ import { MeshlinkError } from '../errors.js';
 import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
-import { trustedGenerations, type LinkState } from '../link/state.js';
+import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
@@ -91,14 +91,14 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     if (before && (before.cluster !== spec.server.cluster || before.port !== spec.server.gatewayPort)) await releaseGatewayPort(deps, spec.name, before);
   }
   if (record.state.cas.length === 0) {
-    const ca = await storeNewCa(deps, record.state, spec, 1, now);
-    record.state = { ...record.state, cas: [ca], signingGeneration: ca.generation };
+    const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
+    record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
     await record.save();
   }
   for (const side of SIDES) {
     if (record.state.leaves[side]) continue;
-    const leaf = await storeNewLeaf(deps, record.state, spec, side, now, trustedGenerations(record.state));
-    record.state = { ...record.state, leaves: { ...record.state.leaves, [side]: leaf } };
+    const { record: leaf, orphans } = await storeNewLeaf(deps, record.state, spec, side, now, trustedGenerations(record.state));
+    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, orphans, now);
     await record.save();
   }
 }

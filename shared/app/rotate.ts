@@ -4,7 +4,7 @@
 // any point is completed by the next run (invariant 5); the lease makes two workers rotate once.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
-import type { LinkState, RetiredVersion } from '../link/state.js';
+import { retireVersions, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
@@ -94,33 +94,23 @@ export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkStat
   return facts;
 }
 
-/** Adds a superseded version to the retirement list (once). */
-function retire(retired: RetiredVersion[], role: RetiredVersion['role'], version: string | undefined, now: Date): RetiredVersion[] {
-  if (version === undefined || retired.some((r) => r.role === role && r.version === version)) return retired;
-  return [...retired, { role, version, since: now.toISOString() }];
-}
-
-function withRetired(state: LinkState, retired: RetiredVersion[]): LinkState {
-  const { retired: _old, ...rest } = state;
-  return retired.length > 0 ? { ...rest, retired } : rest;
-}
-
 /** Act: performs one step and saves the state. Returns the error of a failed sync (recorded, not thrown). */
 async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now: Date): Promise<string | undefined> {
   const s = r.state;
   let error: string | undefined;
   switch (step.kind) {
     case 'mint-ca': {
-      const ca = await storeNewCa(deps, s, spec, step.generation, now);
+      const { record: ca, orphans } = await storeNewCa(deps, s, spec, step.generation, now);
       const first = s.cas.length === 0;
-      r.state = { ...s, cas: [...s.cas, ca], ...(first ? { signingGeneration: ca.generation } : { phase: 'trust-added', phaseSince: now.toISOString() }) };
+      r.state = retireVersions({ ...s, cas: [...s.cas, ca], ...(first ? { signingGeneration: ca.generation } : { phase: 'trust-added', phaseSince: now.toISOString() }) }, 'ca', orphans, now);
       break;
     }
     case 'issue-leaf':
     case 'publish-trust': {
       const old = s.leaves[step.side];
-      const leaf = step.kind === 'issue-leaf' ? await storeNewLeaf(deps, s, spec, step.side, now, step.trust) : await storeTrustUpdate(deps, s, spec, step.side, step.trust);
-      r.state = withRetired({ ...s, leaves: { ...s.leaves, [step.side]: leaf } }, retire(s.retired ?? [], step.side, old?.version, now));
+      const { record: leaf, orphans } = step.kind === 'issue-leaf' ? await storeNewLeaf(deps, s, spec, step.side, now, step.trust) : await storeTrustUpdate(deps, s, spec, step.side, step.trust);
+      // The version it replaces, and any a crashed run stored and no run recorded, are retired alike.
+      r.state = retireVersions({ ...s, leaves: { ...s.leaves, [step.side]: leaf } }, step.side, [old?.version, ...orphans], now);
       break;
     }
     case 'sync': {
@@ -143,9 +133,8 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
       r.state = { ...s, phase: step.phase, phaseSince: now.toISOString() };
       break;
     case 'finish-rollover': {
-      const dropped = s.cas.filter((c) => step.drop.includes(c.generation));
-      const retired = dropped.reduce((list, ca) => retire(list, 'ca', ca.version, now), s.retired ?? []);
-      r.state = withRetired({ ...s, cas: s.cas.filter((c) => !step.drop.includes(c.generation)), phase: 'stable', phaseSince: now.toISOString() }, retired);
+      const dropped = s.cas.filter((c) => step.drop.includes(c.generation)).map((c) => c.version);
+      r.state = retireVersions({ ...s, cas: s.cas.filter((c) => !step.drop.includes(c.generation)), phase: 'stable', phaseSince: now.toISOString() }, 'ca', dropped, now);
       break;
     }
     case 'retire-versions': {

@@ -10,10 +10,12 @@
 // The ports patch is a strategic-merge patch: Service ports merge by `port`, so it adds its ports
 // and keeps the others. It carries apiVersion/kind/metadata, so `kubectl apply -R` over the
 // directory merges it the same way instead of failing on a headless document.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+// Writes are atomic and durable (shared/durable-file.ts); the first change through a target removes
+// the temp files killed writes left (a Secret's holds a key).
+import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type DurableFs } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../store/record-store.js';
@@ -28,11 +30,31 @@ const PATCH_SUFFIX = '.ports-patch.yaml';
  */
 const patchLocks = new KeyedLock();
 
+/** A temp file of a killed write: `<file>.tmp-<suffix>`, or `<file>.<12 hex>.tmp` as older versions named them. */
+const isStaleTemp = (name: string) => leftByOtherProcess(name, 'tmp') || /\.[0-9a-f]{12}\.tmp$/.test(name);
+
 export class LocalDirectoryTarget implements ClusterTarget {
+  private opened: Promise<void> | undefined;
+
+  /** `fs`: the file system calls that change something (tests inject them to see their order). */
   constructor(
     readonly cluster: string,
     private readonly dir: string,
+    private readonly fs: DurableFs = nodeFs,
   ) {}
+
+  /** Before the first change: once, and again after a failed attempt. */
+  private open(): Promise<void> {
+    this.opened ??= this.removeStaleTemps().catch((err: unknown) => {
+      this.opened = undefined;
+      throw new MeshlinkError('unavailable', `cannot clean ${this.dir}`, { cause: err });
+    });
+    return this.opened;
+  }
+
+  private async removeStaleTemps(): Promise<void> {
+    for (const file of await listFiles(this.dir, isStaleTemp)) await this.fs.rm(file, { force: true });
+  }
 
   async isCurrent(objects: KubeObject[]): Promise<boolean> {
     for (const object of objects) if ((await this.outcomeOf(object)).outcome !== 'unchanged') return false;
@@ -48,11 +70,12 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    await this.open();
     const results: AppliedObject[] = [];
     for (const object of objects) {
       const namespace = object.metadata.namespace ?? 'default';
       const { file, text, outcome } = await this.outcomeOf(object);
-      if (outcome !== 'unchanged') await atomicWrite(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
+      if (outcome !== 'unchanged') await this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
       results.push({ kind: object.kind, namespace, name: object.metadata.name, outcome });
     }
     return results;
@@ -70,6 +93,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async ensureServicePorts(namespace: string, name: string, ports: ServicePort[], own: string[] = []): Promise<ServicePort[]> {
+    await this.open();
     return patchLocks.run(resolve(this.patchFile(namespace, name)), () => this.addPorts(namespace, name, ports, own));
   }
 
@@ -91,6 +115,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
+    await this.open();
     return patchLocks.run(resolve(this.patchFile(namespace, name)), async () => {
       const patched = await this.patchPorts(namespace, name);
       const drop = new Set(portNames);
@@ -102,18 +127,19 @@ export class LocalDirectoryTarget implements ClusterTarget {
 
   async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
     labelSelector(labels); // refuses an empty selector before touching any file
+    await this.open();
     const wanted = new Set(kinds.map((k) => k.kind));
     // One namespace is one directory (its name checked like every path segment).
     const root = namespace === undefined ? this.dir : dirname(this.objectFile(namespace, 'Secret', 'any'));
     let deleted = 0;
-    for (const file of await yamlFiles(root)) {
+    for (const file of await listFiles(root, (name) => name.endsWith('.yaml'))) {
       if (file.endsWith(PATCH_SUFFIX)) continue;
       const text = await readText(file);
       if (text === undefined) continue;
       const object = parseYaml(text, file) as Partial<KubeObject> | null;
       if (!object || !wanted.has(String(object.kind))) continue;
       if (!matchesLabels(object.metadata?.labels, labels)) continue;
-      await rm(file, { force: true });
+      await this.remove(file);
       deleted += 1;
     }
     return deleted;
@@ -145,11 +171,30 @@ export class LocalDirectoryTarget implements ClusterTarget {
   private async writePatch(namespace: string, name: string, ports: ServicePort[]): Promise<void> {
     const file = this.patchFile(namespace, name);
     if (ports.length === 0) {
-      await rm(file, { force: true });
+      await this.remove(file);
       return;
     }
     const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
-    await atomicWrite(file, stringify(patch), 0o644);
+    await this.write(file, stringify(patch), 0o644);
+  }
+
+  private async write(file: string, text: string, mode: number): Promise<void> {
+    try {
+      await ensureDir(dirname(file), 0o700, this.fs);
+      await writeDurably(file, text, mode, this.fs);
+    } catch (err) {
+      throw new MeshlinkError('unavailable', `cannot write ${file}`, { cause: err });
+    }
+  }
+
+  /** A removed file stays removed after a power loss: the directory is synced. */
+  private async remove(file: string): Promise<void> {
+    try {
+      await this.fs.rm(file, { force: true });
+      await syncDir(dirname(file), this.fs);
+    } catch (err) {
+      throw new MeshlinkError('unavailable', `cannot remove ${file}`, { cause: err });
+    }
   }
 }
 
@@ -203,20 +248,8 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-/** Write to a temporary file in the same directory, then rename: readers never see half a file. */
-async function atomicWrite(file: string, text: string, mode: number): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text, { mode, flag: 'wx' });
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new MeshlinkError('unavailable', `cannot write ${file}`, { cause: err });
-  }
-}
-
-async function yamlFiles(dir: string): Promise<string[]> {
+/** The files below `dir` whose name passes `wanted`, sorted (none if `dir` does not exist). */
+async function listFiles(dir: string, wanted: (name: string) => boolean): Promise<string[]> {
   let entries;
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -225,7 +258,7 @@ async function yamlFiles(dir: string): Promise<string[]> {
     throw new MeshlinkError('unavailable', `cannot list ${dir}`, { cause: err });
   }
   return entries
-    .filter((e) => e.isFile() && e.name.endsWith('.yaml'))
+    .filter((e) => e.isFile() && wanted(e.name))
     .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
     .sort();
 }

@@ -164,3 +164,30 @@ export function newestCa<T extends { generation: number }>(cas: readonly T[]): T
 export function trustedGenerations(state: LinkState): number[] {
   return state.cas.map((ca) => ca.generation);
 }
+
+/** The versions of a role's store secret the state names: in use (or projected), or retired. */
+export function knownVersions(state: LinkState, role: RetiredVersion['role']): Set<string> {
+  const known = new Set((state.retired ?? []).filter((r) => r.role === role).map((r) => r.version));
+  if (role === 'ca') for (const ca of state.cas) known.add(ca.version);
+  else for (const version of [state.leaves[role]?.version, state.sync[role].version]) if (version !== undefined) known.add(version);
+  return known;
+}
+
+/**
+ * Adds versions of a role to the retirement list, superseded `at` (each once): disabled after the
+ * version grace, destroyed after the retention (rotation/plan.ts).
+ */
+export function retireVersions(state: LinkState, role: RetiredVersion['role'], versions: readonly (string | undefined)[], at: Date): LinkState {
+  const retired = [...(state.retired ?? [])];
+  for (const version of versions) {
+    if (version === undefined || retired.some((r) => r.role === role && r.version === version)) continue;
+    retired.push({ role, version, since: at.toISOString() });
+  }
+  return withRetired(state, retired);
+}
+
+/** The state with this retirement list (none: the field is left out). */
+export function withRetired(state: LinkState, retired: RetiredVersion[]): LinkState {
+  const { retired: _old, ...rest } = state;
+  return retired.length > 0 ? { ...rest, retired } : rest;
+}

@@ -1,10 +1,11 @@
 // The embedded default SecretStore: one directory per secret, metadata in meta.json and each
-// version's payload in versions/<n>; files 0600, directories 0700, every write atomic.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
+// version's payload in versions/<n>; files 0600, directories 0700, every write atomic and durable
+// (shared/durable-file.ts). Opening the store (its first call) removes what killed writes left.
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
 import type { Clock } from '../clock.js';
+import { ensureDir, leftByOtherProcess, nodeFs, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
 import type { SecretRecord, VersionRecord } from './model.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
 
@@ -36,41 +37,24 @@ async function guard<T>(what: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
-function tempSuffix(): string {
-  return randomBytes(6).toString('hex');
+/** `fn` over every item, READ_CONCURRENCY at a time; results in order. */
+async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += READ_CONCURRENCY) results.push(...(await Promise.all(items.slice(i, i + READ_CONCURRENCY).map(fn))));
+  return results;
 }
 
-/** Makes a rename or unlink inside `dir` durable. */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+/** Hidden entries of the root are staging or deleted directories; the others are secrets. */
+const isHidden = (name: string) => name.startsWith('.');
 
-/**
- * Writes to a temp file in the same directory, fsyncs, then renames over the target: readers see
- * the old content or the new, never a torn file. An interrupted write leaves only a stray
- * `*.tmp-*` file, which nothing reads.
- */
-async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
-  const temp = `${file}.tmp-${tempSuffix()}`;
-  const handle = await open(temp, 'wx', FILE_MODE);
+/** The names in a directory; none if it is not there. */
+async function namesIn(dir: string): Promise<string[]> {
   try {
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    return await readdir(dir);
   } catch (err) {
-    await rm(temp, { force: true });
+    if (isMissing(err)) return [];
     throw err;
   }
-  await syncDir(path.dirname(file));
 }
 
 interface MetaFile extends SecretRecord {
@@ -93,9 +77,42 @@ function parseMeta(text: string, file: string): SecretRecord {
 
 class FileBackend implements RecordBackend {
   readonly lockScope: string;
+  private opened: Promise<void> | undefined;
 
-  constructor(private readonly root: string) {
+  constructor(
+    private readonly root: string,
+    private readonly fs: DurableFs,
+  ) {
     this.lockScope = `file:${root}`;
+  }
+
+  /** Every call opens the store first: once, and again after a failed attempt. */
+  private guarded<T>(what: string, work: () => Promise<T>): Promise<T> {
+    return guard(what, async () => {
+      this.opened ??= this.removeDebris().catch((err: unknown) => {
+        this.opened = undefined;
+        throw err;
+      });
+      await this.opened;
+      return work();
+    });
+  }
+
+  /**
+   * Removes what killed writes left, never this process's writes in flight (durable-file.ts): a
+   * new secret's staging directory (`.<id>.new-*`) or a deleted one's (`.<id>.deleted-*`: all its
+   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`,
+   * `<id>/versions/<n>.tmp-*`: a payload's holds key material). None of them is ever read.
+   */
+  private async removeDebris(): Promise<void> {
+    const entries = await namesIn(this.root);
+    const remove = (at: string) => this.fs.rm(at, { recursive: true, force: true });
+    for (const name of entries.filter((n) => isHidden(n) && (leftByOtherProcess(n, 'new') || leftByOtherProcess(n, 'deleted')))) await remove(path.join(this.root, name));
+    await inBatches(entries.filter((n) => !isHidden(n)), async (id) => {
+      for (const dir of [this.secretDir(id), path.join(this.secretDir(id), VERSIONS)]) {
+        for (const name of await namesIn(dir)) if (leftByOtherProcess(name, 'tmp')) await remove(path.join(dir, name));
+      }
+    });
   }
 
   private secretDir(id: string): string {
@@ -112,7 +129,7 @@ class FileBackend implements RecordBackend {
   }
 
   read(id: string): Promise<SecretRecord | undefined> {
-    return guard(`read secret ${id}`, async () => {
+    return this.guarded(`read secret ${id}`, async () => {
       const file = path.join(this.secretDir(id), META);
       try {
         return parseMeta(await readFile(file, 'utf8'), file);
@@ -124,75 +141,63 @@ class FileBackend implements RecordBackend {
   }
 
   write(record: SecretRecord, create: boolean): Promise<void> {
-    return guard(`write secret ${record.id}`, async () => {
-      if (!create) return writeAtomic(path.join(this.secretDir(record.id), META), this.metaText(record));
+    return this.guarded(`write secret ${record.id}`, async () => {
+      if (!create) return writeDurably(path.join(this.secretDir(record.id), META), this.metaText(record), FILE_MODE, this.fs);
       // A new secret is assembled in a hidden directory and renamed into place, so a crash
       // never leaves a secret directory without its meta.json.
-      await mkdir(this.root, { recursive: true, mode: DIR_MODE });
+      await ensureDir(this.root, DIR_MODE, this.fs);
       const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
       try {
-        await mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
-        await writeAtomic(path.join(staging, META), this.metaText(record));
+        await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
+        await writeDurably(path.join(staging, META), this.metaText(record), FILE_MODE, this.fs);
         await this.renameIntoPlace(staging, record.id);
       } catch (err) {
-        await rm(staging, { recursive: true, force: true });
+        await this.fs.rm(staging, { recursive: true, force: true });
         throw err;
       }
-      await syncDir(this.root);
+      await syncDir(this.root, this.fs);
     });
   }
 
   private async renameIntoPlace(staging: string, id: string): Promise<void> {
     try {
-      await rename(staging, this.secretDir(id));
+      await this.fs.rename(staging, this.secretDir(id));
     } catch (err) {
       if (errno(err) !== 'ENOTEMPTY' && errno(err) !== 'EEXIST') throw err;
       // Another writer's secret, or a directory without meta.json (left by hand): not a secret.
       if (await this.read(id)) throw new MeshlinkError('already-exists', `secret ${id} already exists`, { cause: err });
-      await rm(this.secretDir(id), { recursive: true, force: true });
-      await rename(staging, this.secretDir(id));
+      await this.fs.rm(this.secretDir(id), { recursive: true, force: true });
+      await this.fs.rename(staging, this.secretDir(id));
     }
   }
 
   remove(id: string): Promise<void> {
-    return guard(`delete secret ${id}`, async () => {
+    return this.guarded(`delete secret ${id}`, async () => {
       // Renamed away first (atomic), then deleted: a crash leaves hidden debris, not half a secret.
       const doomed = path.join(this.root, `.${id}.deleted-${tempSuffix()}`);
-      await rename(this.secretDir(id), doomed);
-      await syncDir(this.root);
-      await rm(doomed, { recursive: true, force: true });
+      await this.fs.rename(this.secretDir(id), doomed);
+      await syncDir(this.root, this.fs);
+      await this.fs.rm(doomed, { recursive: true, force: true });
     });
   }
 
   readAll(): Promise<SecretRecord[]> {
-    return guard(`list ${this.root}`, async () => {
-      let entries: string[];
-      try {
-        entries = await readdir(this.root);
-      } catch (err) {
-        if (isMissing(err)) return [];
-        throw err;
-      }
-      // Hidden entries are staging or deleted directories.
-      const ids = entries.filter((name) => !name.startsWith('.'));
-      const records: SecretRecord[] = [];
-      for (let i = 0; i < ids.length; i += READ_CONCURRENCY) {
-        const batch = await Promise.all(ids.slice(i, i + READ_CONCURRENCY).map((id) => this.read(id)));
-        for (const record of batch) if (record) records.push(record);
-      }
-      return records;
+    return this.guarded(`list ${this.root}`, async () => {
+      const ids = (await namesIn(this.root)).filter((name) => !isHidden(name));
+      const records = await inBatches(ids, (id) => this.read(id));
+      return records.filter((record): record is SecretRecord => record !== undefined);
     });
   }
 
   writePayload(id: string, version: number, payload: Uint8Array): Promise<void> {
-    return guard(`write version ${version} of secret ${id}`, async () => {
-      await mkdir(path.join(this.secretDir(id), VERSIONS), { recursive: true, mode: DIR_MODE });
-      await writeAtomic(this.payloadFile(id, version), payload);
+    return this.guarded(`write version ${version} of secret ${id}`, async () => {
+      await ensureDir(path.join(this.secretDir(id), VERSIONS), DIR_MODE, this.fs);
+      await writeDurably(this.payloadFile(id, version), payload, FILE_MODE, this.fs);
     });
   }
 
   readPayload(id: string, version: number): Promise<Uint8Array | undefined> {
-    return guard(`read version ${version} of secret ${id}`, async () => {
+    return this.guarded(`read version ${version} of secret ${id}`, async () => {
       try {
         return new Uint8Array(await readFile(this.payloadFile(id, version)));
       } catch (err) {
@@ -203,20 +208,21 @@ class FileBackend implements RecordBackend {
   }
 
   erasePayload(id: string, version: number): Promise<void> {
-    return guard(`destroy version ${version} of secret ${id}`, async () => {
+    return this.guarded(`destroy version ${version} of secret ${id}`, async () => {
       try {
-        await unlink(this.payloadFile(id, version));
+        await this.fs.unlink(this.payloadFile(id, version));
       } catch (err) {
         if (isMissing(err)) return;
         throw err;
       }
-      await syncDir(path.join(this.secretDir(id), VERSIONS));
+      await syncDir(path.join(this.secretDir(id), VERSIONS), this.fs);
     });
   }
 }
 
 export class LocalFileStore extends RecordStore {
-  constructor(dir: string, options: { clock?: Clock } = {}) {
-    super(new FileBackend(path.resolve(dir)), options);
+  /** `fs`: the file system calls that change something (tests inject them to see their order). */
+  constructor(dir: string, options: { clock?: Clock; fs?: DurableFs } = {}) {
+    super(new FileBackend(path.resolve(dir), options.fs ?? nodeFs), options.clock ? { clock: options.clock } : {});
   }
 }

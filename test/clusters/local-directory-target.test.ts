@@ -8,6 +8,7 @@ import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-targ
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
 import { credentialSecret, ingressGateway, inNamespace, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+import { recordingFs } from '../support/recording-fs.js';
 
 const NS = 'istio-system';
 
@@ -189,5 +190,40 @@ describe('LocalDirectoryTarget', () => {
     await mkdir(join(dir, 'gateways'), { recursive: true });
     await writeFile(join(dir, 'gateways', 'pod-egress.yaml'), stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'egress', namespace: 'gateways', labels: { istio: 'egressgateway' } }, status: { phase: 'Running' } }));
     expect(await target.findGatewayNamespaces({ istio: 'egressgateway' })).toBeUndefined();
+  });
+});
+
+describe('LocalDirectoryTarget durability', () => {
+  let base: string;
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'meshlink-local-'));
+  });
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('writes, fsyncs the file, renames, then fsyncs the directory; new directories and removals are synced too', async () => {
+    const { fs, events } = recordingFs(base);
+    const target = new LocalDirectoryTarget('server', join(base, 'server'), fs);
+    const file = 'server/istio-system/secret-meshlink-mysql-server.yaml';
+    const written = [`write ${file}.tmp-*`, `fsync ${file}.tmp-*`, `rename ${file}.tmp-* -> ${file}`, 'fsync server/istio-system'];
+
+    await target.apply([credentialSecret('mysql', 'server')]);
+    expect(events.splice(0)).toEqual(['mkdir server/istio-system', 'fsync .', ...written]);
+
+    await target.apply([credentialSecret('mysql', 'server', 'r2')]);
+    expect(events.splice(0)).toEqual(['mkdir server/istio-system (exists)', ...written]);
+
+    expect(await target.deleteByLabel({ [LABEL_LINK]: 'mysql' }, [KINDS.secret])).toBe(1);
+    expect(events.splice(0)).toEqual([`rm ${file}`, 'fsync server/istio-system']);
+  });
+
+  it('removes the temp files killed writes left (a Secret’s holds a key) before its first change', async () => {
+    const dir = join(base, 'server');
+    await mkdir(join(dir, NS), { recursive: true });
+    const stale = ['secret-meshlink-mysql-server.yaml.tmp-deadbeef', 'gateway-mysql-ingress.yaml.0123456789ab.tmp'];
+    for (const name of stale) await writeFile(join(dir, NS, name), 'tls.key: ...', { mode: 0o600 });
+    await new LocalDirectoryTarget('server', dir).apply([ingressGateway('mysql')]);
+    expect(await readdir(join(dir, NS))).toEqual(['gateway-mysql-ingress.yaml']);
   });
 });

@@ -1,5 +1,5 @@
 // The local file store: the SecretStore contract, plus its on-disk layout, modes and crash safety.
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { manualClock } from '../../shared/clock.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import { describeSecretStoreContract } from './contract.js';
+import { recordingFs } from '../support/recording-fs.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -131,5 +132,74 @@ describe('LocalFileStore on disk', () => {
   it('lists nothing from a directory that does not exist yet', async () => {
     const fresh = new LocalFileStore(path.join(dir, 'not-yet'));
     expect(await fresh.listSecrets({ labels: {} })).toEqual({ secrets: [] });
+  });
+});
+
+describe('LocalFileStore after a kill', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    const store = new LocalFileStore(dir);
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    await store.addVersion('s', text('one'));
+  });
+
+  const tree = async () => (await readdir(dir, { recursive: true })).sort();
+
+  it('removes, when it opens, the temp files and staging directories killed writes left, and nothing else', async () => {
+    const before = await tree();
+    await writeFile(path.join(dir, 's', 'meta.json.tmp-deadbeef'), '{"torn":', { mode: 0o600 });
+    await writeFile(path.join(dir, 's', 'versions', '2.tmp-0badc0de'), 'key material', { mode: 0o600 });
+    await writeFile(path.join(dir, 's', 'versions', '3.tmp-0badc0de-0123456789ab'), 'key material', { mode: 0o600 });
+    await mkdir(path.join(dir, '.t.new-deadbeef', 'versions'), { recursive: true });
+    await writeFile(path.join(dir, '.t.new-deadbeef', 'meta.json.tmp-deadbeef'), '{}');
+    await mkdir(path.join(dir, '.u.deleted-deadbeef', 'versions'), { recursive: true });
+    await writeFile(path.join(dir, '.u.deleted-deadbeef', 'versions', '1'), 'key material');
+    const reopened = new LocalFileStore(dir);
+    expect(decode((await reopened.accessVersion('s')).payload)).toBe('one');
+    expect(await tree()).toEqual(before);
+  });
+
+  it('leaves alone the temp file of a write in flight in this process', async () => {
+    const recorder = recordingFs(dir);
+    const writer = new LocalFileStore(dir, { fs: recorder.fs });
+    await writer.getSecret('s'); // opened
+    const held = recorder.hold();
+    const adding = writer.addVersion('s', text('two'));
+    await held.reached;
+    expect((await readdir(path.join(dir, 's', 'versions'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
+    await new LocalFileStore(dir).getSecret('s'); // another store opens meanwhile
+    held.release();
+    expect(await adding).toBe('2');
+    expect(decode((await writer.accessVersion('s')).payload)).toBe('two');
+  });
+});
+
+describe('LocalFileStore durability', () => {
+  it('writes, fsyncs the file, renames, then fsyncs the directory; a new directory is synced in its parent', async () => {
+    const dir = await tempDir();
+    const { fs, events } = recordingFs(path.dirname(dir));
+    const store = new LocalFileStore(dir, { fs });
+    const meta = (secret: string) => [`write ${secret}/meta.json.tmp-*`, `fsync ${secret}/meta.json.tmp-*`, `rename ${secret}/meta.json.tmp-* -> ${secret}/meta.json`, `fsync ${secret}`];
+
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    expect(events.splice(0)).toEqual(['mkdir secrets', 'fsync .', 'mkdir secrets/.s.new-*/versions', ...meta('secrets/.s.new-*'), 'rename secrets/.s.new-* -> secrets/s', 'fsync secrets']);
+
+    await store.addVersion('s', text('one'));
+    expect(events.splice(0)).toEqual([
+      'mkdir secrets/s/versions (exists)',
+      'write secrets/s/versions/1.tmp-*',
+      'fsync secrets/s/versions/1.tmp-*',
+      'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
+      'fsync secrets/s/versions',
+      ...meta('secrets/s'),
+    ]);
+
+    await store.destroyVersion('s', '1');
+    expect(events.splice(0)).toEqual([...meta('secrets/s'), 'unlink secrets/s/versions/1', 'fsync secrets/s/versions']);
+
+    await store.deleteSecret('s');
+    expect(events.splice(0)).toEqual(['rename secrets/s -> secrets/.s.deleted-*', 'fsync secrets', 'rm secrets/.s.deleted-*']);
   });
 });
