@@ -17,8 +17,9 @@ import { parse, stringify } from 'yaml';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../store/record-store.js';
-import { labelSelector, matchesLabels } from './selector.js';
-import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
+import { isKept, labelSelector, matchesLabels } from './selector.js';
+import { assertOwned } from './ownership.js';
+import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
 
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const PATCH_SUFFIX = '.ports-patch.yaml';
@@ -39,21 +40,35 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return true;
   }
 
-  /** What applying the object would do to its file, and the file's path and new text. */
-  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome'] }> {
+  /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
     const text = stringify(object);
-    const existing = await readText(file);
-    return { file, text, outcome: existing === undefined ? 'created' : sameRevision(existing, object) || existing === text ? 'unchanged' : 'updated' };
+    const raw = await readText(file);
+    if (raw === undefined) return { file, text, outcome: 'created' };
+    const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
+    return { file, text, existing, outcome: sameRevision(existing, object) || raw === text ? 'unchanged' : 'updated' };
+  }
+
+  async checkOwners(objects: KubeObject[]): Promise<void> {
+    await this.planApply(objects);
+  }
+
+  /** Every object's outcome, refused as a whole when a file holds another link's object (invariant 6). */
+  private async planApply(objects: KubeObject[]) {
+    const planned = [];
+    for (const object of objects) planned.push(await this.outcomeOf(object));
+    assertOwned(this.cluster, objects, planned.map((p) => p.existing));
+    return planned;
   }
 
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    const planned = await this.planApply(objects);
     const results: AppliedObject[] = [];
-    for (const object of objects) {
-      const namespace = object.metadata.namespace ?? 'default';
-      const { file, text, outcome } = await this.outcomeOf(object);
+    for (const [i, object] of objects.entries()) {
+      const { file, text, outcome } = planned[i]!;
       if (outcome !== 'unchanged') await atomicWrite(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
-      results.push({ kind: object.kind, namespace, name: object.metadata.name, outcome });
+      results.push({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome });
     }
     return results;
   }
@@ -100,7 +115,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
     });
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
     labelSelector(labels); // refuses an empty selector before touching any file
     const wanted = new Set(kinds.map((k) => k.kind));
     // One namespace is one directory (its name checked like every path segment).
@@ -112,7 +127,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       if (text === undefined) continue;
       const object = parseYaml(text, file) as Partial<KubeObject> | null;
       if (!object || !wanted.has(String(object.kind))) continue;
-      if (!matchesLabels(object.metadata?.labels, labels)) continue;
+      if (!matchesLabels(object.metadata?.labels, labels) || isKept(keep, object.kind, object.metadata?.name)) continue;
       await rm(file, { force: true });
       deleted += 1;
     }
@@ -158,10 +173,9 @@ interface ServiceDoc {
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 
-function sameRevision(existingText: string, desired: KubeObject): boolean {
+function sameRevision(existing: Partial<KubeObject> | null, desired: KubeObject): boolean {
   const want = desired.metadata.annotations?.[ANNOTATION_REVISION];
   if (want === undefined) return false;
-  const existing = parseYaml(existingText, desired.metadata.name) as Partial<KubeObject> | null;
   return existing?.metadata?.annotations?.[ANNOTATION_REVISION] === want;
 }
 

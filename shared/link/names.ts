@@ -68,6 +68,15 @@ export function objectNames(link: string) {
   };
 }
 
+/**
+ * Names an earlier meshlink gave a link's objects: found labelled for the link, they are removed
+ * once the new names are applied (app/sync.ts). `istio-egressgateway-<link>` collided with
+ * `<other>-ingress` (`y-ingress` and `istio-egressgateway-y`).
+ */
+export function formerObjectNames(link: string): { kind: string; name: string; side: Side }[] {
+  return [{ kind: 'Gateway', name: `istio-egressgateway-${link}`, side: 'client' }];
+}
+
 /** Name of the egress gateway Service port meshlink adds (shared by links on the same port). */
 export function egressServicePortName(port: number): string {
   return `tls-meshlink-${port}`;
