@@ -18,8 +18,9 @@ import { clusterOf } from './sync.js';
 export async function assertNamesFree(deps: AppDeps, spec: LinkSpec): Promise<void> {
   for (const side of SIDES) {
     const cluster = clusterOf(spec, side);
+    const heads = sideObjectHeads(spec, side); // a spec the renderer refuses fails here, as a 400
     try {
-      await deps.clusters.target(cluster).checkOwners(sideObjectHeads(spec, side));
+      await deps.clusters.target(cluster).checkOwners(heads);
     } catch (err) {
       if (isMeshlinkError(err, 'conflict')) throw err;
       deps.log.info('could not check the names of a link side; its apply will', { link: spec.name, cluster, side, reason: String(err) });
