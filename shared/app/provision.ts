@@ -22,6 +22,7 @@ import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
 import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
 import { stalePlaces } from '../link/places.js';
+import { assertNamesFree } from './name-ownership.js';
 
 export { SIDES };
 
@@ -181,6 +182,8 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       });
     }
   }
+  // Before the first write: a name another link's object holds is a 409, never an overwrite.
+  await assertNamesFree(deps, spec);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimGatewayPort(deps, spec.name, gatewayPortOf(spec));
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
-import { ANNOTATION_REVISION } from '../link/names.js';
+import { ANNOTATION_REVISION, formerObjectNames, objectLabels } from '../link/names.js';
 import type { LinkState, SideSync } from '../link/state.js';
-import { gatewayServicePorts, renderClientObjects, renderCredentialSecret, renderServerObjects } from '../mesh/render.js';
+import { gatewayServicePorts, managedKinds, renderCredentialSecret, renderSideObjects } from '../mesh/render.js';
 import type { KubeObject, ServicePort } from '../clusters/port.js';
 import { readCredential, secretIdOf } from './credentials.js';
 import type { AppDeps } from './deps.js';
@@ -30,9 +30,27 @@ export async function desiredObjects(deps: AppDeps, spec: LinkSpec, state: LinkS
   if (!leaf) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential yet`);
   const { version, credential } = await readCredential(deps, spec.name, side, leaf.version);
   const secret = renderCredentialSecret(spec, side, credential, `${secretIdOf(deps, spec.name, side)}@${version}`);
-  const mesh = side === 'server' ? renderServerObjects(spec) : renderClientObjects(spec, { address: spec.server.address ?? state.sync.server.address });
+  const mesh = renderSideObjects(spec, side, spec.server.address ?? state.sync.server.address);
   // The Secret goes first: the Gateway or DestinationRule that names it must find it.
   return { objects: [secret, ...mesh], credentialVersion: version };
+}
+
+/**
+ * Removes the side's objects that an earlier meshlink named otherwise (names.ts formerObjectNames):
+ * those of the renamed kinds labelled for the link and side in its namespace, but for the ones
+ * just applied. Runs after the apply, so the new objects and those that name them are in place
+ * before the old ones go (traffic keeps a path), and only when the side's objects changed since its
+ * last sync: an unchanged side costs no list, and a crash before the removal leaves the recorded
+ * revision behind, so the next sync removes them.
+ */
+async function removeFormerObjects(deps: AppDeps, spec: LinkSpec, side: Side, objects: KubeObject[]): Promise<void> {
+  const renamed = new Set(formerObjectNames(spec.name).filter((f) => f.side === side).map((f) => f.kind));
+  const kinds = managedKinds(spec.istioApiVersion).filter((k) => renamed.has(k.kind));
+  if (kinds.length === 0) return;
+  const target = deps.clusters.target(clusterOf(spec, side));
+  const keep = objects.map((o) => ({ kind: o.kind, name: o.metadata.name }));
+  const removed = await target.deleteByLabel(objectLabels(spec.name, side), kinds, spec[side].gateway.namespace, keep);
+  if (removed > 0) deps.log.info('removed link objects under former names', { link: spec.name, cluster: target.cluster, side, count: removed });
 }
 
 /** Adds the gateway Service ports a side needs: re-checked every time, as a Helm or IstioOperator re-install may have undone them. */
@@ -73,6 +91,7 @@ export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, 
   const previous = state.sync[side];
   const projected = projection(state, side);
   const next: SideSync = { status: 'synced', version: credentialVersion, objects: objectsRevision(objects), ...(address ? { address } : {}), ...projected };
+  if (previous.status !== 'synced' || previous.objects !== next.objects) await removeFormerObjects(deps, spec, side, objects);
   const nothingWritten = writes.length === 0 && added.length === 0;
   const same = previous.status === 'synced' && previous.version === next.version && previous.objects === next.objects && previous.address === next.address;
   // Keep the old record (and its time) when nothing changed, so an unchanged link writes nothing.

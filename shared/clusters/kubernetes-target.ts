@@ -3,8 +3,9 @@
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type V1Service } from '@kubernetes/client-node';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION, MANAGER } from '../link/names.js';
-import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
-import { labelSelector as selectorOf } from './selector.js';
+import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
+import { isKept, labelSelector as selectorOf } from './selector.js';
+import { assertOwned } from './ownership.js';
 import { defaultRetryPolicy, parseRetryAfter, Semaphore, withRetry, type RetryPolicy } from './request-policy.js';
 
 /** A KubeConfig, or a function giving the current one (credential providers refresh it). */
@@ -48,10 +49,18 @@ export class KubernetesTarget implements ClusterTarget {
   }
 
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
-    const settled = await Promise.allSettled(objects.map((o) => this.applyOne(o)));
+    // Every live copy is read and its owner checked before the first write (invariant 6).
+    const live = await Promise.all(objects.map((o) => this.readLive(o)));
+    assertOwned(this.cluster, objects, live.map((l) => l.live));
+    const settled = await Promise.allSettled(objects.map((o, i) => this.applyOne(o, live[i]!)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     return settled.map((s) => (s as PromiseFulfilledResult<AppliedObject>).value);
+  }
+
+  async checkOwners(objects: KubeObject[]): Promise<void> {
+    const live = await Promise.all(objects.map((o) => this.readLive(o)));
+    assertOwned(this.cluster, objects, live.map((l) => l.live));
   }
 
   async isCurrent(objects: KubeObject[]): Promise<boolean> {
@@ -113,7 +122,7 @@ export class KubernetesTarget implements ClusterTarget {
     }, () => []);
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
     const labelSelector = selectorOf(labels);
     const namespaces: (string | undefined)[] = namespace !== undefined ? [namespace] : (this.options.namespaces ?? [undefined]);
     let deleted = 0;
@@ -124,7 +133,7 @@ export class KubernetesTarget implements ClusterTarget {
           c.objects.list(kind.apiVersion, kind.kind, ns, undefined, undefined, undefined, undefined, labelSelector),
         );
         const results = await Promise.all(
-          list.items.map(async (item) => {
+          list.items.filter((item) => !isKept(keep, kind.kind, item.metadata?.name)).map(async (item) => {
             // List items of built-in kinds carry no apiVersion/kind: address them by the kind asked for.
             const ref = { apiVersion: kind.apiVersion, kind: kind.kind, metadata: { name: item.metadata?.name ?? '', namespace: item.metadata?.namespace } };
             try {
@@ -182,10 +191,9 @@ export class KubernetesTarget implements ClusterTarget {
     return { live, current: desired !== undefined && live.metadata?.annotations?.[ANNOTATION_REVISION] === desired };
   }
 
-  private async applyOne(object: KubeObject): Promise<AppliedObject> {
+  private async applyOne(object: KubeObject, { live, current }: { live?: KubeObject; current: boolean }): Promise<AppliedObject> {
     const namespace = object.metadata.namespace;
     const what = `${object.kind} ${namespace ?? ''}/${object.metadata.name}`;
-    const { live, current } = await this.readLive(object);
     const base = { kind: object.kind, ...(namespace ? { namespace } : {}), name: object.metadata.name };
     if (current) return { ...base, outcome: 'unchanged' };
     // force: meshlink owns the fields it applies, even if someone edited them by hand.

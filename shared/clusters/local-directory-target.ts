@@ -19,8 +19,9 @@ import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type Dura
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../store/record-store.js';
-import { labelSelector, matchesLabels } from './selector.js';
-import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
+import { isKept, labelSelector, matchesLabels } from './selector.js';
+import { assertOwned } from './ownership.js';
+import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
 
 const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const PATCH_SUFFIX = '.ports-patch.yaml';
@@ -61,22 +62,36 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return true;
   }
 
-  /** What applying the object would do to its file, and the file's path and new text. */
-  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome'] }> {
+  /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
     const text = stringify(object);
-    const existing = await readText(file);
-    return { file, text, outcome: existing === undefined ? 'created' : sameRevision(existing, object) || existing === text ? 'unchanged' : 'updated' };
+    const raw = await readText(file);
+    if (raw === undefined) return { file, text, outcome: 'created' };
+    const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
+    return { file, text, existing, outcome: sameRevision(existing, object) || raw === text ? 'unchanged' : 'updated' };
+  }
+
+  async checkOwners(objects: KubeObject[]): Promise<void> {
+    await this.planApply(objects);
+  }
+
+  /** Every object's outcome, refused as a whole when a file holds another link's object (invariant 6). */
+  private async planApply(objects: KubeObject[]) {
+    const planned = [];
+    for (const object of objects) planned.push(await this.outcomeOf(object));
+    assertOwned(this.cluster, objects, planned.map((p) => p.existing));
+    return planned;
   }
 
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     await this.open();
+    const planned = await this.planApply(objects);
     const results: AppliedObject[] = [];
-    for (const object of objects) {
-      const namespace = object.metadata.namespace ?? 'default';
-      const { file, text, outcome } = await this.outcomeOf(object);
+    for (const [i, object] of objects.entries()) {
+      const { file, text, outcome } = planned[i]!;
       if (outcome !== 'unchanged') await this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
-      results.push({ kind: object.kind, namespace, name: object.metadata.name, outcome });
+      results.push({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome });
     }
     return results;
   }
@@ -125,7 +140,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
     });
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
     labelSelector(labels); // refuses an empty selector before touching any file
     await this.open();
     const wanted = new Set(kinds.map((k) => k.kind));
@@ -138,7 +153,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       if (text === undefined) continue;
       const object = parseYaml(text, file) as Partial<KubeObject> | null;
       if (!object || !wanted.has(String(object.kind))) continue;
-      if (!matchesLabels(object.metadata?.labels, labels)) continue;
+      if (!matchesLabels(object.metadata?.labels, labels) || isKept(keep, object.kind, object.metadata?.name)) continue;
       await this.remove(file);
       deleted += 1;
     }
@@ -203,10 +218,9 @@ interface ServiceDoc {
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 
-function sameRevision(existingText: string, desired: KubeObject): boolean {
+function sameRevision(existing: Partial<KubeObject> | null, desired: KubeObject): boolean {
   const want = desired.metadata.annotations?.[ANNOTATION_REVISION];
   if (want === undefined) return false;
-  const existing = parseYaml(existingText, desired.metadata.name) as Partial<KubeObject> | null;
   return existing?.metadata?.annotations?.[ANNOTATION_REVISION] === want;
 }
 

@@ -45,9 +45,13 @@ export interface ClusterTarget {
   readonly cluster: string;
   /**
    * Server-side apply with field manager `meshlink`. An object whose live copy already carries
-   * the same `meshlink.io/revision` annotation is left alone (no write).
+   * the same `meshlink.io/revision` annotation is left alone (no write). When the live copy of any
+   * object is labelled (`meshlink.io/link`) for another link than the object's own label, nothing
+   * is written: a `conflict` naming those objects (ownership.ts).
    */
   apply(objects: KubeObject[]): Promise<AppliedObject[]>;
+  /** Read-only: the `conflict` apply would throw for objects labelled for another link, if any. */
+  checkOwners(objects: KubeObject[]): Promise<void>;
   /**
    * Read-only: whether every object's live copy carries its revision, i.e. `apply` would leave
    * them all unchanged. Lets a caller compare first and write only under the link's lease.
@@ -66,15 +70,21 @@ export interface ClusterTarget {
   removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]>;
   /**
    * Deletes every object of the given kinds that carries all the labels, in `namespace` only when
-   * given (else wherever the target looks); returns how many.
+   * given (else wherever the target looks), but for those named in `keep`; returns how many.
    */
-  deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number>;
+  deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number>;
   /**
    * Namespaces (sorted, each once) of the running pods that carry all the labels of `selector`,
    * across all namespaces: where a gateway's credential Secret must live. Undefined when this
    * target cannot tell (a local directory has no pods).
    */
   findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined>;
+}
+
+/** One object by kind and name (within a namespace given beside it). */
+export interface ObjectRef {
+  kind: string;
+  name: string;
 }
 
 /** A kind meshlink manages, with the API group/version to address it. */

@@ -5,7 +5,7 @@ import { parseClusterRef, safeClusterName, type ClusterRef } from './cluster-ref
 import type { CredentialOptions } from './credentials.js';
 import type { KubernetesTargetOptions } from './kubernetes-target.js';
 import { LocalDirectoryTarget } from './local-directory-target.js';
-import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from './port.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
 
 export type RemoteClusterRef = Exclude<ClusterRef, { kind: 'local' }>;
 
@@ -79,6 +79,9 @@ export class LazyKubernetesTarget implements ClusterTarget {
   async isCurrent(objects: KubeObject[]): Promise<boolean> {
     return (await this.target()).isCurrent(objects);
   }
+  async checkOwners(objects: KubeObject[]): Promise<void> {
+    return (await this.target()).checkOwners(objects);
+  }
   async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
     return (await this.target()).getService(namespace, name);
   }
@@ -88,8 +91,8 @@ export class LazyKubernetesTarget implements ClusterTarget {
   async removeServicePorts(namespace: string, name: string, portNames: string[]): Promise<string[]> {
     return (await this.target()).removeServicePorts(namespace, name, portNames);
   }
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
-    return (await this.target()).deleteByLabel(labels, kinds, namespace);
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
+    return (await this.target()).deleteByLabel(labels, kinds, namespace, keep);
   }
   async findGatewayNamespaces(selector: Record<string, string>): Promise<string[] | undefined> {
     return (await this.target()).findGatewayNamespaces(selector);

@@ -44,21 +44,37 @@ export function storeSecretId(prefix: string, link: string, role: StoreRole): st
   return `${prefix}-${link}-${role}`;
 }
 
-/** Names of the Istio objects of one link, as in the reference walkthrough. */
+/**
+ * Names of the Istio objects of one link. Two links never yield the same name (invariant 6; the
+ * argument is in docs/architecture.md): names collide only within one kind and namespace, and
+ * within each kind every name puts the link at the same end with a fixed affix, no affix of one
+ * role ending (suffixes) or starting (prefixes) another, so a name parses back to one link and
+ * role. Gateway: `-egress`, `-ingress`; VirtualService: `-through-egress`, `-ingress`;
+ * DestinationRule: `egressgateway-for-`, `originate-mtls-for-`; ServiceEntry: `-external`.
+ */
 export function objectNames(link: string) {
   return {
-    egressGateway: `istio-egressgateway-${link}`,
+    egressGateway: `${link}-egress`,
     serviceEntry: `${link}-external`,
     egressVirtualService: `${link}-through-egress`,
     egressDestinationRule: `egressgateway-for-${link}`,
     originateDestinationRule: `originate-mtls-for-${link}`,
     ingressGateway: `${link}-ingress`,
     ingressVirtualService: `${link}-ingress`,
-    /** Port name added to the ingress gateway Service. */
+    /** Port name added to the ingress gateway Service (a DNS-1123 label: at most 44 characters). */
     ingressServicePort: `tls-${link}`,
-    /** Subset of the egress gateway host used by this link. */
+    /** Subset of the egress gateway host used by this link: the link name itself. */
     egressSubset: link,
   };
+}
+
+/**
+ * Names an earlier meshlink gave a link's objects: found labelled for the link, they are removed
+ * once the new names are applied (app/sync.ts). `istio-egressgateway-<link>` collided with
+ * `<other>-ingress` (`y-ingress` and `istio-egressgateway-y`).
+ */
+export function formerObjectNames(link: string): { kind: string; name: string; side: Side }[] {
+  return [{ kind: 'Gateway', name: `istio-egressgateway-${link}`, side: 'client' }];
 }
 
 /** Name of the egress gateway Service port meshlink adds (shared by links on the same port). */

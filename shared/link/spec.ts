@@ -9,7 +9,7 @@ export const MIN_TTL_MS = 60_000;
 export const KEY_ALGORITHMS = ['ECDSA-P256', 'ECDSA-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
 export const ISTIO_API_VERSIONS = ['networking.istio.io/v1beta1', 'networking.istio.io/v1'] as const;
-/** Link names end up inside longer names (`istio-egressgateway-<name>`) that must stay DNS labels. */
+/** Link names end up inside longer names (`originate-mtls-for-<name>`, `tls-<name>`) that must stay DNS labels. */
 export const MAX_NAME_LENGTH = 40;
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -234,6 +234,20 @@ export function renderServerObjects(spec: LinkSpec): KubeObject[] {
   return [gateway, virtualService];
 }
 
+/** The Istio objects of one side; the client's ServiceEntry points at `address` (see serviceEntryEndpoint). */
+export function renderSideObjects(spec: LinkSpec, side: Side, address?: string): KubeObject[] {
+  return side === 'server' ? renderServerObjects(spec) : renderClientObjects(spec, address === undefined ? {} : { address });
+}
+
+/**
+ * Kind, name, namespace and labels of every object a side holds (its credential Secret first), for
+ * what needs no credential: the check that no other link owns one of the names (app/name-ownership.ts).
+ */
+export function sideObjectHeads(spec: LinkSpec, side: Side): KubeObject[] {
+  const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: metadata(spec, side, credentialName(spec.name, side)) };
+  return [secret, ...renderSideObjects(spec, side, spec.server.address)].map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata }));
+}
+
 /** The PEM text of each SDS key, base64-encoded as a Secret's `data` wants it. */
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');

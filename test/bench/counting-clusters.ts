@@ -1,8 +1,8 @@
 // A ClusterResolver decorator that counts what the use-cases ask of clusters: calls per method
 // and writes (objects created or changed, ports added or removed, deletions).
-import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
-export type ClusterMethod = 'apply' | 'isCurrent' | 'getService' | 'findGatewayNamespaces' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
+export type ClusterMethod = 'apply' | 'isCurrent' | 'checkOwners' | 'getService' | 'findGatewayNamespaces' | 'ensureServicePorts' | 'removeServicePorts' | 'deleteByLabel';
 
 export interface ClusterCounts {
   calls: Record<ClusterMethod, number>;
@@ -13,7 +13,7 @@ export interface ClusterCounts {
 }
 
 function zero(): Record<ClusterMethod, number> {
-  return { apply: 0, isCurrent: 0, getService: 0, findGatewayNamespaces: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
+  return { apply: 0, isCurrent: 0, checkOwners: 0, getService: 0, findGatewayNamespaces: 0, ensureServicePorts: 0, removeServicePorts: 0, deleteByLabel: 0 };
 }
 
 export class CountingClusters implements ClusterResolver {
@@ -49,6 +49,10 @@ export class CountingClusters implements ClusterResolver {
         counter.calls.isCurrent++;
         return inner.isCurrent(objects);
       },
+      async checkOwners(objects: KubeObject[]): Promise<void> {
+        counter.calls.checkOwners++;
+        return inner.checkOwners(objects);
+      },
       async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
         counter.calls.apply++;
         const applied = await inner.apply(objects);
@@ -75,9 +79,9 @@ export class CountingClusters implements ClusterResolver {
         counter.writes += removed.length;
         return removed;
       },
-      async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+      async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
         counter.calls.deleteByLabel++;
-        const deleted = await inner.deleteByLabel(labels, kinds, namespace);
+        const deleted = await inner.deleteByLabel(labels, kinds, namespace, keep);
         counter.writes += deleted;
         return deleted;
       },

@@ -6,7 +6,8 @@ import { KubernetesTarget, type KubernetesTargetOptions } from '../../shared/clu
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
 import { opensslAvailable, startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
-import { credentialSecret, ingressGateway, inNamespace, ISTIO_API, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+import { credentialSecret, ingressGateway, inNamespace, ISTIO_API, KINDS, labelledFor, linkObjects, originateDestinationRule } from './objects.js';
+import { MeshlinkError } from '../../shared/errors.js';
 
 const hasOpenssl = await opensslAvailable();
 if (!hasOpenssl) console.warn('skipping Kubernetes adapter tests: the `openssl` command is needed to mint the fake API server certificate');
@@ -127,6 +128,38 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
       expect(err.code).toBe('invalid-argument');
       expect(err.message).toContain('networking.istio.io/v1alpha9');
       expect(writes()).toEqual([]);
+    });
+  });
+
+  describe('ownership (invariant 6)', () => {
+    const taken = `Gateway ${NS}/mysql-ingress on cluster ${CLUSTER} belongs to link orders`;
+
+    it('refuses the whole apply when a live object is labelled for another link: a conflict naming it, nothing written', async () => {
+      await target().apply([labelledFor(ingressGateway('mysql'), 'orders')]);
+      fake.requests.length = 0;
+
+      const err = await target().apply(linkObjects('mysql')).catch((e: unknown) => e);
+
+      expect(err).toBeInstanceOf(MeshlinkError);
+      expect(err).toMatchObject({ code: 'conflict', details: [{ path: 'name', message: taken }] });
+      expect(writes()).toEqual([]);
+      expect(stored('Gateway', 'mysql-ingress')?.metadata.labels?.[LABEL_LINK]).toBe('orders');
+    });
+
+    it('checkOwners reads only: the same conflict, and nothing for objects absent or the link\'s own', async () => {
+      await target().apply([labelledFor(ingressGateway('mysql'), 'orders'), credentialSecret('mysql', 'server')]);
+      fake.requests.length = 0;
+
+      await expect(target().checkOwners(linkObjects('mysql'))).rejects.toMatchObject({ code: 'conflict', details: [{ message: taken }] });
+      await expect(target().checkOwners([credentialSecret('mysql', 'server'), originateDestinationRule('mysql')])).resolves.toBeUndefined();
+      expect(writes()).toEqual([]);
+    });
+
+    it('takes over a live object that carries no link label (made by hand, as the walkthrough did)', async () => {
+      const unlabelled = ingressGateway('mysql', 'r0');
+      delete unlabelled.metadata.labels;
+      await target().apply([unlabelled]);
+      expect((await target().apply([ingressGateway('mysql')]))[0]?.outcome).toBe('updated');
     });
   });
 
@@ -294,6 +327,17 @@ describe.skipIf(!hasOpenssl)('KubernetesTarget against the fake API server', () 
       '/apis/networking.istio.io/v1beta1/namespaces/old-gateways/destinationrules',
       '/api/v1/namespaces/old-gateways/secrets',
     ]);
+  });
+
+  it('deleteByLabel spares the objects named in keep, by kind and name', async () => {
+    await target().apply(linkObjects('a'));
+    const gateway = ingressGateway('a');
+    const count = await target().deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.secret], NS, [
+      { kind: 'Gateway', name: gateway.metadata.name },
+      { kind: 'Gateway', name: credentialSecret('a', 'server').metadata.name }, // another kind's name keeps nothing
+    ]);
+    expect(count).toBe(1);
+    expect(fake.objects().map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([`DestinationRule/originate-mtls-for-a`, `Gateway/${gateway.metadata.name}`]);
   });
 
   it('refuses deleteByLabel with no labels before any request', async () => {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
-import { credentialSecret, ingressGateway, inNamespace, KINDS, linkObjects, originateDestinationRule } from './objects.js';
+import { credentialSecret, ingressGateway, inNamespace, KINDS, labelledFor, linkObjects, originateDestinationRule } from './objects.js';
 import { recordingFs } from '../support/recording-fs.js';
 
 const NS = 'istio-system';
@@ -149,7 +149,39 @@ describe('LocalDirectoryTarget', () => {
     });
   });
 
+  describe('ownership (invariant 6)', () => {
+    const taken = `Gateway ${NS}/mysql-ingress on cluster server belongs to link orders`;
+    const contents = async () => Promise.all((await readdir(join(dir, NS))).sort().map(async (f) => [f, await readFile(file(f), 'utf8')]));
+
+    it('refuses the whole apply when a file holds an object labelled for another link: a conflict naming it, nothing written', async () => {
+      await target.apply([labelledFor(ingressGateway('mysql'), 'orders')]);
+      const before = await contents();
+
+      await expect(target.apply(linkObjects('mysql'))).rejects.toMatchObject({ code: 'conflict', details: [{ path: 'name', message: taken }] });
+      expect(await contents()).toEqual(before);
+    });
+
+    it('checkOwners reads only: the same conflict, and nothing for objects absent or the link\'s own', async () => {
+      await target.apply([labelledFor(ingressGateway('mysql'), 'orders'), credentialSecret('mysql', 'server')]);
+      const before = await contents();
+
+      await expect(target.checkOwners(linkObjects('mysql'))).rejects.toMatchObject({ code: 'conflict', details: [{ message: taken }] });
+      await expect(target.checkOwners([credentialSecret('mysql', 'server'), originateDestinationRule('mysql')])).resolves.toBeUndefined();
+      expect(await contents()).toEqual(before);
+    });
+  });
+
   describe('deleteByLabel', () => {
+    it('spares the objects named in keep, by kind and name', async () => {
+      await target.apply(linkObjects('a'));
+      const count = await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.secret], NS, [
+        { kind: 'Gateway', name: ingressGateway('a').metadata.name },
+        { kind: 'Gateway', name: credentialSecret('a', 'server').metadata.name }, // another kind's name keeps nothing
+      ]);
+      expect(count).toBe(1);
+      expect((await readdir(join(dir, NS))).sort()).toEqual(['destinationrule-originate-mtls-for-a.yaml', 'gateway-a-ingress.yaml']);
+    });
+
     it('deletes the files of the given kinds whose object carries all the labels', async () => {
       await target.apply([...linkObjects('a'), ...linkObjects('b')]);
       await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: 'tls-a', port: 15443 }]);

@@ -1,5 +1,5 @@
 // Builders of a link's cluster objects (hand-made: the mesh renderer is built elsewhere).
-import { ANNOTATION_REVISION, credentialName, objectLabels, objectNames, type Side } from '../../shared/link/names.js';
+import { ANNOTATION_REVISION, credentialName, LABEL_LINK, objectLabels, objectNames, type Side } from '../../shared/link/names.js';
 import type { KubeObject, ObjectKind } from '../../shared/clusters/port.js';
 
 export const ISTIO_API = 'networking.istio.io/v1beta1';
@@ -57,4 +57,9 @@ export function linkObjects(link: string, revision = 'r1'): KubeObject[] {
 /** The same objects in another namespace (a link whose gateway namespace changed). */
 export function inNamespace(objects: KubeObject[], namespace: string): KubeObject[] {
   return objects.map((o) => ({ ...o, metadata: { ...o.metadata, namespace } }));
+}
+
+/** The object as another link's (its `meshlink.io/link` label names `owner`). */
+export function labelledFor(object: KubeObject, owner: string): KubeObject {
+  return { ...object, metadata: { ...object.metadata, labels: { ...object.metadata.labels, [LABEL_LINK]: owner } } };
 }

@@ -100,6 +100,24 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     expect(gateway.metadata.annotations?.['meshlink.io/revision']).not.toBe('tampered');
   });
 
+  it('refuses to overwrite an object labelled for another link: 409 naming it, no write to a cluster or the store', async () => {
+    const relabel = (link: string) =>
+      serverApi.mutate('istio-system', 'gateways', 'mysql-ingress', (o) => {
+        o.metadata.labels = { ...o.metadata.labels, 'meshlink.io/link': link };
+      });
+    relabel('orders');
+    const before = { server: writes(serverApi), client: writes(clientApi), sm: { ...sm.calls } };
+
+    const res = await post();
+
+    expect(res.status).toBe(409);
+    expect((res.body as any).details).toEqual([{ path: 'name', message: `Gateway istio-system/mysql-ingress on cluster ${SERVER_REF} belongs to link orders` }]);
+    expect(writes(serverApi)).toBe(before.server);
+    expect(writes(clientApi)).toBe(before.client);
+    for (const rpc of ['CreateSecret', 'AddSecretVersion', 'UpdateSecret', 'DeleteSecret']) expect(sm.calls[rpc] ?? 0).toBe(before.sm[rpc] ?? 0);
+    relabel('mysql');
+  });
+
   it('moves the server side: its port on the same Service, then to another namespace and back, leaving nothing behind', async () => {
     serverApi.seedService('ingress', 'istio-ingressgateway', [{ name: 'https', port: 443, targetPort: 8443, protocol: 'TCP' }], '203.0.113.10');
     const held = () =>

@@ -194,7 +194,7 @@ describe('client side (egress)', () => {
   it('defaults follow the anatomy: istio-system, istio: egressgateway, 15443, host = 13306', () => {
     const objects = renderClientObjects(linkSpec());
     const vs = find(objects, 'VirtualService', 'mysql-through-egress');
-    expect(find(objects, 'Gateway', 'istio-egressgateway-mysql').spec.selector).toEqual({ istio: 'egressgateway' });
+    expect(find(objects, 'Gateway', objectNames('mysql').egressGateway).spec.selector).toEqual({ istio: 'egressgateway' });
     expect(vs.spec.tcp[0].route[0].destination).toEqual({ host: 'istio-egressgateway.istio-system.svc.cluster.local', subset: 'mysql', port: { number: 15443 } });
     expect(vs.spec.tcp[1].route[0].destination).toEqual({ host: 'mysql.link.example.com', port: { number: 13306 } });
     expect(objects.every((o) => o.metadata.namespace === 'istio-system')).toBe(true);
@@ -308,7 +308,7 @@ describe('determinism', () => {
     {
       label: 'client.egressPort changes the egress objects',
       change: { client: { egressPort: 16443 } },
-      changed: ['Gateway/istio-egressgateway-mysql', 'VirtualService/mysql-through-egress', 'DestinationRule/egressgateway-for-mysql'],
+      changed: ['Gateway/mysql-egress', 'VirtualService/mysql-through-egress', 'DestinationRule/egressgateway-for-mysql'],
     },
     {
       label: 'tls.minProtocolVersion changes only the ingress Gateway',

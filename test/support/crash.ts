@@ -3,7 +3,7 @@
 // Service port added or removed, a delete) is performed, then a simulated crash is thrown, and
 // every later call fails too until `restart()` (the process is gone). A hook runs after every
 // write, so a test can check an invariant at every intermediate state.
-import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServicePort } from '../../shared/clusters/port.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServicePort } from '../../shared/clusters/port.js';
 import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo } from '../../shared/store/port.js';
 
 export class SimulatedCrash extends Error {
@@ -123,6 +123,10 @@ class CrashingTarget implements ClusterTarget {
     this.plan.alive();
     return this.inner.isCurrent(objects);
   }
+  async checkOwners(objects: KubeObject[]): Promise<void> {
+    this.plan.alive();
+    return this.inner.checkOwners(objects);
+  }
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     this.plan.alive();
     const applied = await this.inner.apply(objects);
@@ -150,9 +154,9 @@ class CrashingTarget implements ClusterTarget {
     if (removed.length > 0) this.plan.wrote(`cluster.removeServicePorts ${this.cluster}`);
     return removed;
   }
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
     this.plan.alive();
-    const n = await this.inner.deleteByLabel(labels, kinds, namespace);
+    const n = await this.inner.deleteByLabel(labels, kinds, namespace, keep);
     if (n > 0) this.plan.wrote(`cluster.deleteByLabel ${this.cluster}`);
     return n;
   }

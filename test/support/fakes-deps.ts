@@ -54,7 +54,7 @@ export async function tearDown(store: { close(): Promise<void> } | undefined, se
 export const MYSQL_CLIENT_OBJECTS = [
   'DestinationRule/egressgateway-for-mysql',
   'DestinationRule/originate-mtls-for-mysql',
-  'Gateway/istio-egressgateway-mysql',
+  'Gateway/mysql-egress',
   'Secret/meshlink-mysql-client',
   'Service/istio-egressgateway',
   'ServiceEntry/mysql-external',

@@ -2,8 +2,9 @@
 // counting, wiping (a rebuilt cluster), seeded pods and injected failures. For use-case tests.
 import { MeshlinkError } from '../../shared/errors.js';
 import { ANNOTATION_REVISION } from '../../shared/link/names.js';
-import { matchesLabels } from '../../shared/clusters/selector.js';
-import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
+import { isKept, matchesLabels } from '../../shared/clusters/selector.js';
+import { assertOwned } from '../../shared/clusters/ownership.js';
+import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
 export interface SeededPod {
   namespace: string;
@@ -51,8 +52,13 @@ export class MemoryCluster implements ClusterTarget {
     return objects.every((o) => this.current(o));
   }
 
-  async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+  async checkOwners(objects: KubeObject[]): Promise<void> {
     this.check();
+    assertOwned(this.cluster, objects, objects.map((o) => this.objects.get(key(o.kind, o.metadata.namespace, o.metadata.name))));
+  }
+
+  async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
+    await this.checkOwners(objects);
     return objects.map((o) => {
       const k = key(o.kind, o.metadata.namespace, o.metadata.name);
       const live = this.objects.get(k);
@@ -99,7 +105,7 @@ export class MemoryCluster implements ClusterTarget {
     return removed;
   }
 
-  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string): Promise<number> {
+  async deleteByLabel(labels: Record<string, string>, kinds: ObjectKind[], namespace?: string, keep?: readonly ObjectRef[]): Promise<number> {
     this.check();
     let n = 0;
     for (const [k, o] of this.objects) {
@@ -107,7 +113,7 @@ export class MemoryCluster implements ClusterTarget {
       // By group and kind, as Kubernetes: one object answers to every version of its kind.
       const kindMatch = kinds.some((kd) => kd.kind === o.kind && groupOf(kd.apiVersion) === groupOf(o.apiVersion));
       const labelMatch = Object.entries(labels).every(([lk, lv]) => o.metadata.labels?.[lk] === lv);
-      if (kindMatch && labelMatch) {
+      if (kindMatch && labelMatch && !isKept(keep, o.kind, o.metadata.name)) {
         this.objects.delete(k);
         n++;
       }
