@@ -19,13 +19,13 @@ interface Run {
 }
 
 /** Steps the planner until `stop` holds after a wait/done, jumping the clock to each wait's end. */
-function simulate(facts: RotationFacts, start: Date, stop: (f: RotationFacts, step: Step) => boolean, settings = S, limit = 200): Run {
+function simulate(facts: RotationFacts, start: Date, stop: (f: RotationFacts, step: Step) => boolean, settings = S, limit = 200, leafTtlMs?: number): Run {
   const run: Run = { facts, now: start, steps: [], times: {} };
   for (let i = 0; i < limit; i++) {
     const step = planNextStep(run.facts, run.now, settings);
     if (step.kind === 'blocked') throw new Error(`blocked: ${step.reason}`);
     if (isAction(step)) {
-      run.facts = applyStep(run.facts, step, run.now);
+      run.facts = applyStep(run.facts, step, run.now, leafTtlMs);
       run.steps.push(describeStep(step));
       run.times[describeStep(step)] ??= run.now;
       if (!trustHolds(run.facts)) throw new Error(`invariant 1 broken after ${describeStep(step)}`);
@@ -109,6 +109,16 @@ describe('CA rollover', () => {
     now = at(caDueAt + 30 * 60_000);
     f = applyStep(f, planNextStep(f, now, S), now); // sync client, 30 minutes late
     expect(planNextStep(f, at(caDueAt + HOUR), S)).toEqual({ kind: 'wait', until: at(caDueAt + 30 * 60_000 + HOUR), reason: 'rollover-grace(trust-added)' });
+  });
+
+  it('leaves renewing more often than the grace do not restart its waits (invariant 8)', () => {
+    // Leaves of 30 minutes renew every 20 minutes, three times within each one-hour wait.
+    const leafTtl = 30 * 60_000;
+    const start = stableFacts({ leaves: { server: leaf('server', 1, at(caDueAt - 10 * 60_000), leafTtl), client: leaf('client', 1, at(caDueAt - 5 * 60_000), leafTtl) } });
+    const run = simulate(start, at(caDueAt), rolled, S, 400, leafTtl);
+    expect(run.steps.slice(0, run.steps.indexOf('switch-signing(2)'))).toContain('issue-leaf(server)');
+    expect(run.times['switch-signing(2)']).toEqual(at(caDueAt + HOUR));
+    expect(run.times['finish-rollover']).toEqual(at(caDueAt + 2 * HOUR));
   });
 
   it('a forced rollover waits only the forced grace', () => {
