@@ -13,12 +13,16 @@ export type RolloverMarks = NonNullable<RotationFacts['rollover']>;
 /**
  * The grace period of each rollover phase: the setting (or the forced minimum), but never more
  * than a quarter of what the old CA had left when the rollover began, so a short-lived CA ends its
- * rollover with time to spare.
+ * rollover with time to spare, nor than an eighth of the new CA's life, so the rollover is over
+ * well before the new CA's own is due (at the latest at half its life: latestRolloverStart).
  */
 export function rolloverGraceMs(f: RotationFacts, s: RotationSettings): number {
   const configured = f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs;
   const left = oldCaLeftAtStart(f);
-  return left === undefined ? configured : Math.max(0, Math.min(configured, Math.floor(left / 4)));
+  if (left === undefined) return configured;
+  const newest = f.cas[f.cas.length - 1]!;
+  const newLife = newest.notAfter.getTime() - issuedAt(newest.notBefore, newest.notAfter).getTime();
+  return Math.max(0, Math.min(configured, Math.floor(left / 4), Math.floor(newLife / 8)));
 }
 
 /** What the old CA had left when the newest was minted; undefined outside a rollover. */

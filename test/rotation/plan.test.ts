@@ -121,6 +121,38 @@ describe('CA rollover', () => {
     expect(run.times['finish-rollover']).toEqual(at(caDueAt + 2 * HOUR));
   });
 
+  it('starts early enough for two full waits and a margin when renewBefore leaves less (a 365-day CA renewed 2 hours ahead)', () => {
+    const old = ca(1);
+    const start = stableFacts({ cas: [{ ...old, renewAt: new Date(old.notAfter.getTime() - 2 * HOUR) }] });
+    const run = simulate(start, at(caDueAt), rolled);
+    expect(run.times['mint-ca(2)']).toEqual(new Date(old.notAfter.getTime() - 4 * HOUR));
+    expect(run.times['finish-rollover']).toEqual(new Date(old.notAfter.getTime() - 2 * HOUR));
+  });
+
+  it('a rollover whose trust came late (a cluster down) switches at its deadline, with a warning, and ends a margin before the old CA expires', () => {
+    // CA 1 lives 10 minutes; CA 2 was minted at 6m40s: a quarter of what was left is 50 s (the grace and the margin).
+    const old = ca(1, T0, 10 * 60_000);
+    const mintedAt = at(400_000);
+    const lateAt = at(480_000); // the client cluster held the new trust only at 8 minutes
+    const sides = { server: leaf('server', 1, at(360_000), 240_000, { trust: [1, 2] }), client: leaf('client', 1, at(360_000), 240_000, { trust: [1, 2] }) };
+    const start = stableFacts({
+      cas: [old, ca(2, mintedAt, 10 * 60_000)],
+      phase: 'trust-added',
+      phaseSince: mintedAt,
+      leaves: sides,
+      clusters: {
+        server: { status: 'synced', version: sides.server.version, at: mintedAt, caGeneration: 1, trust: [1, 2] },
+        client: { status: 'synced', version: sides.client.version, at: lateAt, caGeneration: 1, trust: [1, 2] },
+      },
+    });
+    const switchBy = old.notAfter.getTime() - 50_000 - 50_000;
+    expect(planNextStep(start, lateAt, S)).toEqual({ kind: 'wait', until: new Date(switchBy), reason: 'rollover-grace(trust-added)' });
+    expect(planNextStep(start, new Date(switchBy), S)).toMatchObject({ kind: 'switch-signing', warning: expect.stringMatching(/^the rollover runs late: its trust wait ends/) });
+    const run = simulate(start, lateAt, rolled);
+    expect(run.times['switch-signing(2)']).toEqual(new Date(switchBy));
+    expect(run.times['finish-rollover']).toEqual(new Date(old.notAfter.getTime() - 50_000));
+  });
+
   it('a forced rollover waits only the forced grace', () => {
     const start = stableFacts({ forced: { ca: { at: at(DAY).toISOString(), generation: 2 } } });
     const run = simulate(start, at(DAY), (f) => rolled(f) && !f.forced);

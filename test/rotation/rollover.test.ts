@@ -3,7 +3,9 @@
 // waits were recorded still finishes its rollover.
 import { describe, expect, it } from 'vitest';
 import { loadLink } from '../../shared/app/link-record.js';
+import { getLink } from '../../shared/app/queries.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
+import { unavailable } from '../support/memory-clusters.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
 
 const GRACE_MS = 3_000;
@@ -54,5 +56,28 @@ describe('a CA rollover while leaves keep rotating', () => {
     // The first run records the wait as the old code counted it; leaf rotations after it do not restart it.
     expect(took).toBeLessThanOrEqual(2 * (GRACE_MS + LEAF_EVERY_MS) + LEAF_EVERY_MS);
     expect(app.violations).toEqual([]);
+  });
+
+  it('a rollover held back by a cluster past its deadline shows a warning, switches once both trust the new CA, and ends before the old CA expires', async () => {
+    const app = rotationApp({ settings: { forcedRolloverGraceMs: 30_000, syncRetryMs: 10_000 } });
+    await app.create({ certificates: { leafTtl: '1m', caTtl: '4m' } });
+    const client = app.clusters.target('client-cluster');
+    client.failure = unavailable('client-cluster');
+    await forceRotation(app.deps, 'mysql', 'ca');
+    const old = (await app.state()).cas[0]!;
+    const expiry = Date.parse(old.notAfter);
+    // Forced at creation: a quarter of the 4 minutes left is the margin, the grace is 30 s, so the trust wait must end by 2m30s.
+    app.clock.set(new Date(expiry - 80_000));
+    const late = await getLink(app.deps, 'mysql');
+    expect(late.rotation).toMatchObject({ phase: 'trust-added', warning: expect.stringMatching(/^the rollover runs late: its trust wait ends/) });
+    expect(late.rotation.rollover?.trustedAt).toBeUndefined();
+
+    client.failure = undefined;
+    const first = await rotateLink(app.deps, 'mysql');
+    expect(first.steps).toContain('switch-signing(2)');
+    expect(app.log.lines.find((l) => l.message === 'rollover advanced before its grace ended')).toMatchObject({ severity: 'WARNING' });
+    await app.drive((s) => s.cas.every((ca) => ca.generation !== 1));
+    expect(app.clock().getTime()).toBeLessThan(expiry);
+    expect((await getLink(app.deps, 'mysql')).rotation.warning).toBeUndefined();
   });
 });
