@@ -153,6 +153,24 @@ describe('CA rollover', () => {
     expect(run.times['finish-rollover']).toEqual(new Date(old.notAfter.getTime() - 50_000));
   });
 
+  it('a leaves-switched state stored without the recorded waits (older code) drops the old CA a grace after the phase began, however often leaves rotated since', () => {
+    const switched = at(DAY);
+    const sides = { server: leaf('server', 2, at(DAY + HOUR / 2), 30 * DAY, { trust: [1, 2] }), client: leaf('client', 2, at(DAY + HOUR / 2), 30 * DAY, { trust: [1, 2] }) };
+    const f = stableFacts({
+      cas: [ca(1), ca(2, at(DAY - HOUR))],
+      signingGeneration: 2,
+      phase: 'leaves-switched',
+      phaseSince: switched,
+      leaves: sides,
+      clusters: {
+        server: { status: 'synced', version: sides.server.version, at: at(DAY + HOUR / 2), caGeneration: 2, trust: [1, 2] },
+        client: { status: 'synced', version: sides.client.version, at: at(DAY + HOUR / 2), caGeneration: 2, trust: [1, 2] },
+      },
+    });
+    expect(f.rollover).toBeUndefined();
+    expect(planNextStep(f, at(DAY + HOUR / 2), S)).toEqual({ kind: 'wait', until: at(DAY + HOUR), reason: 'rollover-grace(leaves-switched)' });
+  });
+
   it('a forced rollover waits only the forced grace', () => {
     const start = stableFacts({ forced: { ca: { at: at(DAY).toISOString(), generation: 2 } } });
     const run = simulate(start, at(DAY), (f) => rolled(f) && !f.forced);
