@@ -126,7 +126,7 @@ export async function syncSides(
     }
   }
   const failed = SIDES.map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
-  const renewal = nextRenewal(next, spec.certificates.renewBefore)?.toISOString();
+  const renewal = nextRenewal(next, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
   const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
 }

@@ -9,11 +9,12 @@ import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { SdsCredential } from '../pki/types.js';
-import { dueReason, identities } from '../rotation/due.js';
-import { factsFromState, SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
+import { dueReason, linkFacts } from '../rotation/due.js';
+import { SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
 import { recordForce, type ForceScope } from '../rotation/force.js';
 import { describeStep, isAction, planNextStep, type Step } from '../rotation/plan.js';
-import { nextRenewal, renewalTime } from '../rotation/renewal.js';
+import { nextRenewal } from '../rotation/renewal.js';
+import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
@@ -72,7 +73,7 @@ function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<
 
 /** Gather: the state's facts, completed with what the stored payloads say. */
 export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache()): Promise<RotationFacts> {
-  const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
+  const facts = linkFacts(spec, state);
   const caCerts = new Map<number, string>();
   for (const ca of state.cas) {
     caCerts.set(ca.generation, await cache.get(`ca@${ca.version}`, async () => (await readCa(deps, spec.name, ca.version)).certificate));
@@ -173,6 +174,8 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
     default:
       throw new MeshlinkError('internal', `not an action: ${step.kind}`);
   }
+  // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
+  r.state = recordRollover(r.state, linkFacts(spec, r.state));
   await r.save();
   return error;
 }
@@ -191,13 +194,14 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
     last = step;
     if (!isAction(step)) break;
     log.info('rotation step', { step: describeStep(step), reason: step.reason });
+    if ('warning' in step && step.warning) log.warn('rollover advanced before its grace ended', { step: describeStep(step), reason: step.warning });
     error = (await act(deps, r, spec, step, now)) ?? error;
     steps.push(describeStep(step));
   }
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
   if (last?.kind === 'blocked') error = last.reason;
   // Saved with the lease release: when the sweep should look again, and what went wrong.
-  const renewal = nextRenewal(r.state, spec.certificates.renewBefore)?.toISOString();
+  const renewal = nextRenewal(r.state, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
   const syncError = SIDES.map((side) => r.state.sync[side]).find((x) => x.status !== 'synced' && x.status !== 'pending')?.error;
   const lastError = error ?? syncError;
   const { nextRenewal: _n, lastError: _e, ...rest } = r.state;

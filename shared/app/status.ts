@@ -3,10 +3,10 @@
 import type { LinkSpec } from '../link/spec.js';
 import { credentialName, type Side } from '../link/names.js';
 import type { ForcedRotation, LinkState } from '../link/state.js';
-import { identities } from '../rotation/due.js';
-import { factsFromState } from '../rotation/facts.js';
+import { linkFacts } from '../rotation/due.js';
 import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
-import { renewalTime } from '../rotation/renewal.js';
+import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
+import { rolloverSchedule } from '../rotation/rollover.js';
 
 export interface SideStatus {
   cluster: string;
@@ -31,8 +31,12 @@ export interface RotationStatus {
   forced?: ForcedRotation;
   /** Superseded store versions not destroyed yet. */
   retiredVersions: number;
+  /** During a CA rollover: when both clusters first trusted the new CA, and first presented its leaves (the waits count from these). */
+  rollover?: LinkState['rollover'];
   /** The rotation's next step, as the plan sees it from the state (given a time and settings). */
   next?: { step: string; at?: string; reason: string };
+  /** A rollover cutting a wait short (or unable to finish) before the old CA expires. */
+  warning?: string;
 }
 
 export interface LinkStatus {
@@ -111,12 +115,15 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
     phaseSince: state.phaseSince,
     signingGeneration: state.signingGeneration,
     ...(state.forced ? { forced: state.forced } : {}),
+    ...(state.rollover ? { rollover: state.rollover } : {}),
     retiredVersions: state.retired?.length ?? 0,
   };
   if (state.cas.length > 0) {
-    const facts = factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
+    const facts = linkFacts(spec, state);
     const step = planNextStep(facts, at.now, at.settings);
     status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
+    const warning = rolloverSchedule(facts, at.now, at.settings).warning;
+    if (warning) status.warning = warning;
   }
   return status;
 }
@@ -155,7 +162,7 @@ export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, a
     ca: state.cas.map((ca) => ({
       generation: ca.generation,
       notAfter: ca.notAfter,
-      renewAt: renewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore).toISOString(),
+      renewAt: caRenewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore, at.settings.rolloverGraceMs).toISOString(),
       fingerprint: ca.fingerprint,
       signing: ca.generation === state.signingGeneration,
     })),

@@ -68,6 +68,21 @@ export interface ForcedRotation {
   ca?: { at: string; generation: number; requestId?: string };
 }
 
+/**
+ * Where a CA rollover stands (invariant 8): its waits count from these times, so a leaf rotation
+ * in between does not restart them. Kept only while the rollover of `generation` runs; a state
+ * stored before they were recorded has none, and the first rotation run records them
+ * (rotation/rollover.ts).
+ */
+export interface RolloverProgress {
+  /** The new CA's generation: the record belongs to its rollover only. */
+  generation: number;
+  /** When both clusters first held a ca.crt with the old and the new CA (the trust wait counts from it). */
+  trustedAt?: string;
+  /** When both clusters first presented leaves of the new CA (the switch wait counts from it). */
+  switchedAt?: string;
+}
+
 /** A store version no longer in use: disabled after a grace period, destroyed after retention. */
 export interface RetiredVersion {
   role: Exclude<StoreRole, 'link' | 'port-claim'>;
@@ -107,6 +122,8 @@ export interface LinkState {
   signingGeneration: number;
   phase: RolloverPhase;
   phaseSince: string;
+  /** Absent when stable, and in states stored by older code (derived then: rotation/rollover.ts). */
+  rollover?: RolloverProgress;
   leaves: Partial<Record<Side, LeafRecord>>;
   sync: Record<Side, SideSync>;
   nextRenewal?: string;

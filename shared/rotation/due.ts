@@ -2,13 +2,19 @@
 // and a worker asks it before it takes the lease, so a redelivered message for a link that was
 // rotated meanwhile does nothing. Pure.
 import { sideIdentity, type Side } from '../link/names.js';
+import type { LinkSpec } from '../link/spec.js';
 import type { LinkState } from '../link/state.js';
-import { factsFromState, NEVER, type RenewAt } from './facts.js';
+import { factsFromState, NEVER, type RenewAt, type RotationFacts } from './facts.js';
 import { isAction, planNextStep, type RotationSettings, type Step } from './plan.js';
 import { renewalTime } from './renewal.js';
 
 export function identities(host: string, link: string): Record<Side, string> {
   return { server: sideIdentity(host, link, 'server'), client: sideIdentity(host, link, 'client') };
+}
+
+/** Facts from the state with the spec's renewal times (no payload read). */
+export function linkFacts(spec: Pick<LinkSpec, 'name' | 'host' | 'certificates'>, state: LinkState): RotationFacts {
+  return factsFromState(state, identities(spec.host, spec.name), (nb, na) => renewalTime(nb, na, spec.certificates.renewBefore));
 }
 
 /**

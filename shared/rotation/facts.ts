@@ -1,7 +1,7 @@
 // What the rotation decision is made from: one plain object gathered from the link state (and,
 // when a link is due, from its stored payloads). Pure: building facts from a state reads no store.
 import { SIDES, type Side } from '../link/names.js';
-import type { ForcedRotation, LinkState, RetiredVersion, RolloverPhase, SideSync, SyncStatus } from '../link/state.js';
+import type { ForcedRotation, LinkState, RetiredVersion, RolloverPhase, RolloverProgress, SideSync, SyncStatus } from '../link/state.js';
 
 export { SIDES };
 
@@ -62,6 +62,8 @@ export interface RotationFacts {
   signingGeneration: number;
   phase: RolloverPhase;
   phaseSince: Date;
+  /** As recorded in the state (LinkState.rollover); rollover.ts derives what a state lacks. */
+  rollover?: { generation: number; trustedAt?: Date; switchedAt?: Date };
   leaves: Partial<Record<Side, LeafFacts>>;
   clusters: Record<Side, ClusterFacts>;
   forced?: ForcedRotation;
@@ -87,6 +89,10 @@ function clusterFacts(sync: SideSync, leaf: LinkState['leaves'][Side]): ClusterF
   if (caGeneration !== undefined) facts.caGeneration = caGeneration;
   if (trust) facts.trust = [...trust];
   return facts;
+}
+
+function rolloverFacts(r: RolloverProgress): NonNullable<RotationFacts['rollover']> {
+  return { generation: r.generation, ...(r.trustedAt ? { trustedAt: new Date(r.trustedAt) } : {}), ...(r.switchedAt ? { switchedAt: new Date(r.switchedAt) } : {}) };
 }
 
 /** Facts from the state alone (no payload). */
@@ -121,6 +127,7 @@ export function factsFromState(state: LinkState, identity: Record<Side, string>,
     signingGeneration: state.signingGeneration,
     phase: state.phase,
     phaseSince: new Date(state.phaseSince),
+    ...(state.rollover ? { rollover: rolloverFacts(state.rollover) } : {}),
     leaves,
     clusters: { server: clusterFacts(state.sync.server, state.leaves.server), client: clusterFacts(state.sync.client, state.leaves.client) },
     ...(state.forced ? { forced: state.forced } : {}),

@@ -14,7 +14,8 @@ import type { Side } from '../link/names.js';
 import type { RetiredVersion } from '../link/state.js';
 import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } from './checks.js';
 import { peerOf, SIDES, type RotationFacts } from './facts.js';
-import { issuedAt } from './renewal.js';
+import { latestRolloverStart } from './renewal.js';
+import { rolloverGraceMs, rolloverSchedule } from './rollover.js';
 
 export interface RotationSettings {
   /** Each rollover phase waits this long after both clusters hold the previous one (SDS propagation). */
@@ -49,9 +50,10 @@ export type Step =
   /** A new credential version with the same certificate and key, and `ca.crt` holding `trust` (add or drop trust). */
   | { kind: 'publish-trust'; side: Side; trust: number[]; reason: string }
   | { kind: 'sync'; side: Side; reason: string }
-  | { kind: 'switch-signing'; generation: number; reason: string }
+  /** `warning`: the trust wait was cut short so the rollover finishes before the old CA expires. */
+  | { kind: 'switch-signing'; generation: number; reason: string; warning?: string }
   | { kind: 'advance-phase'; phase: 'leaves-switched'; reason: string }
-  | { kind: 'finish-rollover'; drop: number[]; reason: string }
+  | { kind: 'finish-rollover'; drop: number[]; reason: string; warning?: string }
   | { kind: 'retire-versions'; disable: RetiredVersion[]; destroy: RetiredVersion[]; reason: string }
   | { kind: 'complete-force'; scope: 'leaf' | 'ca'; reason: string }
   /** Remove what the link left where a spec update moved it from (LinkState.stale). */
@@ -83,20 +85,6 @@ export function describeStep(step: Step): string {
 }
 
 const text = (v: Violation) => `${v.reason}: ${v.message}`;
-
-/**
- * The grace period of each rollover phase: the setting (or the forced minimum), but never more
- * than a quarter of what the old CA had left when the rollover began, so a short-lived CA ends its
- * rollover with time to spare.
- */
-export function rolloverGraceMs(f: RotationFacts, s: RotationSettings): number {
-  const configured = f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs;
-  const old = f.cas[0];
-  const newest = f.cas[f.cas.length - 1];
-  if (!old || !newest || old === newest) return configured;
-  const remaining = old.notAfter.getTime() - issuedAt(newest.notBefore, newest.notAfter).getTime();
-  return Math.max(0, Math.min(configured, Math.floor(remaining / 4)));
-}
 
 /**
  * May `side`'s cluster Secret be written now? The certificate it will present must be trusted by
@@ -152,15 +140,18 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   const signing = f.cas.find((ca) => ca.generation === f.signingGeneration);
   if (!signing) return { kind: 'blocked', reason: `the signing CA generation ${f.signingGeneration} is not among the link's CAs` };
   const grace = rolloverGraceMs(f, s);
+  const schedule = rolloverSchedule(f, now, s);
   const waits: { at: number; reason: string }[] = [];
 
   // The CAs each side's ca.crt must hold now.
   let target = [f.signingGeneration];
-  const dropAt = f.phase === 'leaves-switched' ? f.phaseSince.getTime() + grace : undefined;
+  const dropAt = f.phase === 'leaves-switched' ? (schedule.dropAt ?? t) : undefined;
   if (f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt)) target = gens;
 
+  // A rollover starts at the CA's renewal time, or earlier if that leaves too little time for it.
+  const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, s.rolloverGraceMs).getTime()));
   // A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves.
-  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now), newest) : undefined;
+  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now), { ...newest, renewAt: rolloverStart }) : undefined;
   if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
   if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
     return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };
@@ -216,14 +207,18 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   if (behind.length === 0) {
     if (f.phase === 'trust-added' && f.signingGeneration !== newest.generation) {
       if (!canIssue) return { kind: 'switch-signing', generation: newest.generation, reason: `CaExpired: CA generation ${signing.generation} expired; both clusters trust ${newest.generation}` };
-      const synced = Math.max(f.phaseSince.getTime(), ...SIDES.map((side) => f.clusters[side].at?.getTime() ?? 0));
-      if (t >= synced + grace) return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for ${grace} ms` };
-      waits.push({ at: synced + grace, reason: 'rollover-grace(trust-added)' });
+      // Both clusters hold their versions, so both trust the new CA: the wait has a start.
+      const switchAt = schedule.switchAt ?? t + grace;
+      if (t >= switchAt) {
+        const late = schedule.warning ? { warning: schedule.warning } : {};
+        return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for the trust wait`, ...late };
+      }
+      waits.push({ at: switchAt, reason: 'rollover-grace(trust-added)' });
     } else if (f.phase === 'trust-added') {
       return { kind: 'advance-phase', phase: 'leaves-switched', reason: `both clusters present leaves from CA generation ${newest.generation}` };
     } else if (f.phase === 'leaves-switched' && dropAt !== undefined) {
       if (t < dropAt) waits.push({ at: dropAt, reason: 'rollover-grace(leaves-switched)' });
-      else return { kind: 'finish-rollover', drop: gens.filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}` };
+      else return { kind: 'finish-rollover', drop: gens.filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}`, ...(schedule.warning ? { warning: schedule.warning } : {}) };
     }
     if (f.forced?.ca && f.phase === 'stable' && f.signingGeneration >= f.forced.ca.generation) {
       return { kind: 'complete-force', scope: 'ca', reason: `CA generation ${f.signingGeneration} signs both leaves` };
@@ -250,7 +245,7 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
 
   // Nothing to do now: when next?
   const renewals = SIDES.flatMap((side) => (f.leaves[side] ? [f.leaves[side]!.renewAt.getTime()] : []));
-  if (f.phase === 'stable') renewals.push(newest.renewAt.getTime());
+  if (f.phase === 'stable') renewals.push(rolloverStart.getTime());
   else if (canIssue) renewals.push(signing.notAfter.getTime());
   const nextRenewal = Math.min(...renewals);
   if (unsafe.length > 0 || waits.length > 0) {

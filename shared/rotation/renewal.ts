@@ -27,16 +27,36 @@ export function renewalTime(notBefore: Date, notAfter: Date, renewBefore?: strin
 }
 
 /**
+ * The latest time a CA's rollover may start: early enough for its two waits at their full
+ * `graceMs` and a margin of two more before it expires (rollover.ts caps each wait at a quarter
+ * of what the old CA has left), but not before half its life, so a CA shorter than the waits
+ * does not roll over the moment it is minted.
+ */
+export function latestRolloverStart(notBefore: Date, notAfter: Date, graceMs: number): Date {
+  const issued = issuedAt(notBefore, notAfter).getTime();
+  const end = notAfter.getTime();
+  return new Date(Math.max(issued + Math.floor((end - issued) / 2), end - 4 * graceMs));
+}
+
+/** When a CA's rollover starts: at its renewal time, or earlier when that leaves too little time (latestRolloverStart). */
+export function caRenewalTime(notBefore: Date, notAfter: Date, renewBefore: string | undefined, graceMs: number): Date {
+  return new Date(Math.min(renewalTime(notBefore, notAfter, renewBefore).getTime(), latestRolloverStart(notBefore, notAfter, graceMs).getTime()));
+}
+
+/**
  * The earliest renewal time among the link's leaves and its newest CA (undefined if nothing
- * issued). The newest, not the signing one: during a rollover the old CA is already being
+ * issued); with the rollover grace, the CA's is when its rollover starts (caRenewalTime). The newest, not the signing one: during a rollover the old CA is already being
  * replaced, and counting it would make the link look due at every sweep of the grace periods.
  */
-export function nextRenewal(state: LinkState, renewBefore?: string): Date | undefined {
+export function nextRenewal(state: LinkState, renewBefore?: string, rolloverGraceMs?: number): Date | undefined {
   const times: Date[] = [];
   for (const leaf of Object.values(state.leaves)) {
     if (leaf) times.push(renewalTime(new Date(leaf.notBefore), new Date(leaf.notAfter), renewBefore));
   }
   const newest = newestCa(state.cas);
-  if (newest) times.push(renewalTime(new Date(newest.notBefore), new Date(newest.notAfter), renewBefore));
+  if (newest) {
+    const [notBefore, notAfter] = [new Date(newest.notBefore), new Date(newest.notAfter)];
+    times.push(rolloverGraceMs === undefined ? renewalTime(notBefore, notAfter, renewBefore) : caRenewalTime(notBefore, notAfter, renewBefore, rolloverGraceMs));
+  }
   return times.length ? new Date(Math.min(...times.map((t) => t.getTime()))) : undefined;
 }

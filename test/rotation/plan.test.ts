@@ -19,13 +19,13 @@ interface Run {
 }
 
 /** Steps the planner until `stop` holds after a wait/done, jumping the clock to each wait's end. */
-function simulate(facts: RotationFacts, start: Date, stop: (f: RotationFacts, step: Step) => boolean, settings = S, limit = 200): Run {
+function simulate(facts: RotationFacts, start: Date, stop: (f: RotationFacts, step: Step) => boolean, settings = S, limit = 200, leafTtlMs?: number): Run {
   const run: Run = { facts, now: start, steps: [], times: {} };
   for (let i = 0; i < limit; i++) {
     const step = planNextStep(run.facts, run.now, settings);
     if (step.kind === 'blocked') throw new Error(`blocked: ${step.reason}`);
     if (isAction(step)) {
-      run.facts = applyStep(run.facts, step, run.now);
+      run.facts = applyStep(run.facts, step, run.now, leafTtlMs);
       run.steps.push(describeStep(step));
       run.times[describeStep(step)] ??= run.now;
       if (!trustHolds(run.facts)) throw new Error(`invariant 1 broken after ${describeStep(step)}`);
@@ -109,6 +109,66 @@ describe('CA rollover', () => {
     now = at(caDueAt + 30 * 60_000);
     f = applyStep(f, planNextStep(f, now, S), now); // sync client, 30 minutes late
     expect(planNextStep(f, at(caDueAt + HOUR), S)).toEqual({ kind: 'wait', until: at(caDueAt + 30 * 60_000 + HOUR), reason: 'rollover-grace(trust-added)' });
+  });
+
+  it('leaves renewing more often than the grace do not restart its waits (invariant 8)', () => {
+    // Leaves of 30 minutes renew every 20 minutes, three times within each one-hour wait.
+    const leafTtl = 30 * 60_000;
+    const start = stableFacts({ leaves: { server: leaf('server', 1, at(caDueAt - 10 * 60_000), leafTtl), client: leaf('client', 1, at(caDueAt - 5 * 60_000), leafTtl) } });
+    const run = simulate(start, at(caDueAt), rolled, S, 400, leafTtl);
+    expect(run.steps.slice(0, run.steps.indexOf('switch-signing(2)'))).toContain('issue-leaf(server)');
+    expect(run.times['switch-signing(2)']).toEqual(at(caDueAt + HOUR));
+    expect(run.times['finish-rollover']).toEqual(at(caDueAt + 2 * HOUR));
+  });
+
+  it('starts early enough for two full waits and a margin when renewBefore leaves less (a 365-day CA renewed 2 hours ahead)', () => {
+    const old = ca(1);
+    const start = stableFacts({ cas: [{ ...old, renewAt: new Date(old.notAfter.getTime() - 2 * HOUR) }] });
+    const run = simulate(start, at(caDueAt), rolled);
+    expect(run.times['mint-ca(2)']).toEqual(new Date(old.notAfter.getTime() - 4 * HOUR));
+    expect(run.times['finish-rollover']).toEqual(new Date(old.notAfter.getTime() - 2 * HOUR));
+  });
+
+  it('a rollover whose trust came late (a cluster down) switches at its deadline, with a warning, and ends a margin before the old CA expires', () => {
+    // CA 1 lives 10 minutes; CA 2 was minted at 6m40s: a quarter of what was left is 50 s (the grace and the margin).
+    const old = ca(1, T0, 10 * 60_000);
+    const mintedAt = at(400_000);
+    const lateAt = at(480_000); // the client cluster held the new trust only at 8 minutes
+    const sides = { server: leaf('server', 1, at(360_000), 240_000, { trust: [1, 2] }), client: leaf('client', 1, at(360_000), 240_000, { trust: [1, 2] }) };
+    const start = stableFacts({
+      cas: [old, ca(2, mintedAt, 10 * 60_000)],
+      phase: 'trust-added',
+      phaseSince: mintedAt,
+      leaves: sides,
+      clusters: {
+        server: { status: 'synced', version: sides.server.version, at: mintedAt, caGeneration: 1, trust: [1, 2] },
+        client: { status: 'synced', version: sides.client.version, at: lateAt, caGeneration: 1, trust: [1, 2] },
+      },
+    });
+    const switchBy = old.notAfter.getTime() - 50_000 - 50_000;
+    expect(planNextStep(start, lateAt, S)).toEqual({ kind: 'wait', until: new Date(switchBy), reason: 'rollover-grace(trust-added)' });
+    expect(planNextStep(start, new Date(switchBy), S)).toMatchObject({ kind: 'switch-signing', warning: expect.stringMatching(/^the rollover runs late: its trust wait ends/) });
+    const run = simulate(start, lateAt, rolled);
+    expect(run.times['switch-signing(2)']).toEqual(new Date(switchBy));
+    expect(run.times['finish-rollover']).toEqual(new Date(old.notAfter.getTime() - 50_000));
+  });
+
+  it('a leaves-switched state stored without the recorded waits (older code) drops the old CA a grace after the phase began, however often leaves rotated since', () => {
+    const switched = at(DAY);
+    const sides = { server: leaf('server', 2, at(DAY + HOUR / 2), 30 * DAY, { trust: [1, 2] }), client: leaf('client', 2, at(DAY + HOUR / 2), 30 * DAY, { trust: [1, 2] }) };
+    const f = stableFacts({
+      cas: [ca(1), ca(2, at(DAY - HOUR))],
+      signingGeneration: 2,
+      phase: 'leaves-switched',
+      phaseSince: switched,
+      leaves: sides,
+      clusters: {
+        server: { status: 'synced', version: sides.server.version, at: at(DAY + HOUR / 2), caGeneration: 2, trust: [1, 2] },
+        client: { status: 'synced', version: sides.client.version, at: at(DAY + HOUR / 2), caGeneration: 2, trust: [1, 2] },
+      },
+    });
+    expect(f.rollover).toBeUndefined();
+    expect(planNextStep(f, at(DAY + HOUR / 2), S)).toEqual({ kind: 'wait', until: at(DAY + HOUR), reason: 'rollover-grace(leaves-switched)' });
   });
 
   it('a forced rollover waits only the forced grace', () => {

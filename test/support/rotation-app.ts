@@ -10,17 +10,19 @@ import type { LinkState } from '../../shared/link/state.js';
 import { specInput } from './builders.js';
 import { testApp } from './app.js';
 import { CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from './crash.js';
-import { clusterCredential, trustViolations } from './cluster-trust.js';
+import { clusterCredential, handshakeFailures, trustViolations } from './cluster-trust.js';
 
-export function rotationApp(options: { settings?: Partial<AppSettings>; start?: string; workerId?: string } = {}) {
+/** `handshakes`: check after every write that the Secrets handshake now (validity dates included), not only that trust holds. */
+export function rotationApp(options: { settings?: Partial<AppSettings>; start?: string; workerId?: string; handshakes?: boolean } = {}) {
   const app = testApp({ ...(options.start ? { start: options.start } : {}), settings: options.settings ?? {}, ...(options.workerId ? { workerId: options.workerId } : {}) });
   const violations: string[] = [];
   // After every single write: does each side still present a certificate the peer trusts?
   // (Only a cluster write can change the answer; the last one is reused while the Secrets are the same.)
   let last: { key: string; found: string[] } | undefined;
   const plan = new CrashPlan((label) => {
-    const key = JSON.stringify(SIDES.map((side) => clusterCredential(app.clusters, 'mysql', side)));
-    if (last?.key !== key) last = { key, found: trustViolations(app.clusters, 'mysql') };
+    const secrets = SIDES.map((side) => clusterCredential(app.clusters, 'mysql', side));
+    const key = JSON.stringify(options.handshakes ? [secrets, app.clock()] : secrets);
+    if (last?.key !== key) last = { key, found: options.handshakes ? handshakeFailures(app.clusters, 'mysql', app.clock()) : trustViolations(app.clusters, 'mysql') };
     for (const v of last.found) violations.push(`after ${label}: ${v}`);
   });
   app.deps.store = new CrashingStore(app.store, plan);

@@ -6,6 +6,7 @@ import type { CaFacts, LeafFacts, RotationFacts } from '../../shared/rotation/fa
 import { peerOf, SIDES } from '../../shared/rotation/facts.js';
 import type { Step } from '../../shared/rotation/plan.js';
 import { renewalTime } from '../../shared/rotation/renewal.js';
+import { rolloverMarks } from '../../shared/rotation/rollover.js';
 
 export const T0 = new Date('2026-03-01T00:00:00Z');
 export const DAY = 86_400_000;
@@ -68,7 +69,7 @@ export function trustHolds(f: RotationFacts): boolean {
 }
 
 /**
- * Applies a step to facts the way the use-case would (new versions, records, phase changes),
+ * Applies a step to facts the way the use-case would (new versions, records, phase changes, rollover progress),
  * without a store: for tests of whole sequences of the pure planner.
  */
 export function applyStep(f: RotationFacts, step: Step, now: Date, leafTtlMs = 30 * DAY, caTtlMs = 365 * DAY): RotationFacts {
@@ -136,5 +137,9 @@ export function applyStep(f: RotationFacts, step: Step, now: Date, leafTtlMs = 3
     default:
       throw new Error(`not an action: ${step.kind}`);
   }
+  // As the use-case records it after every step.
+  const marks = rolloverMarks(next);
+  if (marks) next.rollover = marks;
+  else delete next.rollover;
   return next;
 }
