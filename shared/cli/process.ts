@@ -10,6 +10,11 @@ async function readStdin(): Promise<string> {
 
 /** `overrides`: a test seam (a fake identity token minter). */
 export async function runProcess(overrides: Partial<CliIO> = {}): Promise<void> {
+  // `meshlink get links | head -1`: a reader that stops early is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   process.exitCode = await main(process.argv.slice(2), {
     stdout: (s) => process.stdout.write(s),
     stderr: (s) => process.stderr.write(s),

@@ -9,10 +9,13 @@ import https from 'node:https';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiClient } from '../../shared/cli/http.js';
 import { googleIdToken, identityTokenAudience, tokenSourceFor } from '../../shared/cli/server.js';
 import { runCli } from './support.js';
+
+// The HTTPS cases start node processes; on a busy machine that is slow, never wrong.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 describe('which server gets an identity token, for which audience', () => {
   it.each([
