@@ -43,9 +43,11 @@ const CODE_OF_STATUS: Record<number, ErrorCode> = {
   503: 'unavailable',
 };
 
-function errorBody(status: number, body: unknown): ApiErrorBody {
+/** The API's `{error, details}`; anything else (a proxy's page, a wrong URL) says where it came from. */
+function errorBody(method: string, path: string, body: unknown): ApiErrorBody {
   if (body && typeof body === 'object' && typeof (body as ApiErrorBody).error === 'string') return body as ApiErrorBody;
-  return { error: `the server answered ${status}${typeof body === 'string' && body.trim() ? `: ${body.trim().split('\n')[0]!.slice(0, 200)}` : ''}` };
+  const text = typeof body === 'string' ? body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120) : '';
+  return { error: `${method} ${path}: not a meshlink API answer${text ? ` (${text})` : ''}` };
 }
 
 export class ApiClient {
@@ -58,7 +60,7 @@ export class ApiClient {
   /** Sends one request; an answer of 400 or more is an ApiError, an unreachable server a one-line CliError. */
   async request(method: string, path: string, body?: { contentType: string; text: string }): Promise<ApiAnswer> {
     const answer = await this.send(method, path, body);
-    if (answer.status >= 400) throw new ApiError(answer.status, errorBody(answer.status, answer.body));
+    if (answer.status >= 400) throw new ApiError(answer.status, errorBody(method, path, answer.body));
     return answer;
   }
 

@@ -1,6 +1,8 @@
 // The CLI in process (main() with captured streams): usage errors and their exit code, apply
 // documents, and what the CLI's code may import (HTTP only: no server modules, no SDK clients).
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDocuments } from '../../shared/cli/documents.js';
 import { main } from '../../shared/cli/main.js';
 
-async function run(args: string[]) {
+async function run(args: string[], env: Record<string, string> = {}) {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
@@ -16,7 +18,7 @@ async function run(args: string[]) {
     stderr: (s) => void (stderr += s),
     stdin: async () => '',
     // Nothing listens here: a usage error must be found before any request.
-    env: { MESHLINK_SERVER: 'http://127.0.0.1:9' },
+    env: { MESHLINK_SERVER: 'http://127.0.0.1:9', ...env },
     now: () => new Date('2026-12-06T12:00:00Z'),
     mintIdToken: async () => {
       throw new Error('no token wanted');
@@ -78,6 +80,22 @@ describe('bad files: exit 1, one message, nothing sent (no server listens: a req
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/cannot reach/);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe('answers that are not the API', () => {
+  it("a proxy's HTML error page: the request and the page's text, exit 1", async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>502 Bad Gateway</h1></body></html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await run(['get', 'link', 'mysql'], { MESHLINK_SERVER: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: GET /links/mysql: not a meshlink API answer (502 Bad Gateway) (HTTP 502)\n' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
