@@ -7,9 +7,10 @@ import { listKind, NotSupportedError, type CliContext } from '../context.js';
 import { serialize } from '../format.js';
 import { outputOption } from '../options.js';
 import { errorText } from '../report.js';
-import { RESOURCES } from '../resources.js';
+import { resourceKind } from '../resources.js';
 
-const [LINKS, ISSUERS] = RESOURCES as [(typeof RESOURCES)[0], (typeof RESOURCES)[0]];
+const LINKS = resourceKind('links');
+const ISSUERS = resourceKind('issuers');
 
 async function gather(ctx: CliContext, command: Command): Promise<CheckResult[]> {
   const client = ctx.client(command);

@@ -1,24 +1,17 @@
 // `rotate NAME [--scope leaf|ca]` and `sweep`: the rotation routes of the API.
 import { Option, type Command } from 'commander';
 import type { LinkStatus } from '../../app/status.js';
+import type { ForceResult } from '../../app/rotate.js';
 import type { SweepReport } from '../../app/sweep.js';
-import type { CliContext } from '../context.js';
-import { objectPath } from '../context.js';
+import { objectPath, type CliContext } from '../context.js';
 import { serialize } from '../format.js';
 import { outputOption } from '../options.js';
-import { RESOURCES } from '../resources.js';
+import { resourceKind } from '../resources.js';
 
-const LINK = RESOURCES[0]!;
+const LINK = resourceKind('link');
 
-interface RotateAnswer {
-  scope: 'leaf' | 'ca';
-  completed: boolean;
-  duplicate: boolean;
-  continued: boolean;
-  steps: string[];
-  next?: { at: string; reason: string };
-  status: LinkStatus;
-}
+/** What POST /links/{name}:rotate answers (functions/rotation.ts). */
+type RotateAnswer = Omit<ForceResult, 'state'> & { status: LinkStatus };
 
 export function registerRotation(program: Command, ctx: CliContext): void {
   program
