@@ -66,6 +66,7 @@ export function googleIdToken(options?: GoogleAuthOptions): IdTokenMinter {
  * service's own URL), nothing otherwise.
  */
 export function tokenSourceFor(server: URL, mint: IdTokenMinter = googleIdToken(), audienceFlag?: string): TokenSource {
+  if (audienceFlag && server.protocol !== 'https:') throw usageError(`--audience: an identity token is sent over https only, not to ${server.origin}`);
   const audience = audienceFlag ?? identityTokenAudience(server);
   if (!audience) return async () => undefined;
   let token: Promise<string> | undefined;

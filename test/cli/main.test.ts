@@ -42,6 +42,7 @@ describe('usage errors: exit 2, one message, no request', () => {
     ['a server that is not a URL', ['--server', 'localhost 8080', 'get', 'links'], /^error: --server: localhost 8080 is not a URL/m],
     ['a server URL with a query', ['--server', 'http://h/?x=1', 'get', 'links'], /has a query or fragment/],
     ['check -o yaml', ['check', '-o', 'yaml'], /Allowed choices are text, json/],
+    ['an identity token to an http server', ['--server', 'http://meshlink.example.com', '--audience', 'https://meshlink-abc-ew.a.run.app', 'get', 'links'], /^error: --audience: an identity token is sent over https only/m],
   ])('%s', async (_what, args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);
