@@ -1,0 +1,29 @@
+// `apply -f FILE|-`: every document of the file, each POSTed to its kind's collection. The file is
+// parsed whole first (a bad file sends nothing); a refused document does not stop the others.
+import type { Command } from 'commander';
+import { aboutKind, type CliContext } from '../context.js';
+import { readSource, parseDocuments } from '../documents.js';
+import { reportError } from '../report.js';
+
+export function registerApply(program: Command, ctx: CliContext): void {
+  program
+    .command('apply')
+    .description('create or update links (and issuers) from YAML or JSON, one or several documents')
+    .requiredOption('-f, --filename <file>', 'file to apply, - for standard input')
+    .action(async (opts: { filename: string }, command: Command) => {
+      const source = opts.filename === '-' ? 'standard input' : opts.filename;
+      const docs = parseDocuments(await readSource(opts.filename, ctx.io.stdin), source);
+      const client = ctx.client(command);
+      for (const doc of docs) {
+        const label = `${doc.kind.name}/${doc.name ?? `(document ${doc.position})`}`;
+        try {
+          const body = { contentType: 'application/json', text: JSON.stringify(doc.body) };
+          const answer = await aboutKind(client, doc.kind, () => client.request('POST', `/${doc.kind.plural}`, body));
+          ctx.io.stdout(`${label} ${answer.status === 201 ? 'created' : 'applied'}\n`);
+        } catch (err) {
+          reportError(ctx.io, err, label);
+          ctx.exitCode = 1;
+        }
+      }
+    });
+}
