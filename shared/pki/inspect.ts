@@ -94,8 +94,21 @@ export function isIssuedBy(certPem: string, caPem: string): boolean {
   return issued(readNode(certPem), readNode(caPem));
 }
 
-/** Whether any CA of the bundle signed `certPem` (one level: link leaves hang directly off their CA). */
+/**
+ * Whether the first certificate of `certPem` chains to a CA of `caBundlePem`: signed by one, or
+ * through the certificates that follow it in `certPem` (a leaf sent with its intermediates, as a
+ * link under an issuer presents it). Signatures only: validity dates are the caller's.
+ */
 export function chainsToAny(certPem: string, caBundlePem: string): boolean {
-  const certificate = readNode(certPem);
-  return decodePemBlocks(caBundlePem, LABEL).some((der) => issued(certificate, readDer(der)));
+  const anchors = decodePemBlocks(caBundlePem, LABEL).map(readDer);
+  const [first, ...rest] = decodePemBlocks(certPem, LABEL).map(readDer);
+  if (!first) throw new MeshlinkError('invalid-argument', 'no PEM CERTIFICATE block found');
+  const used = new Set<NodeX509Certificate>();
+  for (let current: NodeX509Certificate | undefined = first; current; ) {
+    const c: NodeX509Certificate = current;
+    if (anchors.some((anchor) => issued(c, anchor))) return true;
+    current = rest.find((next) => !used.has(next) && issued(c, next));
+    if (current) used.add(current);
+  }
+  return false;
 }

@@ -101,20 +101,35 @@ async function issue(spec: Issue): Promise<Issued> {
   return { credential, certificate, key: privateKey, keyId };
 }
 
-/** Mints the self-signed CA of a link (generation 1, 2, ... across rollovers). */
+/**
+ * Mints the CA of a link (generation 1, 2, ... across rollovers): self-signed, or under an
+ * issuing CA (`parent`), clamped into its validity like a leaf into its CA's.
+ */
 export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   requireValid(req);
   if (!Number.isSafeInteger(req.generation) || req.generation < 1) throw new MeshlinkError('invalid-argument', 'generation must be a whole number from 1');
   const now = req.now.getTime();
   const subject = new Uint8Array(new (x509().Name)(`CN=meshlink ${req.link} CA ${req.generation}, O=meshlink`).toArrayBuffer());
-  const notBefore = new Date(now - BACKDATE_MS);
-  const notAfter = new Date(now + req.ttlMs);
+  const parent = req.parent && issuerOf(req.parent.ca);
+  let notBefore = new Date(now - BACKDATE_MS);
+  let notAfter = new Date(now + req.ttlMs);
+  if (parent) {
+    notBefore = new Date(Math.max(notBefore.getTime(), parent.notBefore.getTime()));
+    notAfter = new Date(Math.min(notAfter.getTime(), parent.notAfter.getTime(), req.parent!.notAfter.getTime()));
+    if (notAfter.getTime() <= now) throw new MeshlinkError('invalid-argument', `the issuing CA's chain expired at ${notAfter.toISOString()}`);
+  }
   const { credential, key, keyId } = await issue({
     subject,
+    ...(parent ? { issuer: parent } : {}),
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
     notAfter,
-    extensions: [fixedExtensions().caBasicConstraints, fixedExtensions().caKeyUsage, nameConstraints(req.host)],
+    extensions: [
+      ...(parent ? [parent.authorityKeyIdentifier] : []),
+      fixedExtensions().caBasicConstraints,
+      fixedExtensions().caKeyUsage,
+      nameConstraints(req.host),
+    ],
   });
   issuers.set(credential, {
     ...credential,

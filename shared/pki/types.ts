@@ -43,6 +43,12 @@ export interface MintCaRequest {
   now: Date;
   /** 1 for the first CA of a link, +1 per rollover; part of the subject. */
   generation: number;
+  /**
+   * The organisation's issuing CA (an issuer): the link CA is then an intermediate it signs,
+   * ending no later than `notAfter` (the earliest expiry of the issuing CA's chain). Without it
+   * the link CA is self-signed.
+   */
+  parent?: { ca: CredentialPem; notAfter: Date };
 }
 
 export interface MintLeafRequest {
