@@ -6,6 +6,7 @@ import type { AppDeps } from '../shared/app/deps.js';
 import { applyLink } from '../shared/app/provision.js';
 import { getLink, listLinks } from '../shared/app/queries.js';
 import { deleteLink } from '../shared/app/delete.js';
+import { deleteIssuer, getIssuer, listIssuers, putIssuerBundle } from '../shared/app/issuers.js';
 import { errorFields } from '../shared/log.js';
 import { parseYamlBody } from './yaml-body.js';
 
@@ -93,6 +94,20 @@ export function decodeBody(req: ApiRequest): unknown {
 
 const NAME = '([a-z0-9][-a-z0-9]{0,62})';
 
+/** The media type of an issuer's PEM bundle (RFC 7468 has none; this is the common one). */
+export const PEM_MEDIA_TYPE = 'application/x-pem-file';
+
+/** PUT /issuers/{name}: a PEM bundle; any other media type is 415. */
+async function putIssuer(deps: AppDeps, req: ApiRequest, name: string): Promise<ApiResponse> {
+  checkBodySize(req);
+  const type = mediaType(req);
+  if (type !== PEM_MEDIA_TYPE) {
+    throw new MeshlinkError('unsupported-media-type', `content type ${type || '(none)'} is not supported for an issuer: send ${PEM_MEDIA_TYPE}`, { details: [{ path: '(root)', message: `Content-Type ${type || '(none)'}` }] });
+  }
+  const result = await putIssuerBundle(deps, name, req.body.toString('utf8'));
+  return { status: result.created ? 201 : 200, body: result.status };
+}
+
 const coreRoutes: Route[] = [
   {
     method: 'POST',
@@ -109,6 +124,17 @@ const coreRoutes: Route[] = [
     pattern: new RegExp(`^/links/${NAME}$`),
     handler: async (deps, _req, p) => {
       await deleteLink(deps, p.name!);
+      return { status: 204 };
+    },
+  },
+  { method: 'PUT', pattern: new RegExp(`^/issuers/${NAME}$`), handler: (deps, req, p) => putIssuer(deps, req, p.name!) },
+  { method: 'GET', pattern: /^\/issuers\/?$/, handler: async (deps) => ({ status: 200, body: { issuers: await listIssuers(deps) } }) },
+  { method: 'GET', pattern: new RegExp(`^/issuers/${NAME}$`), handler: async (deps, _req, p) => ({ status: 200, body: await getIssuer(deps, p.name!) }) },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/issuers/${NAME}$`),
+    handler: async (deps, _req, p) => {
+      await deleteIssuer(deps, p.name!);
       return { status: 204 };
     },
   },

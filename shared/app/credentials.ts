@@ -8,9 +8,11 @@ import type { LinkSpec } from '../link/spec.js';
 import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
 import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
 import { mintCa, mintLeaf } from '../pki/mint.js';
-import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
+import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { CredentialPem, SdsCredential } from '../pki/types.js';
-import { decodeCa, decodeCredential, encodeCa, encodeCredential } from './payloads.js';
+import { certificateFacts } from '../pki/issuer-bundle.js';
+import { decodeCa, decodeCredential, encodeCa, encodeCredential, type LinkCa } from './payloads.js';
+import { readIssuerBundle } from './issuers.js';
 import type { AppDeps } from './deps.js';
 
 export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string {
@@ -56,7 +58,7 @@ function leftOver(deps: AppDeps, link: string, id: string, orphans: string[], ad
   return left;
 }
 
-export async function readCa(deps: AppDeps, link: string, version: string): Promise<CredentialPem> {
+export async function readCa(deps: AppDeps, link: string, version: string): Promise<LinkCa> {
   const id = secretIdOf(deps, link, 'ca');
   const { payload } = await deps.store.accessVersion(id, version);
   return decodeCa(payload, `${id} version ${version}`);
@@ -68,9 +70,19 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
   return { version: accessed.version, credential: decodeCredential(accessed.payload, `${id} version ${accessed.version}`) };
 }
 
-function caRecord(version: string, certificate: string, generation: number): CaRecord {
-  const s = inspectCertificate(certificate);
-  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint };
+function caRecord(version: string, ca: LinkCa, generation: number): CaRecord {
+  const s = inspectCertificate(ca.certificate);
+  const anchors = ca.roots ? splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint) : undefined;
+  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...(anchors ? { anchors } : {}) };
+}
+
+/** Mints a link CA: self-signed, or under the spec's issuer, with the chain and roots its leaves need. */
+async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now: Date): Promise<LinkCa> {
+  const request = { link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation };
+  if (!spec.issuer) return mintCa(request);
+  const bundle = await readIssuerBundle(deps, spec.issuer);
+  const ca = await mintCa({ ...request, parent: { ca: bundle.issuing, notAfter: bundle.notAfter } });
+  return { ...ca, chain: bundle.chain, roots: bundle.root };
 }
 
 /**
@@ -86,22 +98,23 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
       deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: caRecord(candidate, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: caRecord(candidate, ca, generation), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
-  const ca = await mintCa({ link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation });
+  const ca = await mintLinkCa(deps, spec, generation, now);
   const version = await deps.store.addVersion(id, encodeCa(ca));
-  deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation });
-  return { record: caRecord(version, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans) };
+  deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
+  return { record: caRecord(version, ca, generation), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
-/** The PEM bundle of the given CA generations (what a side's `ca.crt` holds). */
+/** The PEM bundle of the given CA generations (what a side's `ca.crt` holds): each CA, or its roots under an issuer. */
 export async function caBundle(deps: AppDeps, link: string, state: LinkState, generations: number[]): Promise<string> {
   const pems: string[] = [];
   for (const generation of generations) {
     const record = state.cas.find((ca) => ca.generation === generation);
     if (!record) throw new MeshlinkError('internal', `link ${link} has no CA generation ${generation}`);
-    pems.push((await readCa(deps, link, record.version)).certificate);
+    const ca = await readCa(deps, link, record.version);
+    pems.push(ca.roots ?? ca.certificate);
   }
   return joinPemBundle(pems);
 }
@@ -142,7 +155,9 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
     }
   }
   const leaf = await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
-  const credential: SdsCredential = { 'tls.crt': leaf.certificate, 'tls.key': leaf.privateKey, 'ca.crt': bundle };
+  // Under an issuer the peer trusts the root only: the leaf is sent with the link CA and the chain up to it.
+  const certificate = ca.roots ? leaf.certificate + ca.certificate + (ca.chain ?? '') : leaf.certificate;
+  const credential: SdsCredential = { 'tls.crt': certificate, 'tls.key': leaf.privateKey, 'ca.crt': bundle };
   if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
     throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);
   }

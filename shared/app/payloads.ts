@@ -2,6 +2,7 @@
 // (`tls.crt`, `tls.key`, `ca.crt`), so store, cluster Secret and credentialName line up and other
 // syncers (External Secrets Operator, the Secret Manager CSI driver) can consume the same secrets.
 import { MeshlinkError } from '../errors.js';
+import type { IssuerBundle } from '../pki/issuer-bundle.js';
 import type { CredentialPem, SdsCredential } from '../pki/types.js';
 
 const encoder = new TextEncoder();
@@ -32,14 +33,47 @@ export function decodeCredential(payload: Uint8Array, what: string): SdsCredenti
   return { 'tls.crt': stringField(obj, 'tls.crt', what), 'tls.key': stringField(obj, 'tls.key', what), 'ca.crt': stringField(obj, 'ca.crt', what) };
 }
 
-/** A CA is stored with the same key names (no `ca.crt`: it is its own root). */
-export function encodeCa(ca: CredentialPem): Uint8Array {
-  return encoder.encode(JSON.stringify({ 'tls.crt': ca.certificate, 'tls.key': ca.privateKey }));
+/**
+ * A link CA, and under an issuer what its leaves need with it: the organisation's chain without
+ * the root (sent after the link CA in `tls.crt`) and the roots (the peers' `ca.crt`).
+ */
+export interface LinkCa extends CredentialPem {
+  chain?: string;
+  roots?: string;
 }
 
-export function decodeCa(payload: Uint8Array, what: string): CredentialPem {
+/**
+ * A CA is stored with the same key names: no `ca.crt` when it is its own root; under an issuer
+ * `ca.crt` holds the roots and `chain.crt` the organisation's chain without them.
+ */
+export function encodeCa(ca: LinkCa): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({ 'tls.crt': ca.certificate, 'tls.key': ca.privateKey, ...(ca.roots ? { 'chain.crt': ca.chain ?? '', 'ca.crt': ca.roots } : {}) }),
+  );
+}
+
+export function decodeCa(payload: Uint8Array, what: string): LinkCa {
   const obj = decodeJson(payload, what);
-  return { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) };
+  const ca: LinkCa = { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) };
+  if (obj['ca.crt'] !== undefined) Object.assign(ca, { roots: stringField(obj, 'ca.crt', what), chain: typeof obj['chain.crt'] === 'string' ? obj['chain.crt'] : '' });
+  return ca;
+}
+
+/** An issuer's validated bundle, with the link CA's key names (`chain.crt`: the chain without the root, issuing CA first). */
+export function encodeIssuerBundle(bundle: IssuerBundle): Uint8Array {
+  return encoder.encode(
+    JSON.stringify({ 'tls.crt': bundle.issuing.certificate, 'tls.key': bundle.issuing.privateKey, 'chain.crt': bundle.chain, 'ca.crt': bundle.root, notAfter: bundle.notAfter.toISOString() }),
+  );
+}
+
+export function decodeIssuerBundle(payload: Uint8Array, what: string): IssuerBundle {
+  const obj = decodeJson(payload, what);
+  return {
+    issuing: { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) },
+    chain: typeof obj['chain.crt'] === 'string' ? obj['chain.crt'] : '',
+    root: stringField(obj, 'ca.crt', what),
+    notAfter: new Date(stringField(obj, 'notAfter', what)),
+  };
 }
 
 export function encodeSpec(input: unknown): Uint8Array {

@@ -23,6 +23,7 @@ import { pruneStale, withStalePlaces } from './prune.js';
 import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
 import { stalePlaces } from '../link/places.js';
 import { assertNamesFree } from './name-ownership.js';
+import { requireIssuer } from './issuers.js';
 
 export { SIDES };
 
@@ -48,6 +49,7 @@ function gatewayPortOf(spec: LinkSpec): GatewayPort {
 function initialState(spec: LinkSpec, now: string): LinkState {
   return {
     host: spec.host,
+    ...(spec.issuer ? { issuer: spec.issuer } : {}),
     clientCluster: spec.client.cluster,
     serverCluster: spec.server.cluster,
     gatewayPort: spec.server.gatewayPort,
@@ -184,6 +186,7 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   }
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
+  if (spec.issuer) await requireIssuer(deps, spec.issuer);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimGatewayPort(deps, spec.name, gatewayPortOf(spec));
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));

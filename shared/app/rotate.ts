@@ -4,7 +4,7 @@
 // any point is completed by the next run (invariant 5); the lease makes two workers rotate once.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
-import { retireVersions, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
+import { bundleTrust, retireVersions, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
@@ -50,17 +50,11 @@ class PayloadCache {
   }
 }
 
-function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<number, string>): LeafPayloadFacts {
+function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<number, string>, recordedTrust: number[]): LeafPayloadFacts {
   const cert = credential['tls.crt'];
   const summary = inspectCertificate(cert);
-  const trust: number[] = [];
-  let foreignTrust = 0;
-  for (const pem of splitPemBundle(credential['ca.crt'])) {
-    const fingerprint = inspectCertificate(pem).fingerprint;
-    const ca = state.cas.find((c) => c.fingerprint === fingerprint);
-    if (ca) trust.push(ca.generation);
-    else foreignTrust++;
-  }
+  const fingerprints = splitPemBundle(credential['ca.crt']).map((pem) => inspectCertificate(pem).fingerprint);
+  const { trust, foreign: foreignTrust } = bundleTrust(fingerprints, state.cas, recordedTrust);
   return {
     keyMatches: keyMatchesCertificate(cert, credential['tls.key']),
     dnsNames: summary.dnsNames,
@@ -84,7 +78,7 @@ export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkStat
     try {
       // Facts of a version depend only on it and on the link's CAs: computed once per run.
       const key = `${side}@${leaf.version}/${state.cas.map((ca) => `${ca.generation}:${ca.version}`).join(',')}`;
-      leaf.payload = await cache.get(key, async () => payloadFacts((await readCredential(deps, spec.name, side, leaf.version)).credential, state, caCerts));
+      leaf.payload = await cache.get(key, async () => payloadFacts((await readCredential(deps, spec.name, side, leaf.version)).credential, state, caCerts, leaf.trust));
     } catch (err) {
       if (!isMeshlinkError(err, 'not-found')) throw err;
       // The recorded version is gone (disabled or destroyed by hand): the credential is missing.

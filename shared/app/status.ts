@@ -42,6 +42,8 @@ export interface RotationStatus {
 export interface LinkStatus {
   name: string;
   host: string;
+  /** The issuer the link's CAs are minted under, and the root(s) its peers trust (absent: self-signed CAs). */
+  issuer?: { name: string; rootFingerprints: string[] };
   protocol: LinkSpec['protocol'];
   phase: LinkState['phase'];
   ca: { generation: number; notAfter: string; renewAt: string; fingerprint: string; signing: boolean }[];
@@ -154,9 +156,11 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
 
 /** With the rotation's next step as the plan sees it at `at.now` (without reading any payload). */
 export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at: { now: Date; settings: RotationSettings }): LinkStatus {
+  const roots = [...new Set(state.cas.flatMap((ca) => ca.anchors ?? []))];
   return {
     name: spec.name,
     host: spec.host,
+    ...(state.issuer ? { issuer: { name: state.issuer, rootFingerprints: roots } } : {}),
     protocol: spec.protocol,
     phase: state.phase,
     ca: state.cas.map((ca) => ({

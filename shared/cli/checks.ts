@@ -61,9 +61,9 @@ export function cleanupCheck(link: LinkStatus): CheckResult {
   return result('cleanup', `link/${link.name}`, failures.length ? [`pending cleanup: ${failures.join(', ')}`] : [], 'no pending cleanup');
 }
 
-/** The issuer a link uses, as its status or spec names it (the issuers API adds the field). */
+/** The issuer a link uses, as its status (`issuer.name`) or spec (`issuer`) names it. */
 function issuerOf(link: LinkStatus): string | undefined {
-  const named = (link as unknown as { issuer?: unknown }).issuer ?? (link.spec as { issuer?: unknown } | undefined)?.issuer;
+  const named: unknown = link.issuer?.name ?? (link.spec as { issuer?: unknown } | undefined)?.issuer;
   return typeof named === 'string' ? named : undefined;
 }
 

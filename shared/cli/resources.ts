@@ -1,5 +1,6 @@
 // The kinds of object the CLI knows: each is one entry here (its API collection, its `kind:` in
 // apply documents, its table columns), so get, delete and apply learn a new kind from this table.
+import type { IssuerStatus } from '../app/issuers.js';
 import type { LinkStatus } from '../app/status.js';
 import { usageError } from './errors.js';
 import { relativeTime } from './format.js';
@@ -62,13 +63,23 @@ export const RESOURCES: ResourceKind[] = [
     },
   },
   {
-    // Served once the issuers API exists (a server without it answers 404 on /issuers).
+    // An older server without the issuers API answers 404 on /issuers. Columns: app/issuers.ts IssuerStatus.
     name: 'issuer',
     plural: 'issuers',
     documentKind: 'Issuer',
     optional: true,
-    columns: ['NAME', 'EXPIRES', 'AGE'],
-    row: (item, now) => [str(item.name), relativeTime(item.notAfter as string | undefined, now), relativeTime(item.createdAt as string | undefined, now).replace(/ ago$/, '')],
+    columns: ['NAME', 'TYPE', 'ROOT', 'EXPIRES', 'LINKS', 'AGE'],
+    row: (item, now) => {
+      const issuer = item as Partial<IssuerStatus>;
+      return [
+        str(issuer.name),
+        str(issuer.type),
+        str(issuer.root?.subject),
+        relativeTime(issuer.notAfter, now),
+        String(issuer.links?.length ?? '-'),
+        relativeTime(issuer.createdAt, now).replace(/ ago$/, ''),
+      ];
+    },
   },
 ];
 

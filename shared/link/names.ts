@@ -4,6 +4,8 @@
 export type Side = 'client' | 'server';
 /** What a store secret holds for a link; `port-claim` holds its gateway port (app/port-claim.ts). */
 export type StoreRole = 'link' | 'ca' | 'port-claim' | Side;
+/** The role label of an issuer's store secret (app/issuers.ts): not a link's. */
+export const ISSUER_ROLE = 'issuer';
 
 /** Both sides, server first: the client side needs the server's ingress address. */
 export const SIDES: readonly Side[] = ['server', 'client'];
@@ -22,6 +24,7 @@ export const MANAGER = 'meshlink';
 export const STORE_LABEL_MANAGED_BY = 'managed-by';
 export const STORE_LABEL_LINK = 'meshlink-link';
 export const STORE_LABEL_ROLE = 'meshlink-role';
+export const STORE_LABEL_ISSUER = 'meshlink-issuer';
 
 export function objectLabels(link: string, side: Side): Record<string, string> {
   return { [LABEL_MANAGED_BY]: MANAGER, [LABEL_LINK]: link, [LABEL_SIDE]: side };
@@ -42,6 +45,19 @@ export function credentialName(link: string, side: Side): string {
 /** The store's secret id for one role of a link, under a configurable prefix. */
 export function storeSecretId(prefix: string, link: string, role: StoreRole): string {
   return `${prefix}-${link}-${role}`;
+}
+
+/**
+ * The store's secret id of an issuer. `_` separates it: link and port-claim ids are the prefix
+ * followed by `-` and DNS labels (`[a-z0-9-]`) only, so no issuer id is ever a link's, whatever
+ * the names (a `-issuer-<name>` id would be link `issuer` role `ca` for issuer `ca`).
+ */
+export function issuerSecretId(prefix: string, issuer: string): string {
+  return `${prefix}-issuer_${issuer}`;
+}
+
+export function issuerStoreLabels(issuer: string): Record<string, string> {
+  return { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: ISSUER_ROLE, [STORE_LABEL_ISSUER]: issuer };
 }
 
 /**

@@ -57,6 +57,8 @@ const schema = z.strictObject({
   /** `nip.io`: when host is left out, it is `<ingress IPv4>.nip.io` (the walkthrough's convention). */
   hostConvention: z.enum(['nip.io']).optional(),
   protocol: z.enum(['TCP', 'HTTP']).default('TCP'),
+  /** An issuer (PUT /issuers/{name}): the link CA is then signed by the organisation's issuing CA. */
+  issuer: dnsLabel.optional(),
   istioApiVersion: z.enum(ISTIO_API_VERSIONS).default('networking.istio.io/v1beta1'),
   client: z.strictObject({
     cluster: clusterRef,
@@ -159,6 +161,11 @@ export function isLinkName(value: unknown): value is string {
   return linkName.safeParse(value).success;
 }
 
+/** True for a value the spec accepts as `issuer` (an issuer's name). */
+export function isIssuerName(value: unknown): value is string {
+  return dnsLabel.safeParse(value).success;
+}
+
 /** True for a value the spec accepts as a gateway `selector`. */
 export function isGatewaySelector(value: unknown): value is Record<string, string> {
   return selector.safeParse(value).success;
@@ -179,6 +186,8 @@ export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): stri
   const changed: string[] = [];
   if (previous.host !== next.host) changed.push('host');
   if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
+  // Rolling a link over to another issuer (or root) is not supported yet.
+  if (previous.issuer !== next.issuer) changed.push('issuer');
   return changed;
 }
 

@@ -28,6 +28,40 @@ export interface CaRecord {
   notBefore: string;
   notAfter: string;
   fingerprint: string;
+  /**
+   * A CA under an issuer: fingerprints of the organisation's roots, what a `ca.crt` trusting this
+   * CA holds instead of the CA itself. Absent for a self-signed link CA (its own fingerprint).
+   */
+  anchors?: string[];
+}
+
+/** The fingerprints a `ca.crt` holds to trust a CA: its roots under an issuer, else the CA itself. */
+export function anchorsOf(ca: CaRecord): string[] {
+  return ca.anchors ?? [ca.fingerprint];
+}
+
+/**
+ * Which CA generations a `ca.crt` with these certificate fingerprints trusts, and how many of its
+ * certificates anchor no CA of the link. Under an issuer every generation has the same anchors
+ * (the root), so the bundle alone cannot tell them apart: when it holds exactly the anchors of the
+ * generations `recorded` for it, those are what it trusts.
+ */
+export function bundleTrust(fingerprints: readonly string[], cas: readonly CaRecord[], recorded: readonly number[]): { trust: number[]; foreign: number } {
+  const held = new Set(fingerprints);
+  const foreign = fingerprints.filter((fp) => !cas.some((ca) => anchorsOf(ca).includes(fp))).length;
+  const recordedCas = cas.filter((ca) => recorded.includes(ca.generation));
+  const recordedAnchors = new Set(recordedCas.flatMap(anchorsOf));
+  if (recordedCas.length === recorded.length && recordedAnchors.size === held.size && [...held].every((fp) => recordedAnchors.has(fp))) {
+    return { trust: [...recorded], foreign };
+  }
+  const trust: number[] = [];
+  for (const fp of fingerprints) {
+    for (const ca of cas) {
+      const anchors = anchorsOf(ca);
+      if (anchors.includes(fp) && anchors.every((a) => held.has(a)) && !trust.includes(ca.generation)) trust.push(ca.generation);
+    }
+  }
+  return { trust, foreign };
 }
 
 export interface LeafRecord {
@@ -110,6 +144,8 @@ export type StalePlace =
 
 export interface LinkState {
   host: string;
+  /** The issuer whose issuing CA signs the link's CAs (spec `issuer`); absent: self-signed CAs. */
+  issuer?: string;
   clientCluster: string;
   serverCluster: string;
   gatewayPort: number;

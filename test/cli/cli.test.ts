@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { specInput } from '../support/builders.js';
+import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-ca.js';
 import { freePort, runCli, startLocalServer, type CliRun, type LocalServer } from './support.js';
 
 // Each case starts node processes; on a busy machine that is slow, never wrong.
@@ -112,10 +113,20 @@ describe('apply', () => {
     expect((await links()).map((l) => l.name).sort()).toEqual(before);
   });
 
-  it('an Issuer document on a server without issuers: "not supported by this server", exit 1', async () => {
-    const run = await cli(['apply', '-f', '-'], 'kind: Issuer\nname: corp\n');
-    expect(run.code).toBe(1);
-    expect(run.stderr).toBe('error: issuer/corp: issuers are not supported by this server (it answers 404 on /issuers)\n');
+  it('an Issuer document: its bundle is PUT as PEM; get lists it, a bad bundle is the API message, delete removes it', async () => {
+    const root = opensslRoot('/CN=CLI Root');
+    const doc = toYaml({ kind: 'Issuer', name: 'corp', bundle: pemBundle(opensslIntermediate(root, '/CN=CLI Mesh CA'), root) });
+    expect(await cli(['apply', '-f', '-'], doc)).toMatchObject({ code: 0, stdout: 'issuer/corp created\n' });
+    expect(await cli(['apply', '-f', '-'], doc)).toMatchObject({ code: 0, stdout: 'issuer/corp applied\n' });
+    const table = await cli(['get', 'issuers']);
+    expect(table.stdout).toMatch(/^NAME\s+TYPE\s+ROOT\s+EXPIRES\s+LINKS\s+AGE\n/);
+    expect(table.stdout).toMatch(/^corp\s+bundle\s+CN=CLI Root\s+\d{4}-\d\d-\d\d\s+0\s+\d+s\n/m);
+    const bad = await cli(['apply', '-f', '-'], toYaml({ kind: 'Issuer', name: 'corp', bundle: root.certificate }));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: issuer\/corp: invalid issuer bundle: no private key/);
+    noStackTrace(bad);
+    expect(await cli(['delete', 'issuer', 'corp'])).toMatchObject({ code: 0 });
+    expect(await cli(['get', 'issuer', 'corp'])).toMatchObject({ code: 1, stderr: 'error: issuer corp not found (HTTP 404)\n' });
   });
 });
 
@@ -150,77 +161,6 @@ describe('get', () => {
     expect(missing).toMatchObject({ code: 1, stdout: '', stderr: 'error: link nope not found (HTTP 404)\n' });
   });
 
-  it('issuers on a server without them: "not supported by this server", exit 1', async () => {
-    for (const args of [['get', 'issuers'], ['get', 'issuer', 'corp'], ['delete', 'issuer', 'corp']]) {
-      const run = await cli(args);
-      expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'error: issuers are not supported by this server (it answers 404 on /issuers)\n' });
-    }
-  });
-});
-
-describe('describe link', () => {
-  it('both sides, expiry and renewal, CA generations, phase, last sync and last error, in words', async () => {
-    const run = await cli(['describe', 'link', 'mysql']);
-    expect(run.code).toBe(0);
-    const status = (await (await fetch(`${server.url}/links/mysql`)).json()) as Record<string, any>;
-    expect(run.stdout).toMatch(/^Phase: +stable since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+[sm] ago\)$/m);
-    expect(run.stdout).toMatch(/^Client side:\n {2}Cluster: +client-cluster$/m);
-    expect(run.stdout).toMatch(/^Server side:\n {2}Cluster: +server-cluster$/m);
-    expect(run.stdout).toMatch(/^ {2}Certificate: +expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 29d\)$/m);
-    expect(run.stdout).toMatch(/^ {2}Renews: +\d{4}-.* \(in 19d\)$/m);
-    expect(run.stdout).toContain(`  Fingerprint:   ${status.server.fingerprint}`);
-    expect(run.stdout).toMatch(/^ {2}Last sync: +\d{4}-.* ago\)$/m);
-    expect(run.stdout).toMatch(/^ {2}Last error: +none$/m);
-    expect(run.stdout).toMatch(/^CA generations:\n {2}1 \(signing\): expires .*\(in 364d\), renews /m);
-    expect(run.stdout).toMatch(/^ {2}Next step: +nothing to do until .*: /m);
-    expect(run.stdout).toMatch(/^Pending cleanup: none$/m);
-  });
-});
-
-describe('rotate and sweep', () => {
-  it('rotate NAME: both leaves replaced (exit 0); --scope ca starts a rollover', async () => {
-    const before = (await links()).find((l) => l.name === 'pg')!;
-    const leaf = await cli(['rotate', 'pg']);
-    expect(leaf).toMatchObject({ code: 0, stderr: '' });
-    expect(leaf.stdout).toMatch(/^link\/pg: leaf rotation done \(steps: .*issue-leaf\(server\).*\)\n$/);
-    const after = (await links()).find((l) => l.name === 'pg')!;
-    expect(after.client.fingerprint).not.toBe(before.client.fingerprint);
-    const ca = await cli(['rotate', 'pg', '--scope', 'ca', '-o', 'json']);
-    expect(ca.code).toBe(0);
-    expect(JSON.parse(ca.stdout)).toMatchObject({ scope: 'ca', completed: false, status: { phase: 'trust-added' } });
-  });
-
-  it('rotate of a missing link: the API message, exit 1', async () => {
-    expect(await cli(['rotate', 'nope'])).toMatchObject({ code: 1, stderr: 'error: link nope not found (HTTP 404)\n' });
-  });
-
-  it('sweep: what it listed and what was due (exit 0)', async () => {
-    const run = await cli(['sweep']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^listed 3 link\(s\) in 1 page\(s\); \d+ due\n/);
-    const json = await cli(['sweep', '-o', 'json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ listed: 3, pages: 1, errors: [] });
-  });
-});
-
-describe('delete and the server', () => {
-  it('delete link NAME: gone (exit 0)', async () => {
-    expect(await cli(['delete', 'link', 'wide'])).toMatchObject({ code: 0, stdout: 'link/wide deleted\n' });
-    expect((await links()).map((l) => l.name).sort()).toEqual(['mysql', 'pg']);
-  });
-
-  it('MESHLINK_SERVER when there is no --server', async () => {
-    const run = await runCli(['get', 'links', '-o', 'json'], { env: { MESHLINK_SERVER: server.url } });
-    expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).links.map((l: { name: string }) => l.name).sort()).toEqual(['mysql', 'pg']);
-  });
-
-  it('an unreachable server is one line and exit 1', async () => {
-    const run = await runCli(['get', 'links', '--server', `http://127.0.0.1:${await freePort()}`]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^error: cannot reach the meshlink server at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*\n$/);
-    expect(run.stdout).toBe('');
-  });
 });
 
 describe('check', () => {
@@ -231,14 +171,13 @@ describe('check', () => {
     expect(run.stdout).toContain('√ link/mysql: both sides synced\n');
     expect(run.stdout).toContain('√ link/pg: no credential in its renewal window without a renewal scheduled\n');
     expect(run.stdout).toContain('√ link/mysql: no pending cleanup\n');
-    expect(run.stdout).toContain('- issuers: not supported by this server\n');
     expect(run.stdout).toMatch(/Status check results are √\n$/);
     const json = await cli(['check', '-o', 'json']);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: { check: string; subject: string; status: string }[] };
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => `${c.status} ${c.check} ${c.subject}`)).toEqual(
-      expect.arrayContaining([`ok server ${server.url}`, 'ok synced link/mysql', 'ok renewal link/pg', 'ok cleanup link/pg', 'skipped issuer-validity issuers']),
+      expect.arrayContaining([`ok server ${server.url}`, 'ok synced link/mysql', 'ok renewal link/pg', 'ok cleanup link/pg']),
     );
   });
 

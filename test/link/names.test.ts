@@ -4,7 +4,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_NAME_LENGTH } from '../../shared/link/spec.js';
-import { credentialName, egressServicePortName, objectNames, storeSecretId } from '../../shared/link/names.js';
+import { credentialName, egressServicePortName, issuerSecretId, objectNames, storeSecretId } from '../../shared/link/names.js';
+import { portClaimId } from '../../shared/app/port-claim.js';
 import { gatewayServicePorts, renderClientObjects, renderCredentialSecret, renderServerObjects } from '../../shared/mesh/render.js';
 import type { LinkSpec } from '../../shared/link/spec.js';
 import { linkSpec } from '../mesh/builders.js';
@@ -105,5 +106,26 @@ describe('names of two links never collide (invariant 6)', () => {
     for (const name of [...Object.values(names), credentialName(link, 'client'), credentialName(link, 'server'), storeSecretId('meshlink', link, 'link')]) {
       expect(name.length).toBeLessThanOrEqual(63);
     }
+  });
+});
+
+describe('issuer secret ids never collide with link or port-claim ids', () => {
+  const ROLES = ['link', 'ca', 'port-claim', 'client', 'server'] as const;
+  const issuerName = fc.oneof(fc.constantFrom(...ROLES, 'a-ca', 'x-server'), linkName);
+
+  it('no issuer id is the id of any role of any link, nor a port claim', () => {
+    fc.assert(
+      fc.property(linkName, issuerName, (link, issuer) => {
+        const id = issuerSecretId('meshlink', issuer);
+        for (const role of ROLES) expect(storeSecretId('meshlink', link, role)).not.toBe(id);
+        expect(id).not.toBe(portClaimId('meshlink', { cluster: link, port: 443 }));
+      }),
+      // `-issuer-<name>` would collide here: link `issuer` role `ca` and issuer `ca`.
+      { numRuns: 2000, examples: [['issuer', 'ca'], ['issuer--a', 'a-ca'], ['issuer', 'port-claim']] },
+    );
+  });
+
+  it('is a valid store secret id for the longest issuer name', () => {
+    expect(issuerSecretId('meshlink', 'a'.repeat(63))).toMatch(/^[A-Za-z0-9_-]{1,255}$/);
   });
 });

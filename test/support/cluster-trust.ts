@@ -69,7 +69,8 @@ function signs(caPem: string, leafPem: string): boolean {
 
 /**
  * Would a handshake between the two gateways succeed at `at`, by chain verification? Each side's
- * certificate must be valid then and signed by a CA of the peer's ca.crt that is valid then too
+ * certificate must be valid then and chain (through the certificates it presents with it, each valid
+ * then) to a CA of the peer's ca.crt that is valid then too
  * (what the TLS stack checks; the data plane itself cannot run on a manual clock). Empty when both
  * directions verify; a side without a Secret is a failure.
  */
@@ -80,12 +81,30 @@ export function handshakeFailures(clusters: MemoryClusters, link: string, at: Da
       out.push(`${own ? peer : side} has no Secret`);
       continue;
     }
-    const leaf = certificate(own['tls.crt']);
     const when = at.toISOString();
+    // The presented chain (a leaf alone, or under an issuer: leaf, link CA, the organisation's
+    // chain), walked up until a CA of the peer's ca.crt signs it; each certificate on the way, and
+    // the anchor, must be valid at `at`.
+    const presented = splitPemBundle(own['tls.crt']);
+    const anchors = splitPemBundle(other['ca.crt']);
+    let current = presented[0]!;
+    const path: string[] = [];
+    let anchor: string | undefined;
+    for (;;) {
+      path.push(current);
+      anchor = anchors.find((pem) => signs(pem, current));
+      const next = anchor ? undefined : presented.find((pem) => !path.includes(pem) && signs(pem, current));
+      if (!next) break;
+      current = next;
+    }
+    const leaf = certificate(presented[0]!);
     if (!validAt(leaf, at)) out.push(`at ${when} the ${side} certificate is not valid (${leaf.validFrom} to ${leaf.validTo})`);
-    const issuer = splitPemBundle(other['ca.crt']).find((pem) => signs(pem, own['tls.crt']));
-    if (!issuer) out.push(`at ${when} no CA of the ${peer} ca.crt signed the ${side} certificate`);
-    else if (!validAt(certificate(issuer), at)) out.push(`at ${when} the CA of the ${side} certificate is not valid (${certificate(issuer).validFrom} to ${certificate(issuer).validTo})`);
+    for (const pem of path.slice(1)) {
+      const c = certificate(pem);
+      if (!validAt(c, at)) out.push(`at ${when} ${c.subject} in the ${side} chain is not valid (${c.validFrom} to ${c.validTo})`);
+    }
+    if (!anchor) out.push(`at ${when} no CA of the ${peer} ca.crt signed the ${side} certificate${path.length > 1 ? ' or its chain' : ''}`);
+    else if (!validAt(certificate(anchor), at)) out.push(`at ${when} the CA of the ${side} certificate is not valid (${certificate(anchor).validFrom} to ${certificate(anchor).validTo})`);
   }
   return out;
 }

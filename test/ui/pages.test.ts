@@ -57,7 +57,7 @@ describe('the pages with markup in any status field', () => {
   it('show it as text: no tag but the page’s own', () => {
     fc.assert(
       fc.property(fc.string(), fc.string(), fc.string(), (text, cluster, error) => {
-        const status: LinkStatus = { ...broken, name: text, host: text, lastError: error, client: { ...broken.client, cluster }, spec: { host: text }, issuer: text, rotation: { ...broken.rotation, next: { step: text, reason: error } } } as LinkStatus;
+        const status: LinkStatus = { ...broken, name: text, host: text, lastError: error, client: { ...broken.client, cluster }, spec: { host: text }, issuer: { name: text, rootFingerprints: [] }, rotation: { ...broken.rotation, next: { step: text, reason: error } } } as LinkStatus;
         for (const page of [statusPage([healthy, status], app.clock()), linkPage(status, app.clock())]) {
           expect([...tagsOf(page)].filter((t) => !TAGS.has(t))).toEqual([]);
         }
@@ -102,7 +102,7 @@ describe('a link as a row', () => {
   });
 
   it('shows an external issuer and a partner side when a status names them', () => {
-    const row = linkRow({ ...healthy, issuer: { name: 'cas-prod' }, server: { ...healthy.server, partner: 'acme-bank' } } as LinkStatus, app.clock());
+    const row = linkRow({ ...healthy, issuer: { name: 'cas-prod', rootFingerprints: [] }, server: { ...healthy.server, partner: 'acme-bank' } } as LinkStatus, app.clock());
     expect(row.issuer).toBe('cas-prod');
     expect(row.sides[1]).toMatchObject({ kind: 'partner', name: 'acme-bank' });
   });

@@ -1,7 +1,8 @@
-// `apply -f FILE|-`: every document of the file, each POSTed to its kind's collection. The file is
-// parsed whole first (a bad file sends nothing); a refused document does not stop the others.
+// `apply -f FILE|-`: every document of the file, a link POSTed to /links, an issuer's `bundle` PUT
+// as PEM to /issuers/{name}. The file is parsed whole first (a bad file sends nothing); a refused
+// document does not stop the others.
 import type { Command } from 'commander';
-import { aboutKind, type CliContext } from '../context.js';
+import { aboutKind, objectPath, type CliContext } from '../context.js';
 import { readSource, parseDocuments } from '../documents.js';
 import { reportError } from '../report.js';
 
@@ -17,8 +18,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
       for (const doc of docs) {
         const label = `${doc.kind.name}/${doc.name ?? `(document ${doc.position})`}`;
         try {
-          const body = { contentType: 'application/json', text: JSON.stringify(doc.body) };
-          const answer = await aboutKind(client, doc.kind, () => client.request('POST', `/${doc.kind.plural}`, body));
+          const answer = await aboutKind(client, doc.kind, () => {
+            if (doc.kind.name !== 'issuer') return client.request('POST', `/${doc.kind.plural}`, { contentType: 'application/json', text: JSON.stringify(doc.body) });
+            const bundle = typeof doc.body.bundle === 'string' ? doc.body.bundle : '';
+            return client.request('PUT', objectPath(doc.kind, doc.name ?? ''), { contentType: 'application/x-pem-file', text: bundle });
+          });
           ctx.io.stdout(`${label} ${answer.status === 201 ? 'created' : 'applied'}\n`);
         } catch (err) {
           reportError(ctx.io, err, label);

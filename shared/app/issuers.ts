@@ -1,0 +1,179 @@
+// Use-cases of issuers: an organisation's issuing CA, imported as a PEM bundle, under which link
+// CAs are minted. The bundle (its key included) is stored like every other credential; the
+// issuer's status lives in an annotation of its secret, so reads never touch the key.
+// Everything is validated before the first write (invariant 7).
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
+import { issuerSecretId, issuerStoreLabels, ISSUER_ROLE, MANAGER, STORE_LABEL_ISSUER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
+import { isIssuerName } from '../link/spec.js';
+import { decodeState } from '../link/state.js';
+import { certificateFacts, parseIssuerBundle, type CertificateFacts, type IssuerBundle } from '../pki/issuer-bundle.js';
+import { listAllSecrets, type SecretMetadata } from '../store/port.js';
+import type { AppDeps } from './deps.js';
+import { listLinkSecrets } from './link-record.js';
+import { decodeIssuerBundle, encodeIssuerBundle } from './payloads.js';
+
+/** Annotation of an issuer's secret: its IssuerRecord. */
+const ANNOTATION_ISSUER = 'meshlink-issuer';
+
+/** What is kept about an issuer next to its bundle (no key material). */
+interface IssuerRecord {
+  type: 'bundle';
+  /** Version of the issuer's secret holding the bundle. */
+  version: string;
+  issuingCa: CertificateFacts;
+  root: CertificateFacts;
+  /** The earliest notAfter of the chain: link CAs and leaves under it end by then. */
+  notAfter: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An issuer as the API shows it: what it is, when it ends, and the links under it. */
+export interface IssuerStatus extends Omit<IssuerRecord, 'version'> {
+  name: string;
+  links: string[];
+}
+
+export interface PutIssuerResult {
+  created: boolean;
+  status: IssuerStatus;
+}
+
+function requireName(name: string): void {
+  if (!isIssuerName(name)) {
+    throw new MeshlinkError('invalid-argument', 'invalid issuer name', { details: [{ path: 'name', message: 'must be a DNS-1123 label of at most 63 characters' }] });
+  }
+}
+
+function recordOf(meta: SecretMetadata): IssuerRecord | undefined {
+  const raw = meta.annotations[ANNOTATION_ISSUER];
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as IssuerRecord;
+  } catch (cause) {
+    throw new MeshlinkError('internal', `issuer record of ${meta.id} is not valid JSON`, { cause });
+  }
+}
+
+async function metadataOf(deps: AppDeps, name: string): Promise<SecretMetadata | undefined> {
+  try {
+    return await deps.store.getSecret(issuerSecretId(deps.settings.secretPrefix, name));
+  } catch (err) {
+    if (isMeshlinkError(err, 'not-found')) return undefined;
+    throw err;
+  }
+}
+
+/** The links under each issuer, from one metadata listing of the links (no payload read). */
+async function linksByIssuer(deps: AppDeps): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for await (const meta of listLinkSecrets(deps)) {
+    const state = decodeState(meta.annotations, meta.id);
+    if (!state?.issuer) continue;
+    const link = meta.labels[STORE_LABEL_LINK] ?? meta.id;
+    out.set(state.issuer, [...(out.get(state.issuer) ?? []), link].sort());
+  }
+  return out;
+}
+
+function statusOf(name: string, record: IssuerRecord, links: string[]): IssuerStatus {
+  const { version: _version, ...rest } = record;
+  return { name, ...rest, links };
+}
+
+/**
+ * PUT /issuers/{name} with a PEM bundle: 201 created, 200 replaced or unchanged (no write). A
+ * bundle under another root is refused (409) while links use the issuer: their peers trust the
+ * old root only, and rolling them over is not supported yet.
+ */
+export async function putIssuerBundle(deps: AppDeps, name: string, text: string): Promise<PutIssuerResult> {
+  requireName(name);
+  const now = deps.clock();
+  const bundle = parseIssuerBundle(text, now);
+  const payload = encodeIssuerBundle(bundle);
+  const id = issuerSecretId(deps.settings.secretPrefix, name);
+  let meta = await metadataOf(deps, name);
+  const previous = meta && recordOf(meta);
+  const root = certificateFacts(bundle.root);
+  if (previous) {
+    const stored = await deps.store.accessVersion(id, previous.version);
+    if (Buffer.from(stored.payload).equals(Buffer.from(payload))) {
+      return { created: false, status: statusOf(name, previous, (await linksByIssuer(deps)).get(name) ?? []) };
+    }
+    const links = (await linksByIssuer(deps)).get(name) ?? [];
+    if (previous.root.fingerprint !== root.fingerprint && links.length > 0) {
+      throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: a bundle under another root cannot replace it yet`, {
+        details: [{ path: 'bundle', message: `root ${root.subject} differs from ${previous.root.subject}, which links ${links.join(', ')} trust` }],
+      });
+    }
+  }
+  // A secret without a record (a crash before the first version was recorded) is taken as absent.
+  meta ??= await deps.store.createSecret(id, { labels: issuerStoreLabels(name), annotations: {} }).catch(async (err: unknown) => {
+    if (!isMeshlinkError(err, 'already-exists')) throw err;
+    return deps.store.getSecret(id);
+  });
+  const version = await deps.store.addVersion(id, payload);
+  const at = now.toISOString();
+  const record: IssuerRecord = {
+    type: 'bundle',
+    version,
+    issuingCa: certificateFacts(bundle.issuing.certificate),
+    root,
+    notAfter: bundle.notAfter.toISOString(),
+    createdAt: previous?.createdAt ?? at,
+    updatedAt: at,
+  };
+  await deps.store.updateAnnotations(id, { ...meta.annotations, [ANNOTATION_ISSUER]: JSON.stringify(record) }, meta.etag);
+  if (previous) await deps.store.disableVersion(id, previous.version);
+  deps.log.info(previous ? 'replaced issuer bundle' : 'imported issuer bundle', { issuer: name, secret: id, version });
+  return { created: !previous, status: statusOf(name, record, (await linksByIssuer(deps)).get(name) ?? []) };
+}
+
+export async function getIssuer(deps: AppDeps, name: string): Promise<IssuerStatus> {
+  requireName(name);
+  const meta = await metadataOf(deps, name);
+  const record = meta && recordOf(meta);
+  if (!record) throw new MeshlinkError('not-found', `issuer ${name} not found`);
+  return statusOf(name, record, (await linksByIssuer(deps)).get(name) ?? []);
+}
+
+export async function listIssuers(deps: AppDeps): Promise<IssuerStatus[]> {
+  const links = await linksByIssuer(deps);
+  const out: IssuerStatus[] = [];
+  for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: ISSUER_ROLE } })) {
+    const name = meta.labels[STORE_LABEL_ISSUER];
+    const record = recordOf(meta);
+    if (name && record) out.push(statusOf(name, record, links.get(name) ?? []));
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** DELETE /issuers/{name}: 409 while a link uses it (its CAs are minted under it). */
+export async function deleteIssuer(deps: AppDeps, name: string): Promise<void> {
+  requireName(name);
+  const meta = await metadataOf(deps, name);
+  if (!meta) throw new MeshlinkError('not-found', `issuer ${name} not found`);
+  const links = (await linksByIssuer(deps)).get(name) ?? [];
+  if (links.length > 0) {
+    throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: delete them first`, { details: [{ path: 'name', message: `used by ${links.join(', ')}` }] });
+  }
+  await deps.store.deleteSecret(meta.id, meta.etag);
+  deps.log.info('deleted issuer', { issuer: name });
+}
+
+/** A link spec's `issuer`: a 400 naming the field when there is no such issuer. */
+export async function requireIssuer(deps: AppDeps, name: string): Promise<void> {
+  const meta = await metadataOf(deps, name);
+  if (!meta || !recordOf(meta)) {
+    throw new MeshlinkError('invalid-argument', 'invalid link spec', { details: [{ path: 'issuer', message: `no issuer named ${name} (PUT /issuers/${name} imports one)` }] });
+  }
+}
+
+/** The bundle a link CA is minted under (its key: read only to sign). */
+export async function readIssuerBundle(deps: AppDeps, name: string): Promise<IssuerBundle> {
+  const meta = await metadataOf(deps, name);
+  const record = meta && recordOf(meta);
+  if (!record) throw new MeshlinkError('not-found', `issuer ${name} not found`);
+  const { payload } = await deps.store.accessVersion(meta.id, record.version);
+  return decodeIssuerBundle(payload, `${meta.id} version ${record.version}`);
+}

@@ -1,0 +1,170 @@
+// PUT/GET/DELETE /issuers and links under an issuer, in process: status without key material,
+// each refusal naming the problem and leaving the stored issuer as it was, and the 409s.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { handleApiRequest, type ApiRequest } from '../../functions/http-api.js';
+import { issuerSecretId } from '../../shared/link/names.js';
+import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
+import { specInput } from '../support/builders.js';
+import { storeWrites, testApp, type TestApp } from '../support/app.js';
+import { opensslIntermediate, opensslRoot, pemBundle, type OpensslCa } from '../support/openssl-ca.js';
+
+const PEM = 'application/x-pem-file';
+let root: OpensslCa;
+let issuing: OpensslCa;
+let bundle: string;
+let otherRootBundle: string;
+
+beforeAll(() => {
+  root = opensslRoot('/O=Example Bank/CN=Example Root CA');
+  issuing = opensslIntermediate(root, '/O=Example Bank/CN=Example Mesh CA');
+  bundle = pemBundle(issuing, root);
+  const other = opensslRoot('/CN=Other Root');
+  otherRootBundle = pemBundle(opensslIntermediate(other, '/CN=Other Mesh CA'), other);
+});
+
+const app = () => testApp({ start: new Date(Date.now() + 60_000).toISOString() });
+
+function req(method: string, path: string, contentType?: string, body = ''): ApiRequest {
+  return { method, path, ...(contentType ? { contentType } : {}), body: Buffer.from(body) };
+}
+
+async function call(a: TestApp, r: ApiRequest) {
+  const res = await handleApiRequest(a.deps, r);
+  return { status: res.status, body: res.body as Record<string, any> };
+}
+
+const putIssuer = (a: TestApp, text = bundle, name = 'corp') => call(a, req('PUT', `/issuers/${name}`, PEM, text));
+const createLink = (a: TestApp, overrides: Record<string, unknown> = { issuer: 'corp' }, name = 'mysql') =>
+  call(a, req('POST', '/links', 'application/json', JSON.stringify(specInput(overrides, name))));
+
+describe('PUT /issuers/{name} with a PEM bundle', () => {
+  it('creates the issuer: 201 with its status, never key material; GET and the listing answer the same', async () => {
+    const a = app();
+    const res = await putIssuer(a);
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      name: 'corp',
+      type: 'bundle',
+      issuingCa: { subject: 'O=Example Bank, CN=Example Mesh CA', fingerprint: certificateFacts(issuing.certificate).fingerprint },
+      root: { subject: 'O=Example Bank, CN=Example Root CA', fingerprint: certificateFacts(root.certificate).fingerprint },
+      notAfter: certificateFacts(issuing.certificate).notAfter,
+      links: [],
+    });
+    expect(JSON.stringify(res.body)).not.toMatch(/PRIVATE KEY|BEGIN/);
+    expect(JSON.stringify(a.log.lines)).not.toMatch(/PRIVATE KEY/);
+    expect((await call(a, req('GET', '/issuers/corp'))).body).toEqual(res.body);
+    expect((await call(a, req('GET', '/issuers'))).body).toEqual({ issuers: [res.body] });
+    // The key is stored like every other credential, under the issuer's own secret id.
+    expect((await a.memory.listVersions(issuerSecretId('meshlink', 'corp'))).length).toBe(1);
+  });
+
+  it('answers the same bundle with 200 and writes nothing', async () => {
+    const a = app();
+    await putIssuer(a);
+    const before = storeWrites(a.store);
+    const again = await putIssuer(a);
+    expect(again.status).toBe(200);
+    expect(storeWrites(a.store)).toBe(before);
+  });
+
+  it.each([
+    ['not PEM', () => 'just text', /not PEM/],
+    ['no key', () => issuing.certificate + root.certificate, /no private key/],
+    ['two keys', () => bundle + root.privateKey, /2 private keys/],
+    ['a key that matches no certificate', () => root.privateKey + issuing.certificate, /matches no certificate/],
+    ['a chain that does not link up', () => pemBundle(issuing), /does not link up/],
+    ['a certificate that is not a CA', () => pemBundle(opensslIntermediate(root, '/CN=Leaf', { basicConstraints: 'CA:FALSE' }), root), /not a CA/],
+  ])('refuses %s: 400 naming it, the stored issuer as it was', async (_what, text, message) => {
+    const a = app();
+    const stored = (await putIssuer(a)).body;
+    const before = storeWrites(a.store);
+    const res = await putIssuer(a, text());
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatch(message);
+    expect(res.body.details).toEqual([{ path: 'bundle', message: expect.stringMatching(message) }]);
+    expect(storeWrites(a.store)).toBe(before);
+    expect((await call(a, req('GET', '/issuers/corp'))).body).toEqual(stored);
+  });
+
+  it('refuses another media type with 415, and a bad name with 400', async () => {
+    const a = app();
+    expect((await call(a, req('PUT', '/issuers/corp', 'application/json', '{}'))).status).toBe(415);
+    expect((await putIssuer(a, bundle, 'corp-')).body.details).toEqual([{ path: 'name', message: expect.any(String) }]);
+    expect(storeWrites(a.store)).toBe(0);
+  });
+
+  it('replaces the bundle under the same root: 200, the new issuing CA', async () => {
+    const a = app();
+    await putIssuer(a);
+    await createLink(a);
+    const renewed = opensslIntermediate(root, '/O=Example Bank/CN=Example Mesh CA 2');
+    const res = await putIssuer(a, pemBundle(renewed, root));
+    expect(res.status).toBe(200);
+    expect(res.body.issuingCa.fingerprint).toBe(certificateFacts(renewed.certificate).fingerprint);
+    expect(res.body.links).toEqual(['mysql']);
+  });
+
+  it('refuses a bundle under another root while links use the issuer: 409 naming them', async () => {
+    const a = app();
+    await putIssuer(a);
+    await createLink(a);
+    const res = await putIssuer(a, otherRootBundle);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatch(/used by link\(s\) mysql/);
+    expect((await call(a, req('GET', '/issuers/corp'))).body.root.subject).toBe('O=Example Bank, CN=Example Root CA');
+    // Once no link uses it, it may move to another root.
+    expect((await call(a, req('DELETE', '/links/mysql'))).status).toBe(204);
+    expect((await putIssuer(a, otherRootBundle)).status).toBe(200);
+  });
+});
+
+describe('DELETE /issuers/{name}', () => {
+  it('is a 409 while a link uses it, 204 after, then 404', async () => {
+    const a = app();
+    await putIssuer(a);
+    await createLink(a);
+    const refused = await call(a, req('DELETE', '/issuers/corp'));
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatch(/mysql/);
+    await call(a, req('DELETE', '/links/mysql'));
+    expect((await call(a, req('DELETE', '/issuers/corp'))).status).toBe(204);
+    expect((await call(a, req('GET', '/issuers/corp'))).status).toBe(404);
+    expect((await call(a, req('DELETE', '/issuers/corp'))).status).toBe(404);
+  });
+});
+
+describe('a link spec with issuer', () => {
+  it('names an issuer that does not exist: 400 naming issuer, no trace', async () => {
+    const a = app();
+    const res = await createLink(a, { issuer: 'nope' });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ path: 'issuer', message: expect.stringMatching(/no issuer named nope/) }]);
+    expect(storeWrites(a.store)).toBe(0);
+    expect(a.clusters.totalWrites).toBe(0);
+  });
+
+  it('shows the issuer and its root fingerprint in the link status; the issuer lists the link', async () => {
+    const a = app();
+    await putIssuer(a);
+    const res = await createLink(a);
+    expect(res.status).toBe(201);
+    expect(res.body.issuer).toEqual({ name: 'corp', rootFingerprints: [certificateFacts(root.certificate).fingerprint] });
+    expect((await call(a, req('GET', '/issuers/corp'))).body.links).toEqual(['mysql']);
+    // A link without issuer is as before: its own self-signed CA, no issuer field.
+    const own = await createLink(a, { server: { cluster: 'server-cluster', service: 'pg.default.svc.cluster.local', port: 5432 } }, 'pg');
+    expect(own.status).toBe(201);
+    expect(own.body.issuer).toBeUndefined();
+  });
+
+  it('cannot change on an existing link: 409 naming issuer, like host', async () => {
+    const a = app();
+    await putIssuer(a);
+    await putIssuer(a, bundle, 'other');
+    await createLink(a);
+    for (const issuer of ['other', undefined]) {
+      const res = await createLink(a, issuer ? { issuer } : {});
+      expect(res.status).toBe(409);
+      expect(res.body.details).toEqual([{ path: 'issuer', message: 'cannot change on an existing link' }]);
+    }
+  });
+});
