@@ -69,6 +69,7 @@ export type SideSummary = Pick<SideStatus, 'cluster' | 'notAfter' | 'sync'> & { 
 export interface LinkSummary {
   name: string;
   host: string;
+  issuer?: LinkStatus['issuer'];
   phase: LinkState['phase'];
   ca: Pick<LinkStatus['ca'][number], 'generation' | 'notAfter'>[];
   rotation: Pick<RotationStatus, 'signingGeneration'>;
@@ -76,6 +77,12 @@ export interface LinkSummary {
   server: SideSummary;
   nextRenewal?: string;
   lastError?: string;
+}
+
+/** The issuer field of a status: the issuer's name and the roots the link's CAs anchor to. */
+function issuerOf(state: LinkState): Pick<LinkSummary, 'issuer'> {
+  if (!state.issuer) return {};
+  return { issuer: { name: state.issuer, rootFingerprints: [...new Set(state.cas.flatMap((ca) => ca.anchors ?? []))] } };
 }
 
 export function linkSummary(name: string, state: LinkState): LinkSummary {
@@ -91,6 +98,7 @@ export function linkSummary(name: string, state: LinkState): LinkSummary {
   return {
     name,
     host: state.host,
+    ...issuerOf(state),
     phase: state.phase,
     ca: state.cas.map((ca) => ({ generation: ca.generation, notAfter: ca.notAfter })),
     rotation: { signingGeneration: state.signingGeneration },
@@ -156,11 +164,10 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
 
 /** With the rotation's next step as the plan sees it at `at.now` (without reading any payload). */
 export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at: { now: Date; settings: RotationSettings }): LinkStatus {
-  const roots = [...new Set(state.cas.flatMap((ca) => ca.anchors ?? []))];
   return {
     name: spec.name,
     host: spec.host,
-    ...(state.issuer ? { issuer: { name: state.issuer, rootFingerprints: roots } } : {}),
+    ...issuerOf(state),
     protocol: spec.protocol,
     phase: state.phase,
     ca: state.cas.map((ca) => ({

@@ -2,6 +2,8 @@
 // each refusal naming the problem and leaving the stored issuer as it was, and the 409s.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handleApiRequest, type ApiRequest } from '../../functions/http-api.js';
+import { listLinkSummaries } from '../../shared/app/queries.js';
+import { linkRow } from '../../shared/ui/view.js';
 import { issuerSecretId } from '../../shared/link/names.js';
 import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
 import { specInput } from '../support/builders.js';
@@ -150,6 +152,8 @@ describe('a link spec with issuer', () => {
     expect(res.status).toBe(201);
     expect(res.body.issuer).toEqual({ name: 'corp', rootFingerprints: [certificateFacts(root.certificate).fingerprint] });
     expect((await call(a, req('GET', '/issuers/corp'))).body.links).toEqual(['mysql']);
+    // The status page's listing (the state alone, no spec read) names it too.
+    expect(linkRow((await listLinkSummaries(a.deps))[0]!, a.clock()).issuer).toBe('corp');
     // A link without issuer is as before: its own self-signed CA, no issuer field.
     const own = await createLink(a, { server: { cluster: 'server-cluster', service: 'pg.default.svc.cluster.local', port: 5432 } }, 'pg');
     expect(own.status).toBe(201);
