@@ -6,7 +6,7 @@ import type { AppDeps } from '../shared/app/deps.js';
 import { applyLink } from '../shared/app/provision.js';
 import { getLink, listLinks } from '../shared/app/queries.js';
 import { deleteLink } from '../shared/app/delete.js';
-import { deleteIssuer, getIssuer, listIssuers, putIssuerBundle } from '../shared/app/issuers.js';
+import { deleteIssuer, getIssuer, listIssuers, putIssuerBundle, putIssuerReference } from '../shared/app/issuers.js';
 import { errorFields } from '../shared/log.js';
 import { parseYamlBody } from './yaml-body.js';
 
@@ -97,14 +97,10 @@ const NAME = '([a-z0-9][-a-z0-9]{0,62})';
 /** The media type of an issuer's PEM bundle (RFC 7468 has none; this is the common one). */
 export const PEM_MEDIA_TYPE = 'application/x-pem-file';
 
-/** PUT /issuers/{name}: a PEM bundle; any other media type is 415. */
+/** PUT /issuers/{name}: a PEM bundle, or (JSON or YAML) where the organisation keeps it; any other media type is 415. */
 async function putIssuer(deps: AppDeps, req: ApiRequest, name: string): Promise<ApiResponse> {
   checkBodySize(req);
-  const type = mediaType(req);
-  if (type !== PEM_MEDIA_TYPE) {
-    throw new MeshlinkError('unsupported-media-type', `content type ${type || '(none)'} is not supported for an issuer: send ${PEM_MEDIA_TYPE}`, { details: [{ path: '(root)', message: `Content-Type ${type || '(none)'}` }] });
-  }
-  const result = await putIssuerBundle(deps, name, req.body.toString('utf8'));
+  const result = mediaType(req) === PEM_MEDIA_TYPE ? await putIssuerBundle(deps, name, req.body.toString('utf8')) : await putIssuerReference(deps, name, decodeBody(req));
   return { status: result.created ? 201 : 200, body: result.status };
 }
 

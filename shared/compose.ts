@@ -5,14 +5,14 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { DEFAULT_SETTINGS, type AppDeps } from './app/deps.js';
 import { createLogger, type Logger } from './log.js';
-import type { SecretStore } from './store/port.js';
+import type { ForeignSecretReader, SecretStore } from './store/port.js';
 import { KubernetesClusterResolver } from './clusters/resolver.js';
 import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './app/rotation-queue.js';
 
-async function makeStore(config: Config): Promise<SecretStore> {
+async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
   if (config.store.kind === 'local') {
     const { LocalFileStore } = await import('./store/local-file-store.js');
     return new LocalFileStore(config.store.dir);
@@ -41,8 +41,11 @@ function restrictClusterAccess(inner: ClusterResolver, allowed: Config['clusterA
 }
 
 export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
+  const store = await makeStore(config);
   return {
-    store: await makeStore(config),
+    store,
+    // Secret Manager reads the organisation's secrets itself; the local store stands in for them.
+    ...(store.readForeignSecret ? { foreignSecrets: { readForeignSecret: store.readForeignSecret.bind(store) } } : {}),
     clusters: restrictClusterAccess(
       new KubernetesClusterResolver({
         stateDir: config.stateDir,

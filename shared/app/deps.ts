@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from '../rotation/plan.js';
-import type { SecretStore } from '../store/port.js';
+import type { ForeignSecretReader, SecretStore } from '../store/port.js';
 
 export interface AppSettings extends RotationSettings {
   /** Prefix of every store secret id (`meshlink-mysql-ca`). */
@@ -18,6 +18,8 @@ export interface AppSettings extends RotationSettings {
 
 export interface AppDeps {
   store: SecretStore;
+  /** Secrets the organisation manages (issuers of type secretManager); absent: the store's own (sameStoreForeignSecrets). */
+  foreignSecrets?: ForeignSecretReader;
   clusters: ClusterResolver;
   clock: Clock;
   log: Logger;

@@ -1,13 +1,15 @@
-// Use-cases of issuers: an organisation's issuing CA, imported as a PEM bundle, under which link
-// CAs are minted. The bundle (its key included) is stored like every other credential; the
-// issuer's status lives in an annotation of its secret, so reads never touch the key.
+// Use-cases of issuers: an organisation's issuing CA, under which link CAs are minted. Its bundle
+// is imported (stored like every other credential, its key included) or stays in a secret the
+// organisation manages (read, never written). The issuer's status lives in an annotation of its
+// secret, so reads never touch the key.
 // Everything is validated before the first write (invariant 7).
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { issuerSecretId, issuerStoreLabels, ISSUER_ROLE, MANAGER, STORE_LABEL_ISSUER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
 import { isIssuerName } from '../link/spec.js';
 import { decodeState } from '../link/state.js';
 import { certificateFacts, parseIssuerBundle, type CertificateFacts, type IssuerBundle } from '../pki/issuer-bundle.js';
-import { listAllSecrets, type SecretMetadata } from '../store/port.js';
+import { z } from 'zod';
+import { FOREIGN_SECRET_NAME, listAllSecrets, sameStoreForeignSecrets, type ForeignSecretReader, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 import { listLinkSecrets } from './link-record.js';
 import { decodeIssuerBundle, encodeIssuerBundle } from './payloads.js';
@@ -15,11 +17,14 @@ import { decodeIssuerBundle, encodeIssuerBundle } from './payloads.js';
 /** Annotation of an issuer's secret: its IssuerRecord. */
 const ANNOTATION_ISSUER = 'meshlink-issuer';
 
-/** What is kept about an issuer next to its bundle (no key material). */
+/** What is kept about an issuer (no key material): where its bundle is, and what the bundle was when last read. */
 interface IssuerRecord {
-  type: 'bundle';
-  /** Version of the issuer's secret holding the bundle. */
-  version: string;
+  /** `bundle`: imported, stored by meshlink; `secretManager`: in a secret the organisation manages, read only. */
+  type: 'bundle' | 'secretManager';
+  /** bundle: version of the issuer's secret holding it. */
+  version?: string;
+  /** secretManager: the organisation's secret (`projects/P/secrets/S`). */
+  secret?: string;
   issuingCa: CertificateFacts;
   root: CertificateFacts;
   /** The earliest notAfter of the chain: link CAs and leaves under it end by then. */
@@ -81,29 +86,53 @@ function statusOf(name: string, record: IssuerRecord, links: string[]): IssuerSt
   return { name, ...rest, links };
 }
 
+function foreignSecrets(deps: AppDeps): ForeignSecretReader {
+  return deps.foreignSecrets ?? sameStoreForeignSecrets(deps.store);
+}
+
+/** The bundle in the organisation's secret, validated at `now`. */
+async function readForeignBundle(deps: AppDeps, secret: string, now: Date): Promise<IssuerBundle> {
+  let payload: Uint8Array;
+  try {
+    payload = (await foreignSecrets(deps).readForeignSecret(secret)).payload;
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found')) throw err;
+    throw new MeshlinkError('invalid-argument', `secret ${secret} not found`, { cause: err, details: [{ path: 'secret', message: 'not found, or no enabled version' }] });
+  }
+  return parseIssuerBundle(Buffer.from(payload).toString('utf8'), now);
+}
+
+/** Where the bundle is and what it holds, before anything is written: a new record's fields. */
+interface IssuerSource {
+  type: IssuerRecord['type'];
+  bundle: IssuerBundle;
+  /** bundle: what to store; secretManager: undefined (never written). */
+  payload?: Uint8Array;
+  secret?: string;
+}
+
 /**
- * PUT /issuers/{name} with a PEM bundle: 201 created, 200 replaced or unchanged (no write). A
- * bundle under another root is refused (409) while links use the issuer: their peers trust the
- * old root only, and rolling them over is not supported yet.
+ * Records an issuer (201 created, 200 replaced or unchanged: no write). A bundle under another
+ * root is refused (409) while links use the issuer: their peers trust the old root only, and
+ * rolling them over is not supported yet.
  */
-export async function putIssuerBundle(deps: AppDeps, name: string, text: string): Promise<PutIssuerResult> {
-  requireName(name);
+async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Promise<PutIssuerResult> {
   const now = deps.clock();
-  const bundle = parseIssuerBundle(text, now);
-  const payload = encodeIssuerBundle(bundle);
   const id = issuerSecretId(deps.settings.secretPrefix, name);
   let meta = await metadataOf(deps, name);
   const previous = meta && recordOf(meta);
-  const root = certificateFacts(bundle.root);
+  const facts = { issuingCa: certificateFacts(source.bundle.issuing.certificate), root: certificateFacts(source.bundle.root), notAfter: source.bundle.notAfter.toISOString() };
   if (previous) {
-    const stored = await deps.store.accessVersion(id, previous.version);
-    if (Buffer.from(stored.payload).equals(Buffer.from(payload))) {
-      return { created: false, status: statusOf(name, previous, (await linksByIssuer(deps)).get(name) ?? []) };
-    }
+    const same =
+      previous.type === source.type &&
+      (source.payload
+        ? previous.version !== undefined && Buffer.from((await deps.store.accessVersion(id, previous.version)).payload).equals(Buffer.from(source.payload))
+        : previous.secret === source.secret && previous.issuingCa.fingerprint === facts.issuingCa.fingerprint && previous.root.fingerprint === facts.root.fingerprint);
     const links = (await linksByIssuer(deps)).get(name) ?? [];
-    if (previous.root.fingerprint !== root.fingerprint && links.length > 0) {
+    if (same) return { created: false, status: statusOf(name, previous, links) };
+    if (previous.root.fingerprint !== facts.root.fingerprint && links.length > 0) {
       throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: a bundle under another root cannot replace it yet`, {
-        details: [{ path: 'bundle', message: `root ${root.subject} differs from ${previous.root.subject}, which links ${links.join(', ')} trust` }],
+        details: [{ path: source.payload ? 'bundle' : 'secret', message: `root ${facts.root.subject} differs from ${previous.root.subject}, which links ${links.join(', ')} trust` }],
       });
     }
   }
@@ -112,21 +141,51 @@ export async function putIssuerBundle(deps: AppDeps, name: string, text: string)
     if (!isMeshlinkError(err, 'already-exists')) throw err;
     return deps.store.getSecret(id);
   });
-  const version = await deps.store.addVersion(id, payload);
+  const version = source.payload ? await deps.store.addVersion(id, source.payload) : undefined;
   const at = now.toISOString();
   const record: IssuerRecord = {
-    type: 'bundle',
-    version,
-    issuingCa: certificateFacts(bundle.issuing.certificate),
-    root,
-    notAfter: bundle.notAfter.toISOString(),
+    type: source.type,
+    ...(version ? { version } : {}),
+    ...(source.secret ? { secret: source.secret } : {}),
+    ...facts,
     createdAt: previous?.createdAt ?? at,
     updatedAt: at,
   };
   await deps.store.updateAnnotations(id, { ...meta.annotations, [ANNOTATION_ISSUER]: JSON.stringify(record) }, meta.etag);
-  if (previous) await deps.store.disableVersion(id, previous.version);
-  deps.log.info(previous ? 'replaced issuer bundle' : 'imported issuer bundle', { issuer: name, secret: id, version });
+  if (previous?.version) await deps.store.disableVersion(id, previous.version);
+  deps.log.info(previous ? 'replaced issuer' : 'created issuer', { issuer: name, secret: id, type: source.type, ...(version ? { version } : {}) });
   return { created: !previous, status: statusOf(name, record, (await linksByIssuer(deps)).get(name) ?? []) };
+}
+
+/** PUT /issuers/{name} with a PEM bundle: stored like every other credential. */
+export async function putIssuerBundle(deps: AppDeps, name: string, text: string): Promise<PutIssuerResult> {
+  requireName(name);
+  const bundle = parseIssuerBundle(text, deps.clock());
+  return saveIssuer(deps, name, { type: 'bundle', bundle, payload: encodeIssuerBundle(bundle) });
+}
+
+const reference = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('secretManager'), secret: z.string().regex(FOREIGN_SECRET_NAME, 'must be projects/P/secrets/S') }),
+  z.strictObject({ type: z.literal('cas') }).passthrough(),
+]);
+
+/**
+ * PUT /issuers/{name} with JSON `{"type": "secretManager", "secret": "projects/P/secrets/S"}`:
+ * the bundle stays in the organisation's secret, read (now, to check it, and at every link CA
+ * minted) and never written.
+ */
+export async function putIssuerReference(deps: AppDeps, name: string, input: unknown): Promise<PutIssuerResult> {
+  requireName(name);
+  const parsed = reference.safeParse(input);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'type', message: issue.code === 'invalid_union' ? 'must be secretManager (or a PEM bundle as application/x-pem-file)' : issue.message }));
+    throw new MeshlinkError('invalid-argument', 'invalid issuer', { details });
+  }
+  if (parsed.data.type === 'cas') {
+    throw new MeshlinkError('invalid-argument', 'invalid issuer', { details: [{ path: 'type', message: 'cas (Google CA Service) is not supported yet' }] });
+  }
+  const { secret } = parsed.data;
+  return saveIssuer(deps, name, { type: 'secretManager', secret, bundle: await readForeignBundle(deps, secret, deps.clock()) });
 }
 
 export async function getIssuer(deps: AppDeps, name: string): Promise<IssuerStatus> {
@@ -174,6 +233,7 @@ export async function readIssuerBundle(deps: AppDeps, name: string): Promise<Iss
   const meta = await metadataOf(deps, name);
   const record = meta && recordOf(meta);
   if (!record) throw new MeshlinkError('not-found', `issuer ${name} not found`);
-  const { payload } = await deps.store.accessVersion(meta.id, record.version);
+  if (record.type === 'secretManager') return readForeignBundle(deps, record.secret!, deps.clock());
+  const { payload } = await deps.store.accessVersion(meta.id, record.version!);
   return decodeIssuerBundle(payload, `${meta.id} version ${record.version}`);
 }

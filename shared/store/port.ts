@@ -3,6 +3,7 @@
 // metadata), hold numbered immutable versions, and take etag preconditions on updates.
 // Adapters translate their own failures into MeshlinkError codes: not-found, already-exists,
 // conflict (etag mismatch), permission-denied, unavailable (retryable), invalid-argument.
+import { MeshlinkError } from '../errors.js';
 
 export interface SecretMetadata {
   /** The short secret id (`meshlink-mysql-server`), never the full resource name. */
@@ -62,6 +63,32 @@ export interface SecretStore {
   disableVersion(id: string, version: string): Promise<void>;
   /** Irreversible: the payload is gone. */
   destroyVersion(id: string, version: string): Promise<void>;
+}
+
+/**
+ * Reads a secret meshlink does not own, by full resource name (`projects/P/secrets/S`): an
+ * issuer's bundle the organisation manages. Read only; errors as SecretStore's.
+ */
+export interface ForeignSecretReader {
+  /** The newest ENABLED version. */
+  readForeignSecret(resourceName: string): Promise<AccessedVersion>;
+}
+
+/** `projects/P/secrets/S` (a global secret; a regional one adds `locations/L`). */
+export const FOREIGN_SECRET_NAME = /^projects\/([a-z0-9-]{1,63})(\/locations\/([a-z0-9-]{1,63}))?\/secrets\/([A-Za-z0-9_-]{1,255})$/;
+
+/**
+ * The stand-in where the store is not Secret Manager (the local store, tests): the store stands
+ * for the organisation's project, and `projects/P/secrets/S` is its secret `S`.
+ */
+export function sameStoreForeignSecrets(store: SecretStore): ForeignSecretReader {
+  return {
+    readForeignSecret: (resourceName) => {
+      const match = FOREIGN_SECRET_NAME.exec(resourceName);
+      if (!match) throw new MeshlinkError('invalid-argument', `not a secret resource name: ${resourceName}`);
+      return store.accessVersion(match[4]!, 'latest');
+    },
+  };
 }
 
 /** Every page of a listing, in order: the sweep's one way to see all links. */

@@ -5,7 +5,7 @@ import type { SecretManagerServiceClient, protos } from '@google-cloud/secret-ma
 import { MeshlinkError, isMeshlinkError, type ErrorCode } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
-import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo, VersionState } from './port.js';
+import { FOREIGN_SECRET_NAME, type AccessedVersion, type ForeignSecretReader, type ListQuery, type SecretMetadata, type SecretPage, type SecretStore, type SecretVersionInfo, type VersionState } from './port.js';
 
 type SecretMessage = protos.google.cloud.secretmanager.v1.ISecret;
 type VersionMessage = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -119,7 +119,7 @@ function labelFilter(labels: Record<string, string>): string {
     .join(' AND ');
 }
 
-export class SecretManagerStore implements SecretStore {
+export class SecretManagerStore implements SecretStore, ForeignSecretReader {
   private readonly parent: string;
   private readonly regional: boolean;
   private readonly clientOptions: ClientOptions;
@@ -279,11 +279,17 @@ export class SecretManagerStore implements SecretStore {
     }
   }
 
-  private access(id: string, version: number | 'latest'): Promise<AccessedVersion> {
+  /** ForeignSecretReader: the newest version of a secret of the organisation, by full name (issuers). */
+  readForeignSecret(resourceName: string): Promise<AccessedVersion> {
+    if (!FOREIGN_SECRET_NAME.test(resourceName)) throw new MeshlinkError('invalid-argument', `not a secret resource name: ${resourceName}`);
+    return this.access(resourceName, 'latest', `${resourceName}/versions/latest`);
+  }
+
+  private access(id: string, version: number | 'latest', name = this.versionName(id, version)): Promise<AccessedVersion> {
     return this.call(
       `read version ${version} of secret ${id}`,
       async (client) => {
-        const [response] = await client.accessSecretVersion({ name: this.versionName(id, version) });
+        const [response] = await client.accessSecretVersion({ name });
         const data = response.payload?.data;
         const payload = typeof data === 'string' ? Buffer.from(data, 'base64') : new Uint8Array(data ?? []);
         const checksum = response.payload?.dataCrc32c;

@@ -90,7 +90,7 @@ describe('PUT /issuers/{name} with a PEM bundle', () => {
 
   it('refuses another media type with 415, and a bad name with 400', async () => {
     const a = app();
-    expect((await call(a, req('PUT', '/issuers/corp', 'application/json', '{}'))).status).toBe(415);
+    expect((await call(a, req('PUT', '/issuers/corp', 'text/plain', bundle))).status).toBe(415);
     expect((await putIssuer(a, bundle, 'corp-')).body.details).toEqual([{ path: 'name', message: expect.any(String) }]);
     expect(storeWrites(a.store)).toBe(0);
   });
@@ -170,5 +170,67 @@ describe('a link spec with issuer', () => {
       expect(res.status).toBe(409);
       expect(res.body.details).toEqual([{ path: 'issuer', message: 'cannot change on an existing link' }]);
     }
+  });
+});
+
+describe('PUT /issuers/{name} with {"type": "secretManager"}', () => {
+  const SECRET = 'projects/acme-pki/secrets/mesh-bundle';
+
+  /** The organisation's secret: locally, the store stands for its project. */
+  async function organisationSecret(a: TestApp, text = bundle): Promise<void> {
+    await a.memory.createSecret('mesh-bundle', { labels: {}, annotations: {} });
+    await a.memory.addVersion('mesh-bundle', Buffer.from(text));
+  }
+  const putReference = (a: TestApp, body: unknown) => call(a, req('PUT', '/issuers/corp', 'application/json', JSON.stringify(body)));
+
+  it('reads the bundle from the organisation\'s secret and never writes it; links are minted under it', async () => {
+    const a = app();
+    await organisationSecret(a);
+    const res = await putReference(a, { type: 'secretManager', secret: SECRET });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ name: 'corp', type: 'secretManager', secret: SECRET, root: { fingerprint: certificateFacts(root.certificate).fingerprint }, links: [] });
+    expect(JSON.stringify(res.body)).not.toMatch(/PRIVATE KEY|BEGIN/);
+    // meshlink stored no copy of the key, and the organisation's secret is as it was.
+    expect(await a.memory.listVersions(issuerSecretId('meshlink', 'corp'))).toEqual([]);
+    expect(await a.memory.listVersions('mesh-bundle')).toHaveLength(1);
+    const before = storeWrites(a.store);
+    expect((await putReference(a, { type: 'secretManager', secret: SECRET })).status).toBe(200);
+    expect(storeWrites(a.store)).toBe(before);
+    const link = await createLink(a);
+    expect(link.status).toBe(201);
+    expect(link.body.issuer.rootFingerprints).toEqual([certificateFacts(root.certificate).fingerprint]);
+    expect(await a.memory.listVersions('mesh-bundle')).toHaveLength(1);
+  });
+
+  it('reads it through the deployment\'s reader of foreign secrets when there is one (Secret Manager)', async () => {
+    const a = app();
+    const read: string[] = [];
+    a.deps.foreignSecrets = { readForeignSecret: async (name) => (read.push(name), { version: '3', payload: Buffer.from(bundle) }) };
+    expect((await putReference(a, { type: 'secretManager', secret: SECRET })).status).toBe(201);
+    expect((await createLink(a)).status).toBe(201);
+    expect(read).toEqual([SECRET, SECRET]);
+  });
+
+  it.each([
+    ['a secret that does not exist', { type: 'secretManager', secret: SECRET }, 'secret', /not found/],
+    ['a secret name that is no resource name', { type: 'secretManager', secret: 'mesh-bundle' }, 'secret', /projects\/P\/secrets\/S/],
+    ['Google CA Service (not in this step)', { type: 'cas', pool: 'projects/p/locations/l/caPools/x' }, 'type', /not supported yet/],
+    ['another type', { type: 'vault' }, 'type', /secretManager/],
+  ])('refuses %s: 400 naming the field, nothing written', async (_what, body, path, message) => {
+    const a = app();
+    const res = await putReference(a, body);
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ path, message: expect.stringMatching(message) }]);
+    expect(storeWrites(a.store)).toBe(0);
+  });
+
+  it('refuses a secret holding a bad bundle: 400 naming the problem', async () => {
+    const a = app();
+    await organisationSecret(a, root.certificate);
+    const before = storeWrites(a.store);
+    const res = await putReference(a, { type: 'secretManager', secret: SECRET });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ path: 'bundle', message: expect.stringMatching(/no private key/) }]);
+    expect(storeWrites(a.store)).toBe(before);
   });
 });

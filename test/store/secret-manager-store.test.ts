@@ -192,3 +192,23 @@ describe('SecretManagerStore', () => {
     });
   });
 });
+
+describe('SecretManagerStore as reader of the organisation\'s secrets (issuers of type secretManager)', () => {
+  it('reads the newest version by full resource name, and refuses anything else unsent', async () => {
+    const fake = await startFakeSecretManager();
+    const store = storeFor(fake);
+    try {
+      await store.createSecret('org-bundle', { labels: {}, annotations: {} });
+      await store.addVersion('org-bundle', new TextEncoder().encode('one'));
+      await store.addVersion('org-bundle', new TextEncoder().encode('two'));
+      const read = await store.readForeignSecret(`projects/${fake.project}/secrets/org-bundle`);
+      expect(new TextDecoder().decode(read.payload)).toBe('two');
+      expect(read.version).toBe('2');
+      expect(isMeshlinkError(await caught(store.readForeignSecret(`projects/${fake.project}/secrets/absent`)), 'not-found')).toBe(true);
+      expect(isMeshlinkError(await caught(Promise.resolve().then(() => store.readForeignSecret('org-bundle'))), 'invalid-argument')).toBe(true);
+    } finally {
+      await store.close();
+      await fake.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
-// `apply -f FILE|-`: every document of the file, a link POSTed to /links, an issuer's `bundle` PUT
-// as PEM to /issuers/{name}. The file is parsed whole first (a bad file sends nothing); a refused
+// `apply -f FILE|-`: every document of the file, a link POSTed to /links, an issuer PUT to
+// /issuers/{name} (its `bundle` as PEM, or its `type` and `secret` as JSON). The file is parsed whole first (a bad file sends nothing); a refused
 // document does not stop the others.
 import type { Command } from 'commander';
 import { aboutKind, objectPath, type CliContext } from '../context.js';
@@ -20,8 +20,10 @@ export function registerApply(program: Command, ctx: CliContext): void {
         try {
           const answer = await aboutKind(client, doc.kind, () => {
             if (doc.kind.name !== 'issuer') return client.request('POST', `/${doc.kind.plural}`, { contentType: 'application/json', text: JSON.stringify(doc.body) });
-            const bundle = typeof doc.body.bundle === 'string' ? doc.body.bundle : '';
-            return client.request('PUT', objectPath(doc.kind, doc.name ?? ''), { contentType: 'application/x-pem-file', text: bundle });
+            // An issuer: its `bundle` as PEM, or where the organisation keeps it (`type`, `secret`) as JSON.
+            const { name: _name, bundle, ...where } = doc.body;
+            const body = typeof bundle === 'string' ? { contentType: 'application/x-pem-file', text: bundle } : { contentType: 'application/json', text: JSON.stringify(where) };
+            return client.request('PUT', objectPath(doc.kind, doc.name ?? ''), body);
           });
           ctx.io.stdout(`${label} ${answer.status === 201 ? 'created' : 'applied'}\n`);
         } catch (err) {
