@@ -2,7 +2,7 @@
 // versions the state knows (uses or retires), and retiring more of them.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { knownVersions, leaseHeld, retireVersions, type LinkState, type RetiredVersion } from '../../shared/link/state.js';
+import { bundleTrust, knownVersions, leaseHeld, retireVersions, type CaRecord, type LinkState, type RetiredVersion } from '../../shared/link/state.js';
 
 const NOW = new Date('2026-03-01T00:00:00Z');
 const state = (lease?: LinkState['lease']) => ({ ...(lease ? { lease } : {}) }) as LinkState;
@@ -60,5 +60,31 @@ describe('knownVersions and retireVersions', () => {
         expect(retireVersions(next, r, versions, new Date(NOW.getTime() + 1))).toEqual(next);
       }),
     );
+  });
+});
+
+describe('bundleTrust: which generations a ca.crt trusts', () => {
+  const ca = (generation: number, anchors?: string[]): CaRecord => ({ generation, version: String(generation), notBefore: '', notAfter: '', fingerprint: `ca${generation}`, ...(anchors ? { anchors } : {}) });
+  const selfSigned = [ca(1), ca(2), ca(3)];
+
+  it('for self-signed CAs, is each CA whose certificate the bundle holds, in bundle order, whatever was recorded', () => {
+    const fingerprint = fc.constantFrom('ca1', 'ca2', 'ca3', 'foreign-a', 'foreign-b');
+    fc.assert(
+      fc.property(fc.uniqueArray(fingerprint), fc.uniqueArray(fc.constantFrom(1, 2, 3, 4)), (held, recorded) => {
+        const expected = held.filter((fp) => fp.startsWith('ca')).map((fp) => Number(fp.slice(2)));
+        const { trust, foreign } = bundleTrust(held, selfSigned, recorded);
+        expect(new Set(trust)).toEqual(new Set(expected));
+        expect(foreign).toBe(held.filter((fp) => fp.startsWith('foreign')).length);
+      }),
+    );
+  });
+
+  it('under an issuer (every generation anchored to one root), is what was recorded for that root', () => {
+    const cas = [ca(1, ['root']), ca(2, ['root'])];
+    expect(bundleTrust(['root'], cas, [1])).toEqual({ trust: [1], foreign: 0 });
+    expect(bundleTrust(['root'], cas, [1, 2])).toEqual({ trust: [1, 2], foreign: 0 });
+    // A bundle that is not what was recorded is read for what it holds: here every generation, and one stranger.
+    expect(bundleTrust(['root', 'other'], cas, [1])).toEqual({ trust: [1, 2], foreign: 1 });
+    expect(bundleTrust([], cas, [1])).toEqual({ trust: [], foreign: 0 });
   });
 });
