@@ -100,7 +100,18 @@ export const PEM_MEDIA_TYPE = 'application/x-pem-file';
 /** PUT /issuers/{name}: a PEM bundle, or (JSON or YAML) where the organisation keeps it; any other media type is 415. */
 async function putIssuer(deps: AppDeps, req: ApiRequest, name: string): Promise<ApiResponse> {
   checkBodySize(req);
-  const result = mediaType(req) === PEM_MEDIA_TYPE ? await putIssuerBundle(deps, name, req.body.toString('utf8')) : await putIssuerReference(deps, name, decodeBody(req));
+  const type = mediaType(req);
+  if (type !== PEM_MEDIA_TYPE) {
+    try {
+      bodyFormat(req);
+    } catch (err) {
+      throw new MeshlinkError('unsupported-media-type', `content type ${type} is not supported for an issuer: send ${PEM_MEDIA_TYPE} (a bundle) or JSON/YAML (where the organisation keeps it)`, {
+        cause: err,
+        details: [{ path: '(root)', message: `Content-Type ${type}` }],
+      });
+    }
+  }
+  const result = type === PEM_MEDIA_TYPE ? await putIssuerBundle(deps, name, req.body.toString('utf8')) : await putIssuerReference(deps, name, decodeBody(req));
   return { status: result.created ? 201 : 200, body: result.status };
 }
 

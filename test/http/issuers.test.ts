@@ -90,7 +90,9 @@ describe('PUT /issuers/{name} with a PEM bundle', () => {
 
   it('refuses another media type with 415, and a bad name with 400', async () => {
     const a = app();
-    expect((await call(a, req('PUT', '/issuers/corp', 'text/plain', bundle))).status).toBe(415);
+    const unsupported = await call(a, req('PUT', '/issuers/corp', 'text/plain', bundle));
+    expect(unsupported.status).toBe(415);
+    expect(unsupported.body.error).toMatch(/application\/x-pem-file/);
     expect((await putIssuer(a, bundle, 'corp-')).body.details).toEqual([{ path: 'name', message: expect.any(String) }]);
     expect(storeWrites(a.store)).toBe(0);
   });
