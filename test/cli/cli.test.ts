@@ -163,6 +163,71 @@ describe('get', () => {
 
 });
 
+describe('describe link', () => {
+  it('both sides, expiry and renewal, CA generations, phase, last sync and last error, in words', async () => {
+    const run = await cli(['describe', 'link', 'mysql']);
+    expect(run.code).toBe(0);
+    const status = (await (await fetch(`${server.url}/links/mysql`)).json()) as Record<string, any>;
+    expect(run.stdout).toMatch(/^Phase: +stable since \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+[sm] ago\)$/m);
+    expect(run.stdout).toMatch(/^Client side:\n {2}Cluster: +client-cluster$/m);
+    expect(run.stdout).toMatch(/^Server side:\n {2}Cluster: +server-cluster$/m);
+    expect(run.stdout).toMatch(/^ {2}Certificate: +expires \d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 29d\)$/m);
+    expect(run.stdout).toMatch(/^ {2}Renews: +\d{4}-.* \(in 19d\)$/m);
+    expect(run.stdout).toContain(`  Fingerprint:   ${status.server.fingerprint}`);
+    expect(run.stdout).toMatch(/^ {2}Last sync: +\d{4}-.* ago\)$/m);
+    expect(run.stdout).toMatch(/^ {2}Last error: +none$/m);
+    expect(run.stdout).toMatch(/^CA generations:\n {2}1 \(signing\): expires .*\(in 364d\), renews /m);
+    expect(run.stdout).toMatch(/^ {2}Next step: +nothing to do until .*: /m);
+    expect(run.stdout).toMatch(/^Pending cleanup: none$/m);
+  });
+});
+
+describe('rotate and sweep', () => {
+  it('rotate NAME: both leaves replaced (exit 0); --scope ca starts a rollover', async () => {
+    const before = (await links()).find((l) => l.name === 'pg')!;
+    const leaf = await cli(['rotate', 'pg']);
+    expect(leaf).toMatchObject({ code: 0, stderr: '' });
+    expect(leaf.stdout).toMatch(/^link\/pg: leaf rotation done \(steps: .*issue-leaf\(server\).*\)\n$/);
+    const after = (await links()).find((l) => l.name === 'pg')!;
+    expect(after.client.fingerprint).not.toBe(before.client.fingerprint);
+    const ca = await cli(['rotate', 'pg', '--scope', 'ca', '-o', 'json']);
+    expect(ca.code).toBe(0);
+    expect(JSON.parse(ca.stdout)).toMatchObject({ scope: 'ca', completed: false, status: { phase: 'trust-added' } });
+  });
+
+  it('rotate of a missing link: the API message, exit 1', async () => {
+    expect(await cli(['rotate', 'nope'])).toMatchObject({ code: 1, stderr: 'error: link nope not found (HTTP 404)\n' });
+  });
+
+  it('sweep: what it listed and what was due (exit 0)', async () => {
+    const run = await cli(['sweep']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^listed 3 link\(s\) in 1 page\(s\); \d+ due\n/);
+    const json = await cli(['sweep', '-o', 'json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ listed: 3, pages: 1, errors: [] });
+  });
+});
+
+describe('delete and the server', () => {
+  it('delete link NAME: gone (exit 0)', async () => {
+    expect(await cli(['delete', 'link', 'wide'])).toMatchObject({ code: 0, stdout: 'link/wide deleted\n' });
+    expect((await links()).map((l) => l.name).sort()).toEqual(['mysql', 'pg']);
+  });
+
+  it('MESHLINK_SERVER when there is no --server', async () => {
+    const run = await runCli(['get', 'links', '-o', 'json'], { env: { MESHLINK_SERVER: server.url } });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).links.map((l: { name: string }) => l.name).sort()).toEqual(['mysql', 'pg']);
+  });
+
+  it('an unreachable server is one line and exit 1', async () => {
+    const run = await runCli(['get', 'links', '--server', `http://127.0.0.1:${await freePort()}`]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: cannot reach the meshlink server at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.*\n$/);
+    expect(run.stdout).toBe('');
+  });
+});
+
 describe('check', () => {
   it('all green: one line per condition with a mark, exit 0; -o json for scripts', async () => {
     const run = await cli(['check']);
