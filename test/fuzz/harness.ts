@@ -36,6 +36,8 @@ export const SEEDS = {
   pg: withField(withField(withField(specInput({}, 'pg'), 'client.port', 5432), 'server.port', 5432), 'server.service', 'pg.default.svc.cluster.local'),
 } as const;
 export type SeedName = keyof typeof SEEDS;
+/** A valid spec for a link that is not there yet: its own name, host and ports (no conflict with the seeds). */
+export const NEW_LINK = withField(withField(specInput({}, 'fuzz'), 'client.port', 4000), 'server.port', 4000);
 export const SEED_NAMES = Object.keys(SEEDS) as SeedName[];
 export const SEED_CLUSTERS = ['client-cluster', 'server-cluster'] as const;
 
@@ -155,8 +157,12 @@ export interface RawRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
-  /** How the body is framed: a Content-Length (the true one unless `headers` sets another) or chunks. */
-  framing?: 'length' | 'chunked';
+  /**
+   * How the body is framed: its true Content-Length (the default), chunks, a Content-Length one
+   * byte short (the rest reads as the next request) or ten bytes long (the client then
+   * half-closes), or both a Content-Length and chunks.
+   */
+  framing?: 'length' | 'chunked' | 'short length' | 'long length' | 'length and chunked';
 }
 
 function reply(status: number, contentType: string, text: string): Reply {
@@ -171,25 +177,27 @@ function reply(status: number, contentType: string, text: string): Reply {
 
 /**
  * One HTTP/1.1 request over a raw socket (Connection: close), so that framing can be wrong on
- * purpose. The answer is read until the server closes; a request the server never answers
- * (it waits for bytes a lying Content-Length promised) gives status 0 once the client gives up.
+ * purpose. The answer is read until the server closes; a request the server never answers gives
+ * status 0 once the client gives up.
  */
 export function send(base: string, req: RawRequest): Promise<Reply> {
   const url = new URL(base);
   const body = req.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(req.body) ? req.body : Buffer.from(req.body);
+  const framing = req.framing ?? 'length';
   const headers: Record<string, string> = { host: url.host, connection: 'close', ...(req.headers ?? {}) };
-  const lower = new Set(Object.keys(headers).map((h) => h.toLowerCase()));
-  if (req.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
-  else if (!lower.has('content-length') && (body.length > 0 || req.method !== 'GET')) headers['content-length'] = String(body.length);
+  const chunked = framing === 'chunked' || framing === 'length and chunked';
+  if (chunked) headers['transfer-encoding'] = 'chunked';
+  const length = { length: body.length, 'short length': Math.max(0, body.length - 1), 'long length': body.length + 10, 'length and chunked': body.length, chunked: undefined }[framing];
+  if (length !== undefined && (body.length > 0 || req.method !== 'GET' || framing !== 'length')) headers['content-length'] ??= String(length);
   const head = `${req.method} ${req.path} HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
-  const payload = req.framing === 'chunked' ? Buffer.concat([...chunks(body), Buffer.from('0\r\n\r\n')]) : body;
+  const payload = chunked ? Buffer.concat([...chunks(body), Buffer.from('0\r\n\r\n')]) : body;
   return new Promise((resolve, reject) => {
     const socket = connect(Number(url.port), url.hostname);
     const received: Buffer[] = [];
-    const giveUp = setTimeout(() => socket.destroy(), 5_000);
+    const giveUp = setTimeout(() => socket.destroy(), 10_000);
     socket.on('data', (d) => received.push(d));
     socket.on('error', (err) => {
-      // A server that closes early (it answered before reading the whole body) resets the socket.
+      // A server that answers before reading the whole body may reset the socket.
       if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET' && (err as NodeJS.ErrnoException).code !== 'EPIPE') reject(err);
     });
     socket.on('close', () => {
@@ -197,6 +205,8 @@ export function send(base: string, req: RawRequest): Promise<Reply> {
       resolve(parseResponse(Buffer.concat(received)));
     });
     socket.write(Buffer.concat([Buffer.from(head, 'latin1'), payload]));
+    // The bytes a long Content-Length promised never come: say so, or the server waits for them.
+    if (framing === 'long length') socket.end();
   });
 }
 

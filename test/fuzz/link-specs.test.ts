@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBody } from '../../functions/http-api.js';
 import { parseLinkSpec } from '../../shared/link/spec.js';
-import { specInput, withField } from '../support/builders.js';
+import { withField } from '../support/builders.js';
 import { encodeSpec, encoding, mutation, mutate, oddClusterRef } from './arbitraries/spec.js';
 import {
   defectIt,
@@ -19,10 +19,8 @@ import {
   sharesHostOnClientCluster,
 } from './defects.js';
 import { detailPaths, expectNoKeyMaterial, expectRefused, expectSeedsRotate, expectWellFormed, linkView, oracleDetails, seedViews } from './expect.js';
-import { changedPaths, fcOptions, fuzzTimeout, inOwnWorld, SEED_NAMES, SEEDS, send, sendJson, startWorld, type Reply, type Snapshot, type World } from './harness.js';
+import { changedPaths, fcOptions, fuzzTimeout, inOwnWorld, NEW_LINK, SEED_NAMES, SEEDS, send, sendJson, startWorld, type Reply, type Snapshot, type World } from './harness.js';
 
-/** The valid spec new links are mutated from: its own name, host and ports. */
-const NEW_LINK = withField(withField(specInput({}, 'fuzz'), 'client.port', 4000), 'server.port', 4000);
 const OTHERS = Object.values(SEEDS);
 
 /** The pure verdict on a decoded spec: valid, or the sorted paths the API must name. */
