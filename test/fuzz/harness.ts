@@ -10,6 +10,8 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
+import fc from 'fast-check';
+import { afterAll, beforeAll, it } from 'vitest';
 import { addLocalRoutes } from '../../functions/index.js';
 import { FUNCTION_NAMES } from '../../functions/names.js';
 import { registrationRoutes } from '../../functions/registration.js';
@@ -71,17 +73,19 @@ async function listen(name: string): Promise<{ server: Server; url: string }> {
 
 async function walk(root: string, rel: string, into: Snapshot): Promise<void> {
   const entries = await readdir(join(root, rel), { withFileTypes: true });
-  for (const entry of entries) {
-    const path = rel ? `${rel}/${entry.name}` : entry.name;
-    const full = join(root, path);
-    const mode = ((await stat(full)).mode & 0o777).toString(8);
-    if (entry.isDirectory()) {
-      into.set(`${path}/`, mode);
-      await walk(root, path, into);
-    } else {
-      into.set(path, `${mode} ${createHash('sha256').update(await readFile(full)).digest('hex')}`);
-    }
-  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      const full = join(root, path);
+      const mode = ((await stat(full)).mode & 0o777).toString(8);
+      if (entry.isDirectory()) {
+        into.set(`${path}/`, mode);
+        await walk(root, path, into);
+      } else {
+        into.set(path, `${mode} ${createHash('sha256').update(await readFile(full)).digest('hex')}`);
+      }
+    }),
+  );
 }
 
 /** Captures what anything writes to stdout and stderr (the framework's own error logs included). */
@@ -137,6 +141,26 @@ export async function startWorld(): Promise<World> {
     if (res.status !== 201) throw new Error(`seeding ${name}: ${res.status} ${res.text}`);
   }
   return world;
+}
+
+/** A property test with the suite's budget (FUZZ_RUNS, FUZZ_SEED). */
+export function fuzzProperty<T>(title: string, property: () => fc.IAsyncProperty<T>): void {
+  it(title, () => fc.assert(property(), fcOptions), fuzzTimeout);
+}
+
+/** The world of a describe block: started before its tests, closed after them. */
+export function useWorld(): World {
+  let world: World | undefined;
+  beforeAll(async () => {
+    world = await startWorld();
+  });
+  afterAll(() => world?.close());
+  return new Proxy({} as World, {
+    get: (_target, key) => {
+      if (!world) throw new Error('the fuzz world is not started yet');
+      return world[key as keyof World];
+    },
+  });
 }
 
 /** A test body run in a world of its own (for properties that may leave a link behind). */

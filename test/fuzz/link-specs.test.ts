@@ -3,23 +3,22 @@
 // the same fields with nothing written; what it accepts must be created (or refused for another
 // link's sake, nothing written), leave the seeded links' files alone, and be deletable.
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { decodeBody } from '../../functions/http-api.js';
 import { parseLinkSpec } from '../../shared/link/spec.js';
 import { withField } from '../support/builders.js';
 import { encodeSpec, encoding, mutation, mutate, oddClusterRef } from './arbitraries/spec.js';
 import {
-  defectIt,
+  defectProperty,
   hasCollidingNames,
   hasMalformedClusterRef,
   hasUnmintableLifetime,
   hasUnreachableClusterKind,
-  defectRuns,
   isOpen,
   sharesHostOnClientCluster,
 } from './defects.js';
-import { detailPaths, expectNoKeyMaterial, expectRefused, expectSeedsRotate, expectWellFormed, linkView, oracleDetails, seedViews } from './expect.js';
-import { changedPaths, fcOptions, fuzzTimeout, inOwnWorld, NEW_LINK, SEED_NAMES, SEEDS, send, sendJson, startWorld, type Reply, type Snapshot, type World } from './harness.js';
+import { detailPaths, expectNoKeyMaterial, expectRefused, expectWellFormed, itKeepsTheSeedsRotating, linkView, oracleDetails, seedViews } from './expect.js';
+import { changedPaths, fuzzProperty, NEW_LINK, SEED_NAMES, SEEDS, send, sendJson, useWorld, type Reply, type Snapshot, type World } from './harness.js';
 
 const OTHERS = Object.values(SEEDS);
 
@@ -87,70 +86,54 @@ async function postJudged(world: World, doc: unknown, as: 'json' | 'yaml'): Prom
 }
 
 describe('fuzz: link specs through POST /links', () => {
-  let world: World;
-  beforeAll(async () => {
-    world = await startWorld();
-  });
-  afterAll(() => world.close());
+  const world = useWorld();
 
-  it(
+  fuzzProperty(
     'a new link with one field changed: a 400 naming the field and nothing written, or created beside the seeded links and deletable',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(mutation, encoding, async (m, as) => {
-          const doc = decoded(mutate(NEW_LINK, m), as);
-          fc.pre(!ofOpenDefect(doc));
-          const seeds = await seedViews(world);
-          const accepted = await postJudged(world, doc, as);
-          if (!accepted) return;
-          const { res, before } = accepted;
-          expect(res.status, res.text).toBe(201);
-          expect(await seedViews(world)).toEqual(seeds);
-          const name = res.json.name as string;
-          const del = await sendJson(world, 'DELETE', `/links/${name}`);
-          expect(del.status, del.text).toBe(204);
-          expect(await seedViews(world)).toEqual(seeds);
-          expect(changedPaths(before, await world.snapshot()).filter((p) => p.startsWith('state/store/'))).toEqual([]);
-          expect([...(await linkView(world, name)).keys()]).toEqual([]);
-        }),
-        fcOptions,
-      );
-    },
-    fuzzTimeout,
+    () =>
+      fc.asyncProperty(mutation, encoding, async (m, as) => {
+        const doc = decoded(mutate(NEW_LINK, m), as);
+        fc.pre(!ofOpenDefect(doc));
+        const seeds = await seedViews(world);
+        const accepted = await postJudged(world, doc, as);
+        if (!accepted) return;
+        const { res, before } = accepted;
+        expect(res.status, res.text).toBe(201);
+        expect(await seedViews(world)).toEqual(seeds);
+        const name = res.json.name as string;
+        const del = await sendJson(world, 'DELETE', `/links/${name}`);
+        expect(del.status, del.text).toBe(204);
+        expect(await seedViews(world)).toEqual(seeds);
+        expect(changedPaths(before, await world.snapshot()).filter((p) => p.startsWith('state/store/'))).toEqual([]);
+        expect([...(await linkView(world, name)).keys()]).toEqual([]);
+      }),
   );
 
-  it(
+  fuzzProperty(
     'a seeded link updated with one field changed: a 400 naming the field and nothing written, or updated without touching the other link, still rotating, and restorable',
-    async () => {
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...SEED_NAMES), mutation, encoding, async (seed, m, as) => {
-          fc.pre(m.path !== 'name' && !m.path.startsWith('name.'));
-          const doc = decoded(mutate(SEEDS[seed], m), as);
-          fc.pre(!ofOpenDefect(doc));
-          const others = await seedViews(world, seed);
-          const accepted = await postJudged(world, doc, as);
-          if (!accepted) return;
-          const { res } = accepted;
-          expect(res.status, res.text).toBe(200);
-          expect(await seedViews(world, seed)).toEqual(others);
-          const rotated = await sendJson(world, 'POST', `/links/${seed}:rotate`, { scope: 'leaf' });
-          expect(rotated.status, rotated.text).toBe(200);
-          expect(rotated.json.completed).toBe(true);
-          const restored = await post(world, restoring(seed));
-          expect(restored.status, restored.text).toBe(200);
-          expect(restored.json.spec).toEqual(parseLinkSpecDocument(restoring(seed)));
-          expect(await seedViews(world, seed)).toEqual(others);
-          expectNoKeyMaterial(world, rotated, restored);
-        }),
-        fcOptions,
-      );
-    },
-    fuzzTimeout,
+    () =>
+      fc.asyncProperty(fc.constantFrom(...SEED_NAMES), mutation, encoding, async (seed, m, as) => {
+        fc.pre(m.path !== 'name' && !m.path.startsWith('name.'));
+        const doc = decoded(mutate(SEEDS[seed], m), as);
+        fc.pre(!ofOpenDefect(doc));
+        const others = await seedViews(world, seed);
+        const accepted = await postJudged(world, doc, as);
+        if (!accepted) return;
+        const { res } = accepted;
+        expect(res.status, res.text).toBe(200);
+        expect(await seedViews(world, seed)).toEqual(others);
+        const rotated = await sendJson(world, 'POST', `/links/${seed}:rotate`, { scope: 'leaf' });
+        expect(rotated.status, rotated.text).toBe(200);
+        expect(rotated.json.completed).toBe(true);
+        const restored = await post(world, restoring(seed));
+        expect(restored.status, restored.text).toBe(200);
+        expect(restored.json.spec).toEqual(parseLinkSpecDocument(restoring(seed)));
+        expect(await seedViews(world, seed)).toEqual(others);
+        expectNoKeyMaterial(world, rotated, restored);
+      }),
   );
 
-  it('the seeded links are all there and still rotate', async () => {
-    await expectSeedsRotate(world);
-  });
+  itKeepsTheSeedsRotating(world);
 });
 
 /** A seed's spec with its gateway namespaces written out: an update may have moved them, and a
@@ -166,124 +149,109 @@ function parseLinkSpecDocument(input: unknown): unknown {
 }
 
 describe('fuzz: link specs, the open defects', () => {
-  defectIt(
+  defectProperty(
     1,
     'a certificate lifetime that ends past year 9999 is a 400 naming it, on a new link or an update, and nothing is written',
-    inOwnWorld(async (world) => {
+    (world) => {
       const lifetime = fc.integer({ min: 3_000_000, max: 9_999_999 }).chain((ca) =>
         fc.record({ caTtl: fc.constant(`${ca}d`), leafTtl: fc.option(fc.integer({ min: 1, max: Math.floor(ca / 2) }).map((d) => `${d}d`), { nil: undefined }) }),
       );
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom<string>('fuzz', ...SEED_NAMES), lifetime, async (target, certificates) => {
-          const base = target === 'fuzz' ? NEW_LINK : SEEDS[target as keyof typeof SEEDS];
-          const doc = { ...base, certificates: Object.fromEntries(Object.entries(certificates).filter(([, v]) => v !== undefined)) };
-          const before = await world.snapshot();
-          const res = await post(world, doc);
-          expectRefused(res, before, await world.snapshot(), 400);
-          expect(detailPaths(res).every((p) => p.startsWith('certificates.'))).toBe(true);
-        }),
-        defectRuns(1),
-      );
-    }),
-    fuzzTimeout,
+      return fc.asyncProperty(fc.constantFrom<string>('fuzz', ...SEED_NAMES), lifetime, async (target, certificates) => {
+        const base = target === 'fuzz' ? NEW_LINK : SEEDS[target as keyof typeof SEEDS];
+        const doc = { ...base, certificates: Object.fromEntries(Object.entries(certificates).filter(([, v]) => v !== undefined)) };
+        const before = await world.snapshot();
+        const res = await post(world, doc);
+        expectRefused(res, before, await world.snapshot(), 400);
+        expect(detailPaths(res).every((p) => p.startsWith('certificates.'))).toBe(true);
+      });
+    },
+    [['mysql', { caTtl: '9999999d', leafTtl: undefined }]],
   );
 
-  defectIt(
+  defectProperty(
     2,
     'a cluster reference that names no cluster (projects/x, kubeconfig:) is a 400 naming the field, and nothing is written',
-    inOwnWorld(async (world) => {
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom('client.cluster', 'server.cluster'), oddClusterRef.filter((c) => hasMalformedClusterRef({ client: { cluster: c } })), async (path, ref) => {
-          const before = await world.snapshot();
-          const res = await post(world, withField(NEW_LINK, path, ref));
-          expectRefused(res, before, await world.snapshot(), 400);
-          expect(detailPaths(res)).toEqual([path]);
-        }),
-        defectRuns(2),
-      );
-    }),
-    fuzzTimeout,
+    (world) => {
+      return fc.asyncProperty(fc.constantFrom('client.cluster', 'server.cluster'), oddClusterRef.filter((c) => hasMalformedClusterRef({ client: { cluster: c } })), async (path, ref) => {
+        const before = await world.snapshot();
+        const res = await post(world, withField(NEW_LINK, path, ref));
+        expectRefused(res, before, await world.snapshot(), 400);
+        expect(detailPaths(res)).toEqual([path]);
+      });
+    },
+    [['client.cluster', 'projects/x']],
   );
 
-  defectIt(
+  defectProperty(
     'N1',
     'a cluster of a kind the deployment may not reach (MESHLINK_CLUSTER_ACCESS) is refused naming the field, or the link it made can be deleted',
-    inOwnWorld(async (world) => {
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom('client.cluster', 'server.cluster'), oddClusterRef.filter((c) => hasUnreachableClusterKind({ client: { cluster: c } })), async (path, ref) => {
+    (world) => {
+      return fc.asyncProperty(fc.constantFrom('client.cluster', 'server.cluster'), oddClusterRef.filter((c) => hasUnreachableClusterKind({ client: { cluster: c } })), async (path, ref) => {
+        const before = await world.snapshot();
+        const res = await post(world, withField(NEW_LINK, path, ref));
+        expectWellFormed(res);
+        if (res.status >= 400) {
+          expectRefused(res, before, await world.snapshot());
+          expect(detailPaths(res)).toEqual([path]);
+          return;
+        }
+        const del = await sendJson(world, 'DELETE', `/links/${NEW_LINK.name}`);
+        expect(del.status, del.text).toBe(204);
+        expect(changedPaths(before, await world.snapshot()).filter((p) => p.startsWith('state/store/'))).toEqual([]);
+      });
+    },
+    [['client.cluster', 'projects/p/locations/l/clusters/c']],
+  );
+
+  defectProperty(
+    3,
+    "a second link with another link's host on the same client cluster is refused naming host, and nothing is written",
+    (world) => {
+      return fc.asyncProperty(fc.constantFrom(...SEED_NAMES), fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/), async (seed, name) => {
+        fc.pre(!(SEED_NAMES as string[]).includes(name));
+        const doc = { ...withField(NEW_LINK, 'host', SEEDS[seed].host), name };
+        const before = await world.snapshot();
+        const res = await post(world, doc);
+        expectRefused(res, before, await world.snapshot(), [400, 409]);
+        expect(detailPaths(res)).toEqual(['host']);
+      });
+    },
+    [['mysql', 'a']],
+  );
+
+  defectProperty(
+    4,
+    "a link whose object names are another link's (x-ingress and istio-egressgateway-x on one cluster) is refused naming name, or leaves the other link's objects alone",
+    (world) => {
+      return fc.asyncProperty(fc.stringMatching(/^[a-z][a-z0-9]{0,12}$/), async (x) => {
+        // First's ingress Gateway `istio-egressgateway-<x>-ingress` on server-cluster; second's
+        // egress Gateway has the same name there (its client side is on server-cluster).
+        const first = { ...withField(withField(NEW_LINK, 'client.port', 4001), 'server.port', 4001), name: `istio-egressgateway-${x}`, host: `first-${x}.example.com` };
+        const second = {
+          ...withField(withField(withField(withField(NEW_LINK, 'client.cluster', 'server-cluster'), 'server.cluster', 'client-cluster'), 'client.port', 4002), 'server.port', 4002),
+          name: `${x}-ingress`,
+          host: `second-${x}.example.com`,
+        };
+        expect((await post(world, first)).status).toBe(201);
+        try {
+          const kept = await linkView(world, first.name);
           const before = await world.snapshot();
-          const res = await post(world, withField(NEW_LINK, path, ref));
+          const res = await post(world, second);
           expectWellFormed(res);
           if (res.status >= 400) {
             expectRefused(res, before, await world.snapshot());
-            expect(detailPaths(res)).toEqual([path]);
-            return;
+            expect(detailPaths(res)).toEqual(['name']);
+          } else {
+            expect(await linkView(world, first.name)).toEqual(kept);
+            expect((await sendJson(world, 'DELETE', `/links/${second.name}`)).status).toBe(204);
+            expect(await linkView(world, first.name)).toEqual(kept);
           }
-          const del = await sendJson(world, 'DELETE', `/links/${NEW_LINK.name}`);
-          expect(del.status, del.text).toBe(204);
-          expect(changedPaths(before, await world.snapshot()).filter((p) => p.startsWith('state/store/'))).toEqual([]);
-        }),
-        defectRuns('N1'),
-      );
-    }),
-    fuzzTimeout,
-  );
-
-  defectIt(
-    3,
-    "a second link with another link's host on the same client cluster is refused naming host, and nothing is written",
-    inOwnWorld(async (world) => {
-      await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...SEED_NAMES), fc.stringMatching(/^[a-z][a-z0-9]{0,15}$/), async (seed, name) => {
-          fc.pre(!(SEED_NAMES as string[]).includes(name));
-          const doc = { ...withField(NEW_LINK, 'host', SEEDS[seed].host), name };
-          const before = await world.snapshot();
-          const res = await post(world, doc);
-          expectRefused(res, before, await world.snapshot(), [400, 409]);
-          expect(detailPaths(res)).toEqual(['host']);
-        }),
-        defectRuns(3),
-      );
-    }),
-    fuzzTimeout,
-  );
-
-  defectIt(
-    4,
-    "a link whose object names are another link's (x-ingress and istio-egressgateway-x on one cluster) is refused naming name, or leaves the other link's objects alone",
-    inOwnWorld(async (world) => {
-      await fc.assert(
-        fc.asyncProperty(fc.stringMatching(/^[a-z][a-z0-9]{0,12}$/), async (x) => {
-          // First's ingress Gateway `istio-egressgateway-<x>-ingress` on server-cluster; second's
-          // egress Gateway has the same name there (its client side is on server-cluster).
-          const first = { ...withField(withField(NEW_LINK, 'client.port', 4001), 'server.port', 4001), name: `istio-egressgateway-${x}`, host: `first-${x}.example.com` };
-          const second = {
-            ...withField(withField(withField(withField(NEW_LINK, 'client.cluster', 'server-cluster'), 'server.cluster', 'client-cluster'), 'client.port', 4002), 'server.port', 4002),
-            name: `${x}-ingress`,
-            host: `second-${x}.example.com`,
-          };
-          expect((await post(world, first)).status).toBe(201);
-          try {
-            const kept = await linkView(world, first.name);
-            const before = await world.snapshot();
-            const res = await post(world, second);
-            expectWellFormed(res);
-            if (res.status >= 400) {
-              expectRefused(res, before, await world.snapshot());
-              expect(detailPaths(res)).toEqual(['name']);
-            } else {
-              expect(await linkView(world, first.name)).toEqual(kept);
-              expect((await sendJson(world, 'DELETE', `/links/${second.name}`)).status).toBe(204);
-              expect(await linkView(world, first.name)).toEqual(kept);
-            }
-          } finally {
-            await sendJson(world, 'DELETE', `/links/${second.name}`);
-            await sendJson(world, 'DELETE', `/links/${first.name}`);
-          }
-        }),
-        defectRuns(4),
-      );
-    }),
-    fuzzTimeout,
+        } finally {
+          await sendJson(world, 'DELETE', `/links/${second.name}`);
+          await sendJson(world, 'DELETE', `/links/${first.name}`);
+        }
+      });
+    },
+    [['a']],
   );
 });
