@@ -47,6 +47,8 @@ describe('fuzz: raw bodies and headers through POST /links', () => {
         expectNoKeyMaterial(world, res);
         if (brokenFraming(frame)) return;
         const media = (type ?? '').split(';')[0]!.trim().toLowerCase();
+        // N2: with no media type the framework hands over no body, whatever it holds: "request body is empty".
+        if (isOpen('N2', media === '')) return;
         const decodable = encoding === 'identity' || encoding === 'gzip' || encoding === 'deflate' || encoding === 'br';
         if (wire.length > MAX_BODY_BYTES || (decodable && body.bytes.length > MAX_BODY_BYTES)) {
           // #6: the size of a chunked body counts only after it was read (and inflated) whole, if at all.

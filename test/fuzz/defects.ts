@@ -3,6 +3,19 @@
 // open defect (fc.pre), so they stay green; each open defect has its own property, marked
 // `it.fails`, that asserts what should happen. Once a fix is merged, remove its number from
 // OPEN_DEFECTS: its property then must pass, and the generic properties cover its inputs again.
+//
+//  1  a lifetime past year 9999 (`caTtl: 9999999d`) is accepted on update and breaks rotation;
+//     on create it is a 400 without field that leaves the link record, its CA and port claim
+//  2  a cluster reference that names no cluster (`projects/x`) is accepted; DELETE is then a 400
+//  3  a second link with another's host on the same client cluster is accepted
+//  4  object names collide between links (`<x>-ingress` vs `istio-egressgateway-<x>`)
+//  5  the CloudEvent functions answer 500 to a GET, an empty body or text/plain
+//  6  a chunked or gzip body over 64 KiB is read whole: the event functions acknowledge it (204)
+//  7  unknown YAML tags are accepted; a rotate body with a Content-Type the framework cannot
+//     parse is "scope is required" (not 415); a structured event that is a JSON array is "ignored"
+//  N1 (new) a well-formed GKE / fleet / kubeconfig reference the deployment may not reach
+//     (MESHLINK_CLUSTER_ACCESS) is accepted (201, sides failed); DELETE is then a 403 for ever
+//  N2 (new) POST /links with a spec and no Content-Type is a 400 "request body is empty"
 import fc from 'fast-check';
 import { it } from 'vitest';
 import { parseClusterRef } from '../../shared/clusters/cluster-ref.js';

@@ -25,7 +25,7 @@ import { specInput, withField } from '../support/builders.js';
 addLocalRoutes(registrationRoutes);
 
 /** Fast-check runs per property: small in `npm test`, larger in `npm run fuzz` (FUZZ_RUNS). */
-export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 25) || 25);
+export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 20) || 20);
 /** A fixed seed replays a failing run (`FUZZ_SEED=... npm run fuzz`). */
 const seed = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined;
 export const fcOptions: { numRuns: number; seed?: number; endOnFailure: boolean } = { numRuns: FUZZ_RUNS, ...(seed !== undefined ? { seed } : {}), endOnFailure: false };
