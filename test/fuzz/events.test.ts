@@ -1,11 +1,12 @@
 // Fuzz: CloudEvents and Pub/Sub push bodies to the registration and rotation functions (served by
 // functions-framework as in production) and to the local replay route POST
-// /events/cluster-registration. A CloudEvent function acknowledges (2xx) or refuses with a JSON
+// /events/cluster-registration, under any framing. A CloudEvent function acknowledges (2xx) or refuses with a JSON
 // 4xx, never a 5xx (a 5xx makes Pub/Sub redeliver for ever); nothing changes.
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
 import { MAX_BODY_BYTES } from '../../functions/http-api.js';
+import { brokenFraming, framing, type Framing } from './arbitraries/bodies.js';
 import { eventRequest, notAnEventToTheFramework, structuredNonObject, type EventRequest } from './arbitraries/events.js';
 import { defectProperty, isOpen } from './defects.js';
 import { expectNoKeyMaterial, expectRefused, expectWellFormed, itKeepsTheSeedsRotating } from './expect.js';
@@ -14,7 +15,7 @@ import { changedPaths, fuzzProperty, send, useWorld, type World } from './harnes
 type Target = 'registration' | 'rotateLink' | 'sweep' | 'local';
 const target = fc.constantFrom<Target>('registration', 'rotateLink', 'sweep', 'local');
 
-function deliver(world: World, to: Target, req: EventRequest, framing?: 'chunked') {
+function deliver(world: World, to: Target, req: EventRequest, framing?: Framing) {
   const base = to === 'local' ? world.urls.api : world.urls[to];
   const path = to === 'local' ? '/events/cluster-registration' : req.path;
   return send(base, { method: req.method, path, headers: req.headers, body: req.body, ...(framing ? { framing } : {}) });
@@ -26,12 +27,12 @@ describe('fuzz: CloudEvents and push bodies', () => {
   fuzzProperty(
     'any event to any event function: acknowledged (2xx) or a JSON 4xx, never a 5xx, nothing changed',
     () =>
-      fc.asyncProperty(target, eventRequest, async (to, req) => {
+      fc.asyncProperty(target, eventRequest, framing, async (to, req, frame) => {
         fc.pre(!isOpen(5, to !== 'local' && notAnEventToTheFramework(req)));
         fc.pre(!isOpen(7, to === 'local' && structuredNonObject(req)));
         const before = await world.snapshot();
-        const res = await deliver(world, to, req);
-        expectWellFormed(res);
+        const res = await deliver(world, to, req, frame);
+        expectWellFormed(res, { bareParserError: brokenFraming(frame) });
         expectNoKeyMaterial(world, res);
         expect(changedPaths(before, await world.snapshot())).toEqual([]);
         if (to === 'local' && res.status === 200) expect(['ignored', 'handled']).toContain(res.json.outcome);
