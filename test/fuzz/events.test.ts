@@ -1,7 +1,7 @@
 // Fuzz: CloudEvents and Pub/Sub push bodies to the registration and rotation functions (served by
 // functions-framework as in production) and to the local replay route POST
-// /events/cluster-registration, under any framing. A CloudEvent function acknowledges (2xx) or refuses with a JSON
-// 4xx, never a 5xx (a 5xx makes Pub/Sub redeliver for ever); nothing changes.
+// /events/cluster-registration, under any framing. A CloudEvent function acknowledges (2xx) or
+// refuses with a JSON 4xx, never a 5xx (a 5xx makes Pub/Sub redeliver for ever); nothing changes.
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect } from 'vitest';
