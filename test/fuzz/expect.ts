@@ -89,15 +89,16 @@ export async function linkView(world: World, link: string): Promise<Map<string, 
       docs.set(file, { text, doc: parsedDoc(text) });
     }),
   );
-  const places = new Set<string>();
+  // Where the link's client side is: only there does the shared egress port count as the link's.
+  const clientPlaces = new Set<string>();
   for (const [file, { text, doc }] of docs) {
     if (doc.metadata?.labels?.['meshlink.io/link'] !== link) continue;
     view.set(`clusters/${file}`, text);
-    places.add(dirname(file));
+    if (doc.metadata?.labels?.['meshlink.io/side'] === 'client') clientPlaces.add(dirname(file));
   }
   for (const [file, { doc }] of docs) {
     if (!file.endsWith('.ports-patch.yaml')) continue;
-    const egress = places.has(dirname(file)) && file.endsWith('/service-istio-egressgateway.ports-patch.yaml');
+    const egress = clientPlaces.has(dirname(file)) && file.endsWith('/service-istio-egressgateway.ports-patch.yaml');
     for (const p of doc.spec?.ports ?? []) if (p.name === ingressPort || (egress && p.name === egressPort)) view.set(`clusters/${file}#${p.name}`, JSON.stringify(p));
   }
   return view;
