@@ -72,8 +72,31 @@ interface Issued {
   keyId: Uint8Array;
 }
 
-/** Generates a key pair, signs its certificate, and checks the pair before handing it out. */
+/** The last second X.509 can encode (GeneralizedTime has four year digits). */
+const LAST_ENCODABLE_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+const wholeSeconds = (date: Date) => Math.floor(date.getTime() / 1000) * 1000;
+
+/**
+ * Reads a minted certificate back with the parser every later read uses (status, rotation,
+ * adoption), so what cannot be read is never handed out, hence never stored.
+ */
+function readBack(der: Uint8Array, spec: Issue): void {
+  let certificate: X509Certificate;
+  try {
+    certificate = new (x509().X509Certificate)(new Uint8Array(der));
+  } catch (cause) {
+    throw new MeshlinkError('internal', 'minted certificate is not a readable X.509 certificate', { cause });
+  }
+  if (certificate.notBefore.getTime() !== wholeSeconds(spec.notBefore) || certificate.notAfter.getTime() !== wholeSeconds(spec.notAfter)) {
+    throw new MeshlinkError('internal', 'minted certificate does not read back with the validity it was given');
+  }
+}
+
+/** Generates a key pair, signs its certificate, and checks it reads back and matches the key before handing it out. */
 async function issue(spec: Issue): Promise<Issued> {
+  if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
+    throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
+  }
   const { privateKey, publicKey } = await ALGORITHMS[spec.keyAlgorithm].generate();
   const spki = ALGORITHMS[spec.keyAlgorithm].spki(publicKey);
   const keyId = keyIdentifier(spki);
@@ -90,6 +113,7 @@ async function issue(spec: Issue): Promise<Issued> {
     spec.issuer?.key ?? privateKey,
     spec.issuer?.algorithm ?? spec.keyAlgorithm,
   );
+  readBack(certificate, spec);
   // Read back by OpenSSL, which the gateways use too: a mismatch here is a bug, never shipped.
   if (!new NodeX509Certificate(certificate).checkPrivateKey(privateKey)) {
     throw new MeshlinkError('internal', 'minted certificate does not match its private key');
@@ -123,8 +147,8 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
     name: subject,
     authorityKeyIdentifier: authorityKeyIdentifier(keyId),
     // As encoded: whole seconds.
-    notBefore: new Date(Math.floor(notBefore.getTime() / 1000) * 1000),
-    notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000),
+    notBefore: new Date(wholeSeconds(notBefore)),
+    notAfter: new Date(wholeSeconds(notAfter)),
   });
   return credential;
 }
