@@ -15,6 +15,17 @@ export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string
   return storeSecretId(deps.settings.secretPrefix, link, role);
 }
 
+/** Deletes the link's CA and leaf secrets (every version): a deleted or discarded link's keys go at once. Idempotent. */
+export async function dropCredentials(deps: AppDeps, link: string): Promise<void> {
+  for (const role of ['client', 'server', 'ca'] as const) {
+    try {
+      await deps.store.deleteSecret(secretIdOf(deps, link, role));
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+    }
+  }
+}
+
 /** Creates the store secret for a role if it is not there yet. */
 export async function ensureSecret(deps: AppDeps, link: string, role: StoreRole): Promise<string> {
   const id = secretIdOf(deps, link, role);
