@@ -88,7 +88,9 @@ describe('a lifetime no certificate can hold (defect 1)', () => {
     expect((await loadLink(app.deps, 'tb'))!.state.cas).toEqual(before.cas);
     expect(await app.store.listVersions(`${app.deps.settings.secretPrefix}-tb-ca`)).toEqual(before.versions);
 
+    expect((await listLinks(app.deps)).map((l) => l.name)).toEqual([]); // left out, not failing the listing
     expect((await applyLink(app.deps, specInput({}, 'tb'))).created).toBe(false);
+    expect((await listLinks(app.deps)).map((l) => l.name)).toEqual(['tb']);
     const forced = await forceRotation(app.deps, 'tb', 'ca');
     expect(forced.error).toBeUndefined();
     expect(forced.state.cas.map((ca) => ca.generation)).toContain(2);
