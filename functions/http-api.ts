@@ -108,8 +108,11 @@ const coreRoutes: Route[] = [
     method: 'DELETE',
     pattern: new RegExp(`^/links/${NAME}$`),
     handler: async (deps, _req, p) => {
-      await deleteLink(deps, p.name!);
-      return { status: 204 };
+      // 204: all gone. What could not be removed is reported: 202 while the sweep still tries
+      // (`pending`), 200 when it was given up (`abandoned`: a malformed cluster reference).
+      const { pending, abandoned } = await deleteLink(deps, p.name!);
+      if (pending.length === 0 && abandoned.length === 0) return { status: 204 };
+      return { status: pending.length > 0 ? 202 : 200, body: { link: p.name!, pending, abandoned } };
     },
   },
   { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },

@@ -9,12 +9,23 @@ import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/n
 import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
-import type { CredentialPem, SdsCredential } from '../pki/types.js';
+import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
 import { decodeCa, decodeCredential, encodeCa, encodeCredential } from './payloads.js';
 import type { AppDeps } from './deps.js';
 
 export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string {
   return storeSecretId(deps.settings.secretPrefix, link, role);
+}
+
+/** Deletes the link's CA and leaf secrets (every version): a deleted or discarded link's keys go at once. Idempotent. */
+export async function dropCredentials(deps: AppDeps, link: string): Promise<void> {
+  for (const role of ['client', 'server', 'ca'] as const) {
+    try {
+      await deps.store.deleteSecret(secretIdOf(deps, link, role));
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+    }
+  }
 }
 
 /** Creates the store secret for a role if it is not there yet. */
@@ -68,8 +79,9 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
   return { version: accessed.version, credential: decodeCredential(accessed.payload, `${id} version ${accessed.version}`) };
 }
 
-function caRecord(version: string, certificate: string, generation: number): CaRecord {
-  const s = inspectCertificate(certificate);
+/** The record of a CA version: the certificate read (a CA that cannot be read is never stored: see storeNewCa). */
+function caRecord(version: string, certificate: string | CertificateSummary, generation: number): CaRecord {
+  const s = typeof certificate === 'string' ? inspectCertificate(certificate) : certificate;
   return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint };
 }
 
@@ -90,9 +102,12 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     }
   }
   const ca = await mintCa({ link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation });
+  // Read back before it is stored, with the parser every later read uses: a failed mint stores nothing.
+  const summary = inspectCertificate(ca.certificate);
+  if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation });
-  return { record: caRecord(version, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: caRecord(version, summary, generation), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds). */
@@ -106,8 +121,8 @@ export async function caBundle(deps: AppDeps, link: string, state: LinkState, ge
   return joinPemBundle(pems);
 }
 
-function leafRecord(version: string, credential: SdsCredential, caGeneration: number, trust: number[]): LeafRecord {
-  const s = inspectCertificate(credential['tls.crt']);
+function leafRecord(version: string, credential: SdsCredential | CertificateSummary, caGeneration: number, trust: number[]): LeafRecord {
+  const s = 'tls.crt' in credential ? inspectCertificate(credential['tls.crt']) : credential;
   return { version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, caGeneration, trust: [...trust] };
 }
 
@@ -146,9 +161,10 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
     throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);
   }
+  const summary = inspectCertificate(credential['tls.crt']); // read back before it is stored (see storeNewCa)
   const version = await deps.store.addVersion(id, encodeCredential(credential));
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
-  return { record: leafRecord(version, credential, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: leafRecord(version, summary, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /**

@@ -17,6 +17,7 @@ import { nextRenewal } from '../rotation/renewal.js';
 import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
+import { finishDeletion } from './delete.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 import { pruneStale } from './prune.js';
@@ -216,6 +217,13 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   };
 }
 
+/** A deleted link's tombstone: its places tried again, the record gone once none is left. */
+async function finishDeleting(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> {
+  const left = await finishDeletion(deps, r);
+  const error = left.length > 0 ? `could not clear ${left.length} place(s) of the deleted link (retried after ${deps.settings.syncRetryMs} ms)` : undefined;
+  return { link: r.link, outcome: 'rotated', steps: ['finish-deletion'], ...(error ? { error } : {}) };
+}
+
 async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecord) => Promise<RotationOutcome>): Promise<RotationOutcome> {
   try {
     return await withLease(deps, record, work);
@@ -232,10 +240,10 @@ async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecor
  */
 export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
   const record = await loadLink(deps, link);
-  if (!record || !record.state.specVersion) return { link, outcome: 'not-found', steps: [] };
+  if (!record || (!record.state.specVersion && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
   const reason = dueReason(record.state, link, deps.clock(), deps.settings);
   if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
-  const outcome = await underLease(deps, record, (r) => runSteps(deps, r));
+  const outcome = await underLease(deps, record, (r) => (r.state.deleted ? finishDeleting(deps, r) : runSteps(deps, r)));
   return { ...outcome, reason };
 }
 
