@@ -33,7 +33,9 @@ function restrictClusterAccess(inner: ClusterResolver, allowed: Config['clusterA
     target(cluster) {
       const ref = parseClusterRef(cluster);
       if (ref.kind !== 'local' && !allowed.includes(ref.kind)) {
-        throw new MeshlinkError('permission-denied', `cluster ${cluster}: access to ${ref.kind} clusters is not enabled in this deployment (MESHLINK_CLUSTER_ACCESS=${allowed.join(',')})`);
+        // invalid-argument, not permission-denied: no retry or grant can make this deployment reach
+        // it, so a spec naming it is refused (400) and a delete gives its places up.
+        throw new MeshlinkError('invalid-argument', `cluster ${cluster}: access to ${ref.kind} clusters is not enabled in this deployment (MESHLINK_CLUSTER_ACCESS=${allowed.join(',')})`);
       }
       return inner.target(cluster);
     },

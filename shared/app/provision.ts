@@ -198,6 +198,21 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
   return { ...raw, host };
 }
 
+/**
+ * A cluster reference this deployment can never reach (a kind MESHLINK_CLUSTER_ACCESS leaves out)
+ * is a 400 naming the side's field, before anything is written. Resolving a target does no I/O.
+ */
+function assertClustersReachable(deps: AppDeps, spec: LinkSpec): void {
+  for (const side of SIDES) {
+    try {
+      deps.clusters.target(clusterOf(spec, side));
+    } catch (err) {
+      if (!isMeshlinkError(err, 'invalid-argument')) throw err;
+      throw new MeshlinkError('invalid-argument', 'invalid link spec', { details: [{ path: `${side}.cluster`, message: err.message }] });
+    }
+  }
+}
+
 export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLinkResult> {
   // Namespaces first: the nip.io convention reads the ingress Service in the server's.
   const spec = parseLinkSpec(await resolveHostConvention(deps, await resolveGatewayNamespaces(deps, input)));
@@ -215,6 +230,7 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       });
     }
   }
+  assertClustersReachable(deps, spec);
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.

@@ -1,5 +1,6 @@
-// The defects the fuzz suite knows of: those of issue 21 (1-7) and the new ones it found (N1-...);
-// 4-7 and N2 are fixed (their properties are plain tests now). Each has a classifier. The generic properties skip the inputs of an
+// The defects the fuzz suite knows of: those of issue 21 (1-7) and the new ones it found (N1-...).
+// All are fixed: their properties are plain tests now, kept as regression tests. A new defect
+// goes into OPEN_DEFECTS with its classifier until its fix lands. Each has a classifier. The generic properties skip the inputs of an
 // open defect (fc.pre), so they stay green; each open defect has its own property, marked
 // `it.fails`, that asserts what should happen. Once a fix is merged, remove its number from
 // OPEN_DEFECTS: its property then must pass, and the generic properties cover its inputs again.
@@ -31,7 +32,7 @@ export type Defect = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 'N1' | 'N2';
  * set; also how the minimal counterexamples of the report were taken, with FUZZ_SHRINK=1).
  */
 const fixedNow = new Set((process.env.FUZZ_DEFECTS_FIXED ?? '').split(',').map((d) => d.trim()).filter(Boolean));
-export const OPEN_DEFECTS = new Set<Defect>(([1, 2, 3, 'N1'] as Defect[]).filter((d) => !fixedNow.has(String(d))));
+export const OPEN_DEFECTS = new Set<Defect>(([] as Defect[]).filter((d) => !fixedNow.has(String(d))));
 
 /** A test of what a defect should do: `it.fails` while the defect is open, `it` once fixed. */
 export function defectIt(defect: Defect, title: string, fn: () => Promise<void>, timeout?: number): void {
@@ -78,6 +79,8 @@ function clusters(spec: unknown): unknown[] {
 }
 
 function refKind(ref: unknown): 'malformed' | 'remote' | 'local' | 'refused' {
+  // A cloud or kubeconfig reference that names no cluster, whether the schema refuses it or not.
+  if (typeof ref === 'string' && /^(projects\/|kubeconfig:)/.test(ref) && !isClusterRef(ref)) return 'malformed';
   if (!isClusterRef(ref)) return 'refused';
   try {
     return parseClusterRef(ref).kind === 'local' ? 'local' : 'remote';
@@ -86,7 +89,7 @@ function refKind(ref: unknown): 'malformed' | 'remote' | 'local' | 'refused' {
   }
 }
 
-/** #2: a cluster reference the spec's schema accepts but that names no cluster (`projects/x`). */
+/** #2: a cloud or kubeconfig cluster reference that names no cluster (`projects/x`, `kubeconfig:`). */
 export function hasMalformedClusterRef(spec: unknown): boolean {
   return clusters(spec).some((c) => refKind(c) === 'malformed');
 }
