@@ -84,8 +84,7 @@ async function issue(spec: Issue): Promise<Issued> {
   if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
     throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
   }
-  const { privateKey, publicKey } = await ALGORITHMS[spec.keyAlgorithm].generate();
-  const spki = ALGORITHMS[spec.keyAlgorithm].spki(publicKey);
+  const { privateKey, privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
@@ -106,7 +105,7 @@ async function issue(spec: Issue): Promise<Issued> {
   }
   const credential = {
     certificate: encodePem(certificate, 'CERTIFICATE'),
-    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    privateKey: privateKeyPem,
   };
   return { credential, certificate, key: privateKey, keyId };
 }
