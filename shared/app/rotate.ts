@@ -176,9 +176,11 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
   }
   // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
   r.state = recordRollover(r.state, linkFacts(spec, r.state));
-  // Ending a force changes only the state: the next step's save or the lease release carries it
-  // (one write fewer; lost in a crash, the next run ends it again).
-  if (step.kind !== 'complete-force') await r.save();
+  // A sync or the end of a force changes only what the next run can see again: the next step's
+  // save or the lease release carries it (a metadata write fewer each; lost in a crash, the next
+  // run finds the cluster current, with no write, or ends the force again). Steps that add or
+  // retire store versions are saved at once.
+  if (step.kind !== 'sync' && step.kind !== 'complete-force') await r.save();
   return error;
 }
 
