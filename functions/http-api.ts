@@ -118,11 +118,17 @@ const coreRoutes: Route[] = [
   { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
 ];
 
+/** Seconds until a retry has a chance: the adapter's hint, else one second (RFC 9110 delay-seconds). */
+function retryAfterSeconds(err: MeshlinkError): number {
+  return Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+}
+
 export function errorResponse(err: unknown, deps?: Pick<AppDeps, 'log'>): ApiResponse {
   if (err instanceof MeshlinkError) {
     const status = STATUS_OF[err.code];
     if (status >= 500) deps?.log.error('request failed', { ...errorFields(err), reason: err.code });
-    return { status, body: { error: err.message, ...(err.details.length ? { details: err.details } : {}) } };
+    const body = { error: err.message, ...(err.details.length ? { details: err.details } : {}) };
+    return err.retryable ? { status, headers: { 'retry-after': String(retryAfterSeconds(err)) }, body } : { status, body };
   }
   // An unexpected failure: log it (message only), answer without internals.
   deps?.log.error('unexpected error', errorFields(err));

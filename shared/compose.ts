@@ -18,9 +18,10 @@ async function makeStore(config: Config): Promise<SecretStore> {
     return new LocalFileStore(config.store.dir);
   }
   const { SecretManagerStore } = await import('./store/secret-manager-store.js');
-  const { project, location, endpoint } = config.store;
+  const { project, location, endpoint, retryMs } = config.store;
   return new SecretManagerStore({
     project,
+    retry: { totalMs: retryMs },
     ...(location ? { location } : {}),
     ...(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {}),
   });

@@ -10,6 +10,7 @@ import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type Ret
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
 import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
+import type { SecretVersionInfo } from '../store/port.js';
 import { decodeCa, decodeCredential, encodeCa, encodeCredential } from './payloads.js';
 import type { AppDeps } from './deps.js';
 
@@ -28,15 +29,25 @@ export async function dropCredentials(deps: AppDeps, link: string): Promise<void
   }
 }
 
-/** Creates the store secret for a role if it is not there yet. */
-export async function ensureSecret(deps: AppDeps, link: string, role: StoreRole): Promise<string> {
+/**
+ * The role's versions, creating its secret when there is none (a new link, or one deleted by hand):
+ * the version list is read before every store write anyway, so a secret that exists costs no
+ * CreateSecret (a write, against Secret Manager's per-minute quota).
+ */
+async function versionsCreating(deps: AppDeps, link: string, role: StoreRole): Promise<SecretVersionInfo[]> {
   const id = secretIdOf(deps, link, role);
+  try {
+    return await deps.store.listVersions(id);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found')) throw err;
+  }
   try {
     await deps.store.createSecret(id, { labels: storeLabels(link, role), annotations: {} });
   } catch (err) {
     if (!isMeshlinkError(err, 'already-exists')) throw err;
+    return deps.store.listVersions(id); // a racing run created it
   }
-  return id;
+  return [];
 }
 
 /** What a store write gives back: the record for the state, and the versions to retire with it. */
@@ -52,9 +63,9 @@ export interface Stored<T> {
  * an interrupted run may have stored; `orphans` are all versions not destroyed that the state
  * neither uses nor retires.
  */
-async function unrecordedVersions(deps: AppDeps, id: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
+async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
   const known = knownVersions(state, role);
-  const orphans = (await deps.store.listVersions(id)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
+  const orphans = (await versionsCreating(deps, link, role)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
   const newest = orphans.find((v) => v.state === 'ENABLED');
   const candidate = newest && (after === undefined || Number(newest.version) > Number(after)) ? newest.version : undefined;
   return { ...(candidate ? { candidate } : {}), orphans: orphans.map((v) => v.version) };
@@ -90,9 +101,9 @@ function caRecord(version: string, certificate: string | CertificateSummary, gen
  * The caller puts it in the state and saves.
  */
 export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<Stored<CaRecord>> {
-  const id = await ensureSecret(deps, spec.name, 'ca');
+  const id = secretIdOf(deps, spec.name, 'ca');
   const newestKnown = state.cas.reduce<string | undefined>((max, ca) => (max === undefined || Number(ca.version) > Number(max) ? ca.version : max), undefined);
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, 'ca', newestKnown);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, 'ca', newestKnown);
   if (candidate) {
     const ca = await readCa(deps, spec.name, candidate);
     const summary = inspectCertificate(ca.certificate);
@@ -143,12 +154,12 @@ function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundl
  * and stores it as a new version (or adopts the version an interrupted run stored).
  */
 export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
-  const id = await ensureSecret(deps, spec.name, side);
+  const id = secretIdOf(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await readCa(deps, spec.name, signing.version);
   const bundle = await caBundle(deps, spec.name, state, trust);
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, state.leaves[side]?.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
   if (candidate) {
     const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
@@ -175,10 +186,10 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
 export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, trust: number[]): Promise<Stored<LeafRecord>> {
   const current = state.leaves[side];
   if (!current) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential to publish trust for`);
-  const id = await ensureSecret(deps, spec.name, side);
+  const id = secretIdOf(deps, spec.name, side);
   const { credential } = await readCredential(deps, spec.name, side, current.version);
   const bundle = await caBundle(deps, spec.name, state, trust);
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, current.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, current.version);
   if (candidate) {
     const stored = (await readCredential(deps, spec.name, side, candidate)).credential;
     if (stored['tls.crt'] === credential['tls.crt'] && joinPemBundle([stored['ca.crt']]) === joinPemBundle([bundle])) {

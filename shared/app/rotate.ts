@@ -177,7 +177,11 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
   }
   // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
   r.state = recordRollover(r.state, linkFacts(spec, r.state));
-  await r.save();
+  // A sync or the end of a force changes only what the next run can see again: the next step's
+  // save or the lease release carries it (a metadata write fewer each; lost in a crash, the next
+  // run finds the cluster current, with no write, or ends the force again). Steps that add or
+  // retire store versions are saved at once.
+  if (step.kind !== 'sync' && step.kind !== 'complete-force') await r.save();
   return error;
 }
 
@@ -264,16 +268,21 @@ export async function forceRotation(deps: AppDeps, link: string, scope: ForceSco
   const record = await loadLink(deps, link);
   if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${link} not found`);
   let decision = { duplicate: false, continued: false };
-  const outcome = await withLease(deps, record, async (r) => {
-    const recorded = recordForce(r.state, scope, deps.clock(), requestId);
+  // The force is recorded in the write that takes the lease.
+  const recordTheForce = (state: LinkState) => {
+    const recorded = recordForce(state, scope, deps.clock(), requestId);
     decision = { duplicate: recorded.duplicate, continued: recorded.continued };
-    if (!recorded.duplicate) {
-      r.state = recorded.state;
-      await r.save();
-      deps.log.info('forced rotation recorded', { link, scope, continued: recorded.continued, ...(requestId ? { requestId } : {}) });
-    }
-    return runSteps(deps, r);
-  });
+    return recorded.state;
+  };
+  const outcome = await withLease(
+    deps,
+    record,
+    async (r) => {
+      if (!decision.duplicate) deps.log.info('forced rotation recorded', { link, scope, continued: decision.continued, ...(requestId ? { requestId } : {}) });
+      return runSteps(deps, r);
+    },
+    { record: recordTheForce },
+  );
   return {
     ...outcome,
     scope,
