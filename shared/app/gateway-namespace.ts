@@ -74,8 +74,8 @@ async function discover(deps: AppDeps, side: Side, raw: Raw): Promise<Found> {
   try {
     target = deps.clusters.target(found.cluster);
   } catch (err) {
-    // A reference the resolver refuses (say, a kind MESHLINK_CLUSTER_ACCESS excludes) fails again,
-    // and is recorded in the status, when the side is synced; anything else is a bug: let it out.
+    // A reference the resolver refuses (say, a kind MESHLINK_CLUSTER_ACCESS excludes) fails again
+    // once the spec is parsed, as a 400 naming the field (applyLink); anything else is a bug: let it out.
     if (!isMeshlinkError(err)) throw err;
     deps.log.warn('cannot discover the gateway namespace', { cluster: found.cluster, side, reason: err.message });
     return found;

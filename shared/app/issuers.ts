@@ -74,7 +74,8 @@ async function linksByIssuer(deps: AppDeps): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for await (const meta of listLinkSecrets(deps)) {
     const state = decodeState(meta.annotations, meta.id);
-    if (!state?.issuer) continue;
+    // A deleted link's tombstone (app/delete.ts) holds no CA and no credential any more: it uses no issuer.
+    if (!state?.issuer || state.deleted) continue;
     const link = meta.labels[STORE_LABEL_LINK] ?? meta.id;
     out.set(state.issuer, [...(out.get(state.issuer) ?? []), link].sort());
   }

@@ -2,8 +2,8 @@
 // so applies are updates and clean-up finds everything (invariant 6).
 
 export type Side = 'client' | 'server';
-/** What a store secret holds for a link; `port-claim` holds its gateway port (app/port-claim.ts). */
-export type StoreRole = 'link' | 'ca' | 'port-claim' | Side;
+/** What a store secret holds for a link; `port-claim` and `host-claim` hold its gateway port and its host on the client cluster (app/port-claim.ts). */
+export type StoreRole = 'link' | 'ca' | 'port-claim' | 'host-claim' | Side;
 /** The role label of an issuer's store secret (app/issuers.ts): not a link's. */
 export const ISSUER_ROLE = 'issuer';
 
