@@ -9,6 +9,7 @@ import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
 import { specInput } from '../support/builders.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
 import { opensslIntermediate, opensslRoot, pemBundle, type OpensslCa } from '../support/openssl-ca.js';
+import { unavailable } from '../support/memory-clusters.js';
 
 const PEM = 'application/x-pem-file';
 let root: OpensslCa;
@@ -134,6 +135,21 @@ describe('DELETE /issuers/{name}', () => {
     expect((await call(a, req('DELETE', '/issuers/corp'))).status).toBe(204);
     expect((await call(a, req('GET', '/issuers/corp'))).status).toBe(404);
     expect((await call(a, req('DELETE', '/issuers/corp'))).status).toBe(404);
+  });
+
+  it('is not held by a deleted link whose cluster did not answer (its tombstone); a link revived there takes its own spec\'s issuer', async () => {
+    const a = app();
+    await putIssuer(a);
+    await createLink(a);
+    a.clusters.target('client-cluster').failure = unavailable('client-cluster');
+    expect((await call(a, req('DELETE', '/links/mysql'))).status).toBe(202);
+    expect((await call(a, req('GET', '/issuers/corp'))).body.links).toEqual([]);
+    a.clusters.target('client-cluster').failure = undefined;
+    // The same name without an issuer over the tombstone: self-signed, and under no issuer.
+    const revived = await createLink(a, {});
+    expect(revived.status).toBe(201);
+    expect(revived.body).not.toHaveProperty('issuer');
+    expect((await call(a, req('DELETE', '/issuers/corp'))).status).toBe(204);
   });
 });
 
