@@ -28,7 +28,8 @@ export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
       // the link from being deleted; what is left is logged.
       await clearPlaces(deps, spec, (r.state.stale ?? []).filter((p) => !cleared(p)));
     }
-    await releaseGatewayPort(deps, name, { cluster: r.state.serverCluster, port: r.state.gatewayPort });
+    // A partner's server holds no port of ours.
+    if (r.state.partner?.side !== 'server') await releaseGatewayPort(deps, name, { cluster: r.state.serverCluster, port: r.state.gatewayPort });
     for (const role of ['client', 'server', 'ca'] as StoreRole[]) {
       try {
         await deps.store.deleteSecret(secretIdOf(deps, name, role));

@@ -5,14 +5,14 @@
 // host is refused.
 import { createHash } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
-import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
+import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
-import { storeNewCa, storeNewLeaf } from './credentials.js';
+import { bundleDigest, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
@@ -41,16 +41,33 @@ export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkS
   return parseLinkSpec(decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`));
 }
 
-function gatewayPortOf(spec: LinkSpec): GatewayPort {
-  return { cluster: spec.server.cluster, port: spec.server.gatewayPort };
+/** The ingress gateway port the link holds; none when the partner runs the server. */
+function gatewayPortOf(spec: LinkSpec): GatewayPort | undefined {
+  return 'external' in spec.server ? undefined : { cluster: spec.server.cluster, port: spec.server.gatewayPort };
 }
+
+/** The cluster of a side, or '' for the partner's: no cluster event or listing ever names it. */
+function clusterRefOf(spec: LinkSpec, side: Side): string {
+  return 'external' in spec[side] ? '' : clusterSide(spec, side).cluster;
+}
+
+/** Where the spec puts the link, as the state keeps it for listings and cluster events. */
+function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverCluster' | 'gatewayPort' | 'partner'> {
+  const side = externalSide(spec);
+  const partner = side ? { partner: { side, name: partnerName(spec, side) } } : {};
+  return { clientCluster: clusterRefOf(spec, 'client'), serverCluster: clusterRefOf(spec, 'server'), gatewayPort: serverPort(spec), ...partner };
+}
+
+/**
+ * The sync record of the partner's side: always `synced`, as there is nothing of ours to write
+ * there, so what waits for both sides (phases, clean-up) waits for ours alone.
+ */
+export const PARTNER_SYNC = { status: 'synced' } as const;
 
 function initialState(spec: LinkSpec, now: string): LinkState {
   return {
     host: spec.host,
-    clientCluster: spec.client.cluster,
-    serverCluster: spec.server.cluster,
-    gatewayPort: spec.server.gatewayPort,
+    ...placeFields(spec),
     specVersion: '',
     specHash: '',
     cas: [],
@@ -58,15 +75,22 @@ function initialState(spec: LinkSpec, now: string): LinkState {
     phase: 'stable',
     phaseSince: now,
     leaves: {},
-    sync: { client: { status: 'pending' }, server: { status: 'pending' } },
+    sync: { client: { status: 'pending' }, server: { status: 'pending' }, ...(externalSide(spec) ? { [externalSide(spec)!]: PARTNER_SYNC } : {}) },
     createdAt: now,
     updatedAt: now,
   };
 }
 
 /** Work under the lease: something to store, or places left by an earlier update to clear. */
-function incomplete(state: LinkState, hash: string): boolean {
-  return state.specHash !== hash || state.cas.length === 0 || !state.leaves.server || !state.leaves.client || (state.stale?.length ?? 0) > 0;
+function incomplete(spec: LinkSpec, state: LinkState, hash: string): boolean {
+  return state.specHash !== hash || state.cas.length === 0 || clusterSides(spec).some((side) => !state.leaves[side] || partnerTrustChanged(spec, state, side)) || (state.stale?.length ?? 0) > 0;
+}
+
+/** Facing a partner, the side's stored ca.crt is not the partner's bundle the spec names (the partner renewed its CA). */
+function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): boolean {
+  const bundle = partnerBundle(spec, side);
+  const leaf = state.leaves[side];
+  return !!bundle && !!leaf && leaf.partnerTrust !== bundleDigest(bundle);
 }
 
 /**
@@ -82,24 +106,26 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       ...state,
       specVersion: version,
       specHash: hash,
-      clientCluster: spec.client.cluster,
-      serverCluster: spec.server.cluster,
-      gatewayPort: spec.server.gatewayPort,
+      ...placeFields(spec),
     };
     await record.save();
     // Once the state names the new port; a crash before leaves a claim the next holder takes over.
     const before = previous && gatewayPortOf(previous);
-    if (before && (before.cluster !== spec.server.cluster || before.port !== spec.server.gatewayPort)) await releaseGatewayPort(deps, spec.name, before);
+    const after = gatewayPortOf(spec);
+    if (before && (before.cluster !== after?.cluster || before.port !== after.port)) await releaseGatewayPort(deps, spec.name, before);
   }
   if (record.state.cas.length === 0) {
     const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
     await record.save();
   }
-  for (const side of SIDES) {
-    if (record.state.leaves[side]) continue;
-    const { record: leaf, orphans } = await storeNewLeaf(deps, record.state, spec, side, now, trustedGenerations(record.state));
-    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, orphans, now);
+  for (const side of clusterSides(spec)) {
+    const old = record.state.leaves[side];
+    if (old && !partnerTrustChanged(spec, record.state, side)) continue;
+    // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
+    const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
+    const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
+    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, old ? [old.version, ...orphans] : orphans, now);
     await record.save();
   }
 }
@@ -112,11 +138,12 @@ export async function syncSides(
   deps: AppDeps,
   spec: LinkSpec,
   state: LinkState,
-  sides: readonly Side[] = SIDES,
+  sides: readonly Side[] = clusterSides(spec),
   onFailure?: (side: Side, err: unknown) => void,
 ): Promise<LinkState> {
   let next = state;
-  for (const side of sides) {
+  // The partner's side has nothing of ours to sync (a caller may name both sides).
+  for (const side of sides.filter((s) => clusterSides(spec).includes(s))) {
     try {
       next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
     } catch (err) {
@@ -125,7 +152,7 @@ export async function syncSides(
       next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
     }
   }
-  const failed = SIDES.map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
+  const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
   const renewal = nextRenewal(next, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
   const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
@@ -133,7 +160,7 @@ export async function syncSides(
 
 /** Whether both sides' clusters hold what a sync would write (a side that cannot be read does not). */
 async function sidesAreCurrent(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<boolean> {
-  for (const side of SIDES) {
+  for (const side of clusterSides(spec)) {
     try {
       if (!(await sideIsCurrent(deps, spec, state, side))) return false;
     } catch (err) {
@@ -185,11 +212,12 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
-  await claimGatewayPort(deps, spec.name, gatewayPortOf(spec));
+  const port = gatewayPortOf(spec);
+  if (port) await claimGatewayPort(deps, spec.name, port);
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
   const created = !existing || !existing.state.specHash;
 
-  if (incomplete(record.state, hash)) {
+  if (incomplete(spec, record.state, hash)) {
     await withLease(deps, record, async (r) => {
       await completeStore(deps, r, spec, doc, hash, previous);
       r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));

@@ -1,14 +1,17 @@
 // Where a spec puts a link in its clusters, and which places an update leaves behind. Pure.
-import { SIDES } from './names.js';
-import type { LinkSpec } from './spec.js';
+import { clusterSide, clusterSides, type LinkSpec } from './spec.js';
 import type { StalePlace } from './state.js';
 
-/** Each side's objects (in its gateway namespace), then the server's port on its ingress Service. */
+/** Each side's objects (in its gateway namespace), then the server's port on its ingress Service; none on the partner's side. */
 export function linkPlaces(spec: LinkSpec): StalePlace[] {
-  return [
-    ...SIDES.map((side): StalePlace => ({ what: 'objects', side, cluster: spec[side].cluster, namespace: spec[side].gateway.namespace })),
-    { what: 'port', cluster: spec.server.cluster, namespace: spec.server.gateway.namespace, service: spec.server.gateway.service },
-  ];
+  const sides = clusterSides(spec);
+  const objects = sides.map((side): StalePlace => {
+    const s = clusterSide(spec, side);
+    return { what: 'objects', side, cluster: s.cluster, namespace: s.gateway.namespace };
+  });
+  if (!sides.includes('server')) return objects;
+  const server = clusterSide(spec, 'server');
+  return [...objects, { what: 'port', cluster: server.cluster, namespace: server.gateway.namespace, service: server.gateway.service }];
 }
 
 function keyOf(place: StalePlace): string {

@@ -1,5 +1,17 @@
 // Builders for test inputs: a valid link spec, changed field by field.
-import type { LinkSpecInput } from '../../shared/link/spec.js';
+import { isMeshlinkError } from '../../shared/errors.js';
+import { parseLinkSpec, type LinkSpecInput } from '../../shared/link/spec.js';
+
+/** The details of the 400 a spec is refused with (throws if it is accepted). */
+export function specDetails(input: unknown): { path: string; message: string }[] {
+  try {
+    parseLinkSpec(input);
+  } catch (err) {
+    if (isMeshlinkError(err, 'invalid-argument')) return err.details;
+    throw err;
+  }
+  throw new Error('spec was accepted');
+}
 
 export function specInput(overrides: Partial<Record<string, unknown>> = {}, name = 'mysql'): LinkSpecInput & Record<string, unknown> {
   return {
