@@ -180,7 +180,8 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
   if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
   const raw = input as Record<string, any>;
   if (raw.hostConvention !== 'nip.io' || raw.host !== undefined) return input;
-  let address: unknown = raw.server?.address;
+  // A partner's server: its address stands where our ingress address would.
+  let address: unknown = raw.server?.external?.address ?? raw.server?.address;
   if (address === undefined && typeof raw.server?.cluster === 'string') {
     const gateway = { namespace: raw.server.gateway?.namespace ?? DEFAULT_GATEWAY_NAMESPACE, service: raw.server.gateway?.service ?? GATEWAY_DEFAULTS.server.service };
     address = (await deps.clusters.target(raw.server.cluster).getService(gateway.namespace, gateway.service))?.address;

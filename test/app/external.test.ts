@@ -11,6 +11,8 @@ import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
 import { credentialName, MANAGER, sideIdentity, STORE_LABEL_MANAGED_BY, type Side } from '../../shared/link/names.js';
 import { splitPemBundle } from '../../shared/pki/inspect.js';
 import { handleApiRequest } from '../../functions/http-api.js';
+import { describeLink } from '../../shared/cli/describe.js';
+import { linkRow } from '../../shared/ui/view.js';
 import { specInput } from '../support/builders.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { credentialFromSecret } from '../support/dataplane.js';
@@ -67,6 +69,22 @@ describe('server.external: meshlink provisions only the client cluster', () => {
     expect(status.server.partner!.caCertificates).toEqual([{ subject: 'CN=Partner Test CA', notAfter: expect.any(String), daysLeft: 29 }]);
     expect(status.client.partner).toBeUndefined();
     expect((await listLinkSummaries(app.deps))[0]!.server).toMatchObject({ partner: { name: '203.0.113.9:5432' } });
+  });
+
+  it('shows the partner side on the status page and in `meshlink describe`', async () => {
+    const app = app0();
+    const { status } = await applyLink(app.deps, toPartnerServer());
+    expect(linkRow((await listLinkSummaries(app.deps))[0]!, app.clock()).sides[1]).toMatchObject({ kind: 'partner', name: '203.0.113.9:5432', synced: true });
+    const text = describeLink(status, app.clock());
+    expect(text).toMatch(/Server side:\n  Partner: +203\.0\.113\.9:5432\n  Pinned: +spiffe:\/\/partner\.example\/db\n  Partner CAs: +CN=Partner Test CA expires/);
+    expect(text).toMatch(/Must trust: +CA generations 1/);
+  });
+
+  it("takes the nip.io host from the partner server's address", async () => {
+    const app = app0();
+    const { host: _host, ...spec } = toPartnerServer(partner.ca.pem, { hostConvention: 'nip.io' });
+    const { status } = await applyLink(app.deps, spec);
+    expect(status.host).toBe('203.0.113.9.nip.io');
   });
 
   it('claims no ingress gateway port, and a repeated apply writes nothing', async () => {
