@@ -62,7 +62,7 @@ function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverC
  * The sync record of the partner's side: always `synced`, as there is nothing of ours to write
  * there, so what waits for both sides (phases, clean-up) waits for ours alone.
  */
-export const PARTNER_SYNC = { status: 'synced' } as const;
+const PARTNER_SYNC = { status: 'synced' } as const;
 
 function initialState(spec: LinkSpec, now: string): LinkState {
   return {

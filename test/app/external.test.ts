@@ -8,6 +8,8 @@ import { getLink, listLinkSummaries } from '../../shared/app/queries.js';
 import { deleteLink } from '../../shared/app/delete.js';
 import { registerCluster } from '../../shared/app/register.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
+import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { sweep } from '../../shared/app/sweep.js';
 import { credentialName, MANAGER, sideIdentity, STORE_LABEL_MANAGED_BY, type Side } from '../../shared/link/names.js';
 import { splitPemBundle } from '../../shared/pki/inspect.js';
 import { handleApiRequest } from '../../functions/http-api.js';
@@ -187,6 +189,16 @@ describe('rotation of a link facing a partner', () => {
     const after = secretOf(app, 'client');
     expect(after['tls.crt']).not.toBe(before['tls.crt']);
     expect(after['ca.crt']).toBe(before['ca.crt']);
+  });
+
+  it('is found due by the sweep and rotated, and not due again after', async () => {
+    const app = testApp({ start: new Date().toISOString(), settings: SETTINGS });
+    await applyLink(app.deps, fromPartnerClient());
+    app.clock.advance(21 * DAY);
+    const report = await sweep(app.deps, new InProcessRotationQueue(app.deps));
+    expect(report.rotated).toEqual([expect.objectContaining({ link: 'mysql', outcome: 'rotated', steps: ['issue-leaf(server)', 'sync(server)'] })]);
+    expect(report.errors).toEqual([]);
+    expect((await sweep(app.deps, new InProcessRotationQueue(app.deps))).due).toEqual([]);
   });
 
   it('rolls the CA over: ca.pem offers old and new, the status names the date the partner must trust the new one by, and the old goes last', async () => {
