@@ -160,6 +160,18 @@ describe('client.external: meshlink provisions only the server cluster', () => {
   });
 });
 
+describe('POST /links with bad one-sided input', () => {
+  it('is a 400 naming the field, and nothing is stored or written (invariant 7)', async () => {
+    const app = app0();
+    const body = Buffer.from(JSON.stringify({ ...toPartnerServer(), client: { external: { caCertificates: 'not PEM', subjectAltNames: [] } } }));
+    const res = await handleApiRequest(app.deps, { method: 'POST', path: '/links', contentType: 'application/json', body });
+    expect(res.status).toBe(400);
+    expect((res.body as { details: { path: string }[] }).details.map((d) => d.path).sort()).toEqual(['client.external', 'client.external.subjectAltNames']);
+    expect(await storeIds(app)).toEqual([]);
+    expect(app.clusters.totalWrites).toBe(0);
+  });
+});
+
 describe('GET /links/{name}/ca.pem', () => {
   it("answers the link CA's certificate as application/x-pem-file, and no key", async () => {
     const app = app0();
