@@ -114,18 +114,27 @@ const coreRoutes: Route[] = [
     method: 'DELETE',
     pattern: new RegExp(`^/links/${NAME}$`),
     handler: async (deps, _req, p) => {
-      await deleteLink(deps, p.name!);
-      return { status: 204 };
+      // 204: all gone. What could not be removed is reported: 202 while the sweep still tries
+      // (`pending`), 200 when it was given up (`abandoned`: a malformed cluster reference).
+      const { pending, abandoned } = await deleteLink(deps, p.name!);
+      if (pending.length === 0 && abandoned.length === 0) return { status: 204 };
+      return { status: pending.length > 0 ? 202 : 200, body: { link: p.name!, pending, abandoned } };
     },
   },
   { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
 ];
 
+/** Seconds until a retry has a chance: the adapter's hint, else one second (RFC 9110 delay-seconds). */
+function retryAfterSeconds(err: MeshlinkError): number {
+  return Math.max(1, Math.ceil((err.retryAfterMs ?? 1000) / 1000));
+}
+
 export function errorResponse(err: unknown, deps?: Pick<AppDeps, 'log'>): ApiResponse {
   if (err instanceof MeshlinkError) {
     const status = STATUS_OF[err.code];
     if (status >= 500) deps?.log.error('request failed', { ...errorFields(err), reason: err.code });
-    return { status, body: { error: err.message, ...(err.details.length ? { details: err.details } : {}) } };
+    const body = { error: err.message, ...(err.details.length ? { details: err.details } : {}) };
+    return err.retryable ? { status, headers: { 'retry-after': String(retryAfterSeconds(err)) }, body } : { status, body };
   }
   // An unexpected failure: log it (message only), answer without internals.
   deps?.log.error('unexpected error', errorFields(err));

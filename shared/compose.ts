@@ -18,9 +18,10 @@ async function makeStore(config: Config): Promise<SecretStore> {
     return new LocalFileStore(config.store.dir);
   }
   const { SecretManagerStore } = await import('./store/secret-manager-store.js');
-  const { project, location, endpoint } = config.store;
+  const { project, location, endpoint, retryMs } = config.store;
   return new SecretManagerStore({
     project,
+    retry: { totalMs: retryMs },
     ...(location ? { location } : {}),
     ...(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {}),
   });
@@ -33,7 +34,9 @@ function restrictClusterAccess(inner: ClusterResolver, allowed: Config['clusterA
     target(cluster) {
       const ref = parseClusterRef(cluster);
       if (ref.kind !== 'local' && !allowed.includes(ref.kind)) {
-        throw new MeshlinkError('permission-denied', `cluster ${cluster}: access to ${ref.kind} clusters is not enabled in this deployment (MESHLINK_CLUSTER_ACCESS=${allowed.join(',')})`);
+        // invalid-argument, not permission-denied: no retry or grant can make this deployment reach
+        // it, so a spec naming it is refused (400) and a delete gives its places up.
+        throw new MeshlinkError('invalid-argument', `cluster ${cluster}: access to ${ref.kind} clusters is not enabled in this deployment (MESHLINK_CLUSTER_ACCESS=${allowed.join(',')})`);
       }
       return inner.target(cluster);
     },

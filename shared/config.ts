@@ -8,7 +8,14 @@ import { connectGatewayEndpoint as connectGatewayEndpointOf } from './clusters/c
 export interface Config {
   store:
     | { kind: 'local'; dir: string }
-    | { kind: 'secret-manager'; project: string; location?: string; endpoint?: { host: string; port: number; plaintext: boolean } };
+    | {
+        kind: 'secret-manager';
+        project: string;
+        location?: string;
+        endpoint?: { host: string; port: number; plaintext: boolean };
+        /** Longest backoff of one call on RESOURCE_EXHAUSTED/UNAVAILABLE (MESHLINK_STORE_RETRY); 0 = no retry. */
+        retryMs: number;
+      };
   /** Where the local store and local cluster directories live. */
   stateDir: string;
   secretPrefix: string;
@@ -84,7 +91,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
         endpoint = { host, port: m[3] ? Number(m[3]) : 443, plaintext };
       }
     }
-    if (project) store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}) };
+    const retryText = get('MESHLINK_STORE_RETRY') ?? '30s';
+    const retryMs = retryText === '0' || retryText === 'off' ? 0 : parseDuration(retryText);
+    if (retryMs === undefined || retryMs > 600_000) problems.push({ path: 'MESHLINK_STORE_RETRY', message: 'must be a duration up to 10m such as 30s, or off' });
+    if (project) store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}), retryMs: retryMs ?? 0 };
   } else if (storeKind !== 'local') {
     problems.push({ path: 'MESHLINK_STORE', message: 'must be local or secret-manager' });
   }

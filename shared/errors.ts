@@ -20,12 +20,15 @@ export interface ErrorDetail {
 export class MeshlinkError extends Error {
   readonly code: ErrorCode;
   readonly details: ErrorDetail[];
+  /** For `unavailable`: when a retry has a chance (HTTP Retry-After), if the adapter knows. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetail[]; cause?: unknown; retryAfterMs?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MeshlinkError';
     this.code = code;
     this.details = options.details ?? [];
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** Transient failures are worth retrying (HTTP 503, Pub/Sub redelivery). */

@@ -10,7 +10,8 @@ import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type Ret
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate } from '../pki/inspect.js';
 import { createHash } from 'node:crypto';
-import type { CredentialPem, SdsCredential } from '../pki/types.js';
+import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
+import type { SecretVersionInfo } from '../store/port.js';
 import { decodeCa, decodeCredential, encodeCa, encodeCredential } from './payloads.js';
 import type { AppDeps } from './deps.js';
 
@@ -18,15 +19,36 @@ export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string
   return storeSecretId(deps.settings.secretPrefix, link, role);
 }
 
-/** Creates the store secret for a role if it is not there yet. */
-export async function ensureSecret(deps: AppDeps, link: string, role: StoreRole): Promise<string> {
+/** Deletes the link's CA and leaf secrets (every version): a deleted or discarded link's keys go at once. Idempotent. */
+export async function dropCredentials(deps: AppDeps, link: string): Promise<void> {
+  for (const role of ['client', 'server', 'ca'] as const) {
+    try {
+      await deps.store.deleteSecret(secretIdOf(deps, link, role));
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+    }
+  }
+}
+
+/**
+ * The role's versions, creating its secret when there is none (a new link, or one deleted by hand):
+ * the version list is read before every store write anyway, so a secret that exists costs no
+ * CreateSecret (a write, against Secret Manager's per-minute quota).
+ */
+async function versionsCreating(deps: AppDeps, link: string, role: StoreRole): Promise<SecretVersionInfo[]> {
   const id = secretIdOf(deps, link, role);
+  try {
+    return await deps.store.listVersions(id);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found')) throw err;
+  }
   try {
     await deps.store.createSecret(id, { labels: storeLabels(link, role), annotations: {} });
   } catch (err) {
     if (!isMeshlinkError(err, 'already-exists')) throw err;
+    return deps.store.listVersions(id); // a racing run created it
   }
-  return id;
+  return [];
 }
 
 /** What a store write gives back: the record for the state, and the versions to retire with it. */
@@ -42,9 +64,9 @@ export interface Stored<T> {
  * an interrupted run may have stored; `orphans` are all versions not destroyed that the state
  * neither uses nor retires.
  */
-async function unrecordedVersions(deps: AppDeps, id: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
+async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
   const known = knownVersions(state, role);
-  const orphans = (await deps.store.listVersions(id)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
+  const orphans = (await versionsCreating(deps, link, role)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
   const newest = orphans.find((v) => v.state === 'ENABLED');
   const candidate = newest && (after === undefined || Number(newest.version) > Number(after)) ? newest.version : undefined;
   return { ...(candidate ? { candidate } : {}), orphans: orphans.map((v) => v.version) };
@@ -69,8 +91,9 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
   return { version: accessed.version, credential: decodeCredential(accessed.payload, `${id} version ${accessed.version}`) };
 }
 
-function caRecord(version: string, certificate: string, generation: number): CaRecord {
-  const s = inspectCertificate(certificate);
+/** The record of a CA version: the certificate read (a CA that cannot be read is never stored: see storeNewCa). */
+function caRecord(version: string, certificate: string | CertificateSummary, generation: number): CaRecord {
+  const s = typeof certificate === 'string' ? inspectCertificate(certificate) : certificate;
   return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint };
 }
 
@@ -79,9 +102,9 @@ function caRecord(version: string, certificate: string, generation: number): CaR
  * The caller puts it in the state and saves.
  */
 export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<Stored<CaRecord>> {
-  const id = await ensureSecret(deps, spec.name, 'ca');
+  const id = secretIdOf(deps, spec.name, 'ca');
   const newestKnown = state.cas.reduce<string | undefined>((max, ca) => (max === undefined || Number(ca.version) > Number(max) ? ca.version : max), undefined);
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, 'ca', newestKnown);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, 'ca', newestKnown);
   if (candidate) {
     const ca = await readCa(deps, spec.name, candidate);
     const summary = inspectCertificate(ca.certificate);
@@ -91,9 +114,12 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     }
   }
   const ca = await mintCa({ link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation });
+  // Read back before it is stored, with the parser every later read uses: a failed mint stores nothing.
+  const summary = inspectCertificate(ca.certificate);
+  if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation });
-  return { record: caRecord(version, ca.certificate, generation), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: caRecord(version, summary, generation), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds). */
@@ -123,8 +149,8 @@ async function trustBundle(deps: AppDeps, spec: LinkSpec, state: LinkState, side
   return partnerBundle(spec, side) ?? caBundle(deps, spec.name, state, trust);
 }
 
-function leafRecord(version: string, credential: SdsCredential, caGeneration: number, trust: number[], partner: string | undefined): LeafRecord {
-  const s = inspectCertificate(credential['tls.crt']);
+function leafRecord(version: string, credential: SdsCredential | CertificateSummary, caGeneration: number, trust: number[], partner: string | undefined): LeafRecord {
+  const s = 'tls.crt' in credential ? inspectCertificate(credential['tls.crt']) : credential;
   return {
     version,
     notBefore: s.notBefore.toISOString(),
@@ -153,12 +179,12 @@ function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundl
  * and stores it as a new version (or adopts the version an interrupted run stored).
  */
 export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
-  const id = await ensureSecret(deps, spec.name, side);
+  const id = secretIdOf(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await readCa(deps, spec.name, signing.version);
   const bundle = await trustBundle(deps, spec, state, side, trust);
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, state.leaves[side]?.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
   if (candidate) {
     const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
@@ -171,9 +197,10 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
     throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);
   }
+  const summary = inspectCertificate(credential['tls.crt']); // read back before it is stored (see storeNewCa)
   const version = await deps.store.addVersion(id, encodeCredential(credential));
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
-  return { record: leafRecord(version, credential, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: leafRecord(version, summary, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /**
@@ -184,13 +211,13 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
 export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, trust: number[]): Promise<Stored<LeafRecord>> {
   const current = state.leaves[side];
   if (!current) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential to publish trust for`);
-  const id = await ensureSecret(deps, spec.name, side);
+  const id = secretIdOf(deps, spec.name, side);
   const { credential } = await readCredential(deps, spec.name, side, current.version);
   const bundle = await trustBundle(deps, spec, state, side, trust);
   const partner = partnerBundle(spec, side);
   const { partnerTrust: _old, ...rest } = current;
   const updated = (version: string): LeafRecord => ({ ...rest, version, trust: [...trust], ...(partner ? { partnerTrust: bundleDigest(partner) } : {}) });
-  const { candidate, orphans } = await unrecordedVersions(deps, id, state, side, current.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, current.version);
   if (candidate) {
     const stored = (await readCredential(deps, spec.name, side, candidate)).credential;
     if (stored['tls.crt'] === credential['tls.crt'] && joinPemBundle([stored['ca.crt']]) === joinPemBundle([bundle])) {

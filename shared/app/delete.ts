@@ -1,44 +1,126 @@
 // Use-case: delete a link. Removes its objects from both clusters (by label), its port from the
 // ingress gateway Service and whatever updates left elsewhere (LinkState.stale), then deletes its
-// secrets from the store, the link record last so that a crash half-way leaves a link that a
-// second DELETE finishes.
+// secrets and claims from the store, the link record last so that a crash half-way leaves a link
+// that a second DELETE finishes.
+//
+// Delete always works. A stored spec that no longer validates (older code) is read for its places
+// leniently (link/places.ts storedPlaces). A place whose cluster reference is malformed can never
+// be reached: it is given up (reported, logged). A place whose cluster does not answer is kept:
+// the record becomes a tombstone (LinkState.deleted, the places in `stale`), invisible to reads,
+// which the rotation sweep finishes like any stale place (due syncRetryMs after each failed try),
+// and which a second DELETE ends whatever is left (a cluster gone for good). Every place is tried,
+// so shared objects (the ingress gateway Service's ports) are cleaned wherever a cluster answers.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
-import type { StoreRole } from '../link/names.js';
-import type { StalePlace } from '../link/state.js';
-import { linkPlaces } from '../link/places.js';
+import type { LinkState, StalePlace } from '../link/state.js';
+import { clusterWideKey, type PlaceOwner } from '../link/places.js';
+import { ISTIO_API_VERSIONS } from '../link/spec.js';
 import type { AppDeps } from './deps.js';
-import { secretIdOf } from './credentials.js';
-import { loadLink, withLease } from './link-record.js';
-import { clearPlace, clearPlaces } from './prune.js';
-import { releaseGatewayPort } from './port-claim.js';
-import { readSpec } from './provision.js';
+import { dropCredentials } from './credentials.js';
+import { loadLink, withLease, type LinkRecord } from './link-record.js';
+import { readStoredSpec } from './stored-spec.js';
+import { clearPlaces, type Uncleared } from './prune.js';
+import { releaseClaims } from './port-claim.js';
 
-export async function deleteLink(deps: AppDeps, name: string): Promise<void> {
+/** What a delete could not remove. */
+export interface DeleteResult {
+  /** Places whose cluster did not answer: the sweep tries them again (the tombstone). */
+  pending: StalePlace[];
+  /** Places given up: a malformed cluster reference, or a second DELETE of a tombstone. */
+  abandoned: StalePlace[];
+}
+
+/** Whose objects and where: the stored spec's places, or a tombstone's. */
+async function whatToClear(deps: AppDeps, r: LinkRecord): Promise<{ owner: PlaceOwner; places: StalePlace[] }> {
+  const stale = r.state.stale ?? [];
+  if (r.state.deleted) return { owner: { name: r.link, istioApiVersion: r.state.deleted.istioApiVersion }, places: stale };
+  if (!r.state.specVersion) return { owner: { name: r.link, istioApiVersion: ISTIO_API_VERSIONS[0] }, places: [] }; // never synced
+  const read = await readStoredSpec(deps, r);
+  return { owner: read.owner, places: [...read.places, ...stale] };
+}
+
+/**
+ * Each side's objects once per cluster (every namespace of it: a link may have left older ones),
+ * each port place once.
+ */
+function distinct(places: readonly StalePlace[]): StalePlace[] {
+  const seen = new Set<string>();
+  return places.filter((p) => {
+    const key = clusterWideKey(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Tries every place; then the credentials go. Runs under the lease. */
+async function clearAll(deps: AppDeps, r: LinkRecord): Promise<{ owner: PlaceOwner; uncleared: Uncleared }> {
+  const { owner, places } = await whatToClear(deps, r);
+  const uncleared = await clearPlaces(deps, owner, distinct(places), true);
+  await dropCredentials(deps, r.link);
+  return { owner, uncleared };
+}
+
+/** The tombstone: no spec, credentials or sync left; the clusters and claims it names stay held. */
+function tombstone(state: LinkState, owner: PlaceOwner, pending: StalePlace[], now: string): LinkState {
+  const { forced: _f, retired: _r, requests: _q, nextRenewal: _n, ...rest } = state;
+  return {
+    ...rest,
+    deleted: { at: state.deleted?.at ?? now, istioApiVersion: owner.istioApiVersion },
+    specVersion: '',
+    specHash: '',
+    cas: [],
+    signingGeneration: 0,
+    phase: 'stable',
+    leaves: {},
+    // The partner's side has nothing of ours to sync (app/provision.ts): it stays synced.
+    sync: { client: { status: 'pending' }, server: { status: 'pending' }, ...(state.partner ? { [state.partner.side]: { status: 'synced' } } : {}) },
+    stale: pending,
+    staleFailedAt: now,
+    lastError: `deleted; ${pending.length} place(s) not cleared yet (retried)`,
+  };
+}
+
+/** The record and its claims go: after the lease is released, or with it (the record holds it). */
+export async function dropRecord(deps: AppDeps, record: LinkRecord): Promise<void> {
+  await releaseClaims(deps, record.link, record.state);
+  await deps.store.deleteSecret(record.secretId);
+}
+
+/** The record as it goes under the lease: withLease then has no lease to release on it. */
+export function withoutLease(r: LinkRecord): LinkRecord {
+  const { lease: _released, ...rest } = r.state;
+  r.state = rest;
+  return r;
+}
+
+export async function deleteLink(deps: AppDeps, name: string): Promise<DeleteResult> {
   const record = await loadLink(deps, name);
   if (!record) throw new MeshlinkError('not-found', `link ${name} not found`);
-  await withLease(deps, record, async (r) => {
-    if (r.state.specVersion) {
-      const spec = await readSpec(deps, r);
-      // Where the link is (objects from every namespace of its clusters), then where updates left
-      // it, but for objects those cluster-wide deletes already took (same cluster and side).
-      const here = linkPlaces(spec);
-      for (const place of here) await clearPlace(deps, spec, place, true);
-      const cleared = (p: StalePlace) => p.what === 'objects' && here.some((h) => h.what === 'objects' && h.cluster === p.cluster && h.side === p.side);
-      // Best effort: a cluster the link moved away from may be gone for good, and must not keep
-      // the link from being deleted; what is left is logged.
-      await clearPlaces(deps, spec, (r.state.stale ?? []).filter((p) => !cleared(p)));
-    }
-    // A partner's server holds no port of ours.
-    if (r.state.partner?.side !== 'server') await releaseGatewayPort(deps, name, { cluster: r.state.serverCluster, port: r.state.gatewayPort });
-    for (const role of ['client', 'server', 'ca'] as StoreRole[]) {
-      try {
-        await deps.store.deleteSecret(secretIdOf(deps, name, role));
-      } catch (err) {
-        if (!isMeshlinkError(err, 'not-found')) throw err;
-      }
-    }
+  const again = !!record.state.deleted;
+  const result = await withLease(deps, record, async (r): Promise<DeleteResult> => {
+    const { owner, uncleared } = await clearAll(deps, r);
+    if (uncleared.left.length === 0 || again) return { pending: [], abandoned: [...uncleared.abandoned, ...uncleared.left] };
+    r.state = tombstone(r.state, owner, uncleared.left, deps.clock().toISOString());
+    await r.save();
+    return { pending: uncleared.left, abandoned: uncleared.abandoned };
   });
-  // The lease was released by withLease; now the record itself goes.
-  await deps.store.deleteSecret(record.secretId);
-  deps.log.info('deleted link', { link: name });
+  if (result.pending.length === 0) await dropRecord(deps, record);
+  deps.log.info(result.pending.length > 0 ? 'deleted link; places left for the sweep' : 'deleted link', { link: name, pending: result.pending.length, abandoned: result.abandoned.length });
+  return result;
+}
+
+/**
+ * The sweep's part: tries a tombstone's places again (under the lease the caller holds), and
+ * drops the record once none is left. Returns the places still left.
+ */
+export async function finishDeletion(deps: AppDeps, r: LinkRecord): Promise<StalePlace[]> {
+  const { owner, uncleared } = await clearAll(deps, r);
+  if (uncleared.left.length > 0) {
+    r.state = tombstone(r.state, owner, uncleared.left, deps.clock().toISOString());
+    await r.save();
+    return uncleared.left;
+  }
+  await dropRecord(deps, withoutLease(r));
+  deps.log.info('finished deleting link', { link: r.link });
+  return [];
 }

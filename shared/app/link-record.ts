@@ -86,18 +86,23 @@ export async function createLinkRecord(deps: AppDeps, link: string, initial: Lin
   return new LinkRecord(deps, link, updated, initial);
 }
 
+export interface LeaseOptions {
+  /** A change saved in the same write as the lease (one UpdateSecret instead of two). */
+  record?: (state: LinkState) => LinkState;
+}
+
 /**
  * Runs `work` while holding the link's lease. The lease is a compare-and-swap on the state
  * annotation: a second worker sees it held and gets `conflict`; a crashed holder's lease expires
  * after `leaseMs`, and the next run completes its work (invariant 5).
  */
-export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>): Promise<T> {
+export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>, options: LeaseOptions = {}): Promise<T> {
   const now = deps.clock();
   if (leaseHeld(record.state, now)) {
     throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${record.state.lease!.until}; try again`);
   }
   const holder = `${deps.workerId}/${randomUUID()}`;
-  record.state = { ...record.state, lease: { holder, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() } };
+  record.state = { ...(options.record?.(record.state) ?? record.state), lease: { holder, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() } };
   try {
     await record.save();
   } catch (err) {

@@ -1,10 +1,13 @@
-// A gateway port is a listener on the server cluster's ingress gateway: two links cannot share
-// one. Each link holds a claim on its (server cluster, gateway port), a store secret created only
-// if absent: checking costs one read however many links there are, and of two links created at
-// once with the same port exactly one gets it.
+// Claims on what two links cannot share. A gateway port is a listener on the server cluster's
+// ingress gateway; a host is one ServiceEntry, DestinationRule and VirtualService set on the
+// client cluster (Istio does not merge two). Each link holds a claim on its (server cluster,
+// gateway port) and on its (client cluster, host): a store secret created only if absent, so
+// checking costs one read however many links there are, and of two links created at once with the
+// same port or host exactly one gets it.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, storeLabels } from '../link/names.js';
+import type { LinkState } from '../link/state.js';
 import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
@@ -14,76 +17,204 @@ export interface GatewayPort {
   port: number;
 }
 
+export interface ClientHost {
+  cluster: string;
+  host: string;
+}
+
 const ANNOTATION_CLAIM = 'meshlink-claim';
 
-/** One id per cluster and port: a digest, since cluster references hold `/` and `:`. */
-export function portClaimId(secretPrefix: string, { cluster, port }: GatewayPort): string {
-  const digest = createHash('sha256').update(`${cluster}\n${port}`).digest('hex').slice(0, 24);
-  return `${secretPrefix}-port-${digest}`;
+interface ClaimKind<T> {
+  role: 'port-claim' | 'host-claim';
+  /** The claimed value as one string (digested into the secret id: references hold `/` and `:`). */
+  key(at: T): string;
+  prefix: string;
+  /** Whether a holder's state still uses `at`. */
+  uses(state: LinkState, at: T): boolean;
+  taken(holder: string, at: T): MeshlinkError;
 }
 
-/** The claim secret's labels and annotations. */
+type ClaimState = Pick<LinkState, 'serverCluster' | 'gatewayPort' | 'clientCluster' | 'host' | 'partner'>;
+
+/**
+ * The gateway port a link's state holds: none when the partner runs the server (the state's
+ * gatewayPort is then the partner's, on no cluster of ours).
+ */
+export function claimedPort(state: ClaimState): GatewayPort | undefined {
+  return state.partner?.side === 'server' ? undefined : { cluster: state.serverCluster, port: state.gatewayPort };
+}
+
+/** The host a link's state holds on its client cluster: none when the partner runs the client. */
+export function claimedHost(state: ClaimState): ClientHost | undefined {
+  return state.partner?.side === 'client' ? undefined : { cluster: state.clientCluster, host: state.host };
+}
+
+const PORT: ClaimKind<GatewayPort> = {
+  role: 'port-claim',
+  prefix: 'port',
+  key: ({ cluster, port }) => `${cluster}\n${port}`,
+  uses: (state, at) => {
+    const held = claimedPort(state);
+    return !!held && held.cluster === at.cluster && held.port === at.port;
+  },
+  taken: (holder, { cluster, port }) =>
+    new MeshlinkError('invalid-argument', 'invalid link spec', {
+      details: [{ path: 'server.gatewayPort', message: `port ${port} is already used by link ${holder} on cluster ${cluster}` }],
+    }),
+};
+
+const HOST: ClaimKind<ClientHost> = {
+  role: 'host-claim',
+  prefix: 'host',
+  key: ({ cluster, host }) => `${cluster}\n${host}`,
+  uses: (state, at) => {
+    const held = claimedHost(state);
+    return !!held && held.cluster === at.cluster && held.host === at.host;
+  },
+  taken: (holder, { cluster, host }) =>
+    new MeshlinkError('conflict', `host ${host} is already used by link ${holder} on client cluster ${cluster}`, {
+      details: [{ path: 'host', message: `is already used by link ${holder} on client cluster ${cluster} (one ServiceEntry per host)` }],
+    }),
+};
+
+function claimId<T>(kind: ClaimKind<T>, secretPrefix: string, at: T): string {
+  const digest = createHash('sha256').update(kind.key(at)).digest('hex').slice(0, 24);
+  return `${secretPrefix}-${kind.prefix}-${digest}`;
+}
+
+function claimMeta<T>(kind: ClaimKind<T>, link: string, at: T) {
+  return { labels: storeLabels(link, kind.role), annotations: { [ANNOTATION_CLAIM]: JSON.stringify(at) } };
+}
+
+/** One id per cluster and port. */
+export function portClaimId(secretPrefix: string, at: GatewayPort): string {
+  return claimId(PORT, secretPrefix, at);
+}
+
+/** The port claim secret's labels and annotations. */
 export function portClaimMeta(link: string, at: GatewayPort) {
-  return { labels: storeLabels(link, 'port-claim'), annotations: { [ANNOTATION_CLAIM]: JSON.stringify(at) } };
+  return claimMeta(PORT, link, at);
 }
 
-function taken(link: string, { cluster, port }: GatewayPort): MeshlinkError {
-  return new MeshlinkError('invalid-argument', 'invalid link spec', {
-    details: [{ path: 'server.gatewayPort', message: `port ${port} is already used by link ${link} on cluster ${cluster}` }],
-  });
+/** One id per client cluster and host. */
+export function hostClaimId(secretPrefix: string, at: ClientHost): string {
+  return claimId(HOST, secretPrefix, at);
+}
+
+/** The host claim secret's labels and annotations. */
+export function hostClaimMeta(link: string, at: ClientHost) {
+  return claimMeta(HOST, link, at);
 }
 
 /**
  * Whether a claim another link holds still counts. A claim is made before the state that names
- * the port is saved (a new link's record, a port change), so a young claim counts whatever the
- * holder's state says; an older one counts only while the holder's state names that port. One
- * left by a link deleted or moved half-way (a crash between its steps) is then taken over.
+ * the value is saved (a new link's record, a change), so a young claim counts whatever the
+ * holder's state says; an older one counts only while the holder's state names that value (a
+ * deleted link's tombstone still does). One left by a link deleted or moved half-way (a crash
+ * between its steps) is then taken over.
  */
-async function holds(deps: AppDeps, claim: SecretMetadata, holder: string, at: GatewayPort): Promise<boolean> {
+async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: SecretMetadata, holder: string, at: T): Promise<boolean> {
   if (deps.clock().getTime() - Date.parse(claim.createTime) < deps.settings.leaseMs) return true;
   const record = await loadLink(deps, holder);
-  return !!record && record.state.serverCluster === at.cluster && record.state.gatewayPort === at.port;
+  return !!record && kind.uses(record.state, at);
 }
 
-/** Makes sure `link` holds the claim on `at`: one read when it does; a 400 naming the holder when another link does. */
-export async function claimGatewayPort(deps: AppDeps, link: string, at: GatewayPort): Promise<void> {
-  const id = portClaimId(deps.settings.secretPrefix, at);
+/** The claim secret, or undefined when nobody holds one. */
+async function readClaim<T>(deps: AppDeps, kind: ClaimKind<T>, at: T): Promise<SecretMetadata | undefined> {
+  try {
+    return await deps.store.getSecret(claimId(kind, deps.settings.secretPrefix, at));
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found')) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * Makes sure `link` holds the claim on `at`: one read when it does (none when `first` is that
+ * read, already made). True when this call took it.
+ */
+async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, first?: { held: SecretMetadata | undefined }): Promise<boolean> {
+  const id = claimId(kind, deps.settings.secretPrefix, at);
   for (let attempt = 0; attempt < 3; attempt++) {
-    let claim: SecretMetadata | undefined;
-    try {
-      claim = await deps.store.getSecret(id);
-    } catch (err) {
-      if (!isMeshlinkError(err, 'not-found')) throw err;
-    }
-    if (!claim) {
+    const held = attempt === 0 && first ? first.held : await readClaim(deps, kind, at);
+    if (!held) {
       try {
-        await deps.store.createSecret(id, portClaimMeta(link, at));
-        return;
+        await deps.store.createSecret(id, claimMeta(kind, link, at));
+        return true;
       } catch (err) {
         if (!isMeshlinkError(err, 'already-exists')) throw err;
         continue; // another link claimed it meanwhile: read who
       }
     }
-    const holder = claim.labels[STORE_LABEL_LINK];
-    if (holder === link) return;
-    if (holder && (await holds(deps, claim, holder, at))) throw taken(holder, at);
-    deps.log.info('taking over a gateway port claim its holder no longer uses', { link, holder, cluster: at.cluster, port: at.port });
+    const holder = held.labels[STORE_LABEL_LINK];
+    if (holder === link) return false;
+    if (holder && (await holds(deps, kind, held, holder, at))) throw kind.taken(holder, at);
+    deps.log.info(`taking over a ${kind.prefix} claim its holder no longer uses`, { link, holder, claim: kind.key(at).replace('\n', ' ') });
     try {
-      await deps.store.deleteSecret(id, claim.etag);
+      await deps.store.deleteSecret(id, held.etag);
     } catch (err) {
       if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
     }
   }
-  throw new MeshlinkError('conflict', `the claim on port ${at.port} of cluster ${at.cluster} changed hands while it was read; try again`);
+  throw new MeshlinkError('conflict', `the claim on ${kind.prefix} ${kind.key(at).replace('\n', ' ')} changed hands while it was read; try again`);
 }
 
-/** Gives the claim up if `link` holds it (after a port change or on delete); idempotent. */
-export async function releaseGatewayPort(deps: AppDeps, link: string, at: GatewayPort): Promise<void> {
-  const id = portClaimId(deps.settings.secretPrefix, at);
+/** A claim read and judged, not taken yet: throws when another link holds it. */
+async function check<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<{ held: SecretMetadata | undefined }> {
+  const held = await readClaim(deps, kind, at);
+  const holder = held?.labels[STORE_LABEL_LINK];
+  if (held && holder && holder !== link && (await holds(deps, kind, held, holder, at))) throw kind.taken(holder, at);
+  return { held };
+}
+
+/**
+ * Makes sure `link` holds its host and its gateway port: both are read and judged before either is
+ * taken, so a refusal writes nothing (one read each when the link holds them); should the second
+ * be taken by another link meanwhile, the first is given back. A side the partner runs claims
+ * nothing: no host when it runs the client, no port when it runs the server (undefined).
+ */
+export async function claimHostAndPort(deps: AppDeps, link: string, host: ClientHost | undefined, port: GatewayPort | undefined): Promise<void> {
+  const hostRead = host && (await check(deps, HOST, link, host));
+  const portRead = port && (await check(deps, PORT, link, port));
+  const tookHost = !!host && (await claim(deps, HOST, link, host, hostRead));
   try {
-    const claim = await deps.store.getSecret(id);
-    if (claim.labels[STORE_LABEL_LINK] === link) await deps.store.deleteSecret(id, claim.etag);
+    if (port) await claim(deps, PORT, link, port, portRead);
+  } catch (err) {
+    if (tookHost) await release(deps, HOST, link, host!);
+    throw err;
+  }
+}
+
+/** Gives the claim up if `link` holds it; idempotent. */
+async function release<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<void> {
+  const id = claimId(kind, deps.settings.secretPrefix, at);
+  try {
+    const held = await deps.store.getSecret(id);
+    if (held.labels[STORE_LABEL_LINK] === link) await deps.store.deleteSecret(id, held.etag);
   } catch (err) {
     if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
   }
+}
+
+/** `link` holds the port (true: taken by this call), or a 400 naming the holder. */
+export function claimGatewayPort(deps: AppDeps, link: string, at: GatewayPort): Promise<boolean> {
+  return claim(deps, PORT, link, at);
+}
+
+/** Gives the port claim up (after a port change or on delete). */
+export function releaseGatewayPort(deps: AppDeps, link: string, at: GatewayPort): Promise<void> {
+  return release(deps, PORT, link, at);
+}
+
+/** Gives the host claim up (after a client cluster change or on delete). */
+export function releaseHost(deps: AppDeps, link: string, at: ClientHost): Promise<void> {
+  return release(deps, HOST, link, at);
+}
+
+/** The claims a link's state names, given up (its record is going); a partner's side holds none. */
+export async function releaseClaims(deps: AppDeps, link: string, state: ClaimState): Promise<void> {
+  const port = claimedPort(state);
+  if (port) await releaseGatewayPort(deps, link, port);
+  const host = claimedHost(state);
+  if (host) await releaseHost(deps, link, host);
 }

@@ -4,15 +4,15 @@
 // the old namespace, cluster or Service goes once the new places are synced (prune.ts); a changed
 // host is refused.
 import { createHash } from 'node:crypto';
-import { MeshlinkError } from '../errors.js';
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
-import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
+import { retireVersions, trustedGenerations, type LinkState, type StalePlace } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
-import { bundleDigest, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
+import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
@@ -20,8 +20,10 @@ import { linkStatus, type LinkStatus } from './status.js';
 import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
-import { claimGatewayPort, releaseGatewayPort, type GatewayPort } from './port-claim.js';
-import { stalePlaces } from '../link/places.js';
+import { claimedHost, claimedPort, claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
+import { clusterWideKey, linkPlaces, stalePlaces } from '../link/places.js';
+import { dropRecord, withoutLease } from './delete.js';
+import { readStoredSpec, type StoredSpec } from './stored-spec.js';
 import { assertNamesFree } from './name-ownership.js';
 
 export { SIDES };
@@ -64,6 +66,33 @@ function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverC
  */
 const PARTNER_SYNC = { status: 'synced' } as const;
 
+/** The host claim the link holds on its client cluster; none when the partner runs the client. */
+function clientHostOf(spec: LinkSpec): ClientHost | undefined {
+  return 'external' in spec.client ? undefined : { cluster: spec.client.cluster, host: spec.host };
+}
+
+/**
+ * A deleted link's tombstone (app/delete.ts) taken over by a new link of the same name: the
+ * places not cleared yet stay, to be cleared once the new link is synced, but for those the new
+ * link uses itself (its objects on the same cluster and side, its port on the same Service).
+ * The partner side is the new spec's (initialState), not the deleted link's.
+ */
+function revived(state: LinkState, spec: LinkSpec, now: string): LinkState {
+  const here = new Set(linkPlaces(spec).map(clusterWideKey));
+  const stale = (state.stale ?? []).filter((p) => !here.has(clusterWideKey(p)));
+  const { deleted: _d, stale: _s, staleFailedAt: _f, lastError: _e, partner: _p, ...rest } = state;
+  return { ...rest, ...initialState(spec, now), ...(stale.length > 0 ? { stale } : {}) };
+}
+
+/**
+ * A create refused once something was written (a mint that fails its checks): its credentials,
+ * claims and record go, so the refusal leaves no trace. Runs under the lease.
+ */
+async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
+  await dropCredentials(deps, r.link);
+  await dropRecord(deps, withoutLease(r));
+}
+
 function initialState(spec: LinkSpec, now: string): LinkState {
   return {
     host: spec.host,
@@ -97,11 +126,12 @@ function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): bool
  * Stores the spec, the CA and the leaves that are missing. Runs under the lease. `previous` is the
  * spec the link had: the places it leaves are recorded in the same save as the new spec.
  */
-async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: LinkSpec | undefined): Promise<void> {
+async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined): Promise<void> {
   const now = deps.clock();
   if (record.state.specHash !== hash) {
     const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
-    const state = previous ? withStalePlaces(record.state, stalePlaces(previous, spec, record.state.stale)) : record.state;
+    const before = record.state; // names what the link's claims were taken for
+    const state = previous ? withStalePlaces(record.state, stalePlaces(previous.places, spec, record.state.stale)) : record.state;
     record.state = {
       ...state,
       specVersion: version,
@@ -109,10 +139,13 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       ...placeFields(spec),
     };
     await record.save();
-    // Once the state names the new port; a crash before leaves a claim the next holder takes over.
-    const before = previous && gatewayPortOf(previous);
-    const after = gatewayPortOf(spec);
-    if (before && (before.cluster !== after?.cluster || before.port !== after.port)) await releaseGatewayPort(deps, spec.name, before);
+    // Once the state names the new port and client cluster; a crash before leaves a claim the
+    // next holder takes over. From the state, not the previous spec (which may not validate).
+    // A partner's side holds no claim (port-claim.ts claimedPort, claimedHost).
+    const [oldPort, newPort] = [claimedPort(before), gatewayPortOf(spec)];
+    if (oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port)) await releaseGatewayPort(deps, spec.name, oldPort);
+    const [oldHost, newHost] = [claimedHost(before), clientHostOf(spec)];
+    if (oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host)) await releaseHost(deps, spec.name, oldHost);
   }
   if (record.state.cas.length === 0) {
     const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
@@ -195,32 +228,68 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
   return { ...raw, host };
 }
 
+/**
+ * immutableFieldsChanged against a stored spec that no longer validates: the host and which side
+ * the partner runs, as the state keeps them.
+ */
+function storedFieldsChanged(state: LinkState, spec: LinkSpec): string[] {
+  const changed = state.host === spec.host ? [] : ['host'];
+  const [before, after] = [state.partner?.side, externalSide(spec)];
+  if (before !== after) changed.push(`${after ?? before}.external`);
+  return changed;
+}
+
+/**
+ * A cluster reference this deployment can never reach (a kind MESHLINK_CLUSTER_ACCESS leaves out)
+ * is a 400 naming the side's field, before anything is written. Resolving a target does no I/O.
+ */
+function assertClustersReachable(deps: AppDeps, spec: LinkSpec): void {
+  // The partner's side is in no cluster of ours.
+  for (const side of clusterSides(spec)) {
+    try {
+      deps.clusters.target(clusterOf(spec, side));
+    } catch (err) {
+      if (!isMeshlinkError(err, 'invalid-argument')) throw err;
+      throw new MeshlinkError('invalid-argument', 'invalid link spec', { details: [{ path: `${side}.cluster`, message: err.message }] });
+    }
+  }
+}
+
 export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLinkResult> {
   // Namespaces first: the nip.io convention reads the ingress Service in the server's.
   const spec = parseLinkSpec(await resolveHostConvention(deps, await resolveGatewayNamespaces(deps, input)));
   const doc = specDocument(spec);
   const hash = specHash(doc);
   const existing = await loadLink(deps, spec.name);
-  const previous = existing?.state.specVersion && existing.state.specHash !== hash ? await readSpec(deps, existing) : undefined;
+  const tombstone = !!existing?.state.deleted;
+  const previous = existing?.state.specVersion && existing.state.specHash !== hash ? await readStoredSpec(deps, existing) : undefined;
   if (previous) {
-    const changed = immutableFieldsChanged(previous, spec);
+    // The state holds the host the certificates are bound to, whether or not the old spec still validates.
+    const changed = previous.spec ? immutableFieldsChanged(previous.spec, spec) : storedFieldsChanged(existing!.state, spec);
     if (changed.length > 0) {
       throw new MeshlinkError('conflict', `link ${spec.name} exists with another ${changed.join(' and ')}; the certificates are bound to it: delete the link and create it again`, {
         details: changed.map((path) => ({ path, message: 'cannot change on an existing link' })),
       });
     }
   }
+  assertClustersReachable(deps, spec);
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
-  const port = gatewayPortOf(spec);
-  if (port) await claimGatewayPort(deps, spec.name, port);
+  await claimHostAndPort(deps, spec.name, clientHostOf(spec), gatewayPortOf(spec));
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
   const created = !existing || !existing.state.specHash;
 
-  if (incomplete(spec, record.state, hash)) {
+  if (tombstone || incomplete(spec, record.state, hash)) {
     await withLease(deps, record, async (r) => {
-      await completeStore(deps, r, spec, doc, hash, previous);
+      if (r.state.deleted) r.state = revived(r.state, spec, deps.clock().toISOString());
+      try {
+        await completeStore(deps, r, spec, doc, hash, previous);
+      } catch (err) {
+        // A new link refused after its first writes leaves nothing; a transient failure stays for a retry.
+        if (created && isMeshlinkError(err) && !err.retryable && err.code !== 'conflict') await discardCreated(deps, r);
+        throw err;
+      }
       r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));
       await r.save();
     });

@@ -13,6 +13,7 @@
 import { isMeshlinkError } from '../errors.js';
 import { objectLabels, objectNames, SIDES } from '../link/names.js';
 import type { LinkSpec } from '../link/spec.js';
+import type { PlaceOwner } from '../link/places.js';
 import type { LinkState, StalePlace } from '../link/state.js';
 import { managedKinds } from '../mesh/render.js';
 import type { AppDeps } from './deps.js';
@@ -21,7 +22,7 @@ import type { AppDeps } from './deps.js';
  * Removes the link's objects or port at one place. `wholeCluster` widens an objects place to every
  * namespace the target looks in (deleting a link, which may have left older namespaces behind).
  */
-export async function clearPlace(deps: AppDeps, spec: LinkSpec, place: StalePlace, wholeCluster = false): Promise<void> {
+export async function clearPlace(deps: AppDeps, spec: PlaceOwner, place: StalePlace, wholeCluster = false): Promise<void> {
   const target = deps.clusters.target(place.cluster);
   if (place.what === 'objects') {
     // Istio kinds of one group share their objects across versions: the current version finds them all.
@@ -35,19 +36,30 @@ export async function clearPlace(deps: AppDeps, spec: LinkSpec, place: StalePlac
   if (removed.length > 0) deps.log.info('removed gateway service port', { link: spec.name, cluster: place.cluster, service: `${place.namespace}/${place.service}`, ports: removed });
 }
 
-/** Clears each place; returns (and logs) those whose cluster failed, for a later try. */
-export async function clearPlaces(deps: AppDeps, spec: LinkSpec, places: readonly StalePlace[]): Promise<StalePlace[]> {
-  const left: StalePlace[] = [];
+/** What clearing left: places to try again, and places given up (no try can ever reach them). */
+export interface Uncleared {
+  left: StalePlace[];
+  abandoned: StalePlace[];
+}
+
+/**
+ * Clears each place (`wholeCluster` as in clearPlace). A cluster that fails keeps its place for a
+ * later try; one whose reference is malformed (stored by older code: invalid-argument from the
+ * resolver) can never be reached, and its place is given up. Both are logged.
+ */
+export async function clearPlaces(deps: AppDeps, spec: PlaceOwner, places: readonly StalePlace[], wholeCluster = false): Promise<Uncleared> {
+  const out: Uncleared = { left: [], abandoned: [] };
   for (const place of places) {
     try {
-      await clearPlace(deps, spec, place);
+      await clearPlace(deps, spec, place, wholeCluster);
     } catch (err) {
       if (!isMeshlinkError(err)) throw err;
-      deps.log.warn('could not clear a place the link left', { link: spec.name, cluster: place.cluster, namespace: place.namespace, what: place.what, reason: err.message });
-      left.push(place);
+      const never = err.code === 'invalid-argument';
+      deps.log.warn(never ? 'gave up on a place of the link: its cluster cannot be reached' : 'could not clear a place of the link', { link: spec.name, cluster: place.cluster, namespace: place.namespace, what: place.what, reason: err.message });
+      (never ? out.abandoned : out.left).push(place);
     }
   }
-  return left;
+  return out;
 }
 
 /**
@@ -58,7 +70,7 @@ export async function clearPlaces(deps: AppDeps, spec: LinkSpec, places: readonl
 export async function pruneStale(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<LinkState> {
   const stale = state.stale ?? [];
   if (stale.length === 0 || SIDES.some((side) => state.sync[side].status !== 'synced')) return state;
-  const left = await clearPlaces(deps, spec, stale);
+  const { left } = await clearPlaces(deps, spec, stale);
   const { stale: _cleared, staleFailedAt: _failed, ...rest } = state;
   return left.length > 0 ? { ...rest, stale: left, staleFailedAt: deps.clock().toISOString() } : rest;
 }

@@ -40,7 +40,10 @@ export async function listLinks(deps: AppDeps): Promise<LinkStatus[]> {
     try {
       out.push(await getLink(deps, name));
     } catch (err) {
-      if (!(err instanceof MeshlinkError && err.code === 'not-found')) throw err; // deleted meanwhile
+      if (err instanceof MeshlinkError && err.code === 'not-found') continue; // deleted meanwhile
+      // A spec stored by older code that no longer validates must not hide every other link.
+      if (!(err instanceof MeshlinkError && err.code === 'invalid-argument')) throw err;
+      deps.log.error('leaving out a link whose stored spec no longer validates (post a valid spec, or delete it)', { link: name, reason: err.details.map((d) => `${d.path}: ${d.message}`).join('; ') });
     }
   }
   return out;

@@ -17,6 +17,7 @@ import { nextRenewal } from '../rotation/renewal.js';
 import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
+import { finishDeletion } from './delete.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 import { pruneStale } from './prune.js';
@@ -176,7 +177,11 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
   }
   // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
   r.state = recordRollover(r.state, linkFacts(spec, r.state));
-  await r.save();
+  // A sync or the end of a force changes only what the next run can see again: the next step's
+  // save or the lease release carries it (a metadata write fewer each; lost in a crash, the next
+  // run finds the cluster current, with no write, or ends the force again). Steps that add or
+  // retire store versions are saved at once.
+  if (step.kind !== 'sync' && step.kind !== 'complete-force') await r.save();
   return error;
 }
 
@@ -216,6 +221,13 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   };
 }
 
+/** A deleted link's tombstone: its places tried again, the record gone once none is left. */
+async function finishDeleting(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> {
+  const left = await finishDeletion(deps, r);
+  const error = left.length > 0 ? `could not clear ${left.length} place(s) of the deleted link (retried after ${deps.settings.syncRetryMs} ms)` : undefined;
+  return { link: r.link, outcome: 'rotated', steps: ['finish-deletion'], ...(error ? { error } : {}) };
+}
+
 async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecord) => Promise<RotationOutcome>): Promise<RotationOutcome> {
   try {
     return await withLease(deps, record, work);
@@ -232,10 +244,10 @@ async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecor
  */
 export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
   const record = await loadLink(deps, link);
-  if (!record || !record.state.specVersion) return { link, outcome: 'not-found', steps: [] };
+  if (!record || (!record.state.specVersion && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
   const reason = dueReason(record.state, link, deps.clock(), deps.settings);
   if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
-  const outcome = await underLease(deps, record, (r) => runSteps(deps, r));
+  const outcome = await underLease(deps, record, (r) => (r.state.deleted ? finishDeleting(deps, r) : runSteps(deps, r)));
   return { ...outcome, reason };
 }
 
@@ -256,16 +268,21 @@ export async function forceRotation(deps: AppDeps, link: string, scope: ForceSco
   const record = await loadLink(deps, link);
   if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${link} not found`);
   let decision = { duplicate: false, continued: false };
-  const outcome = await withLease(deps, record, async (r) => {
-    const recorded = recordForce(r.state, scope, deps.clock(), requestId);
+  // The force is recorded in the write that takes the lease.
+  const recordTheForce = (state: LinkState) => {
+    const recorded = recordForce(state, scope, deps.clock(), requestId);
     decision = { duplicate: recorded.duplicate, continued: recorded.continued };
-    if (!recorded.duplicate) {
-      r.state = recorded.state;
-      await r.save();
-      deps.log.info('forced rotation recorded', { link, scope, continued: recorded.continued, ...(requestId ? { requestId } : {}) });
-    }
-    return runSteps(deps, r);
-  });
+    return recorded.state;
+  };
+  const outcome = await withLease(
+    deps,
+    record,
+    async (r) => {
+      if (!decision.duplicate) deps.log.info('forced rotation recorded', { link, scope, continued: decision.continued, ...(requestId ? { requestId } : {}) });
+      return runSteps(deps, r);
+    },
+    { record: recordTheForce },
+  );
   return {
     ...outcome,
     scope,

@@ -15,17 +15,15 @@ const SEGMENT = '([A-Za-z0-9][A-Za-z0-9._-]*)';
 const GKE = new RegExp(`^projects/${SEGMENT}/(?:locations|zones)/${SEGMENT}/clusters/${SEGMENT}$`);
 const FLEET = new RegExp(`^projects/${SEGMENT}/locations/${SEGMENT}/(memberships|gkeMemberships)/${SEGMENT}$`);
 const KUBECONFIG_PREFIX = 'kubeconfig:';
+/** A local name, and a kubeconfig context (EKS contexts are ARNs: `:` and `/`). */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/;
+/** References end up in store annotations and directory names: bounded. */
+export const MAX_CLUSTER_REF_LENGTH = 512;
 
-/**
- * What a cluster reference names:
- * - `projects/P/locations/L/clusters/C` (or `zones/`): a GKE cluster, reached at its endpoint;
- * - `projects/P/locations/L/memberships/M`: a fleet membership, reached through the Connect
- *   gateway with the configured default collection; `.../gkeMemberships/M` pins `gkeMemberships`
- *   (the gateway wants it for memberships backed by a GKE cluster);
- * - `kubeconfig:<context>`: a context of the local kubeconfig;
- * - anything else: a local name (the embedded local-directory target).
- */
-export function parseClusterRef(ref: string): ClusterRef {
+/** What a reference names, or why it names nothing (a message for a field: "must be ..."). */
+function interpret(ref: string): ClusterRef | { problem: string } {
+  if (ref === '') return { problem: 'must name a cluster' };
+  if (ref.length > MAX_CLUSTER_REF_LENGTH) return { problem: `must be at most ${MAX_CLUSTER_REF_LENGTH} characters` };
   const gke = GKE.exec(ref);
   if (gke) return { kind: 'gke', project: gke[1]!, location: gke[2]!, cluster: gke[3]! };
   const fleet = FLEET.exec(ref);
@@ -35,18 +33,34 @@ export function parseClusterRef(ref: string): ClusterRef {
   }
   if (ref.startsWith(KUBECONFIG_PREFIX)) {
     const context = ref.slice(KUBECONFIG_PREFIX.length);
-    if (context === '') throw new MeshlinkError('invalid-argument', `cluster reference "${ref}" names no kubeconfig context`);
+    if (!NAME.test(context)) return { problem: 'must be kubeconfig:<context>, the context a name of letters, digits and . _ : / @ -' };
     return { kind: 'kubeconfig', context };
   }
-  if (ref.startsWith('projects/')) {
-    // A typo in a cloud reference must not silently become a local directory.
-    throw new MeshlinkError(
-      'invalid-argument',
-      `cluster reference "${ref}" is neither projects/P/locations/L/clusters/C nor projects/P/locations/L/memberships/M`,
-    );
-  }
-  if (ref === '') throw new MeshlinkError('invalid-argument', 'cluster reference is empty');
+  // A typo in a cloud reference must not silently become a local directory.
+  if (ref.startsWith('projects/')) return { problem: 'must be projects/P/locations/L/clusters/C (or zones/) or projects/P/locations/L/memberships/M, each part a non-empty name' };
+  if (!NAME.test(ref)) return { problem: 'must be a cluster reference: a name of letters, digits and . _ : / @ - (starting with a letter or digit), projects/P/locations/L/clusters/C, projects/P/locations/L/memberships/M or kubeconfig:<context>' };
   return { kind: 'local', name: ref };
+}
+
+/** Why `ref` is not a cluster reference (a message for the spec field), or undefined when it is one. */
+export function clusterRefProblem(ref: string): string | undefined {
+  const read = interpret(ref);
+  return 'problem' in read ? read.problem : undefined;
+}
+
+/**
+ * What a cluster reference names (the one grammar: the link spec validates with it too):
+ * - `projects/P/locations/L/clusters/C` (or `zones/`): a GKE cluster, reached at its endpoint;
+ * - `projects/P/locations/L/memberships/M`: a fleet membership, reached through the Connect
+ *   gateway with the configured default collection; `.../gkeMemberships/M` pins `gkeMemberships`
+ *   (the gateway wants it for memberships backed by a GKE cluster);
+ * - `kubeconfig:<context>`: a context of the local kubeconfig;
+ * - any other name: a local name (the embedded local-directory target).
+ */
+export function parseClusterRef(ref: string): ClusterRef {
+  const read = interpret(ref);
+  if ('problem' in read) throw new MeshlinkError('invalid-argument', `cluster reference "${ref}" ${read.problem}`);
+  return read;
 }
 
 /** A directory name for a cluster reference: reversible, no `/`, never `.` or `..`. */

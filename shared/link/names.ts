@@ -2,8 +2,8 @@
 // so applies are updates and clean-up finds everything (invariant 6).
 
 export type Side = 'client' | 'server';
-/** What a store secret holds for a link; `port-claim` holds its gateway port (app/port-claim.ts). */
-export type StoreRole = 'link' | 'ca' | 'port-claim' | Side;
+/** What a store secret holds for a link; `port-claim` and `host-claim` hold its gateway port and its host on the client cluster (app/port-claim.ts). */
+export type StoreRole = 'link' | 'ca' | 'port-claim' | 'host-claim' | Side;
 
 /** Both sides, server first: the client side needs the server's ingress address. */
 export const SIDES: readonly Side[] = ['server', 'client'];

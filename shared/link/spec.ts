@@ -2,12 +2,18 @@
 // Pure: no I/O. Errors name the field (`server.gatewayPort`) and the reason.
 import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from '../clusters/cluster-ref.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { readPartnerBundle } from '../pki/partner-bundle.js';
 import type { Side } from './names.js';
 
 /** Shortest leaf/CA lifetime accepted: short enough for tests, documented in the README. */
 export const MIN_TTL_MS = 60_000;
+/**
+ * Longest CA lifetime (100 years; a leaf has at most half): minted any time before year 9899 its
+ * notAfter still fits X.509's GeneralizedTime (up to 9999-12-31).
+ */
+export const MAX_TTL_MS = 36_500 * 86_400_000;
 export const KEY_ALGORITHMS = ['ECDSA-P256', 'ECDSA-P384', 'RSA-2048', 'RSA-3072', 'RSA-4096'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
 export const ISTIO_API_VERSIONS = ['networking.istio.io/v1beta1', 'networking.istio.io/v1'] as const;
@@ -32,7 +38,14 @@ export const GATEWAY_DEFAULTS: Record<'client' | 'server', { selector: Record<st
 const port = z.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be 1 to 65535').max(65535, 'must be 1 to 65535');
 const dnsLabel = z.string().regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit').max(63, 'must be at most 63 characters');
 const duration = z.string().refine((s) => parseDuration(s) !== undefined, 'must be a duration such as 90s, 15m, 12h or 30d');
-const clusterRef = z.string().min(1, 'must name a cluster').max(512).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'must be a cluster reference: a name, projects/P/locations/L/clusters/C, projects/P/locations/L/memberships/M or kubeconfig:<context>');
+// parseClusterRef's grammar, so nothing the spec accepts fails when a cluster is reached.
+const clusterRef = z
+  .string({ error: 'must be a cluster reference' })
+  .max(MAX_CLUSTER_REF_LENGTH, `must be at most ${MAX_CLUSTER_REF_LENGTH} characters`)
+  .superRefine((ref, ctx) => {
+    const problem = clusterRefProblem(ref);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, abort: true });
+  });
 const selector = z
   .record(z.string().regex(LABEL_KEY, 'must be a label key'), z.string().regex(LABEL_VALUE, 'must be a label value'))
   .refine((s) => Object.keys(s).length > 0, 'must have at least one label');
@@ -255,8 +268,15 @@ export function parseLinkSpec(input: unknown): LinkSpec {
   const caTtlMs = parseDuration(p.certificates.caTtl)!;
   if (leafTtlMs < MIN_TTL_MS) details.push({ path: 'certificates.leafTtl', message: 'must be at least 1m' });
   if (caTtlMs < MIN_TTL_MS) details.push({ path: 'certificates.caTtl', message: 'must be at least 1m' });
+  if (caTtlMs > MAX_TTL_MS) details.push({ path: 'certificates.caTtl', message: `must be at most ${formatDuration(MAX_TTL_MS)}, so the certificate's end date can be encoded` });
+  if (leafTtlMs > MAX_TTL_MS / 2) details.push({ path: 'certificates.leafTtl', message: `must be at most ${formatDuration(MAX_TTL_MS / 2)} (half the longest CA lifetime)` });
   if (caTtlMs < 2 * leafTtlMs) {
     details.push({ path: 'certificates.caTtl', message: 'must be at least twice certificates.leafTtl, so the CA outlives every leaf it signs' });
+  }
+  const renewBeforeMs = p.certificates.renewBefore === undefined ? undefined : parseDuration(p.certificates.renewBefore);
+  if (renewBeforeMs !== undefined && renewBeforeMs >= leafTtlMs) {
+    // Else every leaf would be due the moment it is issued.
+    details.push({ path: 'certificates.renewBefore', message: 'must be shorter than certificates.leafTtl (or a percentage such as 33%)' });
   }
   if (!('external' in client) && client.port === (server ? server.external.port : gatewayPort)) {
     // Both ports are on the client's ServiceEntry for the host: Istio rejects duplicates.
@@ -287,6 +307,11 @@ function clusterServerOf(s: Parsed['server'], gatewayPort: number): ClusterServe
 /** True for a value the spec accepts as `name` (for code that looks at a spec before validation). */
 export function isLinkName(value: unknown): value is string {
   return linkName.safeParse(value).success;
+}
+
+/** True for a DNS-1123 label (a namespace or Service name the spec would accept). */
+export function isDnsLabel(value: unknown): value is string {
+  return dnsLabel.safeParse(value).success;
 }
 
 /** True for a value the spec accepts as a gateway `selector`. */

@@ -2,6 +2,7 @@
 // sweep over thousands of links lists metadata only and reads no payload (DESIGN: Scale).
 // Pure: encoding, decoding and small derivations; no I/O, no clock.
 import type { Side, StoreRole } from './names.js';
+import type { LinkSpec } from './spec.js';
 import { MeshlinkError } from '../errors.js';
 
 /**
@@ -87,7 +88,7 @@ export interface RolloverProgress {
 
 /** A store version no longer in use: disabled after a grace period, destroyed after retention. */
 export interface RetiredVersion {
-  role: Exclude<StoreRole, 'link' | 'port-claim'>;
+  role: Exclude<StoreRole, 'link' | 'port-claim' | 'host-claim'>;
   version: string;
   /** When it was superseded. */
   since: string;
@@ -145,6 +146,12 @@ export interface LinkState {
   stale?: StalePlace[];
   /** When clearing `stale` last failed (a cluster not answering): the sweep tries again `syncRetryMs` later. */
   staleFailedAt?: string;
+  /**
+   * Set when the link was deleted while places of it could not be cleared (a cluster not
+   * answering): the record stays as a tombstone holding those places in `stale` (with
+   * `staleFailedAt`), invisible to reads, until the sweep clears them (app/delete.ts).
+   */
+  deleted?: { at: string; istioApiVersion: LinkSpec['istioApiVersion'] };
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;

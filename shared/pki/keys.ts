@@ -6,10 +6,15 @@ import type { KeyAlgorithm } from '../link/spec.js';
 
 const generate = promisify(generateKeyPairCallback);
 
+/** A new key pair: the public key as DER SubjectPublicKeyInfo, the private key as PKCS#8 PEM and as a KeyObject. */
+export interface GeneratedKey {
+  spki: Uint8Array;
+  privateKeyPem: string;
+  privateKey: KeyObject;
+}
+
 interface AlgorithmTraits {
-  generate: () => Promise<{ privateKey: KeyObject; publicKey: KeyObject }>;
-  /** DER SubjectPublicKeyInfo of a public key of this algorithm. */
-  spki: (publicKey: KeyObject) => Uint8Array;
+  generate: () => Promise<GeneratedKey>;
   /** Digest of the signature this key makes (ecdsa-with-SHA256/384, sha256WithRSAEncryption). */
   hash: 'sha256' | 'sha384';
   /** DER AlgorithmIdentifier of that signature (RFC 5758 3.2: ECDSA without parameters; RFC 4055: RSA with NULL). */
@@ -18,21 +23,25 @@ interface AlgorithmTraits {
   rsa: boolean;
 }
 
+// Both encodings are made by the key generation job itself, and the KeyObject signing uses is read
+// back from the PEM: no KeyObject of the job is ever exported. Node 20 deadlocks when a GC, run
+// while an export of such a key holds its lock (seen with JWK export), destroys the job, whose
+// destructor takes the same lock: the process hangs for good.
+const SPKI_DER = { type: 'spki', format: 'der' } as const;
+const PKCS8_PEM = { type: 'pkcs8', format: 'pem' } as const;
+
+function generated(pair: { publicKey: Buffer; privateKey: string }): GeneratedKey {
+  return { spki: new Uint8Array(pair.publicKey), privateKeyPem: pair.privateKey, privateKey: createPrivateKey(pair.privateKey) };
+}
+
 const ECDSA_WITH_SHA256 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02);
 const ECDSA_WITH_SHA384 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03);
 const SHA256_WITH_RSA = Uint8Array.of(0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00);
 
-// SubjectPublicKeyInfo up to the uncompressed point: SEQUENCE { id-ecPublicKey, curve }, BIT STRING 0x00 0x04.
-const EC_SPKI_PREFIX = {
-  'P-256': Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
-  'P-384': Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
-};
-
 function rsa(modulusLength: number): AlgorithmTraits {
   return {
     // Off the event loop: an RSA key takes tens to hundreds of milliseconds.
-    generate: () => generate('rsa', { modulusLength, publicExponent: 65537 }),
-    spki: (publicKey) => new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
+    generate: async () => generated(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
     hash: 'sha256',
     signatureAlgorithm: SHA256_WITH_RSA,
     rsa: true,
@@ -43,12 +52,7 @@ function ecdsa(namedCurve: 'P-256' | 'P-384'): AlgorithmTraits {
   const p256 = namedCurve === 'P-256';
   return {
     // In-line: an EC key takes less time to make than the round trip to libuv's thread pool.
-    generate: async () => generateKeyPairSync('ec', { namedCurve }),
-    // From the JWK coordinates: OpenSSL's DER encoder costs more than generating the key.
-    spki: (publicKey) => {
-      const { x, y } = publicKey.export({ format: 'jwk' });
-      return new Uint8Array(Buffer.concat([EC_SPKI_PREFIX[namedCurve], Uint8Array.of(0x04), Buffer.from(x!, 'base64url'), Buffer.from(y!, 'base64url')]));
-    },
+    generate: async () => generated(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
     hash: p256 ? 'sha256' : 'sha384',
     signatureAlgorithm: p256 ? ECDSA_WITH_SHA256 : ECDSA_WITH_SHA384,
     rsa: false,

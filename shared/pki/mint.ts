@@ -72,10 +72,19 @@ interface Issued {
   keyId: Uint8Array;
 }
 
-/** Generates a key pair, signs its certificate, and checks the pair before handing it out. */
+/** The last second X.509 can encode (GeneralizedTime has four year digits). */
+const LAST_ENCODABLE_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+const wholeSeconds = (date: Date) => Math.floor(date.getTime() / 1000) * 1000;
+
+/**
+ * Generates a key pair, signs its certificate, and checks the pair before handing it out. An end
+ * date X.509 cannot encode is refused first (the spec bounds lifetimes: this is the last line).
+ */
 async function issue(spec: Issue): Promise<Issued> {
-  const { privateKey, publicKey } = await ALGORITHMS[spec.keyAlgorithm].generate();
-  const spki = ALGORITHMS[spec.keyAlgorithm].spki(publicKey);
+  if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
+    throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
+  }
+  const { privateKey, privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
@@ -96,7 +105,7 @@ async function issue(spec: Issue): Promise<Issued> {
   }
   const credential = {
     certificate: encodePem(certificate, 'CERTIFICATE'),
-    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    privateKey: privateKeyPem,
   };
   return { credential, certificate, key: privateKey, keyId };
 }
@@ -123,8 +132,8 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
     name: subject,
     authorityKeyIdentifier: authorityKeyIdentifier(keyId),
     // As encoded: whole seconds.
-    notBefore: new Date(Math.floor(notBefore.getTime() / 1000) * 1000),
-    notAfter: new Date(Math.floor(notAfter.getTime() / 1000) * 1000),
+    notBefore: new Date(wholeSeconds(notBefore)),
+    notAfter: new Date(wholeSeconds(notAfter)),
   });
   return credential;
 }

@@ -31,6 +31,11 @@ export function metadataStep(state: LinkState, link: string, now: Date, settings
  * the plan sees it too: the link is due when it has a step to take, not while a grace period runs.
  */
 export function dueReason(state: LinkState, link: string, now: Date, settings: RotationSettings): string | undefined {
+  if (state.deleted) {
+    // A tombstone (app/delete.ts): its places are tried again like a failed clean-up of stale places.
+    const retryAt = Date.parse(state.staleFailedAt ?? state.deleted.at) + settings.syncRetryMs;
+    return now.getTime() >= retryAt ? `deleted link: ${state.stale?.length ?? 0} place(s) not cleared yet` : undefined;
+  }
   if (!state.specVersion) return undefined; // never completed: POST /links finishes it
   if (state.nextRenewal && now >= new Date(state.nextRenewal)) return `NearingExpiry: renewal due since ${state.nextRenewal}`;
   const step = metadataStep(state, link, now, settings);

@@ -1,11 +1,14 @@
 // The SecretStore on Google Secret Manager: the only file that imports @google-cloud/secret-manager.
 // Builds resource names in one place, normalises the names the API returns (project number),
 // checks payload integrity with CRC32C and turns gRPC statuses into MeshlinkError codes.
+// Transient failures (quota, unavailable) are retried here, and only here: the client library's
+// own retries are switched off per call so the two layers do not multiply.
 import type { SecretManagerServiceClient, protos } from '@google-cloud/secret-manager';
 import { MeshlinkError, isMeshlinkError, type ErrorCode } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
 import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo, VersionState } from './port.js';
+import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from './retry.js';
 
 type SecretMessage = protos.google.cloud.secretmanager.v1.ISecret;
 type VersionMessage = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -23,6 +26,10 @@ export interface SecretManagerStoreOptions {
   plaintext?: boolean;
   /** A ready client (tests); otherwise one is created on first use. */
   client?: SecretManagerServiceClient;
+  /** Backoff for RESOURCE_EXHAUSTED and UNAVAILABLE (and DEADLINE_EXCEEDED on reads). */
+  retry?: Partial<RetryPolicy>;
+  /** Sleep, clock and randomness of the backoff (tests). */
+  timing?: RetryTiming;
 }
 
 /** gRPC status codes (fixed by the gRPC spec), by name. */
@@ -58,6 +65,29 @@ const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
   [GRPC.INTERNAL]: 'unavailable',
   [GRPC.INVALID_ARGUMENT]: 'invalid-argument',
 };
+
+/**
+ * Quota and unavailability are retried on every call: a refused call did nothing, and an
+ * UNAVAILABLE one that did is recovered per call (see `Attempt`). DEADLINE_EXCEEDED leaves a
+ * write's effect unknown, so only reads retry it.
+ */
+function isTransient(err: unknown, read: boolean): boolean {
+  const status = grpcCode(err);
+  return status === GRPC.RESOURCE_EXHAUSTED || status === GRPC.UNAVAILABLE || (read && status === GRPC.DEADLINE_EXCEEDED);
+}
+
+/** An earlier attempt may have been applied although it failed: the retry must not apply it twice. */
+function mayHaveApplied(failures: unknown[]): boolean {
+  return failures.some((err) => grpcCode(err) !== GRPC.RESOURCE_EXHAUSTED);
+}
+
+/** The client library retries nothing itself (AccessSecretVersion would otherwise back off from 2 s for 10 minutes). */
+const NO_LIBRARY_RETRY = { retry: null };
+
+function sameMap(a: Record<string, string> | null | undefined, b: Record<string, string>): boolean {
+  const entries = Object.entries(a ?? {});
+  return entries.length === Object.keys(b).length && entries.every(([k, v]) => b[k] === v);
+}
 
 const STATUS_NAME = Object.fromEntries(Object.entries(GRPC).map(([name, code]) => [code, name])) as Record<number, string>;
 
@@ -125,6 +155,8 @@ export class SecretManagerStore implements SecretStore {
   private readonly clientOptions: ClientOptions;
   private readonly plaintext: boolean;
   private clientPromise: Promise<SecretManagerServiceClient> | undefined;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly timing: RetryTiming;
 
   constructor(options: SecretManagerStoreOptions) {
     const { project, location, port } = options;
@@ -145,6 +177,8 @@ export class SecretManagerStore implements SecretStore {
       ...(port !== undefined ? { port } : {}),
     };
     if (options.client) this.clientPromise = Promise.resolve(options.client);
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timing = options.timing ?? realTiming;
   }
 
   // The only two places that build resource names.
@@ -179,13 +213,33 @@ export class SecretManagerStore implements SecretStore {
     return new Client(options);
   }
 
-  /** Runs one operation with its errors translated; `subject` names the secret in messages. */
-  private async call<T>(subject: string, work: (client: SecretManagerServiceClient) => Promise<T>, overrides?: Partial<Record<number, ErrorCode>>): Promise<T> {
-    try {
-      return await work(await this.client());
-    } catch (err) {
-      throw translateError(err, subject, overrides);
-    }
+  /**
+   * Runs one operation, retrying transient failures, with its errors translated; `subject` names
+   * the secret in messages. `work` is told whether an earlier attempt may have been applied.
+   */
+  private call<T>(
+    subject: string,
+    work: (client: SecretManagerServiceClient, mayHaveApplied: boolean) => Promise<T>,
+    options: { read: boolean; overrides?: Partial<Record<number, ErrorCode>> },
+  ): Promise<T> {
+    return withRetry(
+      this.retryPolicy,
+      this.timing,
+      async (failures) => work(await this.client(), mayHaveApplied(failures)),
+      (err) => isTransient(err, options.read),
+      (err, { retries, retryAfterMs }) => {
+        const error = translateError(err, retries > 0 ? `${subject} (after ${retries} retries)` : subject, options.overrides);
+        return retryAfterMs > 0 && error.code === 'unavailable' ? new MeshlinkError(error.code, error.message, { cause: err, retryAfterMs }) : error;
+      },
+    );
+  }
+
+  private read<T>(subject: string, work: (client: SecretManagerServiceClient) => Promise<T>, overrides?: Partial<Record<number, ErrorCode>>): Promise<T> {
+    return this.call(subject, work, { read: true, ...(overrides ? { overrides } : {}) });
+  }
+
+  private write<T>(subject: string, work: (client: SecretManagerServiceClient, mayHaveApplied: boolean) => Promise<T>): Promise<T> {
+    return this.call(subject, work, { read: false });
   }
 
   async close(): Promise<void> {
@@ -194,70 +248,109 @@ export class SecretManagerStore implements SecretStore {
     await client?.close();
   }
 
-  createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
-    return this.call(`create secret ${id}`, async (client) => {
-      // Checked here too, so a bad request costs no write quota.
-      validateSecretId(id);
-      validateLabels(meta.labels);
-      validateAnnotations(meta.annotations);
-      const [secret] = await client.createSecret({
-        parent: this.parent,
-        secretId: id,
-        secret: {
-          labels: meta.labels,
-          annotations: meta.annotations,
-          // Regional secrets are replicated by their location and take no replication policy.
-          ...(this.regional ? {} : { replication: { automatic: {} } }),
-        },
-      });
-      return toMetadata(secret);
+  async createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
+    // Checked before the first attempt, so a bad request costs no write quota.
+    validateSecretId(id);
+    validateLabels(meta.labels);
+    validateAnnotations(meta.annotations);
+    return this.write(`create secret ${id}`, async (client, mayHaveApplied) => {
+      try {
+        const [secret] = await client.createSecret(
+          {
+            parent: this.parent,
+            secretId: id,
+            secret: {
+              labels: meta.labels,
+              annotations: meta.annotations,
+              // Regional secrets are replicated by their location and take no replication policy.
+              ...(this.regional ? {} : { replication: { automatic: {} } }),
+            },
+          },
+          NO_LIBRARY_RETRY,
+        );
+        return toMetadata(secret);
+      } catch (err) {
+        // Our own earlier attempt created it: the secret as asked for is success, anything else is not ours.
+        if (mayHaveApplied && grpcCode(err) === GRPC.ALREADY_EXISTS) {
+          const existing = await this.getSecret(id);
+          if (sameMap(existing.labels, meta.labels) && sameMap(existing.annotations, meta.annotations)) return existing;
+        }
+        throw err;
+      }
     });
   }
 
   getSecret(id: string): Promise<SecretMetadata> {
-    return this.call(`get secret ${id}`, async (client) => {
-      const [secret] = await client.getSecret({ name: this.secretName(id) });
+    return this.read(`get secret ${id}`, async (client) => {
+      const [secret] = await client.getSecret({ name: this.secretName(id) }, NO_LIBRARY_RETRY);
       return toMetadata(secret);
     });
   }
 
   /** One RPC per page: auto-pagination would fetch every page and spend the read quota. */
   listSecrets(query: ListQuery): Promise<SecretPage> {
-    return this.call(`list secrets ${labelFilter(query.labels) || '(all)'}`, async (client) => {
+    return this.read(`list secrets ${labelFilter(query.labels) || '(all)'}`, async (client) => {
       // Validating labels also keeps filter syntax out of the values.
       validateLabels(query.labels, 'query.labels');
       const [secrets, , response] = await client.listSecrets(
         { parent: this.parent, filter: labelFilter(query.labels), pageSize: effectivePageSize(query.pageSize), pageToken: query.pageToken ?? '' },
-        { autoPaginate: false },
+        { autoPaginate: false, ...NO_LIBRARY_RETRY },
       );
       const next = response?.nextPageToken;
       return { secrets: secrets.map(toMetadata), ...(next ? { nextPageToken: next } : {}) };
     });
   }
 
-  updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {
-    return this.call(`update annotations of secret ${id}`, async (client) => {
-      // An empty etag would make the server skip the precondition.
-      requireEtag(etag);
-      const [secret] = await client.updateSecret({ secret: { name: this.secretName(id), annotations, etag }, updateMask: { paths: ['annotations'] } });
-      return toMetadata(secret);
+  async updateAnnotations(id: string, annotations: Record<string, string>, etag: string): Promise<SecretMetadata> {
+    // An empty etag would make the server skip the precondition.
+    requireEtag(etag);
+    return this.write(`update annotations of secret ${id}`, async (client, mayHaveApplied) => {
+      try {
+        const [secret] = await client.updateSecret({ secret: { name: this.secretName(id), annotations, etag }, updateMask: { paths: ['annotations'] } }, NO_LIBRARY_RETRY);
+        return toMetadata(secret);
+      } catch (err) {
+        // Our earlier attempt changed the etag: if the annotations are ours, the update is done.
+        if (mayHaveApplied && grpcCode(err) === GRPC.FAILED_PRECONDITION) {
+          const current = await this.getSecret(id);
+          if (sameMap(current.annotations, annotations)) return current;
+        }
+        throw err;
+      }
     });
   }
 
-  deleteSecret(id: string, etag?: string): Promise<void> {
-    return this.call(`delete secret ${id}`, async (client) => {
-      if (etag !== undefined) requireEtag(etag);
-      await client.deleteSecret({ name: this.secretName(id), ...(etag !== undefined ? { etag } : {}) });
+  async deleteSecret(id: string, etag?: string): Promise<void> {
+    if (etag !== undefined) requireEtag(etag);
+    return this.write(`delete secret ${id}`, async (client, mayHaveApplied) => {
+      try {
+        await client.deleteSecret({ name: this.secretName(id), ...(etag !== undefined ? { etag } : {}) }, NO_LIBRARY_RETRY);
+      } catch (err) {
+        // Gone after our own earlier attempt: deleted, as asked.
+        if (mayHaveApplied && grpcCode(err) === GRPC.NOT_FOUND) return;
+        throw err;
+      }
     });
   }
 
-  addVersion(id: string, payload: Uint8Array): Promise<string> {
-    return this.call(`add a version to secret ${id}`, async (client) => {
-      validatePayload(payload);
-      const [version] = await client.addSecretVersion({
-        parent: this.secretName(id),
-        payload: { data: Buffer.from(payload), dataCrc32c: crc32c(payload) },
-      });
+  async addVersion(id: string, payload: Uint8Array): Promise<string> {
+    validatePayload(payload);
+    return this.write(`add a version to secret ${id}`, async (client, mayHaveApplied) => {
+      // Every payload holds fresh key material: a newest version with these bytes is our earlier
+      // attempt's, taken instead of adding a second one (one payload read, only on this path).
+      if (mayHaveApplied) {
+        const newest = await this.accessVersion(id).catch((err: unknown) => {
+          if (isMeshlinkError(err, 'not-found')) return undefined;
+          throw err;
+        });
+        if (newest && Buffer.from(newest.payload).equals(Buffer.from(payload))) return newest.version;
+      }
+      const [version] = await client.addSecretVersion(
+        {
+          parent: this.secretName(id),
+          payload: { data: Buffer.from(payload), dataCrc32c: crc32c(payload) },
+        },
+        NO_LIBRARY_RETRY,
+      );
       return lastSegment(version.name);
     });
   }
@@ -280,10 +373,10 @@ export class SecretManagerStore implements SecretStore {
   }
 
   private access(id: string, version: number | 'latest'): Promise<AccessedVersion> {
-    return this.call(
+    return this.read(
       `read version ${version} of secret ${id}`,
       async (client) => {
-        const [response] = await client.accessSecretVersion({ name: this.versionName(id, version) });
+        const [response] = await client.accessSecretVersion({ name: this.versionName(id, version) }, NO_LIBRARY_RETRY);
         const data = response.payload?.data;
         const payload = typeof data === 'string' ? Buffer.from(data, 'base64') : new Uint8Array(data ?? []);
         const checksum = response.payload?.dataCrc32c;
@@ -297,11 +390,11 @@ export class SecretManagerStore implements SecretStore {
   }
 
   listVersions(id: string): Promise<SecretVersionInfo[]> {
-    return this.call(`list versions of secret ${id}`, async (client) => {
+    return this.read(`list versions of secret ${id}`, async (client) => {
       const versions: SecretVersionInfo[] = [];
       let pageToken = '';
       do {
-        const [page, , response] = await client.listSecretVersions({ parent: this.secretName(id), pageSize: MAX_PAGE_SIZE, pageToken }, { autoPaginate: false });
+        const [page, , response] = await client.listSecretVersions({ parent: this.secretName(id), pageSize: MAX_PAGE_SIZE, pageToken }, { autoPaginate: false, ...NO_LIBRARY_RETRY });
         versions.push(...page.map(toVersionInfo));
         pageToken = response?.nextPageToken ?? '';
       } while (pageToken);
@@ -323,10 +416,11 @@ export class SecretManagerStore implements SecretStore {
    */
   private async retire(id: string, version: string, how: 'disable' | 'destroy'): Promise<void> {
     try {
-      await this.call(`${how} version ${version} of secret ${id}`, async (client) => {
-        const name = this.versionName(id, parseVersion(version, false));
-        if (how === 'disable') await client.disableSecretVersion({ name });
-        else await client.destroySecretVersion({ name });
+      const name = this.versionName(id, parseVersion(version, false));
+      // Repeating a disable or destroy our earlier attempt applied changes nothing.
+      await this.write(`${how} version ${version} of secret ${id}`, async (client) => {
+        if (how === 'disable') await client.disableSecretVersion({ name }, NO_LIBRARY_RETRY);
+        else await client.destroySecretVersion({ name }, NO_LIBRARY_RETRY);
       });
     } catch (err) {
       if (isMeshlinkError(err, 'conflict') && grpcCode(err.cause) === GRPC.FAILED_PRECONDITION) return;

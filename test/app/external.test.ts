@@ -93,6 +93,8 @@ describe('server.external: meshlink provisions only the client cluster', () => {
     const app = app0();
     await applyLink(app.deps, toPartnerServer());
     expect((await storeIds(app)).filter((id) => id.includes('port'))).toEqual([]);
+    // Its host on the client cluster is ours (one ServiceEntry per host there): claimed.
+    expect((await storeIds(app)).filter((id) => id.includes('-host-'))).toHaveLength(1);
     const writes = app.clusters.totalWrites;
     await applyLink(app.deps, toPartnerServer());
     expect(app.clusters.totalWrites).toBe(writes);
@@ -157,6 +159,24 @@ describe('client.external: meshlink provisions only the server cluster', () => {
     const gateway = app.clusters.target('server-cluster').get('Gateway', 'istio-system', 'mysql-ingress') as unknown as { spec: { servers: { tls: { subjectAltNames: string[] } }[] } };
     expect(gateway.spec.servers[0]!.tls.subjectAltNames).toEqual(SANS);
     expect(status.client.partner).toMatchObject({ name: SANS[0], mustTrust: [1] });
+  });
+
+  it('claims the ingress gateway port and no host (no client cluster of ours); a delete leaves no store secret', async () => {
+    const app = app0();
+    await applyLink(app.deps, fromPartnerClient());
+    const ids = await storeIds(app);
+    expect(ids.filter((id) => id.includes('-port-'))).toHaveLength(1);
+    expect(ids.filter((id) => id.includes('-host-'))).toEqual([]);
+    expect(await deleteLink(app.deps, 'mysql')).toEqual({ pending: [], abandoned: [] });
+    expect(app.clusters.target('server-cluster').objects.size).toBe(0);
+    expect(await storeIds(app)).toEqual([]);
+  });
+
+  it('lets another link with the same host on a client cluster of ours have it', async () => {
+    const app = app0();
+    await applyLink(app.deps, fromPartnerClient());
+    const other = { ...specInput({}, 'other'), host: 'mysql.link.example.com', server: { cluster: 'server-cluster', service: 'mysql.default.svc.cluster.local', port: 3307 } };
+    await expect(applyLink(app.deps, other)).resolves.toMatchObject({ created: true });
   });
 });
 

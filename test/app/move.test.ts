@@ -234,15 +234,19 @@ describe('the old cluster not answering through a move, with both new sides sync
 });
 
 describe('deleting a moved link', () => {
-  it('succeeds when the cluster it moved away from is gone for good, and says what it left', async () => {
+  it('leaves what a cluster not answering holds to the sweep, and a second DELETE gives it up (a cluster gone for good)', async () => {
     const { app, stale } = await movedWhileFailing('server-cluster', AWAY);
     expect(stale?.length).toBeGreaterThan(0);
     app.clusters.target('server-cluster').failure = unavailable('server-cluster');
 
-    await deleteLink(app.deps, 'mysql');
+    const first = await deleteLink(app.deps, 'mysql');
+    expect(first.pending.map((p) => p.cluster)).toContain('server-cluster');
+    await expect(getLink(app.deps, 'mysql')).rejects.toMatchObject({ code: 'not-found' });
 
+    const second = await deleteLink(app.deps, 'mysql');
+    expect(second).toEqual({ pending: [], abandoned: first.pending });
     expect(await loadLink(app.deps, 'mysql')).toBeUndefined();
-    expect(app.log.lines.filter((l) => l.message === 'could not clear a place the link left').map((l) => l.cluster)).toContain('server-cluster');
+    expect(app.log.lines.filter((l) => l.message === 'could not clear a place of the link').map((l) => l.cluster)).toContain('server-cluster');
   });
 
   it('does not delete again, by namespace, objects its cluster-wide deletes already took', async () => {

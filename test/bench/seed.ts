@@ -2,7 +2,7 @@
 // renamed per link, written straight to the store as its link secret (labels and state annotation,
 // exactly as applyLink leaves them) plus its three empty role secrets (ca, server, client) and its
 // gateway port claim, so listings see the same number of secrets as with real links.
-import { portClaimId, portClaimMeta } from '../../shared/app/port-claim.js';
+import { hostClaimId, hostClaimMeta, portClaimId, portClaimMeta } from '../../shared/app/port-claim.js';
 import { applyLink } from '../../shared/app/provision.js';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { decodeState, encodeState, type LinkState } from '../../shared/link/state.js';
@@ -69,7 +69,7 @@ export interface SecretCreator {
   createSecret(id: string, meta: Parameters<SecretStore['createSecret']>[1]): Promise<unknown>;
 }
 
-/** Writes `count` synthetic links (five secrets each) with a bounded number of calls in flight. */
+/** Writes `count` synthetic links (six secrets each: record, CA, two leaves, port and host claims) with a bounded number of calls in flight. */
 export async function seedSyntheticLinks(
   store: SecretCreator,
   options: { count: number; template: LinkState; issuedAt: Date; secretPrefix?: string; concurrency?: number; first?: number },
@@ -82,6 +82,8 @@ export async function seedSyntheticLinks(
     for (const role of ROLES) await store.createSecret(storeSecretId(prefix, name, role), { labels: storeLabels(name, role), annotations: {} });
     const port = { cluster: state.serverCluster, port: state.gatewayPort };
     await store.createSecret(portClaimId(prefix, port), portClaimMeta(name, port));
+    const host = { cluster: state.clientCluster, host: state.host };
+    await store.createSecret(hostClaimId(prefix, host), hostClaimMeta(name, host));
   });
 }
 

@@ -23,6 +23,10 @@ export interface GrpcFake {
   requests: { method: string; request: Request; response?: unknown }[];
   /** The next call of `method` fails with `code` instead of running (queued: call again for more). */
   failNext(method: string, code: GrpcStatusName, message?: string): void;
+  /** The next call of `method` runs, then answers `code`: the client cannot know it was applied (a lost answer). */
+  failAfterNext(method: string, code: GrpcStatusName, message?: string): void;
+  /** Asks `decide` before each call (after the queued failures): a status fails the call without running it. */
+  injectFailures(decide: ((method: string) => GrpcStatusName | undefined) | undefined): void;
   /** Drops the failures queued and not yet used. */
   clearFailures(): void;
   close(): Promise<void>;
@@ -76,7 +80,8 @@ const STATUS_OF: Record<ErrorCode, grpc.status> = {
 export async function startGrpcFake(service: grpc.ServiceDefinition, handlers: Handlers): Promise<GrpcFake> {
   const calls: Record<string, number> = {};
   const requests: GrpcFake['requests'] = [];
-  const failures = new Map<string, { code: grpc.status; message: string }[]>();
+  const failures = new Map<string, { code: grpc.status; message: string; applied: boolean }[]>();
+  let decide: ((method: string) => GrpcStatusName | undefined) | undefined;
 
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [method, handle] of Object.entries(handlers)) {
@@ -85,11 +90,14 @@ export async function startGrpcFake(service: grpc.ServiceDefinition, handlers: H
       const entry: GrpcFake['requests'][number] = { method, request: call.request };
       requests.push(entry);
       const injected = failures.get(method)?.shift();
-      if (injected) return callback({ code: injected.code, details: injected.message });
+      if (injected && !injected.applied) return callback({ code: injected.code, details: injected.message });
+      const decided = injected ? undefined : decide?.(method);
+      if (decided) return callback({ code: grpc.status[decided], details: `injected ${decided}` });
       Promise.resolve()
         .then(() => handle(call.request))
         .then(
           (response) => {
+            if (injected) return callback({ code: injected.code, details: injected.message });
             entry.response = response;
             callback(null, response);
           },
@@ -100,6 +108,13 @@ export async function startGrpcFake(service: grpc.ServiceDefinition, handlers: H
           },
         );
     };
+  }
+
+  function queueFailure(method: string, code: GrpcStatusName, message: string | undefined, applied: boolean): void {
+    if (!(method in handlers)) throw new Error(`the fake does not implement ${method}`);
+    const queue = failures.get(method) ?? [];
+    queue.push({ code: grpc.status[code], message: message ?? `injected ${code}`, applied });
+    failures.set(method, queue);
   }
 
   const server = new grpc.Server();
@@ -113,12 +128,18 @@ export async function startGrpcFake(service: grpc.ServiceDefinition, handlers: H
     calls,
     requests,
     failNext(method, code, message) {
-      if (!(method in handlers)) throw new Error(`the fake does not implement ${method}`);
-      const queue = failures.get(method) ?? [];
-      queue.push({ code: grpc.status[code], message: message ?? `injected ${code}` });
-      failures.set(method, queue);
+      queueFailure(method, code, message, false);
     },
-    clearFailures: () => failures.clear(),
+    failAfterNext(method, code, message) {
+      queueFailure(method, code, message, true);
+    },
+    injectFailures(fn) {
+      decide = fn;
+    },
+    clearFailures: () => {
+      failures.clear();
+      decide = undefined;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         // Graceful first; a client that keeps a call open must not hang the test run.

@@ -6,6 +6,7 @@ import { handleApiRequest, MAX_BODY_BYTES, type ApiRequest } from '../../functio
 import { credentialName } from '../../shared/link/names.js';
 import { specInput, withField } from '../support/builders.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
+import { unavailable } from '../support/memory-clusters.js';
 
 function json(method: string, path: string, body?: unknown): ApiRequest {
   return { method, path, contentType: 'application/json', body: Buffer.from(body === undefined ? '' : JSON.stringify(body)) };
@@ -170,6 +171,19 @@ describe('GET and DELETE', () => {
     expect((await call(app, json('GET', '/links/mysql'))).status).toBe(404);
     // and it can be created again from scratch
     expect((await call(app, json('POST', '/links', specInput()))).status).toBe(201);
+  });
+
+  it('deletes a link whose client cluster does not answer: 202 naming what is left for the sweep; a second DELETE gives it up (200)', async () => {
+    const app = testApp();
+    await call(app, json('POST', '/links', specInput()));
+    app.clusters.target('client-cluster').failure = unavailable('client-cluster');
+    const pending = [{ what: 'objects', side: 'client', cluster: 'client-cluster', namespace: 'istio-system' }];
+    const first = await call(app, json('DELETE', '/links/mysql'));
+    expect(first).toEqual({ status: 202, body: { link: 'mysql', pending, abandoned: [] } });
+    expect((await call(app, json('GET', '/links/mysql'))).status).toBe(404);
+    const second = await call(app, json('DELETE', '/links/mysql'));
+    expect(second).toEqual({ status: 200, body: { link: 'mysql', pending: [], abandoned: pending } });
+    expect((await app.memory.listSecrets({ labels: {} })).secrets).toEqual([]);
   });
 
   it('answers 405 for a wrong method and 404 for an unknown path', async () => {

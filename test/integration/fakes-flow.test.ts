@@ -66,7 +66,7 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     expect(body.server.sync.status).toBe('synced');
     expect(body.client.sync.status).toBe('synced');
     expect(body.server.address).toBe('203.0.113.10'); // read from the ingress gateway Service
-    expect(sm.calls['CreateSecret']).toBe(5); // link, ca, server, client, gateway port claim
+    expect(sm.calls['CreateSecret']).toBe(6); // link, ca, server, client, gateway port claim, host claim
 
     const kinds = (api: FakeKubeApi) => api.objects().map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(kinds(serverApi)).toEqual(['Gateway/mysql-ingress', 'Secret/meshlink-mysql-server', 'Service/istio-ingressgateway', 'VirtualService/mysql-ingress']);

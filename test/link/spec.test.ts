@@ -3,7 +3,6 @@ import { clusterSide, immutableFieldsChanged, parseLinkSpec, specDocument } from
 import { formatDuration, parseDuration } from '../../shared/link/duration.js';
 import { specDetails, specInput, withField } from '../support/builders.js';
 
-const detailsOf = specDetails;
 
 describe('parseLinkSpec', () => {
   it('fills in every default of the reference walkthrough', () => {
@@ -58,14 +57,14 @@ describe('parseLinkSpec', () => {
     ['an unknown Istio API version', withField(specInput(), 'istioApiVersion', 'networking.istio.io/v1alpha3'), 'istioApiVersion', /./],
     ['a spec that is not an object', 'mysql', '(root)', /./],
   ])('rejects %s, naming the field', (_label, input, path, message) => {
-    const details = detailsOf(input);
+    const details = specDetails(input);
     const detail = details.find((d) => d.path === path);
     expect(detail, JSON.stringify(details)).toBeDefined();
     expect(detail!.message).toMatch(message);
   });
 
   it('reports every problem at once', () => {
-    const details = detailsOf({ name: 'X', host: 'y', client: { cluster: 'c', port: -1 }, server: { cluster: 's', service: 'svc.local', port: 3306 } });
+    const details = specDetails({ name: 'X', host: 'y', client: { cluster: 'c', port: -1 }, server: { cluster: 's', service: 'svc.local', port: 3306 } });
     expect(details.map((d) => d.path).sort()).toEqual(['client.port', 'host', 'name']);
   });
 

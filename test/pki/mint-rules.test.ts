@@ -148,3 +148,21 @@ describe('the key check after minting', () => {
     }
   });
 });
+
+describe('a minted certificate is read back before it is handed out', () => {
+  // A spec bounds lifetimes (link/spec.ts MAX_TTL_MS); this is the last line should anything else
+  // ask for an end date X.509 cannot hold: nothing is returned, so nothing gets stored.
+  it.each([
+    { case: 'a CA ending after 9999-12-31', req: () => mintCa(caRequest({ ttlMs: 9_999_999 * DAY_MS })) },
+    { case: 'a CA minted so late that it would end after 9999-12-31', req: () => mintCa(caRequest({ now: new Date('9999-12-01T00:00:00Z'), ttlMs: 60 * DAY_MS })) },
+  ])('refuses $case with invalid-argument naming the end date', async ({ req }) => {
+    await expectCode(req(), 'invalid-argument', /notAfter .* after 9999-12-31/);
+  });
+
+  it('returns a CA ending on the last encodable second, read back to the second', async () => {
+    const now = new Date('9999-12-01T00:00:00Z');
+    const ttlMs = Date.UTC(9999, 11, 31, 23, 59, 59) - now.getTime();
+    const ca = await mintCa(caRequest({ now, ttlMs }));
+    expect(validity(ca.certificate).notAfter).toBe('9999-12-31T23:59:59.000Z');
+  });
+});

@@ -131,7 +131,7 @@ describe("meshlink's own event", () => {
     ['an empty cluster', { cluster: ' ', event: 'registered' }, /without a cluster reference/],
     ['no event', { cluster: 'edge' }, /must be "registered" or "deregistered"/],
     ['an unknown event', { cluster: 'edge', event: 'created' }, /must be "registered" or "deregistered"/],
-    ['a malformed cloud reference', { cluster: 'projects/p/clusters/c', event: 'registered' }, /neither projects/],
+    ['a malformed cloud reference', { cluster: 'projects/p/clusters/c', event: 'registered' }, /must be projects\/P/],
   ])('ignores an event with %s', (_label, doc, reason) => {
     expect(decode(doc)).toEqual({ ignore: expect.stringMatching(reason) });
   });

@@ -8,8 +8,9 @@ import { SecretManagerStore, type SecretManagerStoreOptions } from '../../shared
 import { startFakeSecretManager, type FakeSecretManager, type GrpcStatusName } from '../fakes/secret-manager-server.js';
 import { describeSecretStoreContract } from './contract.js';
 
+/** No retries: each injected status is seen as it is (retries have their own tests). */
 function storeFor(fake: FakeSecretManager, location?: string): SecretManagerStore {
-  return new SecretManagerStore({ project: fake.project, apiEndpoint: '127.0.0.1', port: fake.port, plaintext: true, ...(location ? { location } : {}) });
+  return new SecretManagerStore({ project: fake.project, apiEndpoint: '127.0.0.1', port: fake.port, plaintext: true, retry: { totalMs: 0 }, ...(location ? { location } : {}) });
 }
 
 async function caught(promise: Promise<unknown>): Promise<unknown> {

@@ -2,17 +2,6 @@
 import { isMeshlinkError } from '../../shared/errors.js';
 import { parseLinkSpec, type LinkSpecInput } from '../../shared/link/spec.js';
 
-/** The details of the 400 a spec is refused with (throws if it is accepted). */
-export function specDetails(input: unknown): { path: string; message: string }[] {
-  try {
-    parseLinkSpec(input);
-  } catch (err) {
-    if (isMeshlinkError(err, 'invalid-argument')) return err.details;
-    throw err;
-  }
-  throw new Error('spec was accepted');
-}
-
 export function specInput(overrides: Partial<Record<string, unknown>> = {}, name = 'mysql'): LinkSpecInput & Record<string, unknown> {
   return {
     name,
@@ -37,3 +26,25 @@ export function withField<T extends object>(obj: T, path: string, value: unknown
   else cur[last] = value;
   return copy as T;
 }
+
+/** The details of the 400 a spec gets; fails the test when the spec is accepted. */
+export function specDetails(input: unknown): { path: string; message: string }[] {
+  try {
+    parseLinkSpec(input);
+  } catch (err) {
+    if (isMeshlinkError(err, 'invalid-argument')) return err.details;
+    throw err;
+  }
+  throw new Error('spec was accepted');
+}
+
+/** Cluster references older code accepted and no cluster call can use (parseClusterRef refuses them). */
+export const MALFORMED_CLUSTER_REFS = [
+  'projects/x',
+  'projects/x/locations/l/clusters/',
+  'projects//locations/l/clusters/c',
+  'projects/p/locations/l/nodes/n',
+  'projects/p/locations/l/clusters/c/extra',
+  'projects/p/zones//clusters/c',
+  'kubeconfig:',
+];

@@ -4,6 +4,7 @@ import { MeshlinkError } from '../../shared/errors.js';
 import { ANNOTATION_REVISION } from '../../shared/link/names.js';
 import { isKept, matchesLabels } from '../../shared/clusters/selector.js';
 import { assertOwned } from '../../shared/clusters/ownership.js';
+import { parseClusterRef } from '../../shared/clusters/cluster-ref.js';
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
 export interface SeededPod {
@@ -147,9 +148,11 @@ export class MemoryCluster implements ClusterTarget {
 
 export class MemoryClusters implements ClusterResolver {
   readonly clusters = new Map<string, MemoryCluster>();
+  /** Throws invalid-argument for a malformed reference, as the real resolver does. */
   target(cluster: string): MemoryCluster {
     let c = this.clusters.get(cluster);
     if (!c) {
+      parseClusterRef(cluster);
       c = new MemoryCluster(cluster);
       this.clusters.set(cluster, c);
     }
