@@ -4,7 +4,7 @@
 import { MeshlinkError, type ErrorCode } from '../shared/errors.js';
 import type { AppDeps } from '../shared/app/deps.js';
 import { applyLink } from '../shared/app/provision.js';
-import { getLink, listLinks } from '../shared/app/queries.js';
+import { getLink, linkCaBundle, listLinks } from '../shared/app/queries.js';
 import { deleteLink } from '../shared/app/delete.js';
 import { deleteIssuer, getIssuer, listIssuers, putIssuerBundle, putIssuerReference } from '../shared/app/issuers.js';
 import { errorFields } from '../shared/log.js';
@@ -126,6 +126,12 @@ const coreRoutes: Route[] = [
   },
   { method: 'GET', pattern: /^\/links\/?$/, handler: async (deps) => ({ status: 200, body: { links: await listLinks(deps) } }) },
   { method: 'GET', pattern: new RegExp(`^/links/${NAME}$`), handler: async (deps, _req, p) => ({ status: 200, body: await getLink(deps, p.name!) }) },
+  {
+    // What a partner must trust, as PEM (curl -o ca.pem); both CAs during a rollover.
+    method: 'GET',
+    pattern: new RegExp(`^/links/${NAME}/ca\\.pem$`),
+    handler: async (deps, _req, p) => ({ status: 200, headers: { 'content-type': 'application/x-pem-file' }, body: await linkCaBundle(deps, p.name!) }),
+  },
   {
     method: 'DELETE',
     pattern: new RegExp(`^/links/${NAME}$`),

@@ -9,6 +9,7 @@ import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/n
 import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
+import { createHash } from 'node:crypto';
 import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
 import { certificateFacts } from '../pki/issuer-bundle.js';
 import type { SecretVersionInfo } from '../store/port.js';
@@ -148,9 +149,33 @@ export async function caBundle(deps: AppDeps, link: string, state: LinkState, ge
   return joinPemBundle(pems);
 }
 
-function leafRecord(version: string, credential: SdsCredential | CertificateSummary, caGeneration: number, trust: number[]): LeafRecord {
+/** The partner's CA bundle a side trusts, when its peer is the partner's side (`external`). */
+export function partnerBundle(spec: LinkSpec, side: Side): string | undefined {
+  const peer = spec[side === 'server' ? 'client' : 'server'];
+  return 'external' in peer ? joinPemBundle([peer.external.caCertificates]) : undefined;
+}
+
+/** A short digest of a partner bundle, kept on the leaf record: a changed bundle in the spec is republished. */
+export function bundleDigest(bundle: string): string {
+  return createHash('sha256').update(bundle).digest('hex').slice(0, 32);
+}
+
+/** What a side's ca.crt holds: the `trust` generations of the link's CAs, or the partner's CAs (fixed by the spec). */
+async function trustBundle(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side, trust: number[]): Promise<string> {
+  return partnerBundle(spec, side) ?? caBundle(deps, spec.name, state, trust);
+}
+
+function leafRecord(version: string, credential: SdsCredential | CertificateSummary, caGeneration: number, trust: number[], partner: string | undefined): LeafRecord {
   const s = 'tls.crt' in credential ? inspectCertificate(credential['tls.crt']) : credential;
-  return { version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, caGeneration, trust: [...trust] };
+  return {
+    version,
+    notBefore: s.notBefore.toISOString(),
+    notAfter: s.notAfter.toISOString(),
+    fingerprint: s.fingerprint,
+    caGeneration,
+    trust: [...trust],
+    ...(partner ? { partnerTrust: bundleDigest(partner) } : {}),
+  };
 }
 
 /** Is a stored credential the one we were about to write: signed by the CA, for the host, with this trust? */
@@ -174,13 +199,13 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await readCa(deps, spec.name, signing.version);
-  const bundle = await caBundle(deps, spec.name, state, trust);
+  const bundle = await trustBundle(deps, spec, state, side, trust);
   const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
   if (candidate) {
     const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
       deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: leafRecord(candidate, credential, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: leafRecord(candidate, credential, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const leaf = await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
@@ -193,7 +218,7 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   const summary = inspectCertificate(credential['tls.crt']); // read back before it is stored (see storeNewCa)
   const version = await deps.store.addVersion(id, encodeCredential(credential));
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
-  return { record: leafRecord(version, summary, signing.generation, trust), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: leafRecord(version, summary, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /**
@@ -206,16 +231,19 @@ export async function storeTrustUpdate(deps: AppDeps, state: LinkState, spec: Li
   if (!current) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential to publish trust for`);
   const id = secretIdOf(deps, spec.name, side);
   const { credential } = await readCredential(deps, spec.name, side, current.version);
-  const bundle = await caBundle(deps, spec.name, state, trust);
+  const bundle = await trustBundle(deps, spec, state, side, trust);
+  const partner = partnerBundle(spec, side);
+  const { partnerTrust: _old, ...rest } = current;
+  const updated = (version: string): LeafRecord => ({ ...rest, version, trust: [...trust], ...(partner ? { partnerTrust: bundleDigest(partner) } : {}) });
   const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, current.version);
   if (candidate) {
     const stored = (await readCredential(deps, spec.name, side, candidate)).credential;
     if (stored['tls.crt'] === credential['tls.crt'] && joinPemBundle([stored['ca.crt']]) === joinPemBundle([bundle])) {
       deps.log.info('adopting credential version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: { ...current, version: candidate, trust: [...trust] }, orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: updated(candidate), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const version = await deps.store.addVersion(id, encodeCredential({ ...credential, 'ca.crt': bundle }));
   deps.log.info('stored credential with new trust', { link: spec.name, secret: id, version, side, trust });
-  return { record: { ...current, version, trust: [...trust] }, orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: updated(version), orphans: leftOver(deps, spec.name, id, orphans) };
 }

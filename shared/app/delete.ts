@@ -72,7 +72,8 @@ function tombstone(state: LinkState, owner: PlaceOwner, pending: StalePlace[], n
     signingGeneration: 0,
     phase: 'stable',
     leaves: {},
-    sync: { client: { status: 'pending' }, server: { status: 'pending' } },
+    // The partner's side has nothing of ours to sync (app/provision.ts): it stays synced.
+    sync: { client: { status: 'pending' }, server: { status: 'pending' }, ...(state.partner ? { [state.partner.side]: { status: 'synced' } } : {}) },
     stale: pending,
     staleFailedAt: now,
     lastError: `deleted; ${pending.length} place(s) not cleared yet (retried)`,

@@ -23,7 +23,8 @@ interface Found {
 }
 
 /**
- * Returns the input with `<side>.gateway.namespace` set on each side that leaves it out:
+ * Returns the input with `<side>.gateway.namespace` set on each side that leaves it out (not a
+ * side the partner runs):
  * - the one namespace where running pods match the side's gateway selector;
  * - pods in several namespaces: invalid-argument naming `<side>.gateway.namespace` and them;
  * - no such pod, a target that cannot tell (local directory) or a cluster that cannot be reached
@@ -62,7 +63,9 @@ function selectorOf(side: Raw, which: Side): unknown {
 
 /** A side with a cluster and a gateway selector the schema accepts, and no namespace. */
 function wantsNamespace(side: unknown, which: Side): side is Raw {
-  if (!isRaw(side) || !isClusterRef(side.cluster)) return false;
+  // A side the partner runs (`external`) has no gateway of ours: filling one in would add a field
+  // the user did not write to the 400 that refuses cluster fields beside `external`.
+  if (!isRaw(side) || !isClusterRef(side.cluster) || side.external !== undefined) return false;
   if (side.gateway !== undefined && !(isRaw(side.gateway) && side.gateway.namespace === undefined)) return false;
   return isGatewaySelector(selectorOf(side, which));
 }

@@ -4,8 +4,7 @@
 // an earlier meshlink (not yet moved to the new names) or an object labelled by hand. The
 // adapters check again at every apply, which also covers the sweep and the registration.
 import { isMeshlinkError } from '../errors.js';
-import { SIDES } from '../link/names.js';
-import type { LinkSpec } from '../link/spec.js';
+import { clusterSides, type LinkSpec } from '../link/spec.js';
 import { sideObjectHeads } from '../mesh/render.js';
 import type { AppDeps } from './deps.js';
 import { clusterOf } from './sync.js';
@@ -16,7 +15,7 @@ import { clusterOf } from './sync.js';
  * its first apply checks.
  */
 export async function assertNamesFree(deps: AppDeps, spec: LinkSpec): Promise<void> {
-  for (const side of SIDES) {
+  for (const side of clusterSides(spec)) {
     const cluster = clusterOf(spec, side);
     const heads = sideObjectHeads(spec, side); // a spec the renderer refuses fails here, as a 400
     try {

@@ -34,11 +34,29 @@ interface ClaimKind<T> {
   taken(holder: string, at: T): MeshlinkError;
 }
 
+type ClaimState = Pick<LinkState, 'serverCluster' | 'gatewayPort' | 'clientCluster' | 'host' | 'partner'>;
+
+/**
+ * The gateway port a link's state holds: none when the partner runs the server (the state's
+ * gatewayPort is then the partner's, on no cluster of ours).
+ */
+export function claimedPort(state: ClaimState): GatewayPort | undefined {
+  return state.partner?.side === 'server' ? undefined : { cluster: state.serverCluster, port: state.gatewayPort };
+}
+
+/** The host a link's state holds on its client cluster: none when the partner runs the client. */
+export function claimedHost(state: ClaimState): ClientHost | undefined {
+  return state.partner?.side === 'client' ? undefined : { cluster: state.clientCluster, host: state.host };
+}
+
 const PORT: ClaimKind<GatewayPort> = {
   role: 'port-claim',
   prefix: 'port',
   key: ({ cluster, port }) => `${cluster}\n${port}`,
-  uses: (state, at) => state.serverCluster === at.cluster && state.gatewayPort === at.port,
+  uses: (state, at) => {
+    const held = claimedPort(state);
+    return !!held && held.cluster === at.cluster && held.port === at.port;
+  },
   taken: (holder, { cluster, port }) =>
     new MeshlinkError('invalid-argument', 'invalid link spec', {
       details: [{ path: 'server.gatewayPort', message: `port ${port} is already used by link ${holder} on cluster ${cluster}` }],
@@ -49,7 +67,10 @@ const HOST: ClaimKind<ClientHost> = {
   role: 'host-claim',
   prefix: 'host',
   key: ({ cluster, host }) => `${cluster}\n${host}`,
-  uses: (state, at) => state.clientCluster === at.cluster && state.host === at.host,
+  uses: (state, at) => {
+    const held = claimedHost(state);
+    return !!held && held.cluster === at.cluster && held.host === at.host;
+  },
   taken: (holder, { cluster, host }) =>
     new MeshlinkError('conflict', `host ${host} is already used by link ${holder} on client cluster ${cluster}`, {
       details: [{ path: 'host', message: `is already used by link ${holder} on client cluster ${cluster} (one ServiceEntry per host)` }],
@@ -149,16 +170,17 @@ async function check<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T):
 /**
  * Makes sure `link` holds its host and its gateway port: both are read and judged before either is
  * taken, so a refusal writes nothing (one read each when the link holds them); should the second
- * be taken by another link meanwhile, the first is given back.
+ * be taken by another link meanwhile, the first is given back. A side the partner runs claims
+ * nothing: no host when it runs the client, no port when it runs the server (undefined).
  */
-export async function claimHostAndPort(deps: AppDeps, link: string, host: ClientHost, port: GatewayPort): Promise<void> {
-  const hostRead = await check(deps, HOST, link, host);
-  const portRead = await check(deps, PORT, link, port);
-  const tookHost = await claim(deps, HOST, link, host, hostRead);
+export async function claimHostAndPort(deps: AppDeps, link: string, host: ClientHost | undefined, port: GatewayPort | undefined): Promise<void> {
+  const hostRead = host && (await check(deps, HOST, link, host));
+  const portRead = port && (await check(deps, PORT, link, port));
+  const tookHost = !!host && (await claim(deps, HOST, link, host, hostRead));
   try {
-    await claim(deps, PORT, link, port, portRead);
+    if (port) await claim(deps, PORT, link, port, portRead);
   } catch (err) {
-    if (tookHost) await release(deps, HOST, link, host);
+    if (tookHost) await release(deps, HOST, link, host!);
     throw err;
   }
 }
@@ -189,8 +211,10 @@ export function releaseHost(deps: AppDeps, link: string, at: ClientHost): Promis
   return release(deps, HOST, link, at);
 }
 
-/** Both claims a link's state names, given up (its record is going). */
-export async function releaseClaims(deps: AppDeps, link: string, state: Pick<LinkState, 'serverCluster' | 'gatewayPort' | 'clientCluster' | 'host'>): Promise<void> {
-  await releaseGatewayPort(deps, link, { cluster: state.serverCluster, port: state.gatewayPort });
-  await releaseHost(deps, link, { cluster: state.clientCluster, host: state.host });
+/** The claims a link's state names, given up (its record is going); a partner's side holds none. */
+export async function releaseClaims(deps: AppDeps, link: string, state: ClaimState): Promise<void> {
+  const port = claimedPort(state);
+  if (port) await releaseGatewayPort(deps, link, port);
+  const host = claimedHost(state);
+  if (host) await releaseHost(deps, link, host);
 }

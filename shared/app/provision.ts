@@ -5,14 +5,14 @@
 // host is refused.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
-import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, specDocument, type LinkSpec } from '../link/spec.js';
+import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, trustedGenerations, type LinkState, type StalePlace } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';
-import { dropCredentials, storeNewCa, storeNewLeaf } from './credentials.js';
+import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
@@ -20,7 +20,7 @@ import { linkStatus, type LinkStatus } from './status.js';
 import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
-import { claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
+import { claimedHost, claimedPort, claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
 import { clusterWideKey, linkPlaces, stalePlaces } from '../link/places.js';
 import { dropRecord, withoutLease } from './delete.js';
 import { readStoredSpec, type StoredSpec } from './stored-spec.js';
@@ -44,24 +44,45 @@ export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkS
   return parseLinkSpec(decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`));
 }
 
-function gatewayPortOf(spec: LinkSpec): GatewayPort {
-  return { cluster: spec.server.cluster, port: spec.server.gatewayPort };
+/** The ingress gateway port the link holds; none when the partner runs the server. */
+function gatewayPortOf(spec: LinkSpec): GatewayPort | undefined {
+  return 'external' in spec.server ? undefined : { cluster: spec.server.cluster, port: spec.server.gatewayPort };
 }
 
-function clientHostOf(spec: LinkSpec): ClientHost {
-  return { cluster: spec.client.cluster, host: spec.host };
+/** The cluster of a side, or '' for the partner's: no cluster event or listing ever names it. */
+function clusterRefOf(spec: LinkSpec, side: Side): string {
+  return 'external' in spec[side] ? '' : clusterSide(spec, side).cluster;
+}
+
+/** Where the spec puts the link, as the state keeps it for listings and cluster events. */
+function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverCluster' | 'gatewayPort' | 'partner'> {
+  const side = externalSide(spec);
+  const partner = side ? { partner: { side, name: partnerName(spec, side) } } : {};
+  return { clientCluster: clusterRefOf(spec, 'client'), serverCluster: clusterRefOf(spec, 'server'), gatewayPort: serverPort(spec), ...partner };
+}
+
+/**
+ * The sync record of the partner's side: always `synced`, as there is nothing of ours to write
+ * there, so what waits for both sides (phases, clean-up) waits for ours alone.
+ */
+const PARTNER_SYNC = { status: 'synced' } as const;
+
+/** The host claim the link holds on its client cluster; none when the partner runs the client. */
+function clientHostOf(spec: LinkSpec): ClientHost | undefined {
+  return 'external' in spec.client ? undefined : { cluster: spec.client.cluster, host: spec.host };
 }
 
 /**
  * A deleted link's tombstone (app/delete.ts) taken over by a new link of the same name: the
  * places not cleared yet stay, to be cleared once the new link is synced, but for those the new
  * link uses itself (its objects on the same cluster and side, its port on the same Service).
+ * The partner side is the new spec's (initialState), not the deleted link's.
  */
 function revived(state: LinkState, spec: LinkSpec, now: string): LinkState {
   const here = new Set(linkPlaces(spec).map(clusterWideKey));
   const stale = (state.stale ?? []).filter((p) => !here.has(clusterWideKey(p)));
-  // The issuer too: the new link's spec says whether it has one (initialState), not the deleted link's.
-  const { deleted: _d, stale: _s, staleFailedAt: _f, lastError: _e, issuer: _i, ...rest } = state;
+  // The issuer and partner too: the new link's spec decides them (initialState), not the deleted link's.
+  const { deleted: _d, stale: _s, staleFailedAt: _f, lastError: _e, issuer: _i, partner: _p, ...rest } = state;
   return { ...rest, ...initialState(spec, now), ...(stale.length > 0 ? { stale } : {}) };
 }
 
@@ -78,9 +99,7 @@ function initialState(spec: LinkSpec, now: string): LinkState {
   return {
     host: spec.host,
     ...(spec.issuer ? { issuer: spec.issuer } : {}),
-    clientCluster: spec.client.cluster,
-    serverCluster: spec.server.cluster,
-    gatewayPort: spec.server.gatewayPort,
+    ...placeFields(spec),
     specVersion: '',
     specHash: '',
     cas: [],
@@ -88,15 +107,22 @@ function initialState(spec: LinkSpec, now: string): LinkState {
     phase: 'stable',
     phaseSince: now,
     leaves: {},
-    sync: { client: { status: 'pending' }, server: { status: 'pending' } },
+    sync: { client: { status: 'pending' }, server: { status: 'pending' }, ...(externalSide(spec) ? { [externalSide(spec)!]: PARTNER_SYNC } : {}) },
     createdAt: now,
     updatedAt: now,
   };
 }
 
 /** Work under the lease: something to store, or places left by an earlier update to clear. */
-function incomplete(state: LinkState, hash: string): boolean {
-  return state.specHash !== hash || state.cas.length === 0 || !state.leaves.server || !state.leaves.client || (state.stale?.length ?? 0) > 0;
+function incomplete(spec: LinkSpec, state: LinkState, hash: string): boolean {
+  return state.specHash !== hash || state.cas.length === 0 || clusterSides(spec).some((side) => !state.leaves[side] || partnerTrustChanged(spec, state, side)) || (state.stale?.length ?? 0) > 0;
+}
+
+/** Facing a partner, the side's stored ca.crt is not the partner's bundle the spec names (the partner renewed its CA). */
+function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): boolean {
+  const bundle = partnerBundle(spec, side);
+  const leaf = state.leaves[side];
+  return !!bundle && !!leaf && leaf.partnerTrust !== bundleDigest(bundle);
 }
 
 /**
@@ -113,27 +139,29 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       ...state,
       specVersion: version,
       specHash: hash,
-      clientCluster: spec.client.cluster,
-      serverCluster: spec.server.cluster,
-      gatewayPort: spec.server.gatewayPort,
+      ...placeFields(spec),
     };
     await record.save();
     // Once the state names the new port and client cluster; a crash before leaves a claim the
     // next holder takes over. From the state, not the previous spec (which may not validate).
-    if (before.serverCluster !== spec.server.cluster || before.gatewayPort !== spec.server.gatewayPort) {
-      await releaseGatewayPort(deps, spec.name, { cluster: before.serverCluster, port: before.gatewayPort });
-    }
-    if (before.clientCluster !== spec.client.cluster) await releaseHost(deps, spec.name, { cluster: before.clientCluster, host: before.host });
+    // A partner's side holds no claim (port-claim.ts claimedPort, claimedHost).
+    const [oldPort, newPort] = [claimedPort(before), gatewayPortOf(spec)];
+    if (oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port)) await releaseGatewayPort(deps, spec.name, oldPort);
+    const [oldHost, newHost] = [claimedHost(before), clientHostOf(spec)];
+    if (oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host)) await releaseHost(deps, spec.name, oldHost);
   }
   if (record.state.cas.length === 0) {
     const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
     await record.save();
   }
-  for (const side of SIDES) {
-    if (record.state.leaves[side]) continue;
-    const { record: leaf, orphans } = await storeNewLeaf(deps, record.state, spec, side, now, trustedGenerations(record.state));
-    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, orphans, now);
+  for (const side of clusterSides(spec)) {
+    const old = record.state.leaves[side];
+    if (old && !partnerTrustChanged(spec, record.state, side)) continue;
+    // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
+    const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
+    const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
+    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, old ? [old.version, ...orphans] : orphans, now);
     await record.save();
   }
 }
@@ -146,11 +174,12 @@ export async function syncSides(
   deps: AppDeps,
   spec: LinkSpec,
   state: LinkState,
-  sides: readonly Side[] = SIDES,
+  sides: readonly Side[] = clusterSides(spec),
   onFailure?: (side: Side, err: unknown) => void,
 ): Promise<LinkState> {
   let next = state;
-  for (const side of sides) {
+  // The partner's side has nothing of ours to sync (a caller may name both sides).
+  for (const side of sides.filter((s) => clusterSides(spec).includes(s))) {
     try {
       next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
     } catch (err) {
@@ -159,7 +188,7 @@ export async function syncSides(
       next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
     }
   }
-  const failed = SIDES.map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
+  const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
   const renewal = nextRenewal(next, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
   const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
@@ -167,7 +196,7 @@ export async function syncSides(
 
 /** Whether both sides' clusters hold what a sync would write (a side that cannot be read does not). */
 async function sidesAreCurrent(deps: AppDeps, spec: LinkSpec, state: LinkState): Promise<boolean> {
-  for (const side of SIDES) {
+  for (const side of clusterSides(spec)) {
     try {
       if (!(await sideIsCurrent(deps, spec, state, side))) return false;
     } catch (err) {
@@ -187,7 +216,8 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
   if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
   const raw = input as Record<string, any>;
   if (raw.hostConvention !== 'nip.io' || raw.host !== undefined) return input;
-  let address: unknown = raw.server?.address;
+  // A partner's server: its address stands where our ingress address would.
+  let address: unknown = raw.server?.external?.address ?? raw.server?.address;
   if (address === undefined && typeof raw.server?.cluster === 'string') {
     const gateway = { namespace: raw.server.gateway?.namespace ?? DEFAULT_GATEWAY_NAMESPACE, service: raw.server.gateway?.service ?? GATEWAY_DEFAULTS.server.service };
     address = (await deps.clusters.target(raw.server.cluster).getService(gateway.namespace, gateway.service))?.address;
@@ -202,11 +232,23 @@ async function resolveHostConvention(deps: AppDeps, input: unknown): Promise<unk
 }
 
 /**
+ * immutableFieldsChanged against a stored spec that no longer validates: the host and which side
+ * the partner runs, as the state keeps them.
+ */
+function storedFieldsChanged(state: LinkState, spec: LinkSpec): string[] {
+  const changed = state.host === spec.host ? [] : ['host'];
+  const [before, after] = [state.partner?.side, externalSide(spec)];
+  if (before !== after) changed.push(`${after ?? before}.external`);
+  return changed;
+}
+
+/**
  * A cluster reference this deployment can never reach (a kind MESHLINK_CLUSTER_ACCESS leaves out)
  * is a 400 naming the side's field, before anything is written. Resolving a target does no I/O.
  */
 function assertClustersReachable(deps: AppDeps, spec: LinkSpec): void {
-  for (const side of SIDES) {
+  // The partner's side is in no cluster of ours.
+  for (const side of clusterSides(spec)) {
     try {
       deps.clusters.target(clusterOf(spec, side));
     } catch (err) {
@@ -226,7 +268,7 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   const previous = existing?.state.specVersion && existing.state.specHash !== hash ? await readStoredSpec(deps, existing) : undefined;
   if (previous) {
     // The state holds the host the certificates are bound to, whether or not the old spec still validates.
-    const changed = previous.spec ? immutableFieldsChanged(previous.spec, spec) : existing!.state.host === spec.host ? [] : ['host'];
+    const changed = previous.spec ? immutableFieldsChanged(previous.spec, spec) : storedFieldsChanged(existing!.state, spec);
     if (changed.length > 0) {
       throw new MeshlinkError('conflict', `link ${spec.name} exists with another ${changed.join(' and ')}; the certificates are bound to it: delete the link and create it again`, {
         details: changed.map((path) => ({ path, message: 'cannot change on an existing link' })),
@@ -242,7 +284,7 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
   const created = !existing || !existing.state.specHash;
 
-  if (tombstone || incomplete(record.state, hash)) {
+  if (tombstone || incomplete(spec, record.state, hash)) {
     await withLease(deps, record, async (r) => {
       if (r.state.deleted) r.state = revived(r.state, spec, deps.clock().toISOString());
       try {

@@ -84,6 +84,7 @@ export function withStalePlaces(state: LinkState, stale: StalePlace[]): LinkStat
   const { stale: _old, staleFailedAt: _failed, ...rest } = state;
   if (stale.length === 0) return rest;
   const sync = { ...state.sync };
-  for (const side of SIDES) if (sync[side].status === 'synced') sync[side] = { ...sync[side], status: 'pending' };
+  // The partner's side has nothing of ours to sync: it stays as it is.
+  for (const side of SIDES) if (side !== state.partner?.side && sync[side].status === 'synced') sync[side] = { ...sync[side], status: 'pending' };
   return { ...rest, stale, sync };
 }

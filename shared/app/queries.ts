@@ -3,7 +3,8 @@
 import { MeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { specDocument } from '../link/spec.js';
-import { decodeState } from '../link/state.js';
+import { decodeState, trustedGenerations } from '../link/state.js';
+import { caBundle } from './credentials.js';
 import { errorFields } from '../log.js';
 import type { AppDeps } from './deps.js';
 import { listLinkSecrets, loadLink } from './link-record.js';
@@ -15,6 +16,16 @@ export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> 
   if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, record);
   return linkStatus(spec, specDocument(spec), record.state, { now: deps.clock(), settings: deps.settings });
+}
+
+/**
+ * What a partner must trust (GET /links/{name}/ca.pem): the certificates of every CA the link
+ * holds, so the old and the new one during a rollover. Certificates only: no key leaves the store.
+ */
+export async function linkCaBundle(deps: AppDeps, name: string): Promise<string> {
+  const record = await loadLink(deps, name);
+  if (!record || !record.state.specVersion || record.state.cas.length === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
+  return caBundle(deps, name, record.state, trustedGenerations(record.state));
 }
 
 export async function listLinks(deps: AppDeps): Promise<LinkStatus[]> {

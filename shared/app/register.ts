@@ -39,7 +39,8 @@ function clusterOfState(state: LinkState, side: Side): string {
 }
 
 function matchingSides(state: LinkState, aliases: readonly string[], mode: MatchMode): Side[] {
-  return SIDES.filter((side) => matchCluster(clusterOfState(state, side), aliases, mode) !== undefined);
+  // The partner's side is in no cluster of ours: no event is about it.
+  return SIDES.filter((side) => side !== state.partner?.side && matchCluster(clusterOfState(state, side), aliases, mode) !== undefined);
 }
 
 /** How a cluster event picks its links: by the clusters they name, and (registration) by the places they left to clear. */

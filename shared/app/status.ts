@@ -1,6 +1,7 @@
 // The status a user sees for a link: names, clusters, expiry and rollover progress, never key
 // material (invariant 4). Pure: built from the spec and the state.
-import type { LinkSpec } from '../link/spec.js';
+import { clusterSide, partnerName, type LinkSpec } from '../link/spec.js';
+import { bundleExpiry, readPartnerBundle } from '../pki/partner-bundle.js';
 import { credentialName, type Side } from '../link/names.js';
 import type { ForcedRotation, LinkState } from '../link/state.js';
 import { linkFacts } from '../rotation/due.js';
@@ -22,6 +23,28 @@ export interface SideStatus {
   clusterSecret: { version?: string; caGeneration?: number; trustedCaGenerations?: number[]; lastSync?: string; lastError?: string };
   sync: LinkState['sync'][Side];
   address?: string;
+  /** The side a partner runs (`external` in the spec): no cluster, namespace or credential of ours. */
+  partner?: PartnerStatus;
+}
+
+const DAY_MS = 86_400_000;
+
+/** A side the partner runs: who it is, the CAs we trust for it, and the CAs it must trust (GET /links/{name}/ca.pem). */
+export interface PartnerStatus {
+  /** The server it runs (`address:port`), or its client's first identity. */
+  name: string;
+  subjectAltNames: string[];
+  /** The partner's CA bundle (`caCertificates`), each CA with its expiry and whole days left (negative once expired). */
+  caCertificates: { subject: string; notAfter: string; daysLeft: number }[];
+  /** Days until the first of the partner's CAs expires: after that, its certificates stop working with ours. */
+  caDaysLeft?: number;
+  /** Our CA generations it must trust now: those ca.pem holds (old and new during a rollover). */
+  mustTrust: number[];
+  /**
+   * A rollover under way: the date by which the partner must trust the next CA (our side presents
+   * a certificate of it from then on). Absent when no rollover runs.
+   */
+  trustNextCaBy?: string;
 }
 
 export interface RotationStatus {
@@ -60,7 +83,7 @@ export interface LinkStatus {
 }
 
 /** A side as a listing shows it: the fields of SideStatus its state alone gives. */
-export type SideSummary = Pick<SideStatus, 'cluster' | 'notAfter' | 'sync'> & { clusterSecret: Pick<SideStatus['clusterSecret'], 'lastError'> };
+export type SideSummary = Pick<SideStatus, 'cluster' | 'notAfter' | 'sync'> & { clusterSecret: Pick<SideStatus['clusterSecret'], 'lastError'>; partner?: { name: string } };
 
 /**
  * A link as its state alone shows it (no spec read: a listing of many links costs one metadata
@@ -93,6 +116,7 @@ export function linkSummary(name: string, state: LinkState): LinkSummary {
       ...(state.leaves[s] ? { notAfter: state.leaves[s]!.notAfter } : {}),
       sync: state.sync[s],
       clusterSecret: lastError ? { lastError } : {},
+      ...(state.partner?.side === s ? { partner: { name: state.partner.name } } : {}),
     };
   };
   return {
@@ -138,11 +162,34 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
   return status;
 }
 
-function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
+function partnerStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: Date; settings: RotationSettings }): PartnerStatus {
+  const { now } = at;
+  const external = spec[side] as { external: { caCertificates: string; subjectAltNames: string[] } };
+  const read = readPartnerBundle(external.external.caCertificates);
+  const cas = 'cas' in read ? read.cas : [];
+  const daysLeft = (at: Date) => Math.floor((at.getTime() - now.getTime()) / DAY_MS);
+  const expiry = bundleExpiry(cas);
+  // The new CA signs our side's leaf at the switch: the partner must trust it by then.
+  const switchAt = state.phase === 'trust-added' && state.cas.length > 1 ? rolloverSchedule(linkFacts(spec, state), now, at.settings).switchAt : undefined;
+  const switching = switchAt !== undefined ? new Date(switchAt).toISOString() : undefined;
+  return {
+    name: partnerName(spec, side),
+    subjectAltNames: [...external.external.subjectAltNames],
+    caCertificates: cas.map((ca) => ({ subject: ca.subject, notAfter: ca.notAfter.toISOString(), daysLeft: daysLeft(ca.notAfter) })),
+    ...(expiry ? { caDaysLeft: daysLeft(expiry) } : {}),
+    mustTrust: state.cas.map((ca) => ca.generation),
+    ...(switching ? { trustNextCaBy: switching } : {}),
+  };
+}
+
+function sideStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: Date; settings: RotationSettings }): SideStatus {
+  if ('external' in spec[side]) {
+    return { cluster: '', namespace: '', credentialName: '', trustedCaGenerations: [], clusterSecret: {}, sync: state.sync[side], partner: partnerStatus(spec, state, side, at) };
+  }
   const leaf = state.leaves[side];
-  const gateway = side === 'client' ? spec.client.gateway : spec.server.gateway;
+  const { gateway, cluster } = clusterSide(spec, side);
   const status: SideStatus = {
-    cluster: side === 'client' ? spec.client.cluster : spec.server.cluster,
+    cluster,
     namespace: gateway.namespace,
     credentialName: credentialName(spec.name, side),
     trustedCaGenerations: leaf?.trust ?? [],
@@ -156,7 +203,7 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side): SideStatus {
     status.caGeneration = leaf.caGeneration;
   }
   if (side === 'server') {
-    const address = spec.server.address ?? state.sync.server.address;
+    const address = clusterSide(spec, 'server').address ?? state.sync.server.address;
     if (address) status.address = address;
   }
   return status;
@@ -178,8 +225,8 @@ export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, a
       signing: ca.generation === state.signingGeneration,
     })),
     rotation: rotationStatus(spec, state, at),
-    client: sideStatus(spec, state, 'client'),
-    server: sideStatus(spec, state, 'server'),
+    client: sideStatus(spec, state, 'client', at),
+    server: sideStatus(spec, state, 'server', at),
     ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),
     ...(state.lastError ? { lastError: state.lastError } : {}),
     ...(state.stale?.length ? { pendingCleanup: state.stale } : {}),

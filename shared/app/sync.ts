@@ -4,7 +4,7 @@
 // link costs reads, not writes.
 import { createHash } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
-import type { LinkSpec } from '../link/spec.js';
+import { clusterSide, serverAddress, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { ANNOTATION_REVISION, formerObjectNames, objectLabels } from '../link/names.js';
 import type { LinkState, SideSync } from '../link/state.js';
@@ -15,7 +15,7 @@ import type { AppDeps } from './deps.js';
 import { errorFields } from '../log.js';
 
 export function clusterOf(spec: LinkSpec, side: Side): string {
-  return side === 'client' ? spec.client.cluster : spec.server.cluster;
+  return clusterSide(spec, side).cluster;
 }
 
 function objectsRevision(objects: KubeObject[]): string {
@@ -30,7 +30,7 @@ export async function desiredObjects(deps: AppDeps, spec: LinkSpec, state: LinkS
   if (!leaf) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential yet`);
   const { version, credential } = await readCredential(deps, spec.name, side, leaf.version);
   const secret = renderCredentialSecret(spec, side, credential, `${secretIdOf(deps, spec.name, side)}@${version}`);
-  const mesh = renderSideObjects(spec, side, spec.server.address ?? state.sync.server.address);
+  const mesh = renderSideObjects(spec, side, serverAddress(spec) ?? state.sync.server.address);
   // The Secret goes first: the Gateway or DestinationRule that names it must find it.
   return { objects: [secret, ...mesh], credentialVersion: version };
 }
@@ -49,7 +49,7 @@ async function removeFormerObjects(deps: AppDeps, spec: LinkSpec, side: Side, ob
   if (kinds.length === 0) return;
   const target = deps.clusters.target(clusterOf(spec, side));
   const keep = objects.map((o) => ({ kind: o.kind, name: o.metadata.name }));
-  const removed = await target.deleteByLabel(objectLabels(spec.name, side), kinds, spec[side].gateway.namespace, keep);
+  const removed = await target.deleteByLabel(objectLabels(spec.name, side), kinds, clusterSide(spec, side).gateway.namespace, keep);
   if (removed > 0) deps.log.info('removed link objects under former names', { link: spec.name, cluster: target.cluster, side, count: removed });
 }
 
@@ -64,9 +64,9 @@ async function ensurePorts(deps: AppDeps, spec: LinkSpec, side: Side): Promise<S
 /** The server's ingress address as the client side needs it: the spec's, else the Service's, else the last one seen. */
 async function ingressAddress(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<string | undefined> {
   const known = side === 'server' ? state.sync.server.address : undefined;
-  if (side !== 'server' || spec.server.address) return known;
+  if (side !== 'server' || serverAddress(spec)) return known;
   const ports = gatewayServicePorts(spec, side);
-  const service = await deps.clusters.target(spec.server.cluster).getService(ports.namespace, ports.name);
+  const service = await deps.clusters.target(clusterSide(spec, 'server').cluster).getService(ports.namespace, ports.name);
   return service?.address ?? known;
 }
 

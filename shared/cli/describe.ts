@@ -13,7 +13,19 @@ function block(rows: [string, string | undefined][], indent: string): string[] {
 
 const gens = (list: number[] | undefined) => (list && list.length ? list.join(', ') : 'none');
 
+/** A side the partner runs: who it is, its CAs, and what it must trust (nothing of ours to sync there). */
+function partnerSide(p: NonNullable<SideStatus['partner']>, now: Date): [string, string | undefined][] {
+  return [
+    ['Partner', p.name],
+    ['Pinned', p.subjectAltNames.join(', ')],
+    ['Partner CAs', p.caCertificates.map((ca) => `${ca.subject} expires ${when(ca.notAfter, now)}`).join('; ')],
+    ['Must trust', `CA generations ${gens(p.mustTrust)} (GET /links/{name}/ca.pem)`],
+    ['Trust next CA by', p.trustNextCaBy ? when(p.trustNextCaBy, now) : undefined],
+  ];
+}
+
 function side(s: SideStatus, now: Date): [string, string | undefined][] {
+  if (s.partner) return partnerSide(s.partner, now);
   const secret = s.clusterSecret ?? {};
   const sync = s.sync?.status ?? 'unknown';
   return [

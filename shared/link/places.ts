@@ -1,14 +1,18 @@
 // Where a spec puts a link in its clusters, and which places an update leaves behind. Pure.
 import { SIDES } from './names.js';
-import { DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, ISTIO_API_VERSIONS, isDnsLabel, type LinkSpec } from './spec.js';
+import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, GATEWAY_DEFAULTS, ISTIO_API_VERSIONS, isDnsLabel, type LinkSpec } from './spec.js';
 import type { LinkState, StalePlace } from './state.js';
 
-/** Each side's objects (in its gateway namespace), then the server's port on its ingress Service. */
+/** Each side's objects (in its gateway namespace), then the server's port on its ingress Service; none on the partner's side. */
 export function linkPlaces(spec: LinkSpec): StalePlace[] {
-  return [
-    ...SIDES.map((side): StalePlace => ({ what: 'objects', side, cluster: spec[side].cluster, namespace: spec[side].gateway.namespace })),
-    { what: 'port', cluster: spec.server.cluster, namespace: spec.server.gateway.namespace, service: spec.server.gateway.service },
-  ];
+  const sides = clusterSides(spec);
+  const objects = sides.map((side): StalePlace => {
+    const s = clusterSide(spec, side);
+    return { what: 'objects', side, cluster: s.cluster, namespace: s.gateway.namespace };
+  });
+  if (!sides.includes('server')) return objects;
+  const server = clusterSide(spec, 'server');
+  return [...objects, { what: 'port', cluster: server.cluster, namespace: server.gateway.namespace, service: server.gateway.service }];
 }
 
 /** What clearing a link's places needs of its spec. */
@@ -23,17 +27,19 @@ const labelOr = (value: unknown, fallback: string): string => (isDnsLabel(value)
  * or moving it: the clusters from the state (what was synced), each gateway namespace and the
  * ingress Service from the document where they still read as names, else the defaults.
  */
-export function storedPlaces(name: string, doc: unknown, state: Pick<LinkState, 'clientCluster' | 'serverCluster'>): { owner: PlaceOwner; places: StalePlace[] } {
+export function storedPlaces(name: string, doc: unknown, state: Pick<LinkState, 'clientCluster' | 'serverCluster' | 'partner'>): { owner: PlaceOwner; places: StalePlace[] } {
   const istioApiVersion = ISTIO_API_VERSIONS.find((v) => v === asRaw(doc).istioApiVersion) ?? ISTIO_API_VERSIONS[0];
   const gateway = (side: 'client' | 'server') => asRaw(asRaw(asRaw(doc)[side]).gateway);
   const namespace = (side: 'client' | 'server') => labelOr(gateway(side).namespace, DEFAULT_GATEWAY_NAMESPACE);
   const cluster = { client: state.clientCluster, server: state.serverCluster };
+  // The side a partner runs (the state says which) has no place of ours, as in linkPlaces.
+  const sides = SIDES.filter((side) => side !== state.partner?.side);
+  const port: StalePlace[] = sides.includes('server')
+    ? [{ what: 'port', cluster: state.serverCluster, namespace: namespace('server'), service: labelOr(gateway('server').service, GATEWAY_DEFAULTS.server.service) }]
+    : [];
   return {
     owner: { name, istioApiVersion },
-    places: [
-      ...SIDES.map((side): StalePlace => ({ what: 'objects', side, cluster: cluster[side], namespace: namespace(side) })),
-      { what: 'port', cluster: state.serverCluster, namespace: namespace('server'), service: labelOr(gateway('server').service, GATEWAY_DEFAULTS.server.service) },
-    ],
+    places: [...sides.map((side): StalePlace => ({ what: 'objects', side, cluster: cluster[side], namespace: namespace(side) })), ...port],
   };
 }
 

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
 import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from '../clusters/cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
+import { readPartnerBundle } from '../pki/partner-bundle.js';
+import type { Side } from './names.js';
 
 /** Shortest leaf/CA lifetime accepted: short enough for tests, documented in the README. */
 export const MIN_TTL_MS = 60_000;
@@ -59,6 +61,22 @@ const gateway = (defaults: { selector: Record<string, string>; service: string }
     })
     .prefault({});
 
+/** The partner's CA bundle (PEM); judged after the schema (readPartnerBundle), so the message names the fault. */
+const caCertificates = z.string({ error: 'is required' });
+/** Identities the partner's certificates carry (URI or DNS SANs): pinned, so any certificate of its CA is not enough. */
+const subjectAltNames = z
+  .array(z.string().min(1, 'must not be empty'), { error: 'is required' })
+  .min(1, "must name at least one identity of the partner's certificate (a URI or DNS SAN)");
+/** A client the partner runs: it dials our ingress gateway with a certificate of its own CA. */
+const externalClient = z.strictObject({ caCertificates, subjectAltNames });
+/** A server the partner runs: our egress gateway dials it with a certificate of the link's CA. */
+const externalServer = z.strictObject({
+  address: z.string({ error: 'is required' }).refine((a) => IPV4.test(a) || FQDN.test(a), 'must be an IPv4 address or a DNS name'),
+  port,
+  caCertificates,
+  subjectAltNames,
+});
+
 const linkName = z
   .string({ error: 'is required' })
   .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lowercase letters, digits and -, starting and ending with a letter or digit')
@@ -73,24 +91,27 @@ const schema = z.strictObject({
   /** An issuer (PUT /issuers/{name}): the link CA is then signed by the organisation's issuing CA. */
   issuer: dnsLabel.optional(),
   istioApiVersion: z.enum(ISTIO_API_VERSIONS).default('networking.istio.io/v1beta1'),
+  // `cluster` or `external` on each side (checked in parseLinkSpec, which names the field).
   client: z.strictObject({
-    cluster: clusterRef,
+    cluster: clusterRef.optional(),
     /** Port the client workloads dial. */
-    port,
+    port: port.optional(),
     /** Mesh-facing port of the egress gateway (sidecar -> egress, ISTIO_MUTUAL). */
     egressPort: port.default(15443),
     gateway: gateway(GATEWAY_DEFAULTS.client),
+    external: externalClient.optional(),
   }),
   server: z.strictObject({
-    cluster: clusterRef,
+    cluster: clusterRef.optional(),
     /** In-cluster destination, e.g. mysql.default.svc.cluster.local. */
-    service: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified service name such as mysql.default.svc.cluster.local'),
-    port,
+    service: z.string({ error: 'is required' }).regex(FQDN, 'must be a fully qualified service name such as mysql.default.svc.cluster.local').optional(),
+    port: port.optional(),
     /** Port the ingress gateway exposes; defaults to 10000 + port ("a 1 in front of" 3306). */
     gatewayPort: port.optional(),
     /** Ingress address (IP or DNS name) when it cannot be read from the gateway Service. */
     address: z.string().refine((a) => IPV4.test(a) || FQDN.test(a), 'must be an IPv4 address or a DNS name').optional(),
     gateway: gateway(GATEWAY_DEFAULTS.server),
+    external: externalServer.optional(),
   }),
   tls: z
     .strictObject({
@@ -112,10 +133,101 @@ const schema = z.strictObject({
 export type LinkSpecInput = z.input<typeof schema>;
 type Parsed = z.output<typeof schema>;
 
-/** A validated spec with every default filled in. */
-export interface LinkSpec extends Omit<Parsed, 'server' | 'certificates'> {
-  server: Omit<Parsed['server'], 'gatewayPort'> & { gatewayPort: number };
+type Gateway = Parsed['client']['gateway'];
+/** A side meshlink provisions in a cluster of its own. */
+export interface ClusterClientSpec {
+  cluster: string;
+  port: number;
+  egressPort: number;
+  gateway: Gateway;
+}
+export interface ClusterServerSpec {
+  cluster: string;
+  service: string;
+  port: number;
+  gatewayPort: number;
+  address?: string;
+  gateway: Gateway;
+}
+export type ExternalClient = z.output<typeof externalClient>;
+export type ExternalServer = z.output<typeof externalServer>;
+
+/** A validated spec with every default filled in. A side is in one of our clusters, or the partner's (`external`). */
+export interface LinkSpec extends Omit<Parsed, 'client' | 'server' | 'certificates'> {
+  client: ClusterClientSpec | { external: ExternalClient };
+  server: ClusterServerSpec | { external: ExternalServer };
   certificates: Parsed['certificates'] & { leafTtlMs: number; caTtlMs: number };
+}
+
+/** The side a partner runs, if any (at most one: a link with no side of ours has nothing to provision). */
+export function externalSide(spec: LinkSpec): Side | undefined {
+  return 'external' in spec.server ? 'server' : 'external' in spec.client ? 'client' : undefined;
+}
+
+/** The sides meshlink provisions, server first (the order of SIDES). */
+export function clusterSides(spec: LinkSpec): Side[] {
+  const external = externalSide(spec);
+  return (['server', 'client'] as const).filter((side) => side !== external);
+}
+
+/** A side's cluster fields; calling it for the partner's side is a bug (callers iterate clusterSides). */
+export function clusterSide<S extends Side>(spec: LinkSpec, side: S): S extends 'client' ? ClusterClientSpec : ClusterServerSpec {
+  const s = spec[side];
+  if ('external' in s) throw new MeshlinkError('internal', `link ${spec.name}: the ${side} side is the partner's, not in a cluster`);
+  return s as S extends 'client' ? ClusterClientSpec : ClusterServerSpec;
+}
+
+/** The port the client's egress gateway dials: our ingress gateway's, or the partner server's. */
+export function serverPort(spec: LinkSpec): number {
+  return 'external' in spec.server ? spec.server.external.port : spec.server.gatewayPort;
+}
+
+/** The address the client's egress gateway sends to when the spec says: our ingress's, or the partner server's. */
+export function serverAddress(spec: LinkSpec): string | undefined {
+  return 'external' in spec.server ? spec.server.external.address : spec.server.address;
+}
+
+/** How status and listings name the partner's side: the server it runs, or the client's first identity. */
+export function partnerName(spec: LinkSpec, side: Side): string {
+  const s = spec[side];
+  if (!('external' in s)) throw new MeshlinkError('internal', `link ${spec.name}: the ${side} side is in a cluster`);
+  return 'address' in s.external ? `${s.external.address}:${s.external.port}` : s.external.subjectAltNames[0]!;
+}
+
+/** The fields a side takes, by kind: one that holds `external` takes none of the others. */
+const CLUSTER_FIELDS: Record<Side, string[]> = {
+  client: ['cluster', 'port', 'egressPort', 'gateway'],
+  server: ['cluster', 'service', 'port', 'gatewayPort', 'address', 'gateway'],
+};
+const REQUIRED_CLUSTER_FIELDS: Record<Side, string[]> = { client: ['cluster', 'port'], server: ['cluster', 'service', 'port'] };
+
+/** Which kind each side is, and what the raw input lacks or has too much of for that kind. */
+function sideKindDetails(input: unknown): ErrorDetail[] {
+  const details: ErrorDetail[] = [];
+  const external: Side[] = [];
+  for (const side of ['client', 'server'] as const) {
+    const raw = valueAt(input, [side]);
+    if (raw === null || typeof raw !== 'object') continue; // the schema reports it
+    if (valueAt(input, [side, 'external']) !== undefined) {
+      external.push(side);
+      for (const field of CLUSTER_FIELDS[side]) {
+        if (valueAt(input, [side, field]) !== undefined) details.push({ path: `${side}.${field}`, message: `must not be set with ${side}.external (the partner runs this side)` });
+      }
+    } else {
+      for (const field of REQUIRED_CLUSTER_FIELDS[side]) {
+        if (valueAt(input, [side, field]) === undefined) details.push({ path: `${side}.${field}`, message: field === 'cluster' ? `is required (or ${side}.external, for a side the partner runs)` : 'is required' });
+      }
+    }
+  }
+  if (external.length === 2) details.push({ path: 'client.external', message: 'must not be set with server.external: one side of a link must be in a cluster meshlink provisions' });
+  return details;
+}
+
+/** The partner's CA bundle of an external side: PEM, readable, only CA certificates. */
+function partnerBundleDetails(side: Side, external: { caCertificates: string } | undefined): ErrorDetail[] {
+  if (!external) return [];
+  const read = readPartnerBundle(external.caCertificates);
+  return 'error' in read ? [{ path: `${side}.external.caCertificates`, message: read.error }] : [];
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -134,20 +246,24 @@ function pathOf(path: readonly PropertyKey[]): string {
 /** Validates a decoded spec (JSON or YAML already parsed); throws invalid-argument with details. */
 export function parseLinkSpec(input: unknown): LinkSpec {
   const result = schema.safeParse(input);
-  if (!result.success) {
-    const details: ErrorDetail[] = result.error.issues.map((issue) => {
+  const kinds = sideKindDetails(input);
+  if (!result.success || kinds.length > 0) {
+    const issues = result.success ? [] : result.error.issues;
+    const details: ErrorDetail[] = issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
         return { path: pathOf([...issue.path, issue.keys[0] ?? '']), message: `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}` };
       }
       if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return { path: pathOf(issue.path), message: 'is required' };
       return { path: pathOf(issue.path), message: issue.message };
     });
-    throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
+    throw new MeshlinkError('invalid-argument', 'invalid link spec', { details: [...details, ...kinds] });
   }
   const p = result.data;
-  const details: ErrorDetail[] = [];
-  const gatewayPort = p.server.gatewayPort ?? (p.server.port + 10000 <= 65535 ? p.server.port + 10000 : undefined);
-  if (gatewayPort === undefined) {
+  const details: ErrorDetail[] = [...partnerBundleDetails('client', p.client.external), ...partnerBundleDetails('server', p.server.external)];
+  const client = sideOf(p.client);
+  const server = p.server.external ? { external: p.server.external } : undefined;
+  const gatewayPort = server ? undefined : p.server.gatewayPort ?? (p.server.port! + 10000 <= 65535 ? p.server.port! + 10000 : undefined);
+  if (!server && gatewayPort === undefined) {
     details.push({ path: 'server.gatewayPort', message: `is required when server.port + 10000 exceeds 65535` });
   }
   const leafTtlMs = parseDuration(p.certificates.leafTtl)!;
@@ -164,16 +280,34 @@ export function parseLinkSpec(input: unknown): LinkSpec {
     // Else every leaf would be due the moment it is issued.
     details.push({ path: 'certificates.renewBefore', message: 'must be shorter than certificates.leafTtl (or a percentage such as 33%)' });
   }
-  if (p.client.port === gatewayPort) {
+  if (!('external' in client) && client.port === (server ? server.external.port : gatewayPort)) {
     // Both ports are on the client's ServiceEntry for the host: Istio rejects duplicates.
-    details.push({ path: 'server.gatewayPort', message: 'must differ from client.port (both are ports of the host on the client side)' });
+    const path = server ? 'server.external.port' : 'server.gatewayPort';
+    details.push({ path, message: 'must differ from client.port (both are ports of the host on the client side)' });
+  }
+  if (p.issuer !== undefined && (p.client.external || p.server.external)) {
+    // What a partner must trust under an organisation's root (ca.pem, the rollover) is not built yet.
+    details.push({ path: 'issuer', message: 'cannot be combined with an external side yet' });
   }
   if (details.length > 0) throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
+  const { client: _c, server: _s, ...rest } = p;
   return {
-    ...p,
-    server: { ...p.server, gatewayPort: gatewayPort! },
+    ...rest,
+    client,
+    server: server ?? clusterServerOf(p.server, gatewayPort!),
     certificates: { ...p.certificates, leafTtlMs, caTtlMs },
   };
+}
+
+/** The parsed client side, of its kind (the fields of the other kind were refused above). */
+function sideOf(c: Parsed['client']): LinkSpec['client'] {
+  if (c.external) return { external: c.external };
+  return { cluster: c.cluster!, port: c.port!, egressPort: c.egressPort, gateway: c.gateway };
+}
+
+function clusterServerOf(s: Parsed['server'], gatewayPort: number): ClusterServerSpec {
+  const { external: _e, cluster, service, port, ...rest } = s;
+  return { ...rest, cluster: cluster!, service: service!, port: port!, gatewayPort };
 }
 
 /** True for a value the spec accepts as `name` (for code that looks at a spec before validation). */
@@ -213,6 +347,9 @@ export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): stri
   if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
   // Rolling a link over to another issuer (or root) is not supported yet.
   if (previous.issuer !== next.issuer) changed.push('issuer');
+  // Which side the partner runs decides what the link's CA signs and where it lives.
+  const kind = externalSide(next);
+  if (externalSide(previous) !== kind) changed.push(`${kind ?? externalSide(previous)}.external`);
   return changed;
 }
 

@@ -75,6 +75,8 @@ export interface LeafRecord {
   caGeneration: number;
   /** CA generations in this credential version's `ca.crt`. */
   trust: number[];
+  /** Facing a partner: digest of the partner's CA bundle its `ca.crt` holds instead (app/credentials.ts bundleDigest). */
+  partnerTrust?: string;
 }
 
 export type SyncStatus = 'pending' | 'synced' | 'waiting-for-cluster' | 'detached' | 'error';
@@ -147,9 +149,13 @@ export interface LinkState {
   host: string;
   /** The issuer whose issuing CA signs the link's CAs (spec `issuer`); absent: self-signed CAs. */
   issuer?: string;
+  /** '' for the side a partner runs (`external`). */
   clientCluster: string;
   serverCluster: string;
+  /** The port the client dials: our ingress gateway's, or the partner server's. */
   gatewayPort: number;
+  /** The side a partner runs outside meshlink (no leaf, cluster or sync of ours there), and how listings name it. */
+  partner?: { side: Side; name: string };
   /** Version of the link secret holding the current spec. */
   specVersion: string;
   specHash: string;

@@ -1,6 +1,6 @@
 // Renders a link spec into the Istio and Kubernetes objects of each side (link-anatomy.md), pure and deterministic.
 import { MeshlinkError } from '../errors.js';
-import type { LinkSpec, ISTIO_API_VERSIONS } from '../link/spec.js';
+import { clusterSide, serverAddress, serverPort, type LinkSpec, type ISTIO_API_VERSIONS } from '../link/spec.js';
 import type { SdsCredential } from '../pki/types.js';
 import type { KubeObject, ObjectKind, ServicePort } from '../clusters/port.js';
 import {
@@ -62,7 +62,8 @@ function protocolsOf(spec: LinkSpec): Protocols {
 
 /** The egress gateway's in-cluster host; assumes the default cluster domain `cluster.local`. */
 function egressGatewayHost(spec: LinkSpec): string {
-  return `${spec.client.gateway.service}.${spec.client.gateway.namespace}.svc.cluster.local`;
+  const { gateway } = clusterSide(spec, 'client');
+  return `${gateway.service}.${gateway.namespace}.svc.cluster.local`;
 }
 
 /** A copy with sorted keys: the same selector yields the same bytes whatever order the user wrote. */
@@ -79,7 +80,7 @@ function serverPortName(link: string): string {
 }
 
 function metadata(spec: LinkSpec, side: Side, name: string) {
-  return { name, namespace: spec[side].gateway.namespace, labels: objectLabels(spec.name, side) };
+  return { name, namespace: clusterSide(spec, side).gateway.namespace, labels: objectLabels(spec.name, side) };
 }
 
 function istioObject(spec: LinkSpec, side: Side, kind: string, name: string, body: Record<string, unknown>): KubeObject {
@@ -111,19 +112,22 @@ export function renderClientObjects(spec: LinkSpec, opts: { address?: string } =
   const names = objectNames(link);
   const p = protocolsOf(spec);
   const egressHost = egressGatewayHost(spec);
-  const appPort = spec.client.port;
-  const egressPort = spec.client.egressPort;
-  const gatewayPort = spec.server.gatewayPort;
+  const client = clusterSide(spec, 'client');
+  const appPort = client.port;
+  const egressPort = client.egressPort;
+  // Our ingress gateway's port, or the port of the server the partner runs.
+  const gatewayPort = serverPort(spec);
+  const partner = 'external' in spec.server ? spec.server.external : undefined;
   if (appPort === gatewayPort) {
     // The ServiceEntry needs two ports (plain for sidecars, TLS for the egress gateway); Istio rejects duplicates.
     throw new MeshlinkError('invalid-argument', 'client.port must differ from server.gatewayPort', {
       details: [{ path: 'server.gatewayPort', message: 'must differ from client.port' }],
     });
   }
-  const endpoint = serviceEntryEndpoint(spec, opts.address);
+  const endpoint = serviceEntryEndpoint(spec, partner ? partner.address : opts.address);
 
   const gateway = istioObject(spec, 'client', 'Gateway', names.egressGateway, {
-    selector: sortedRecord(spec.client.gateway.selector),
+    selector: sortedRecord(client.gateway.selector),
     servers: [
       {
         port: { number: egressPort, name: serverPortName(link), protocol: p.server },
@@ -185,8 +189,8 @@ export function renderClientObjects(spec: LinkSpec, opts: { address?: string } =
             credentialName: credentialName(link, 'client'),
             // Istio fills in `sni` only for HTTP; the ingress Gateway matches servers on it.
             sni: spec.host,
-            // Pin the server's identity: any certificate of the link CA is not enough.
-            subjectAltNames: [sideIdentity(spec.host, link, 'server')],
+            // Pin the server's identity: any certificate of the link CA (or the partner's CA) is not enough.
+            subjectAltNames: partner ? [...partner.subjectAltNames] : [sideIdentity(spec.host, link, 'server')],
           },
         },
       ],
@@ -201,10 +205,12 @@ export function renderServerObjects(spec: LinkSpec): KubeObject[] {
   const link = spec.name;
   const names = objectNames(link);
   const p = protocolsOf(spec);
-  const gatewayPort = spec.server.gatewayPort;
+  const server = clusterSide(spec, 'server');
+  const gatewayPort = server.gatewayPort;
+  const partner = 'external' in spec.client ? spec.client.external : undefined;
 
   const gateway = istioObject(spec, 'server', 'Gateway', names.ingressGateway, {
-    selector: sortedRecord(spec.server.gateway.selector),
+    selector: sortedRecord(server.gateway.selector),
     servers: [
       {
         port: { number: gatewayPort, name: serverPortName(link), protocol: p.server },
@@ -213,8 +219,8 @@ export function renderServerObjects(spec: LinkSpec): KubeObject[] {
           mode: 'MUTUAL',
           credentialName: credentialName(link, 'server'),
           minProtocolVersion: spec.tls.minProtocolVersion,
-          // Pin the client's identity: any certificate of the link CA is not enough.
-          subjectAltNames: [sideIdentity(spec.host, link, 'client')],
+          // Pin the client's identity: any certificate of the link CA (or the partner's CA) is not enough.
+          subjectAltNames: partner ? [...partner.subjectAltNames] : [sideIdentity(spec.host, link, 'client')],
         },
       },
     ],
@@ -226,7 +232,7 @@ export function renderServerObjects(spec: LinkSpec): KubeObject[] {
     [p.routes]: [
       {
         match: [{ port: gatewayPort }],
-        route: [{ destination: { host: spec.server.service, port: { number: spec.server.port } } }],
+        route: [{ destination: { host: server.service, port: { number: server.port } } }],
       },
     ],
   });
@@ -245,7 +251,7 @@ export function renderSideObjects(spec: LinkSpec, side: Side, address?: string):
  */
 export function sideObjectHeads(spec: LinkSpec, side: Side): KubeObject[] {
   const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: metadata(spec, side, credentialName(spec.name, side)) };
-  return [secret, ...renderSideObjects(spec, side, spec.server.address)].map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata }));
+  return [secret, ...renderSideObjects(spec, side, serverAddress(spec))].map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata }));
 }
 
 /** The PEM text of each SDS key, base64-encoded as a Secret's `data` wants it. */
@@ -283,11 +289,11 @@ export function renderCredentialSecret(spec: LinkSpec, side: Side, credential: S
  * `own` names the link's own port (the ingress one): found with another number, it moved.
  */
 export function gatewayServicePorts(spec: LinkSpec, side: Side): { namespace: string; name: string; ports: ServicePort[]; own: string[] } {
-  const gateway = spec[side].gateway;
+  const { gateway } = clusterSide(spec, side);
   const port =
     side === 'server'
-      ? { name: objectNames(spec.name).ingressServicePort, number: spec.server.gatewayPort }
-      : { name: egressServicePortName(spec.client.egressPort), number: spec.client.egressPort };
+      ? { name: objectNames(spec.name).ingressServicePort, number: clusterSide(spec, 'server').gatewayPort }
+      : { name: egressServicePortName(clusterSide(spec, 'client').egressPort), number: clusterSide(spec, 'client').egressPort };
   return {
     namespace: gateway.namespace,
     name: gateway.service,

@@ -30,6 +30,8 @@ export interface LeafCheckInput {
   /** CA generations the side's `ca.crt` must hold in the current phase. */
   expectedTrust: number[];
   leaf?: LeafFacts;
+  /** The side's ca.crt holds a partner's CAs (certificates none of ours, by design). */
+  partnerTrust?: boolean;
   /** Fingerprint a forced rotation must replace on this side. */
   forcedFingerprint?: string;
 }
@@ -82,10 +84,10 @@ export const NearingExpiry =
     leaf && now >= leaf.renewAt ? violation('NearingExpiry', `the ${side} certificate is due for renewal since ${leaf.renewAt.toISOString()}`) : undefined;
 
 /** The side's `ca.crt` (as recorded, and as stored when the payload was read) holds exactly the phase's CAs. */
-export const TrustMismatch: LeafCheck = ({ side, leaf, expectedTrust }) => {
+export const TrustMismatch: LeafCheck = ({ side, leaf, expectedTrust, partnerTrust }) => {
   if (!leaf) return undefined;
   const stored = leaf.payload;
-  if (!sameSet(leaf.trust, expectedTrust) || (stored && (!sameSet(stored.trust, expectedTrust) || stored.foreignTrust > 0))) {
+  if (!sameSet(leaf.trust, expectedTrust) || (stored && (!sameSet(stored.trust, expectedTrust) || (stored.foreignTrust > 0 && !partnerTrust)))) {
     return violation('TrustMismatch', `the ${side} ca.crt must hold CA generation(s) ${expectedTrust.join(', ')}`);
   }
   return undefined;

@@ -55,6 +55,10 @@ export interface ClusterFacts {
 
 export interface RotationFacts {
   host: string;
+  /** The sides with a leaf and a cluster of ours: both, or one when a partner runs the other (`partner`). */
+  sides: Side[];
+  /** The side a partner runs: its trust is the partner's, so our side's ca.crt holds the partner's CAs, none of ours. */
+  partner?: Side;
   /** URI SAN each side's certificate must carry. */
   identity: Record<Side, string>;
   /** Oldest first. */
@@ -120,8 +124,11 @@ export function factsFromState(state: LinkState, identity: Record<Side, string>,
       trust: [...leaf.trust],
     };
   }
+  const partner = state.partner?.side;
   return {
     host: state.host,
+    sides: SIDES.filter((side) => side !== partner),
+    ...(partner ? { partner } : {}),
     identity,
     cas,
     signingGeneration: state.signingGeneration,

@@ -13,7 +13,7 @@
 import type { Side } from '../link/names.js';
 import type { RetiredVersion } from '../link/state.js';
 import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } from './checks.js';
-import { peerOf, SIDES, type RotationFacts } from './facts.js';
+import { peerOf, type RotationFacts } from './facts.js';
 import { latestRolloverStart } from './renewal.js';
 import { rolloverGraceMs, rolloverSchedule } from './rollover.js';
 
@@ -160,13 +160,15 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   // Leaves: anything that may fail a handshake now first, then a CA rollover (which re-issues
   // both leaves anyway), then leaves nearing expiry, then trust bundles.
   const canIssue = t < signing.notAfter.getTime();
-  const verdicts = SIDES.map((side) => {
+  const verdicts = f.sides.map((side) => {
     const input = {
       side,
       host: f.host,
       identity: f.identity[side],
       signingGeneration: f.signingGeneration,
-      expectedTrust: target,
+      // A side facing a partner trusts the partner's CAs (fixed by the spec), none of ours.
+      expectedTrust: f.partner ? [] : target,
+      ...(f.partner ? { partnerTrust: true } : {}),
       ...(f.leaves[side] ? { leaf: f.leaves[side] } : {}),
       ...(f.forced?.leaf?.replace[side] ? { forcedFingerprint: f.forced.leaf.replace[side] } : {}),
     };
@@ -174,17 +176,17 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
     const v = canIssue ? firstViolation(leafPolicy(now, s.maxClockSkewMs), input) : f.leaves[side] ? TrustMismatch(input) : undefined;
     return { side, v };
   });
-  const issue = (side: Side, v: Violation): Step => ({ kind: 'issue-leaf', side, trust: target, reason: text(v) });
+  const issue = (side: Side, v: Violation): Step => ({ kind: 'issue-leaf', side, trust: f.partner ? [] : target, reason: text(v) });
   const urgent = verdicts.find((x) => x.v && x.v.reason !== 'NearingExpiry' && x.v.reason !== 'TrustMismatch');
   if (urgent?.v) return issue(urgent.side, urgent.v);
   if (caVerdict) return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
   const nearing = verdicts.find((x) => x.v?.reason === 'NearingExpiry');
   if (nearing?.v) return issue(nearing.side, nearing.v);
   const trust = verdicts.find((x) => x.v?.reason === 'TrustMismatch');
-  if (trust?.v) return { kind: 'publish-trust', side: trust.side, trust: target, reason: text(trust.v) };
+  if (trust?.v) return { kind: 'publish-trust', side: trust.side, trust: f.partner ? [] : target, reason: text(trust.v) };
 
   // Clusters: bring each side to its store version, in an order that keeps trust before use.
-  const behind = SIDES.filter((side) => isBehind(f, side));
+  const behind = f.sides.filter((side) => isBehind(f, side));
   const unsafe: Side[] = [];
   for (const side of behind) {
     const cluster = f.clusters[side];
@@ -224,14 +226,14 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
       return { kind: 'complete-force', scope: 'ca', reason: `CA generation ${f.signingGeneration} signs both leaves` };
     }
     const replace = f.forced?.leaf?.replace;
-    if (replace && SIDES.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
+    if (replace && f.sides.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
       return { kind: 'complete-force', scope: 'leaf', reason: 'both leaves were re-issued' };
     }
   }
 
   // A spec update's leftovers go once both clusters hold the link at its new places (the client
   // may dial the old server place until then); a failed attempt is retried like a failed sync.
-  if (f.stale && SIDES.every((side) => f.clusters[side].status === 'synced')) {
+  if (f.stale && f.sides.every((side) => f.clusters[side].status === 'synced')) {
     const retryAt = f.stale.failedAt ? f.stale.failedAt.getTime() + s.syncRetryMs : t;
     if (t >= retryAt) return { kind: 'clear-stale-places', reason: `${f.stale.places} place(s) the link moved away from are not cleared yet` };
     waits.push({ at: retryAt, reason: 'stale-retry' });
@@ -244,7 +246,7 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   if (retire.nextAt !== undefined) waits.push({ at: retire.nextAt, reason: 'version-retirement' });
 
   // Nothing to do now: when next?
-  const renewals = SIDES.flatMap((side) => (f.leaves[side] ? [f.leaves[side]!.renewAt.getTime()] : []));
+  const renewals = f.sides.flatMap((side) => (f.leaves[side] ? [f.leaves[side]!.renewAt.getTime()] : []));
   if (f.phase === 'stable') renewals.push(rolloverStart.getTime());
   else if (canIssue) renewals.push(signing.notAfter.getTime());
   const nextRenewal = Math.min(...renewals);

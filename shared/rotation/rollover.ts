@@ -4,7 +4,7 @@
 // re-syncs a cluster but does not restart them. Each wait ends early, with a warning, rather
 // than let the rollover run into the old CA's expiry. Pure.
 import type { LinkState } from '../link/state.js';
-import { SIDES, type RotationFacts } from './facts.js';
+import type { RotationFacts } from './facts.js';
 import type { RotationSettings } from './plan.js';
 import { issuedAt } from './renewal.js';
 
@@ -35,7 +35,7 @@ function oldCaLeftAtStart(f: RotationFacts): number | undefined {
 
 /** The last time a cluster Secret was written (or failed), or the phase began: when the state alone says a condition came to hold. */
 function lastChange(f: RotationFacts): Date {
-  return new Date(Math.max(f.phaseSince.getTime(), ...SIDES.map((side) => f.clusters[side].at?.getTime() ?? 0)));
+  return new Date(Math.max(f.phaseSince.getTime(), ...f.sides.map((side) => f.clusters[side].at?.getTime() ?? 0)));
 }
 
 /**
@@ -49,13 +49,14 @@ export function rolloverMarks(f: RotationFacts): RolloverMarks | undefined {
   if (f.phase === 'stable' || !newest || f.cas.length < 2) return undefined;
   const recorded = f.rollover?.generation === newest.generation ? f.rollover : undefined;
   const generations = f.cas.map((ca) => ca.generation);
-  // Unknown trust (a record from before it was kept) does not block, as in syncIsSafe.
-  const trusted = SIDES.every((side) => {
+  // Unknown trust (a record from before it was kept) does not block, as in syncIsSafe. A partner's
+  // trust cannot be seen: its wait counts from when ca.pem first offered the new CA (the mint).
+  const trusted = f.partner !== undefined || f.sides.every((side) => {
     const c = f.clusters[side];
     return c.version !== undefined && (c.trust === undefined || generations.every((g) => c.trust!.includes(g)));
   });
-  const switched = f.signingGeneration === newest.generation && SIDES.every((side) => f.clusters[side].caGeneration === newest.generation);
-  const trustedAt = recorded?.trustedAt ?? (trusted ? lastChange(f) : undefined);
+  const switched = f.signingGeneration === newest.generation && f.sides.every((side) => f.clusters[side].caGeneration === newest.generation);
+  const trustedAt = recorded?.trustedAt ?? (f.partner !== undefined ? f.phaseSince : trusted ? lastChange(f) : undefined);
   // Older code entered leaves-switched when both presented the new leaves, and counted from then.
   const switchedAt = recorded?.switchedAt ?? (switched ? (f.phase === 'leaves-switched' ? f.phaseSince : lastChange(f)) : undefined);
   return { generation: newest.generation, ...(trustedAt ? { trustedAt } : {}), ...(switchedAt ? { switchedAt } : {}) };

@@ -1,7 +1,7 @@
 // Which places an update leaves behind: the pure part of clearing a moved link.
 import { describe, expect, it } from 'vitest';
 import { parseLinkSpec } from '../../shared/link/spec.js';
-import { stalePlaces } from '../../shared/link/places.js';
+import { stalePlaces, storedPlaces } from '../../shared/link/places.js';
 import type { StalePlace } from '../../shared/link/state.js';
 import { specInput, withField } from '../support/builders.js';
 
@@ -32,5 +32,18 @@ describe('stale places', () => {
     { case: 'no pending place the new spec uses again (moving back)', next: {}, pending: [serverObjects('server-cluster', 'istio-system'), serverPort('server-cluster', 'istio-system')], want: [] },
   ])('$case', ({ next, pending, want }) => {
     expect(stalePlaces(spec(), spec(next), pending)).toEqual(want); // both gateway namespaces default to istio-system
+  });
+});
+
+describe('storedPlaces (a stored spec that no longer validates)', () => {
+  it('gives the side a partner runs no place, as linkPlaces does: no objects there, and no port when it runs the server', () => {
+    const doc = { name: 'mysql' };
+    expect(storedPlaces('mysql', doc, { clientCluster: 'c', serverCluster: '', partner: { side: 'server', name: '203.0.113.9:5432' } }).places).toEqual([
+      { what: 'objects', side: 'client', cluster: 'c', namespace: 'istio-system' },
+    ]);
+    expect(storedPlaces('mysql', doc, { clientCluster: '', serverCluster: 's', partner: { side: 'client', name: 'spiffe://partner.example/db' } }).places).toEqual([
+      { what: 'objects', side: 'server', cluster: 's', namespace: 'istio-system' },
+      { what: 'port', cluster: 's', namespace: 'istio-system', service: 'istio-ingressgateway' },
+    ]);
   });
 });

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMeshlinkError } from '../../shared/errors.js';
-import { MAX_TTL_MS, parseLinkSpec } from '../../shared/link/spec.js';
+import { clusterSide, MAX_TTL_MS, parseLinkSpec } from '../../shared/link/spec.js';
 import { MALFORMED_CLUSTER_REFS, specDetails, specInput, withField } from '../support/builders.js';
 
 const MALFORMED_REFS = [...MALFORMED_CLUSTER_REFS, 'kubeconfig: spaced', '-leading-dash'];
@@ -19,7 +19,8 @@ describe('cluster references in a spec', () => {
 
   it.each(['client-cluster', 'projects/p/locations/l/clusters/c', 'projects/p/zones/z/clusters/c', 'projects/1/locations/global/memberships/m', 'kubeconfig:kind-server'])(
     'accepts %j',
-    (ref) => expect(parseLinkSpec(withField(specInput(), 'client.cluster', ref)).client.cluster).toBe(ref),
+    // clusterSide: since one-sided links, a side is a cluster side or the partner's (`external`).
+    (ref) => expect(clusterSide(parseLinkSpec(withField(specInput(), 'client.cluster', ref)), 'client').cluster).toBe(ref),
   );
 });
 

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { immutableFieldsChanged, parseLinkSpec, specDocument } from '../../shared/link/spec.js';
+import { clusterSide, immutableFieldsChanged, parseLinkSpec, specDocument } from '../../shared/link/spec.js';
 import { formatDuration, parseDuration } from '../../shared/link/duration.js';
 import { specDetails, specInput, withField } from '../support/builders.js';
+
 
 describe('parseLinkSpec', () => {
   it('fills in every default of the reference walkthrough', () => {
     const spec = parseLinkSpec(specInput());
     expect(spec.protocol).toBe('TCP');
     expect(spec.istioApiVersion).toBe('networking.istio.io/v1beta1');
-    expect(spec.server.gatewayPort).toBe(13306);
-    expect(spec.client.egressPort).toBe(15443);
-    expect(spec.client.gateway).toEqual({ namespace: 'istio-system', selector: { istio: 'egressgateway' }, service: 'istio-egressgateway' });
-    expect(spec.server.gateway).toEqual({ namespace: 'istio-system', selector: { istio: 'ingressgateway' }, service: 'istio-ingressgateway' });
+    expect(clusterSide(spec, 'server').gatewayPort).toBe(13306);
+    expect(clusterSide(spec, 'client').egressPort).toBe(15443);
+    expect(clusterSide(spec, 'client').gateway).toEqual({ namespace: 'istio-system', selector: { istio: 'egressgateway' }, service: 'istio-egressgateway' });
+    expect(clusterSide(spec, 'server').gateway).toEqual({ namespace: 'istio-system', selector: { istio: 'ingressgateway' }, service: 'istio-ingressgateway' });
     expect(spec.tls.minProtocolVersion).toBe('TLSV1_3');
     expect(spec.certificates).toMatchObject({ keyAlgorithm: 'ECDSA-P256', leafTtl: '30d', caTtl: '365d', leafTtlMs: 30 * 86_400_000 });
   });

@@ -43,6 +43,7 @@ export function stableFacts(overrides: Partial<RotationFacts> = {}): RotationFac
   const client = leaf('client');
   return {
     host: HOST,
+    sides: ['server', 'client'],
     identity: { server: identity('server'), client: identity('client') },
     cas: [ca(1)],
     signingGeneration: 1,

@@ -102,7 +102,7 @@ describe('a link as a row', () => {
   });
 
   it('shows an external issuer and a partner side when a status names them', () => {
-    const row = linkRow({ ...healthy, issuer: { name: 'cas-prod', rootFingerprints: [] }, server: { ...healthy.server, partner: 'acme-bank' } } as LinkStatus, app.clock());
+    const row = linkRow({ ...healthy, issuer: { name: 'cas-prod', rootFingerprints: [] }, server: { ...healthy.server, partner: { name: 'acme-bank' } } } as unknown as LinkStatus, app.clock());
     expect(row.issuer).toBe('cas-prod');
     expect(row.sides[1]).toMatchObject({ kind: 'partner', name: 'acme-bank' });
   });

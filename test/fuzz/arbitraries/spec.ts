@@ -1,9 +1,11 @@
 // Near-valid link specs: a valid spec with exactly one field changed (a wrong type, a number out
 // of range, a bad or huge duration, a malformed cluster reference, an odd name or host, an
-// unknown field, deep nesting, a field removed), encoded as JSON or YAML.
+// unknown field, deep nesting, a field removed, a side the partner runs: `external`, valid or
+// near-valid), encoded as JSON or YAML.
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { withField } from '../../support/builders.js';
+import { partnerPki } from '../../support/partner-pki.js';
 
 /** One change to a spec: set `path` to `value`, or remove it (`remove`). */
 export interface Mutation {
@@ -132,6 +134,67 @@ const FIELDS: [string, fc.Arbitrary<unknown>][] = [
 
 const OBJECT_PATHS = ['', 'client', 'server', 'client.gateway', 'server.gateway', 'tls', 'certificates'];
 
+/**
+ * A partner's CA (made by openssl, as a partner would) and a certificate that is no CA, made once
+ * on first use: a side a partner runs (`external`) needs a readable CA bundle to be valid input.
+ */
+let partnerPems: { ca: string; notCa: string } | undefined;
+function partnerPemsOnce(): { ca: string; notCa: string } {
+  if (!partnerPems) {
+    const pki = partnerPki();
+    try {
+      partnerPems = { ca: pki.ca.pem, notCa: pki.leaf('partner-db', ['URI:spiffe://partner.example/db']).pem };
+    } finally {
+      pki.remove();
+    }
+  }
+  return partnerPems;
+}
+
+const SANS = ['spiffe://partner.example/db'];
+/** A side the partner runs, valid: replaces a whole side of a valid spec (one-sided links). */
+export const externalSide = {
+  client: () => ({ external: { caCertificates: partnerPemsOnce().ca, subjectAltNames: SANS } }),
+  server: () => ({ external: { address: '203.0.113.9', port: 5432, caCertificates: partnerPemsOnce().ca, subjectAltNames: SANS } }),
+};
+
+const oddPem = fc.oneof(
+  fc.constant('ca').map(() => partnerPemsOnce().ca),
+  fc.constant('not a CA').map(() => partnerPemsOnce().notCa),
+  fc.constantFrom('', 'not a pem', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'),
+);
+const oddSans = fc.oneof(fc.constant(SANS), fc.constantFrom([], [''], ['spiffe://a/b', 'dns.example.com']), fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 }));
+const EXTERNAL_FIELDS: Record<'client' | 'server', [string, fc.Arbitrary<unknown>][]> = {
+  client: [
+    ['caCertificates', oddPem],
+    ['subjectAltNames', oddSans],
+  ],
+  server: [
+    ['address', fc.oneof(fc.ipV4(), fc.ipV6(), oddHost)],
+    ['port', oddPort],
+    ['caCertificates', oddPem],
+    ['subjectAltNames', oddSans],
+  ],
+};
+
+/**
+ * A side replaced by one the partner runs (`external`): valid as it is, with one of its fields
+ * changed or removed, or `external` set beside the side's cluster fields (which it excludes).
+ */
+const externalMutation: fc.Arbitrary<Mutation> = fc.constantFrom('client' as const, 'server' as const).chain((side) =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constant(null).map((): Mutation => ({ path: side, value: externalSide[side]() })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .constantFrom(...EXTERNAL_FIELDS[side])
+        .chain(([field, values]) => fc.option(values, { nil: undefined, freq: 5 }).map((value) => ({ field, value })))
+        .map(({ field, value }): Mutation => ({ path: side, value: withField(externalSide[side](), `external.${field}`, value) })),
+    },
+    { weight: 1, arbitrary: fc.constant(null).map((): Mutation => ({ path: `${side}.external`, value: externalSide[side]().external })) },
+  ),
+);
+
 /** One mutation of a spec: a field given an odd value or a wrong type, removed, or an unknown field added. */
 export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...FIELDS).chain(([path, values]) => values.map((value) => ({ path, value }))) },
@@ -141,6 +204,8 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
     weight: 1,
     arbitrary: fc.tuple(fc.constantFrom(...OBJECT_PATHS), unknownKey, wrongType).map(([at, key, value]) => ({ path: at ? `${at}.${key}` : key, value })),
   },
+  // One-sided links: a spec with `external` on a side is valid input too.
+  { weight: 2, arbitrary: externalMutation },
 );
 
 export type Encoding = 'json' | 'yaml';
