@@ -98,3 +98,12 @@ describe('which side the partner runs', () => {
     expect(immutableFieldsChanged(before, after)).toEqual([]);
   });
 });
+
+describe('a one-sided link under an issuer', () => {
+  it.each([
+    ['server', () => ({ server: externalServer() })],
+    ['client', () => ({ client: externalClient() })],
+  ])('is refused naming issuer while the %s side is external (not built yet)', (_side, sides) => {
+    expect(detailsOf(specInput({ issuer: 'corp', ...sides() }))).toEqual([{ path: 'issuer', message: 'cannot be combined with an external side yet' }]);
+  });
+});
