@@ -6,11 +6,10 @@ import type { KeyAlgorithm } from '../link/spec.js';
 
 const generate = promisify(generateKeyPairCallback);
 
-/** A new key pair: the public key as DER SubjectPublicKeyInfo, the private key as PKCS#8 PEM and as a KeyObject. */
+/** A new key pair: the public key as DER SubjectPublicKeyInfo, the private key as PKCS#8 PEM. */
 export interface GeneratedKey {
   spki: Uint8Array;
   privateKeyPem: string;
-  privateKey: KeyObject;
 }
 
 interface AlgorithmTraits {
@@ -23,15 +22,16 @@ interface AlgorithmTraits {
   rsa: boolean;
 }
 
-// Both encodings are made by the key generation job itself, and the KeyObject signing uses is read
-// back from the PEM: no KeyObject of the job is ever exported. Node 20 deadlocks when a GC, run
+// Both encodings are made by the key generation job itself, and a KeyObject (for a key that signs)
+// is read back from the PEM (createPrivateKey, a few hundred microseconds: only where needed):
+// no KeyObject of the job is ever exported. Node 20 deadlocks when a GC, run
 // while an export of such a key holds its lock (seen with JWK export), destroys the job, whose
 // destructor takes the same lock: the process hangs for good.
 const SPKI_DER = { type: 'spki', format: 'der' } as const;
 const PKCS8_PEM = { type: 'pkcs8', format: 'pem' } as const;
 
 function generated(pair: { publicKey: Buffer; privateKey: string }): GeneratedKey {
-  return { spki: new Uint8Array(pair.publicKey), privateKeyPem: pair.privateKey, privateKey: createPrivateKey(pair.privateKey) };
+  return { spki: new Uint8Array(pair.publicKey), privateKeyPem: pair.privateKey };
 }
 
 const ECDSA_WITH_SHA256 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02);

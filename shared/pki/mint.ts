@@ -1,5 +1,5 @@
 // Minting: a link's self-signed, name-constrained CA and the server and client leaves it signs.
-import { createHash, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { sideIdentity } from '../link/names.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -63,13 +63,25 @@ interface Issue {
   notAfter: Date;
   /** All extensions but the subject key identifier, which is added first. */
   extensions: Uint8Array[];
+  /** The key signs (a CA): it is returned as a KeyObject. */
+  signs?: boolean;
 }
 
 interface Issued {
   credential: CredentialPem;
   certificate: Uint8Array;
-  key: KeyObject;
+  /** The private key as a KeyObject, for a key that signs (Issue.signs). */
+  key?: KeyObject;
   keyId: Uint8Array;
+}
+
+/**
+ * The certificate holds the generated key pair's public key: checked against the private key where
+ * it was read back, else against the pair's own SubjectPublicKeyInfo (both from one generation).
+ */
+function matchesKey(cert: NodeX509Certificate, spki: Uint8Array, privateKey: KeyObject | undefined): boolean {
+  if (privateKey) return cert.checkPrivateKey(privateKey);
+  return Buffer.from(spki).equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 /** The last second X.509 can encode (GeneralizedTime has four year digits). */
@@ -84,7 +96,9 @@ async function issue(spec: Issue): Promise<Issued> {
   if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
     throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
   }
-  const { privateKey, privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
+  const { privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
+  // A key that signs (a CA's) is read back as a KeyObject; a leaf's is not needed as one.
+  const privateKey = spec.signs ? createPrivateKey(privateKeyPem) : undefined;
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
@@ -96,18 +110,18 @@ async function issue(spec: Issue): Promise<Issued> {
       spki,
       extensions: [subjectKeyIdentifier(keyId), ...spec.extensions],
     },
-    spec.issuer?.key ?? privateKey,
+    (spec.issuer?.key ?? privateKey)!,
     spec.issuer?.algorithm ?? spec.keyAlgorithm,
   );
   // Read back by OpenSSL, which the gateways use too: a mismatch here is a bug, never shipped.
-  if (!new NodeX509Certificate(certificate).checkPrivateKey(privateKey)) {
+  if (!matchesKey(new NodeX509Certificate(certificate), spki, privateKey)) {
     throw new MeshlinkError('internal', 'minted certificate does not match its private key');
   }
   const credential = {
     certificate: encodePem(certificate, 'CERTIFICATE'),
     privateKey: privateKeyPem,
   };
-  return { credential, certificate, key: privateKey, keyId };
+  return { credential, certificate, ...(privateKey ? { key: privateKey } : {}), keyId };
 }
 
 /**
@@ -129,6 +143,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   }
   const { credential, key, keyId } = await issue({
     subject,
+    signs: true,
     ...(parent ? { issuer: parent } : {}),
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
@@ -142,7 +157,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   });
   issuers.set(credential, {
     ...credential,
-    key,
+    key: key!, // issued with signs: true
     algorithm: req.keyAlgorithm,
     name: subject,
     authorityKeyIdentifier: authorityKeyIdentifier(keyId),
