@@ -10,7 +10,7 @@ import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type Ret
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import { createHash } from 'node:crypto';
-import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
+import type { CertificateSummary, SdsCredential } from '../pki/types.js';
 import { certificateFacts } from '../pki/issuer-bundle.js';
 import type { SecretVersionInfo } from '../store/port.js';
 import { decodeCa, decodeCredential, encodeCa, encodeCredential, type LinkCa } from './payloads.js';

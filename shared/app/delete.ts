@@ -10,7 +10,7 @@
 // which the rotation sweep finishes like any stale place (due syncRetryMs after each failed try),
 // and which a second DELETE ends whatever is left (a cluster gone for good). Every place is tried,
 // so shared objects (the ingress gateway Service's ports) are cleaned wherever a cluster answers.
-import { isMeshlinkError, MeshlinkError } from '../errors.js';
+import { MeshlinkError } from '../errors.js';
 import type { LinkState, StalePlace } from '../link/state.js';
 import { clusterWideKey, type PlaceOwner } from '../link/places.js';
 import { ISTIO_API_VERSIONS } from '../link/spec.js';

@@ -8,7 +8,7 @@ import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
-import { retireVersions, trustedGenerations, type LinkState, type StalePlace } from '../link/state.js';
+import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal } from '../rotation/renewal.js';

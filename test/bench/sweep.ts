@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_SETTINGS } from '../../shared/app/deps.js';
 import type { Section } from './report.js';
 import { count, mib, ms } from './stats.js';
-import type { SweepCaseRequest, SweepCaseResult, SweepMeasure } from './sweep-case.js';
+import type { SweepCaseRequest, SweepCaseResult } from './sweep-case.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const CASE_TIMEOUT_MS = 240_000;

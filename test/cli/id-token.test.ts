@@ -2,7 +2,7 @@
 // ID token client on application default credentials (a service-account file made at test time,
 // the token endpoint answered by the transporter); and the CLI as a child process against a local
 // HTTPS server that admits only `Authorization: Bearer <JWT-shaped token>` for the right audience.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';

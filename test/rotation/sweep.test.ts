@@ -3,7 +3,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { loadLink } from '../../shared/app/link-record.js';
-import { forceRotation, type RotationOutcome } from '../../shared/app/rotate.js';
+import { forceRotation } from '../../shared/app/rotate.js';
 import { InProcessRotationQueue, mapBounded, type DueLink, type RotationQueue } from '../../shared/app/rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { handleRotateLinkEvent, startSweepTimer } from '../../functions/rotation.js';
