@@ -2,7 +2,8 @@
 // that name it are found from link metadata alone (the state annotation names both clusters; no
 // payload is read for other links). Registration projects each matching side from the store into
 // the cluster: the same credentials as before, never a new mint (invariant 3), and clears what a
-// link moved away from left there (LinkState.stale). Deregistration marks the side detached and
+// link moved away from left there (LinkState.stale), and finishes a link deleted while the
+// cluster did not answer (the tombstone; app/delete.ts). Deregistration marks the side detached and
 // deletes nothing.
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, type Side } from '../link/names.js';
@@ -12,6 +13,7 @@ import { matchCluster, type MatchMode } from '../registration/aliases.js';
 import type { RegistrationEvent } from '../registration/events.js';
 import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
+import { finishDeletion } from './delete.js';
 import { LinkRecord, listLinkSecrets, loadLink, withLease } from './link-record.js';
 import { SIDES, readSpec, syncSides } from './provision.js';
 import { pruneStale } from './prune.js';
@@ -153,6 +155,7 @@ async function forEachLink(
 export async function registerCluster(deps: AppDeps, event: RegistrationEvent): Promise<RegistrationResult> {
   return forEachLink(deps, event, { mode: 'related', stale: true }, async (record, sides): Promise<Outcome> => {
     const state = record.state;
+    if (state.deleted) return finishTombstone(deps, record, event);
     if (!state.specVersion || sides.some((side) => !state.leaves[side])) return 'skipped';
     return withLease(deps, record, async (r): Promise<Outcome> => {
       const spec = await readSpec(deps, r);
@@ -178,6 +181,16 @@ export async function registerCluster(deps: AppDeps, event: RegistrationEvent): 
       return errors.length > 0 ? 'failed' : 'done';
     });
   });
+}
+
+/**
+ * A link deleted while this cluster did not answer: its places are cleared now (all of them, as
+ * the sweep does), and the record goes once none is left. A place in this very cluster that still
+ * cannot be cleared asks for a redelivery; places elsewhere stay for the sweep.
+ */
+async function finishTombstone(deps: AppDeps, record: LinkRecord, event: RegistrationEvent): Promise<Outcome> {
+  const left = await withLease(deps, record, (r) => finishDeletion(deps, r));
+  return left.some((place) => matchCluster(place.cluster, event.aliases, 'related') !== undefined) ? 'retry' : 'done';
 }
 
 /** Marks the sides in the cluster detached. The store and the other cluster are left alone. */

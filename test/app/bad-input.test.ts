@@ -11,9 +11,11 @@ import { hostClaimId, portClaimId } from '../../shared/app/port-claim.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink, listLinks } from '../../shared/app/queries.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
+import { registerCluster } from '../../shared/app/register.js';
 import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError } from '../../shared/errors.js';
+import type { RegistrationEvent } from '../../shared/registration/events.js';
 import { LABEL_LINK, objectNames } from '../../shared/link/names.js';
 import { encodeState, type LinkState } from '../../shared/link/state.js';
 import { MALFORMED_CLUSTER_REFS, specInput, withField } from '../support/builders.js';
@@ -222,6 +224,18 @@ describe('delete always works (a cluster not answering)', () => {
     expect(held(app, 'mysql')).toEqual([]);
     expect(await storeIds(app)).toEqual([]);
     expect(await rotateLink(app.deps, 'mysql')).toMatchObject({ outcome: 'not-found' });
+  });
+
+  it('is finished by the registration of the cluster that did not answer, and a registration while it still does not answer asks for a redelivery', async () => {
+    const { app } = await deletedWhileDown();
+    const registered: RegistrationEvent = { kind: 'registered', aliases: ['client-cluster'], source: 'meshlink' };
+    expect(await refusal(registerCluster(app.deps, registered))).toMatchObject({ code: 'unavailable' });
+    expect((await storeIds(app)).filter((id) => id.includes('-mysql-'))).toEqual([linkSecretId(app.deps, 'mysql')]);
+
+    app.clusters.target('client-cluster').failure = undefined;
+    expect(await registerCluster(app.deps, registered)).toMatchObject({ links: ['mysql'], done: ['mysql'] });
+    expect(held(app, 'mysql')).toEqual([]);
+    expect(await storeIds(app)).toEqual([]);
   });
 
   it('a new link of the same name takes the tombstone over, and keeps its objects where the old ones were', async () => {
