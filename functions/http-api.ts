@@ -18,6 +18,8 @@ export interface ApiRequest {
   /** Path without the query string, e.g. `/links/mysql`. */
   path: string;
   contentType?: string;
+  /** Query parameters (the first value of each), for the routes that take any. */
+  query?: Record<string, string>;
   /** Request headers, names lowercased (routes that read more than the content type). */
   headers?: Record<string, string>;
   body: Buffer;
@@ -135,10 +137,11 @@ const coreRoutes: Route[] = [
   {
     method: 'DELETE',
     pattern: new RegExp(`^/links/${NAME}$`),
-    handler: async (deps, _req, p) => {
+    handler: async (deps, req, p) => {
       // 204: all gone. What could not be removed is reported: 202 while the sweep still tries
-      // (`pending`), 200 when it was given up (`abandoned`: a malformed cluster reference).
-      const { pending, abandoned } = await deleteLink(deps, p.name!);
+      // (`pending`), 200 when it was given up (`abandoned`: a malformed cluster reference, or
+      // with `?force=true` a cluster not answering).
+      const { pending, abandoned } = await deleteLink(deps, p.name!, { force: booleanParam(req, 'force') });
       if (pending.length === 0 && abandoned.length === 0) return { status: 204 };
       return { status: pending.length > 0 ? 202 : 200, body: { link: p.name!, pending, abandoned } };
     },
@@ -156,6 +159,14 @@ const coreRoutes: Route[] = [
   },
   { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
 ];
+
+/** A boolean query parameter: absent or `false` is false, `true` is true; anything else is a 400 naming it. */
+function booleanParam(req: ApiRequest, name: string): boolean {
+  const value = req.query?.[name];
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new MeshlinkError('invalid-argument', `query parameter ${name} must be true or false`, { details: [{ path: name, message: `must be true or false, not ${JSON.stringify(value.slice(0, 40))}` }] });
+}
 
 /** Seconds until a retry has a chance: the adapter's hint, else one second (RFC 9110 delay-seconds). */
 function retryAfterSeconds(err: MeshlinkError): number {

@@ -106,9 +106,13 @@ export function closeUnread(req: IncomingMessage): void {
 /** A request whose body was read (`rawBody`), with the path Express parsed, as an ApiRequest. */
 export function toApiRequest(req: IncomingMessage & { path?: string; rawBody?: Buffer }): ApiRequest {
   const contentType = req.headers['content-type'];
+  const url = URL.parse(req.url ?? '/', 'http://localhost'); // null for what no URL can be: no query
+  const query: Record<string, string> = {};
+  for (const [name, value] of url?.searchParams ?? []) query[name] ??= value;
   return {
     method: req.method ?? 'GET',
-    path: req.path ?? new URL(req.url ?? '/', 'http://localhost').pathname,
+    path: req.path ?? url?.pathname ?? '/',
+    query,
     ...(contentType ? { contentType } : {}),
     // Node lowercases header names; repeated headers arrive as arrays.
     headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')])),

@@ -7,8 +7,9 @@
 // leniently (link/places.ts storedPlaces). A place whose cluster reference is malformed can never
 // be reached: it is given up (reported, logged). A place whose cluster does not answer is kept:
 // the record becomes a tombstone (LinkState.deleted, the places in `stale`), invisible to reads,
-// which the rotation sweep finishes like any stale place (due syncRetryMs after each failed try),
-// and which a second DELETE ends whatever is left (a cluster gone for good). Every place is tried,
+// which the rotation sweep (or the cluster's registration) finishes like any stale place (due
+// syncRetryMs after each failed try). A repeated DELETE tries again and gives nothing up: a retry
+// after a timeout must not leak objects. Only `force` gives up what is left (a cluster gone for good). Every place is tried,
 // so shared objects (the ingress gateway Service's ports) are cleaned wherever a cluster answers.
 import { MeshlinkError } from '../errors.js';
 import type { LinkState, StalePlace } from '../link/state.js';
@@ -25,7 +26,7 @@ import { releaseClaims } from './port-claim.js';
 export interface DeleteResult {
   /** Places whose cluster did not answer: the sweep tries them again (the tombstone). */
   pending: StalePlace[];
-  /** Places given up: a malformed cluster reference, or a second DELETE of a tombstone. */
+  /** Places given up: a malformed cluster reference, or (with `force`) a cluster not answering. */
   abandoned: StalePlace[];
 }
 
@@ -93,13 +94,17 @@ export function withoutLease(r: LinkRecord): LinkRecord {
   return r;
 }
 
-export async function deleteLink(deps: AppDeps, name: string): Promise<DeleteResult> {
+export interface DeleteOptions {
+  /** Give up the places whose cluster does not answer (a cluster gone for good) instead of leaving them to the sweep. */
+  force?: boolean;
+}
+
+export async function deleteLink(deps: AppDeps, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
   const record = await loadLink(deps, name);
   if (!record) throw new MeshlinkError('not-found', `link ${name} not found`);
-  const again = !!record.state.deleted;
   const result = await withLease(deps, record, async (r): Promise<DeleteResult> => {
     const { owner, uncleared } = await clearAll(deps, r);
-    if (uncleared.left.length === 0 || again) return { pending: [], abandoned: [...uncleared.abandoned, ...uncleared.left] };
+    if (uncleared.left.length === 0 || options.force) return { pending: [], abandoned: [...uncleared.abandoned, ...uncleared.left] };
     r.state = tombstone(r.state, owner, uncleared.left, deps.clock().toISOString());
     await r.save();
     return { pending: uncleared.left, abandoned: uncleared.abandoned };

@@ -234,7 +234,7 @@ describe('the old cluster not answering through a move, with both new sides sync
 });
 
 describe('deleting a moved link', () => {
-  it('leaves what a cluster not answering holds to the sweep, and a second DELETE gives it up (a cluster gone for good)', async () => {
+  it('leaves what a cluster not answering holds to the sweep; a repeated DELETE tries again, and only a forced one gives it up (a cluster gone for good)', async () => {
     const { app, stale } = await movedWhileFailing('server-cluster', AWAY);
     expect(stale?.length).toBeGreaterThan(0);
     app.clusters.target('server-cluster').failure = unavailable('server-cluster');
@@ -243,8 +243,11 @@ describe('deleting a moved link', () => {
     expect(first.pending.map((p) => p.cluster)).toContain('server-cluster');
     await expect(getLink(app.deps, 'mysql')).rejects.toMatchObject({ code: 'not-found' });
 
-    const second = await deleteLink(app.deps, 'mysql');
-    expect(second).toEqual({ pending: [], abandoned: first.pending });
+    expect(await deleteLink(app.deps, 'mysql')).toEqual(first); // a retry after a timeout loses nothing
+    expect(await loadLink(app.deps, 'mysql')).toBeDefined();
+
+    const forced = await deleteLink(app.deps, 'mysql', { force: true });
+    expect(forced).toEqual({ pending: [], abandoned: first.pending });
     expect(await loadLink(app.deps, 'mysql')).toBeUndefined();
     expect(app.log.lines.filter((l) => l.message === 'could not clear a place of the link').map((l) => l.cluster)).toContain('server-cluster');
   });

@@ -100,6 +100,28 @@ describe('answers that are not the API', () => {
   });
 });
 
+describe('delete link: what the API left', () => {
+  it('says what waits for the sweep, sends ?force=true with --force, and says what was given up', async () => {
+    const seen: string[] = [];
+    const pending = [{ what: 'objects', side: 'client', cluster: 'edge', namespace: 'istio-system' }];
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const forced = req.url!.endsWith('?force=true');
+      res.writeHead(forced ? 200 : 202, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ link: 'mysql', pending: forced ? [] : pending, abandoned: forced ? pending : [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const env = { MESHLINK_SERVER: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+      expect(await run(['delete', 'link', 'mysql'], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^link\/mysql deleted; 1 place\(s\) whose cluster did not answer are left for the sweep/) });
+      expect(await run(['delete', 'link', 'mysql', '--force'], env)).toMatchObject({ code: 0, stdout: 'link/mysql deleted; 1 place(s) given up\n' });
+      expect(seen).toEqual(['DELETE /links/mysql', 'DELETE /links/mysql?force=true']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('apply documents', () => {
   it('YAML documents, empty ones skipped, kind routed and removed from the body', () => {
     const docs = parseDocuments('name: a\nhost: a.example.com\n---\n---\nkind: Issuer\nname: corp\n---\nkind: link\nname: b\n', 'f.yaml');

@@ -173,7 +173,7 @@ describe('GET and DELETE', () => {
     expect((await call(app, json('POST', '/links', specInput()))).status).toBe(201);
   });
 
-  it('deletes a link whose client cluster does not answer: 202 naming what is left for the sweep; a second DELETE gives it up (200)', async () => {
+  it('deletes a link whose client cluster does not answer: 202 naming what is left for the sweep, again on a retry; ?force=true gives it up (200)', async () => {
     const app = testApp();
     await call(app, json('POST', '/links', specInput()));
     app.clusters.target('client-cluster').failure = unavailable('client-cluster');
@@ -181,8 +181,11 @@ describe('GET and DELETE', () => {
     const first = await call(app, json('DELETE', '/links/mysql'));
     expect(first).toEqual({ status: 202, body: { link: 'mysql', pending, abandoned: [] } });
     expect((await call(app, json('GET', '/links/mysql'))).status).toBe(404);
-    const second = await call(app, json('DELETE', '/links/mysql'));
-    expect(second).toEqual({ status: 200, body: { link: 'mysql', pending: [], abandoned: pending } });
+    expect(await call(app, json('DELETE', '/links/mysql'))).toEqual(first);
+    const bad = await call(app, { ...json('DELETE', '/links/mysql'), query: { force: 'yes' } });
+    expect(bad).toMatchObject({ status: 400, body: { details: [{ path: 'force' }] } });
+    const forced = await call(app, { ...json('DELETE', '/links/mysql'), query: { force: 'true' } });
+    expect(forced).toEqual({ status: 200, body: { link: 'mysql', pending: [], abandoned: pending } });
     expect((await app.memory.listSecrets({ labels: {} })).secrets).toEqual([]);
   });
 

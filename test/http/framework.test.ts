@@ -11,6 +11,7 @@ import { FUNCTION_NAMES } from '../../functions/names.js';
 import { setRuntimeDeps } from '../../functions/runtime.js';
 import { specInput } from '../support/builders.js';
 import { storeWrites, testApp } from '../support/app.js';
+import { unavailable } from '../support/memory-clusters.js';
 
 describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, () => {
   const app = testApp({ start: new Date().toISOString() });
@@ -76,6 +77,21 @@ describe(`the ${FUNCTION_NAMES.api} HTTP function behind functions-framework`, (
       expect(res.json.error).toMatch(/not supported/);
     }
     expect(storeWrites(app.store)).toBe(writes);
+  });
+
+  it('reads the query string: DELETE ?force=true gives up what a cluster not answering holds', async () => {
+    const spec = specInput({ client: { cluster: 'client-cluster', port: 5432 }, server: { cluster: 'server-cluster', service: 'pg.default.svc.cluster.local', port: 5432 } }, 'forced');
+    expect((await send('POST', '/links', JSON.stringify(spec))).status).toBe(201);
+    app.clusters.target('client-cluster').failure = unavailable('client-cluster');
+    try {
+      expect((await send('DELETE', '/links/forced')).status).toBe(202);
+      expect((await send('DELETE', '/links/forced?force=maybe')).json.details).toEqual([expect.objectContaining({ path: 'force' })]);
+      const forced = await send('DELETE', '/links/forced?force=true');
+      expect(forced.status).toBe(200);
+      expect(forced.json.abandoned).toEqual([expect.objectContaining({ cluster: 'client-cluster' })]);
+    } finally {
+      app.clusters.target('client-cluster').failure = undefined;
+    }
   });
 
   it('answers unknown paths and methods in JSON', async () => {

@@ -50,10 +50,15 @@ export function registerObjectCommands(program: Command, ctx: CliContext): void 
     .description(`delete an object (${kinds('name')}) and everything it put on its clusters`)
     .argument('<kind>', kinds('name'))
     .argument('<name>')
-    .action(async (word: string, name: string, _opts: unknown, command: Command) => {
+    .option('--force', 'links: give up what a cluster that does not answer still holds (a cluster gone for good)')
+    .action(async (word: string, name: string, opts: { force?: boolean }, command: Command) => {
       const kind = resourceKind(word);
       const client = ctx.client(command);
-      await aboutKind(client, kind, () => client.request('DELETE', objectPath(kind, name)));
-      ctx.io.stdout(`${kind.name}/${name} deleted\n`);
+      const path = objectPath(kind, name) + (opts.force && kind.name === 'link' ? '?force=true' : '');
+      const answer = await aboutKind(client, kind, () => client.request('DELETE', path));
+      const left = answer.body as { pending?: unknown[]; abandoned?: unknown[] } | undefined;
+      if (left?.pending?.length) ctx.io.stdout(`${kind.name}/${name} deleted; ${left.pending.length} place(s) whose cluster did not answer are left for the sweep (--force gives them up)\n`);
+      else if (left?.abandoned?.length) ctx.io.stdout(`${kind.name}/${name} deleted; ${left.abandoned.length} place(s) given up\n`);
+      else ctx.io.stdout(`${kind.name}/${name} deleted\n`);
     });
 }
