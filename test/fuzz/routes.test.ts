@@ -82,7 +82,8 @@ describe('fuzz: methods, paths and rotate bodies', () => {
       fc.asyncProperty(fc.constantFrom(...SEED_NAMES), rotateDoc, rotateType, async (seed, doc, type) => {
         const body = encodeRotate(doc, type);
         fc.pre(!isOpen(7, unreadableType(type)));
-        const valid = isValidRotateDoc(doc) && ['', 'application/json', 'application/yaml'].includes(mediaTypeOf(type)) && type !== 'application/json; charset=bogus';
+        // JSON has no charset parameter (RFC 8259 section 11: it has no effect), so `charset=bogus` reads as UTF-8.
+        const valid = isValidRotateDoc(doc) && ['', 'application/json', 'application/yaml'].includes(mediaTypeOf(type));
         const before = await world.snapshot();
         const res = await send(world.urls.api, { method: 'POST', path: `/links/${valid ? 'nosuch' : seed}:rotate`, headers: type !== undefined ? { 'content-type': type } : {}, body });
         expectNoKeyMaterial(world, res);
