@@ -3,7 +3,7 @@
 // is a parameter. Errors name the problem, never the key bytes.
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
-import { keyAlgorithmOf } from './keys.js';
+import { keyAlgorithmOf, signsFor } from './keys.js';
 import { decodePemBlocks, encodePem } from './pem.js';
 import { x509 } from './x509.js';
 
@@ -102,6 +102,7 @@ export function parseIssuerBundle(text: string, now: Date): IssuerBundle {
   if (certificates.length === 0) throw invalid('no certificate: the bundle must hold the issuing CA and its chain up to the root');
   const issuing = certificates.find((c) => c.checkPrivateKey(key));
   if (!issuing) throw invalid('the private key matches no certificate of the bundle');
+  if (!signsFor(key, issuing.publicKey)) throw invalid(`the private key does not sign for ${name(issuing)}: its private part does not belong to that certificate's public key`);
 
   // Walk up from the issuing CA to a self-signed root.
   const chain = [issuing];

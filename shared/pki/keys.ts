@@ -1,5 +1,5 @@
 // Key algorithms: generating each with node:crypto, the signature it makes, and reading a PEM key back.
-import { createPrivateKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { MeshlinkError } from '../errors.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -93,4 +93,19 @@ export function readPrivateKey(pem: string, what: string): { key: KeyObject; alg
   const algorithm = keyAlgorithmOf(key);
   if (algorithm === undefined) throw new MeshlinkError('invalid-argument', `${what} uses an unsupported key algorithm`);
   return { key, algorithm };
+}
+
+/**
+ * Whether the private key really signs for the public key (a certificate's): a fresh challenge
+ * signed and verified. OpenSSL's own check (X509Certificate.checkPrivateKey) compares the public
+ * key a key file carries, so a key whose private part was changed passes it and then signs
+ * nothing the certificate verifies.
+ */
+export function signsFor(privateKey: KeyObject, publicKey: KeyObject): boolean {
+  const challenge = randomBytes(32);
+  try {
+    return verify('sha256', challenge, publicKey, sign('sha256', challenge, privateKey));
+  } catch {
+    return false;
+  }
 }

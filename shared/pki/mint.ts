@@ -12,7 +12,7 @@ import {
   subjectAltName,
   subjectKeyIdentifier,
 } from './extensions.js';
-import { ALGORITHMS, readPrivateKey } from './keys.js';
+import { ALGORITHMS, readPrivateKey, signsFor } from './keys.js';
 import { encodePem } from './pem.js';
 import { BACKDATE_MS, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
@@ -181,7 +181,8 @@ function issuerOf(ca: CredentialPem): Issuer {
   }
   if (!certificate.getExtension(BasicConstraintsExtension)?.ca) throw new MeshlinkError('invalid-argument', 'CA certificate is not a CA');
   const { key, algorithm } = readPrivateKey(ca.privateKey, 'CA private key');
-  if (!new NodeX509Certificate(new Uint8Array(certificate.rawData)).checkPrivateKey(key)) {
+  const readBack = new NodeX509Certificate(new Uint8Array(certificate.rawData));
+  if (!readBack.checkPrivateKey(key) || !signsFor(key, readBack.publicKey)) {
     throw new MeshlinkError('invalid-argument', 'CA private key does not match the CA certificate');
   }
   const subjectKeyId = certificate.getExtension(SubjectKeyIdentifierExtension)?.keyId;

@@ -9,7 +9,8 @@ import { MeshlinkError } from '../../shared/errors.js';
 import { objectNames, egressServicePortName } from '../../shared/link/names.js';
 import { changedPaths, SEED_NAMES, sendJson, type Reply, type Snapshot, type World } from './harness.js';
 
-const KEY_MATERIAL = /PRIVATE KEY/;
+// A key's PEM armour: key bytes come inside it. (An error may name a block's label, e.g. "malformed PEM PRIVATE KEY block".)
+const KEY_MATERIAL = /-----(BEGIN|END) [A-Z ]*PRIVATE KEY-----/;
 
 /** No answer and no log line so far holds key material. */
 export function expectNoKeyMaterial(world: World, ...replies: Reply[]): void {

@@ -6,6 +6,7 @@ import { isMeshlinkError } from '../../shared/errors.js';
 import { certificateFacts, parseIssuerBundle } from '../../shared/pki/issuer-bundle.js';
 import { joinPemBundle } from '../../shared/pki/inspect.js';
 import { opensslIntermediate, opensslRoot, pemBundle, type OpensslCa } from '../support/openssl-ca.js';
+import { withChangedScalar } from '../support/tampered-key.js';
 
 /** A minute ahead: openssl's certificates start the second they are made. */
 const NOW = new Date(Date.now() + 60_000);
@@ -67,6 +68,8 @@ describe('parseIssuerBundle', () => {
     ['no key', () => intermediate.certificate + root.certificate, /no private key/],
     ['two keys', () => pemBundle(intermediate, root) + root.privateKey, /2 private keys/],
     ['a key that matches no certificate', () => otherRoot.privateKey + intermediate.certificate + root.certificate, /matches no certificate/],
+    // OpenSSL's check compares the public key the key file carries: a changed private scalar passes it.
+    ['a key whose private part was changed (its public part intact)', () => pemBundle({ ...intermediate, privateKey: withChangedScalar(intermediate.privateKey) }, root), /does not sign for/],
     ['a chain that does not link up (root missing)', () => pemBundle(intermediate), /does not link up/],
     ['a chain that does not link up (another root)', () => pemBundle(intermediate, otherRoot), /does not link up/],
     ['a certificate outside the chain', () => pemBundle(intermediate, root, otherRoot), /not part of the chain/],

@@ -6,6 +6,7 @@ import { isMeshlinkError } from '../../shared/errors.js';
 import { mintCa, mintLeaf } from '../../shared/pki/mint.js';
 import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { x509 } from '../../shared/pki/x509.js';
+import { withChangedScalar } from '../support/tampered-key.js';
 import { caRequest, DAY_MS, HOST, leafRequest, mintLinkSet, NOW } from './fixtures.js';
 
 const { X509Certificate } = x509();
@@ -130,6 +131,11 @@ describe('mintLeaf refuses a CA credential', () => {
     await expectCode(mintLeaf(leafRequest({ ...ca, privateKey: other.privateKey }, 'server')), 'invalid-argument', /does not match/);
     ca.privateKey = other.privateKey;
     await expectCode(mintLeaf(leafRequest(ca, 'server')), 'invalid-argument', /does not match/);
+  });
+
+  it('whose private part was changed, its public part intact (OpenSSL\'s key check alone passes it)', async () => {
+    const ca = await mintCa(caRequest());
+    await expectCode(mintLeaf(leafRequest({ ...ca, privateKey: withChangedScalar(ca.privateKey) }, 'server')), 'invalid-argument', /does not match/);
   });
 
   it('that is a leaf, not a CA', async () => {
