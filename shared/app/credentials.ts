@@ -216,22 +216,34 @@ function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundl
  * A leaf from the link's CA pool: meshlink mints the key and asks CA Service to sign its CSR (the
  * host and the side's identity as SANs, the spec's leaf lifetime, which the pool may shorten).
  * What the pool gives back is checked before anything is stored: the SANs the pins need, and a
- * chain to the roots the peers trust (a pool that gained a CA under a new root may issue under
- * it: trust before use holds only after a CA rollover takes the pool's roots again).
+ * chain to the roots the peers trust. A pool that gained a CA under another root may issue under
+ * it: the leaf is then asked again of an enabled CA of the pool under the link's roots (trust
+ * before use); with none left, refused until a CA rollover takes the pool's roots again.
  */
 async function issueFromPool(deps: AppDeps, spec: LinkSpec, side: Side, pool: PoolGeneration): Promise<CredentialPem> {
   const request = await createLeafRequest({ link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm });
-  // Unique per issuance (Enterprise pools keep every certificate by id): link, side and 48 random bits, within 63 characters.
-  const certificateId = `${spec.name}-${side}-${randomBytes(6).toString('hex')}`;
-  const issued = await casOf(deps).createCertificate(pool.caPool, { certificateId, csr: request.csr, lifetimeMs: spec.certificates.leafTtlMs, requestId: randomUUID() });
-  const certificate = presentedChain(issued.certificate, issued.chain);
+  const issue = async (issuingCaId?: string) => {
+    // Unique per issuance (Enterprise pools keep every certificate by id): link, side and 48 random bits, within 63 characters.
+    const certificateId = `${spec.name}-${side}-${randomBytes(6).toString('hex')}`;
+    const issued = await casOf(deps).createCertificate(pool.caPool, { certificateId, csr: request.csr, lifetimeMs: spec.certificates.leafTtlMs, requestId: randomUUID(), ...(issuingCaId ? { issuingCaId } : {}) });
+    return presentedChain(issued.certificate, issued.chain);
+  };
+  let certificate = await issue();
+  if (!chainsToAny(certificate, pool.roots)) {
+    const trusted = (await casOf(deps).listCertificateAuthorities(pool.caPool)).find((ca) => ca.enabled && chainsToAny(joinPemBundle(ca.chain), pool.roots));
+    if (!trusted) {
+      throw new MeshlinkError('conflict', `CA pool ${pool.caPool} issues the ${side} certificate of link ${spec.name} under a root the link does not trust yet, and none of its enabled CAs is under the link's roots: roll the link's CA over (POST /links/${spec.name}:rotate with {"scope": "ca"}) to take the pool's current roots`);
+    }
+    deps.log.info('CA pool issued under a root the link does not trust yet: asking a CA under its roots', { link: spec.name, side, caPool: pool.caPool, issuingCa: trusted.id });
+    certificate = await issue(trusted.id);
+    if (!chainsToAny(certificate, pool.roots)) throw new MeshlinkError('internal', `CA ${trusted.id} of pool ${pool.caPool} issued a certificate that does not chain to its own root`);
+  }
   const summary = inspectCertificate(certificate);
   const identity = sideIdentity(spec.host, spec.name, side);
   if (!summary.dnsNames.includes(spec.host) || !summary.uris.includes(identity)) {
-    throw new MeshlinkError('conflict', `CA pool ${pool.caPool} issued the ${side} certificate of link ${spec.name} without the SANs asked (${spec.host}, ${identity}): the pool's issuance policy must pass a CSR's subject alternative names through`);
-  }
-  if (!chainsToAny(certificate, pool.roots)) {
-    throw new MeshlinkError('conflict', `CA pool ${pool.caPool} issued the ${side} certificate of link ${spec.name} under a root the link does not trust yet: roll the link's CA over (POST /links/${spec.name}:rotate with {"scope": "ca"}) to take the pool's current roots`);
+    // The pool cannot serve this link: refused as the spec's issuer (a create leaves no trace).
+    const message = `CA pool ${pool.caPool} issued the ${side} certificate without the SANs asked (${spec.host}, ${identity}): its issuance policy must pass a CSR's subject alternative names through`;
+    throw new MeshlinkError('invalid-argument', `link ${spec.name}: ${message}`, { details: [{ path: 'issuer', message }] });
   }
   return { certificate, privateKey: request.privateKey };
 }

@@ -12,6 +12,18 @@ export interface CertificateRequest {
   lifetimeMs: number;
   /** A UUID: CA Service answers a repeat within 60 minutes with the first certificate. */
   requestId: string;
+  /** The pool's CA that must issue (its id); absent: CA Service picks one of the pool's enabled CAs. */
+  issuingCaId?: string;
+}
+
+/** A CA of a pool (ListCertificateAuthorities). */
+export interface PoolCa {
+  /** Its id in the pool (the last segment of its name). */
+  id: string;
+  /** Only an ENABLED CA issues. */
+  enabled: boolean;
+  /** Its certificate, then its issuers up to the root (PEM each). */
+  chain: string[];
 }
 
 export interface IssuedCertificate {
@@ -24,6 +36,8 @@ export interface IssuedCertificate {
 export interface CertificateAuthorityService {
   /** The chains of the pool's CAs (FetchCaCerts), each leaf-to-root: the pool's roots end them. */
   fetchCaCerts(caPool: string): Promise<string[][]>;
+  /** The pool's CAs (ListCertificateAuthorities, every page). */
+  listCertificateAuthorities(caPool: string): Promise<PoolCa[]>;
   /** Issues a certificate for a CSR in the pool (CreateCertificate). */
   createCertificate(caPool: string, request: CertificateRequest): Promise<IssuedCertificate>;
 }

@@ -5,7 +5,7 @@
 import type { CertificateAuthorityServiceClient } from '@google-cloud/security-private-ca';
 import { MeshlinkError } from '../errors.js';
 import { translateGrpcError } from '../grpc-status.js';
-import { CA_POOL_NAME, type CertificateAuthorityService, type CertificateRequest, type IssuedCertificate } from './port.js';
+import { CA_POOL_NAME, type CertificateAuthorityService, type CertificateRequest, type IssuedCertificate, type PoolCa } from './port.js';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof CertificateAuthorityServiceClient>[0]>;
 
@@ -80,6 +80,12 @@ export class PrivateCaService implements CertificateAuthorityService {
     return (response.caCerts ?? []).map((chain) => [...(chain.certificates ?? [])]);
   }
 
+  async listCertificateAuthorities(caPool: string): Promise<PoolCa[]> {
+    requirePool(caPool);
+    const [cas] = await this.call(`list the CAs of ${caPool}`, (client) => client.listCertificateAuthorities({ parent: caPool }, NO_LIBRARY_RETRY));
+    return cas.map((ca) => ({ id: ca.name?.split('/').at(-1) ?? '', enabled: String(ca.state) === 'ENABLED', chain: [...(ca.pemCaCertificates ?? [])] }));
+  }
+
   async createCertificate(caPool: string, request: CertificateRequest): Promise<IssuedCertificate> {
     requirePool(caPool);
     const seconds = Math.floor(request.lifetimeMs / 1000);
@@ -89,6 +95,7 @@ export class PrivateCaService implements CertificateAuthorityService {
           parent: caPool,
           certificateId: request.certificateId,
           requestId: request.requestId,
+          ...(request.issuingCaId ? { issuingCertificateAuthorityId: request.issuingCaId } : {}),
           certificate: { pemCsr: request.csr, lifetime: { seconds, nanos: 0 } },
         },
         NO_LIBRARY_RETRY,

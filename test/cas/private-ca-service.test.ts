@@ -51,6 +51,20 @@ describe('PrivateCaService', () => {
     expect(JSON.stringify(fake.requests)).not.toMatch(/PRIVATE KEY/);
   });
 
+  it('lists the pool\'s CAs with their state and chain, and issues from the one named', async () => {
+    const pool = 'projects/acme-pki/locations/europe-west1/caPools/two';
+    await fake.addPool(pool);
+    const second = await fake.addCa(pool);
+    fake.pool(pool).cas[0]!.enabled = false;
+    const cas_ = await cas.listCertificateAuthorities(pool);
+    expect(cas_.map((ca) => [ca.id, ca.enabled, ca.chain.at(-1)])).toEqual([
+      ['ca-1', false, fake.pool(pool).cas[0]!.root],
+      ['ca-2', true, second.root],
+    ]);
+    const issued = await cas.createCertificate(pool, { ...(await request('named')).request, issuingCaId: 'ca-2' });
+    expect(issued.chain.at(-1)).toBe(second.root);
+  });
+
   it.each([
     ['NOT_FOUND for a pool that does not exist', 'projects/acme-pki/locations/europe-west1/caPools/none', 'not-found', undefined],
     ['PERMISSION_DENIED for a pool the caller may not use', 'projects/acme-pki/locations/europe-west1/caPools/denied', 'permission-denied', (f: FakeCas, pool: string) => (f.pool(pool).denied = true)],

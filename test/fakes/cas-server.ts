@@ -21,6 +21,8 @@ const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const DAY = 86_400_000;
 
 interface FakeCa {
+  /** false: DISABLED (listed, issues nothing). */
+  enabled?: boolean;
   root: string;
   issuing: string;
   issuingCert: ReturnType<typeof certificateOf>;
@@ -29,7 +31,7 @@ interface FakeCa {
 
 interface Pool {
   cas: FakeCa[];
-  /** Index in `cas` of the CA that issues (CA Service picks an enabled CA of the pool). */
+  /** Index in `cas` of the CA that issues unless the request names one (CA Service load-balances among enabled CAs). */
   issuer: number;
   /** Certificates left before RESOURCE_EXHAUSTED (undefined: no limit). */
   quota?: number;
@@ -110,7 +112,7 @@ export async function startFakeCas(options: { clock?: Clock } = {}): Promise<Fak
     return pool;
   }
 
-  async function sign(pool: Pool, csrPem: string, lifetimeSeconds: number): Promise<{ pem: string; chain: string[] }> {
+  async function sign(pool: Pool, issuer: number, csrPem: string, lifetimeSeconds: number): Promise<{ pem: string; chain: string[] }> {
     const lib = x509();
     let csr;
     try {
@@ -119,7 +121,7 @@ export async function startFakeCas(options: { clock?: Clock } = {}): Promise<Fak
       throw fail(grpc.status.INVALID_ARGUMENT, 'pem_csr is not a PEM certificate signing request');
     }
     if (!(await csr.verify())) throw fail(grpc.status.INVALID_ARGUMENT, 'the CSR signature does not verify');
-    const ca = pool.cas[pool.issuer]!;
+    const ca = pool.cas[issuer]!;
     const now = clock();
     // CA Service truncates a lifetime the issuing CA does not cover.
     const notAfter = new Date(Math.min(now.getTime() + lifetimeSeconds * 1000, ca.issuingCert.notAfter.getTime()));
@@ -149,8 +151,18 @@ export async function startFakeCas(options: { clock?: Clock } = {}): Promise<Fak
       const pool = poolFor(req.caPool, 'privateca.caPools.get');
       return { caCerts: pool.cas.map((ca) => ({ certificates: [ca.issuing, ca.root] })) };
     },
+    ListCertificateAuthorities: (req: Request) => {
+      const pool = poolFor(req.parent, 'privateca.certificateAuthorities.list');
+      return {
+        certificateAuthorities: pool.cas.map((ca, i) => ({ name: `${req.parent}/certificateAuthorities/ca-${i + 1}`, state: ca.enabled === false ? 'DISABLED' : 'ENABLED', pemCaCertificates: [ca.issuing, ca.root] })),
+        nextPageToken: '',
+      };
+    },
     CreateCertificate: async (req: Request) => {
       const pool = poolFor(req.parent, 'privateca.certificates.create');
+      const chosen = req.issuingCertificateAuthorityId ? Number(/^ca-(\d+)$/.exec(req.issuingCertificateAuthorityId)?.[1]) - 1 : undefined;
+      if (chosen !== undefined && !pool.cas[chosen]) throw fail(grpc.status.NOT_FOUND, `Resource '${req.parent}/certificateAuthorities/${req.issuingCertificateAuthorityId}' was not found`);
+      if (chosen !== undefined && pool.cas[chosen]!.enabled === false) throw fail(grpc.status.FAILED_PRECONDITION, `certificate authority ${req.issuingCertificateAuthorityId} is not enabled`);
       if (req.requestId && byRequestId.has(req.requestId)) return byRequestId.get(req.requestId);
       if (!CERTIFICATE_ID.test(req.certificateId)) throw fail(grpc.status.INVALID_ARGUMENT, `certificate_id ${JSON.stringify(req.certificateId)} must match [a-zA-Z0-9_-]{1,63}`);
       const name = `${req.parent}/certificates/${req.certificateId}`;
@@ -163,9 +175,9 @@ export async function startFakeCas(options: { clock?: Clock } = {}): Promise<Fak
         if (pool.quota <= 0) throw fail(grpc.status.RESOURCE_EXHAUSTED, `Quota exceeded for quota metric 'Certificate issuance requests' on ${req.parent}`);
         pool.quota -= 1;
       }
-      const { pem, chain } = await sign(pool, certificate.pemCsr, lifetime);
+      const { pem, chain } = await sign(pool, chosen ?? pool.issuer, certificate.pemCsr, lifetime);
       issued.set(name, { pem, lifetimeSeconds: lifetime });
-      const response = { name, pemCsr: certificate.pemCsr, lifetime: certificate.lifetime, pemCertificate: pem, pemCertificateChain: chain, issuerCertificateAuthority: `${req.parent}/certificateAuthorities/ca-${pool.issuer + 1}` };
+      const response = { name, pemCsr: certificate.pemCsr, lifetime: certificate.lifetime, pemCertificate: pem, pemCertificateChain: chain, issuerCertificateAuthority: `${req.parent}/certificateAuthorities/ca-${(chosen ?? pool.issuer) + 1}` };
       if (req.requestId) byRequestId.set(req.requestId, response);
       return response;
     },
