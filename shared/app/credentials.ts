@@ -232,7 +232,9 @@ async function issueFromPool(deps: AppDeps, spec: LinkSpec, side: Side, pool: Po
   if (!chainsToAny(certificate, pool.roots)) {
     const trusted = (await casOf(deps).listCertificateAuthorities(pool.caPool)).find((ca) => ca.enabled && chainsToAny(joinPemBundle(ca.chain), pool.roots));
     if (!trusted) {
-      throw new MeshlinkError('conflict', `CA pool ${pool.caPool} issues the ${side} certificate of link ${spec.name} under a root the link does not trust yet, and none of its enabled CAs is under the link's roots: roll the link's CA over (POST /links/${spec.name}:rotate with {"scope": "ca"}) to take the pool's current roots`);
+      // Unavailable, not a conflict (which rotation reads as another worker holding the link): the
+      // pool's state, not the request, is at fault, and a CA of the pool enabled again ends it.
+      throw new MeshlinkError('unavailable', `CA pool ${pool.caPool} issues the ${side} certificate of link ${spec.name} under a root the link does not trust yet, and none of its enabled CAs is under the link's roots: enable one, or roll the link's CA over (POST /links/${spec.name}:rotate with {"scope": "ca"}) to take the pool's current roots`);
     }
     deps.log.info('CA pool issued under a root the link does not trust yet: asking a CA under its roots', { link: spec.name, side, caPool: pool.caPool, issuingCa: trusted.id });
     certificate = await issue(trusted.id);

@@ -180,7 +180,7 @@ describe('a link under a CA pool', () => {
     }
   });
 
-  it('refuses a renewal (409 saying how to go on) when no enabled CA of the pool is under the link\'s roots, the Secrets untouched', async () => {
+  it('refuses a renewal (503 saying how to go on) when no enabled CA of the pool is under the link\'s roots, the Secrets untouched', async () => {
     const { a, pool } = await app();
     await putPool(a, pool);
     expect((await createLink(a)).status).toBe(201);
@@ -188,8 +188,8 @@ describe('a link under a CA pool', () => {
     await fake.addCa(pool, { issue: true });
     fake.pool(pool).cas[0]!.enabled = false;
     const leaf = await call(a, 'POST', '/links/mysql:rotate', { scope: 'leaf' });
-    expect(leaf.status).toBe(409);
-    expect(leaf.body.error).toMatch(/under a root the link does not trust yet.*roll the link's CA over/);
+    expect(leaf.status).toBe(503);
+    expect(leaf.body.error).toMatch(/under a root the link does not trust yet.*enable one, or roll the link's CA over/);
     expect({ client: secret(a, 'client'), server: secret(a, 'server') }).toEqual(before);
   });
 });
