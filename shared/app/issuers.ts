@@ -141,8 +141,8 @@ const fingerprints = (facts: Pick<IssuerRecord, 'issuingCa' | 'root' | 'roots'>)
 
 /**
  * Records an issuer (201 created, 200 replaced or unchanged: no write). A bundle under another
- * root is refused (409) while links use the issuer: their peers trust the old root only, and
- * rolling them over is not supported yet.
+ * root, or another pool, is refused (409) while links use the issuer: their peers trust the old
+ * root only, and rolling them over is not supported yet.
  */
 async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Promise<PutIssuerResult> {
   const now = deps.clock();

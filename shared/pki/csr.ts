@@ -29,6 +29,9 @@ function webAlgorithm(algorithm: KeyAlgorithm): { key: webcrypto.EcKeyImportPara
   return { key: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } };
 }
 
+/** The library's request parameters (its key pair type is the DOM's, which a Node build does not declare). */
+type RequestParams = Parameters<ReturnType<typeof x509>['Pkcs10CertificateRequestGenerator']['create']>[0];
+
 const PKCS8_BODY = /-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY-----/;
 
 /**
@@ -47,7 +50,7 @@ export async function createLeafRequest(req: CsrRequest): Promise<LeafRequest> {
   const lib = x509();
   const request = await lib.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${req.host}`,
-    keys: keys as CryptoKeyPair,
+    keys: keys as RequestParams['keys'],
     signingAlgorithm: sign,
     extensions: [new lib.Extension(new Uint8Array(subjectAltName(req.host, sideIdentity(req.host, req.link, req.side))))],
   });
