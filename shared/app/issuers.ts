@@ -216,7 +216,7 @@ export async function fetchPoolRoots(deps: AppDeps, caPool: string): Promise<str
   } catch (err) {
     if (isMeshlinkError(err, 'not-found')) throw new MeshlinkError('invalid-argument', `CA pool ${caPool} not found`, { cause: err, details: [{ path: 'caPool', message: 'not found' }] });
     if (isMeshlinkError(err, 'permission-denied')) {
-      throw new MeshlinkError('permission-denied', `CA pool ${caPool}: permission denied`, { cause: err, details: [{ path: 'caPool', message: 'meshlink may not use this pool: grant its service account roles/privateca.certificateRequester and privateca.caPools.get on it' }] });
+      throw new MeshlinkError('permission-denied', `CA pool ${caPool}: permission denied`, { cause: err, details: [{ path: 'caPool', message: 'meshlink may not use this pool: grant its service account roles/privateca.certificateRequester and read access (roles/privateca.auditor) on it' }] });
     }
     throw err;
   }
