@@ -11,6 +11,7 @@ import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './app/rotation-queue.js';
+import type { CertificateAuthorityService } from './cas/port.js';
 
 async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
   if (config.store.kind === 'local') {
@@ -43,12 +44,20 @@ function restrictClusterAccess(inner: ClusterResolver, allowed: Config['clusterA
   };
 }
 
+/** Google CA Service (issuers of type cas): the client is loaded and connected on first use only. */
+async function makeCas(config: Config): Promise<CertificateAuthorityService> {
+  const { PrivateCaService } = await import('./cas/private-ca-service.js');
+  const endpoint = config.casEndpoint;
+  return new PrivateCaService(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {});
+}
+
 export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
   const store = await makeStore(config);
   return {
     store,
     // Secret Manager reads the organisation's secrets itself; the local store stands in for them.
     ...(store.readForeignSecret ? { foreignSecrets: { readForeignSecret: store.readForeignSecret.bind(store) } } : {}),
+    cas: await makeCas(config),
     clusters: restrictClusterAccess(
       new KubernetesClusterResolver({
         stateDir: config.stateDir,

@@ -12,10 +12,12 @@ export interface Config {
         kind: 'secret-manager';
         project: string;
         location?: string;
-        endpoint?: { host: string; port: number; plaintext: boolean };
+        endpoint?: Endpoint;
         /** Longest backoff of one call on RESOURCE_EXHAUSTED/UNAVAILABLE (MESHLINK_STORE_RETRY); 0 = no retry. */
         retryMs: number;
       };
+  /** Google CA Service endpoint replacing Google's (MESHLINK_CAS_ENDPOINT): Private Service Connect, or a local test server. */
+  casEndpoint?: Endpoint;
   /** Where the local store and local cluster directories live. */
   stateDir: string;
   secretPrefix: string;
@@ -62,6 +64,23 @@ const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
 const SECRET_PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
+type Endpoint = { host: string; port: number; plaintext: boolean };
+
+/** A gRPC endpoint variable: `host[:port]`, or `plaintext://127.0.0.1:PORT` for a local test server (loopback only). */
+function grpcEndpoint(get: (name: string) => string | undefined, variable: string, problems: ErrorDetail[]): Endpoint | undefined {
+  const text = get(variable);
+  if (!text) return undefined;
+  const m = /^(?:(https?|plaintext):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(text);
+  if (!m) {
+    problems.push({ path: variable, message: 'must be host[:port], or plaintext://127.0.0.1:PORT for a local test server' });
+    return undefined;
+  }
+  const plaintext = m[1] === 'plaintext' || m[1] === 'http';
+  const host = m[2]!;
+  if (plaintext && !LOOPBACK.has(host)) problems.push({ path: variable, message: 'plaintext is allowed only to a loopback address' });
+  return { host, port: m[3] ? Number(m[3]) : 443, plaintext };
+}
+
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const problems: ErrorDetail[] = [];
   const get = (name: string) => {
@@ -78,19 +97,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     const project = get('MESHLINK_PROJECT') ?? get('GOOGLE_CLOUD_PROJECT');
     if (!project) problems.push({ path: 'MESHLINK_PROJECT', message: 'is required when MESHLINK_STORE=secret-manager' });
     const location = get('MESHLINK_SECRET_MANAGER_LOCATION');
-    const endpointText = get('MESHLINK_SECRET_MANAGER_ENDPOINT');
-    let endpoint: { host: string; port: number; plaintext: boolean } | undefined;
-    if (endpointText) {
-      const m = /^(?:(https?|plaintext):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(endpointText);
-      if (!m) {
-        problems.push({ path: 'MESHLINK_SECRET_MANAGER_ENDPOINT', message: 'must be host[:port], or plaintext://127.0.0.1:PORT for a local test server' });
-      } else {
-        const plaintext = m[1] === 'plaintext' || m[1] === 'http';
-        const host = m[2]!;
-        if (plaintext && !LOOPBACK.has(host)) problems.push({ path: 'MESHLINK_SECRET_MANAGER_ENDPOINT', message: 'plaintext is allowed only to a loopback address' });
-        endpoint = { host, port: m[3] ? Number(m[3]) : 443, plaintext };
-      }
-    }
+    const endpoint = grpcEndpoint(get, 'MESHLINK_SECRET_MANAGER_ENDPOINT', problems);
     const retryText = get('MESHLINK_STORE_RETRY') ?? '30s';
     const retryMs = retryText === '0' || retryText === 'off' ? 0 : parseDuration(retryText);
     if (retryMs === undefined || retryMs > 600_000) problems.push({ path: 'MESHLINK_STORE_RETRY', message: 'must be a duration up to 10m such as 30s, or off' });
@@ -126,6 +133,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     else problems.push({ path: idVar, message: `is required with ${numberVar}` });
   }
 
+  const casEndpoint = grpcEndpoint(get, 'MESHLINK_CAS_ENDPOINT', problems);
   const gatewayText = get('MESHLINK_CONNECT_GATEWAY_ENDPOINT');
   const connectGatewayEndpoint = gatewayText === undefined ? undefined : connectGatewayEndpointOf(gatewayText);
   if (gatewayText !== undefined && connectGatewayEndpoint === undefined) {
@@ -176,6 +184,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: logLevel as Config['logLevel'],
     projectNumbers,
     ...(connectGatewayEndpoint ? { connectGatewayEndpoint } : {}),
+    ...(casEndpoint ? { casEndpoint } : {}),
     ...(clusterAccess ? { clusterAccess } : {}),
     rotation,
   };

@@ -5,16 +5,18 @@
 // orphan, for the caller to retire with the step's save.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
-import { storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
+import { sideIdentity, storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
 import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
 import { mintCa, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
-import { createHash } from 'node:crypto';
-import type { CertificateSummary, SdsCredential } from '../pki/types.js';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createLeafRequest } from '../pki/csr.js';
+import { presentedChain } from '../pki/pool-trust.js';
+import type { CertificateSummary, CredentialPem, SdsCredential } from '../pki/types.js';
 import { certificateFacts } from '../pki/issuer-bundle.js';
 import type { SecretVersionInfo } from '../store/port.js';
-import { decodeCa, decodeCredential, encodeCa, encodeCredential, type LinkCa } from './payloads.js';
-import { readIssuerBundle } from './issuers.js';
+import { decodeCa, decodeCredential, encodeCa, encodeCredential, type LinkCa, type PoolGeneration } from './payloads.js';
+import { casOf, fetchPoolRoots, readIssuerSigner } from './issuers.js';
 import type { AppDeps } from './deps.js';
 
 export function secretIdOf(deps: AppDeps, link: string, role: StoreRole): string {
@@ -97,17 +99,37 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
  * The record of a CA version: the certificate read (a CA that cannot be read is never stored: see
  * storeNewCa), with the fingerprints of its roots when it is under an issuer.
  */
-function caRecord(version: string, ca: LinkCa, generation: number, summary?: CertificateSummary): CaRecord {
+function caRecord(version: string, ca: LinkCa, generation: number, now: Date, summary?: CertificateSummary): CaRecord {
+  if (ca.caPool !== undefined) return poolRecord(version, ca, generation, now);
   const s = summary ?? inspectCertificate(ca.certificate);
   const anchors = ca.roots ? splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint) : undefined;
   return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...(anchors ? { anchors } : {}) };
 }
 
-/** Mints a link CA: self-signed, or under the spec's issuer, with the chain and roots its leaves need. */
+/**
+ * The record of a pool generation: it starts when made and ends with the pool's first root, so
+ * its renewal (a rollover that fetches the pool's roots again) comes at the spec's share of the
+ * time left, not at once for a root made years ago. Its fingerprint is its first root's.
+ */
+function poolRecord(version: string, ca: PoolGeneration, generation: number, now: Date): CaRecord {
+  const roots = splitPemBundle(ca.roots).map(certificateFacts);
+  const notAfter = roots.map((r) => r.notAfter).reduce((a, b) => (b < a ? b : a));
+  return { generation, version, notBefore: now.toISOString(), notAfter, fingerprint: roots[0]!.fingerprint, anchors: roots.map((r) => r.fingerprint) };
+}
+
+/**
+ * Mints a link CA: self-signed, or under the spec's issuer, with the chain and roots its leaves
+ * need; under a CA pool, no CA: the generation is the pool's roots as fetched now.
+ */
 async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now: Date): Promise<LinkCa> {
   const request = { link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation };
   if (!spec.issuer) return mintCa(request);
-  const bundle = await readIssuerBundle(deps, spec.issuer);
+  const signer = await readIssuerSigner(deps, spec.issuer);
+  if (signer.type === 'cas') {
+    const roots = joinPemBundle(await fetchPoolRoots(deps, signer.caPool));
+    return { caPool: signer.caPool, certificate: roots, roots };
+  }
+  const { bundle } = signer;
   const ca = await mintCa({ ...request, parent: { ca: bundle.issuing, notAfter: bundle.notAfter } });
   return { ...ca, chain: bundle.chain, roots: bundle.root };
 }
@@ -125,7 +147,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
       deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: caRecord(candidate, ca, generation), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: caRecord(candidate, ca, generation, now), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const ca = await mintLinkCa(deps, spec, generation, now);
@@ -134,7 +156,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
-  return { record: caRecord(version, ca, generation, summary), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: caRecord(version, ca, generation, now, summary), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds): each CA, or its roots under an issuer. */
@@ -191,7 +213,45 @@ function fitsPlan(credential: SdsCredential, caCert: string, host: string, bundl
 }
 
 /**
- * Issues a new leaf for a side from the signing CA, with `ca.crt` holding the trusted generations,
+ * A leaf from the link's CA pool: meshlink mints the key and asks CA Service to sign its CSR (the
+ * host and the side's identity as SANs, the spec's leaf lifetime, which the pool may shorten).
+ * What the pool gives back is checked before anything is stored: the SANs the pins need, and a
+ * chain to the roots the peers trust. A pool that gained a CA under another root may issue under
+ * it: the leaf is then asked again of an enabled CA of the pool under the link's roots (trust
+ * before use); with none left, refused until a CA rollover takes the pool's roots again.
+ */
+async function issueFromPool(deps: AppDeps, spec: LinkSpec, side: Side, pool: PoolGeneration): Promise<CredentialPem> {
+  const request = await createLeafRequest({ link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm });
+  const issue = async (issuingCaId?: string) => {
+    // Unique per issuance (Enterprise pools keep every certificate by id): link, side and 48 random bits, within 63 characters.
+    const certificateId = `${spec.name}-${side}-${randomBytes(6).toString('hex')}`;
+    const issued = await casOf(deps).createCertificate(pool.caPool, { certificateId, csr: request.csr, lifetimeMs: spec.certificates.leafTtlMs, requestId: randomUUID(), ...(issuingCaId ? { issuingCaId } : {}) });
+    return presentedChain(issued.certificate, issued.chain);
+  };
+  let certificate = await issue();
+  if (!chainsToAny(certificate, pool.roots)) {
+    const trusted = (await casOf(deps).listCertificateAuthorities(pool.caPool)).find((ca) => ca.enabled && chainsToAny(joinPemBundle(ca.chain), pool.roots));
+    if (!trusted) {
+      // Unavailable, not a conflict (which rotation reads as another worker holding the link): the
+      // pool's state, not the request, is at fault, and a CA of the pool enabled again ends it.
+      throw new MeshlinkError('unavailable', `CA pool ${pool.caPool} issues the ${side} certificate of link ${spec.name} under a root the link does not trust yet, and none of its enabled CAs is under the link's roots: enable one, or roll the link's CA over (POST /links/${spec.name}:rotate with {"scope": "ca"}) to take the pool's current roots`);
+    }
+    deps.log.info('CA pool issued under a root the link does not trust yet: asking a CA under its roots', { link: spec.name, side, caPool: pool.caPool, issuingCa: trusted.id });
+    certificate = await issue(trusted.id);
+    if (!chainsToAny(certificate, pool.roots)) throw new MeshlinkError('internal', `CA ${trusted.id} of pool ${pool.caPool} issued a certificate that does not chain to its own root`);
+  }
+  const summary = inspectCertificate(certificate);
+  const identity = sideIdentity(spec.host, spec.name, side);
+  if (!summary.dnsNames.includes(spec.host) || !summary.uris.includes(identity)) {
+    // The pool cannot serve this link: refused as the spec's issuer (a create leaves no trace).
+    const message = `CA pool ${pool.caPool} issued the ${side} certificate without the SANs asked (${spec.host}, ${identity}): its issuance policy must pass a CSR's subject alternative names through`;
+    throw new MeshlinkError('invalid-argument', `link ${spec.name}: ${message}`, { details: [{ path: 'issuer', message }] });
+  }
+  return { certificate, privateKey: request.privateKey };
+}
+
+/**
+ * Issues a new leaf for a side from the signing CA (or the link's CA pool), with `ca.crt` holding the trusted generations,
  * and stores it as a new version (or adopts the version an interrupted run stored).
  */
 export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
@@ -208,9 +268,13 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
       return { record: leafRecord(candidate, credential, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
-  const leaf = await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
-  // Under an issuer the peer trusts the root only: the leaf is sent with the link CA and the chain up to it.
-  const certificate = ca.roots ? leaf.certificate + ca.certificate + (ca.chain ?? '') : leaf.certificate;
+  const leaf =
+    ca.caPool !== undefined
+      ? await issueFromPool(deps, spec, side, ca)
+      : await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
+  // Under an issuer the peer trusts the root only: the leaf is sent with the link CA and the chain
+  // up to it (a pool's leaf comes with its chain already).
+  const certificate = ca.roots && ca.caPool === undefined ? leaf.certificate + ca.certificate + (ca.chain ?? '') : leaf.certificate;
   const credential: SdsCredential = { 'tls.crt': certificate, 'tls.key': leaf.privateKey, 'ca.crt': bundle };
   if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
     throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);

@@ -1,5 +1,6 @@
 // What every use-case is given: the two ports, the clock, a logger and a few settings.
 import type { Clock } from '../clock.js';
+import type { CertificateAuthorityService } from '../cas/port.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from '../rotation/plan.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   store: SecretStore;
   /** Secrets the organisation manages (issuers of type secretManager); absent: the store's own (sameStoreForeignSecrets). */
   foreignSecrets?: ForeignSecretReader;
+  /** Google CA Service, for issuers of type cas (absent: such issuers are refused). */
+  cas?: CertificateAuthorityService;
   clusters: ClusterResolver;
   clock: Clock;
   log: Logger;

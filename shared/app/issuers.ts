@@ -1,13 +1,16 @@
 // Use-cases of issuers: an organisation's issuing CA, under which link CAs are minted. Its bundle
 // is imported (stored like every other credential, its key included) or stays in a secret the
-// organisation manages (read, never written). The issuer's status lives in an annotation of its
-// secret, so reads never touch the key.
+// organisation manages (read, never written), or Google CA Service issues the leaves from a CA
+// pool (no key of the organisation reaches meshlink). The issuer's status lives in an annotation
+// of its secret, so reads never touch the key.
 // Everything is validated before the first write (invariant 7).
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { issuerSecretId, issuerStoreLabels, ISSUER_ROLE, MANAGER, STORE_LABEL_ISSUER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
 import { isIssuerName } from '../link/spec.js';
 import { decodeState } from '../link/state.js';
 import { certificateFacts, parseIssuerBundle, type CertificateFacts, type IssuerBundle } from '../pki/issuer-bundle.js';
+import { poolRoots } from '../pki/pool-trust.js';
+import { CA_POOL_NAME, type CertificateAuthorityService } from '../cas/port.js';
 import { z } from 'zod';
 import { FOREIGN_SECRET_NAME, listAllSecrets, sameStoreForeignSecrets, type ForeignSecretReader, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
@@ -19,15 +22,23 @@ const ANNOTATION_ISSUER = 'meshlink-issuer';
 
 /** What is kept about an issuer (no key material): where its bundle is, and what the bundle was when last read. */
 interface IssuerRecord {
-  /** `bundle`: imported, stored by meshlink; `secretManager`: in a secret the organisation manages, read only. */
-  type: 'bundle' | 'secretManager';
+  /**
+   * `bundle`: imported, stored by meshlink; `secretManager`: in a secret the organisation manages,
+   * read only; `cas`: a Google CA Service pool issues the leaves.
+   */
+  type: 'bundle' | 'secretManager' | 'cas';
   /** bundle: version of the issuer's secret holding it. */
   version?: string;
   /** secretManager: the organisation's secret (`projects/P/secrets/S`). */
   secret?: string;
-  issuingCa: CertificateFacts;
-  root: CertificateFacts;
-  /** The earliest notAfter of the chain: link CAs and leaves under it end by then. */
+  /** cas: the pool (`projects/P/locations/L/caPools/X`). */
+  caPool?: string;
+  /** bundle, secretManager: the issuing CA and the root. */
+  issuingCa?: CertificateFacts;
+  root?: CertificateFacts;
+  /** cas: the pool's roots when last fetched (FetchCaCerts). */
+  roots?: CertificateFacts[];
+  /** The earliest notAfter of the chain (cas: of the pool's roots): link CAs and leaves under it end by then. */
   notAfter: string;
   createdAt: string;
   updatedAt: string;
@@ -103,37 +114,55 @@ async function readForeignBundle(deps: AppDeps, secret: string, now: Date): Prom
   return parseIssuerBundle(Buffer.from(payload).toString('utf8'), now);
 }
 
-/** Where the bundle is and what it holds, before anything is written: a new record's fields. */
+/** Where the issuer's CAs are and what they are, before anything is written: a new record's fields. */
 interface IssuerSource {
   type: IssuerRecord['type'];
-  bundle: IssuerBundle;
-  /** bundle: what to store; secretManager: undefined (never written). */
+  facts: Pick<IssuerRecord, 'issuingCa' | 'root' | 'roots' | 'notAfter'>;
+  /** bundle: what to store; secretManager, cas: undefined (nothing of theirs is written). */
   payload?: Uint8Array;
   secret?: string;
+  caPool?: string;
 }
+
+function bundleFacts(bundle: IssuerBundle): IssuerSource['facts'] {
+  return { issuingCa: certificateFacts(bundle.issuing.certificate), root: certificateFacts(bundle.root), notAfter: bundle.notAfter.toISOString() };
+}
+
+/** What links under an issuer anchor to: its root, or for a CA pool the pool (its roots may change; links take them at their next CA). */
+function anchorOf(record: Pick<IssuerRecord, 'root' | 'caPool'>): string {
+  return record.caPool ? `pool ${record.caPool}` : `root ${record.root?.subject}`;
+}
+
+const sameAnchor = (a: Pick<IssuerRecord, 'root' | 'caPool'>, b: Pick<IssuerRecord, 'root' | 'caPool'>) =>
+  (a.caPool ?? a.root?.fingerprint) === (b.caPool ?? b.root?.fingerprint);
+
+const fingerprints = (facts: Pick<IssuerRecord, 'issuingCa' | 'root' | 'roots'>) =>
+  [facts.issuingCa, facts.root, ...(facts.roots ?? [])].map((f) => f?.fingerprint ?? '').join(',');
 
 /**
  * Records an issuer (201 created, 200 replaced or unchanged: no write). A bundle under another
- * root is refused (409) while links use the issuer: their peers trust the old root only, and
- * rolling them over is not supported yet.
+ * root, or another pool, is refused (409) while links use the issuer: their peers trust the old
+ * root only, and rolling them over is not supported yet.
  */
 async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Promise<PutIssuerResult> {
   const now = deps.clock();
   const id = issuerSecretId(deps.settings.secretPrefix, name);
   let meta = await metadataOf(deps, name);
   const previous = meta && recordOf(meta);
-  const facts = { issuingCa: certificateFacts(source.bundle.issuing.certificate), root: certificateFacts(source.bundle.root), notAfter: source.bundle.notAfter.toISOString() };
+  const { facts } = source;
   if (previous) {
     const same =
       previous.type === source.type &&
       (source.payload
         ? previous.version !== undefined && Buffer.from((await deps.store.accessVersion(id, previous.version)).payload).equals(Buffer.from(source.payload))
-        : previous.secret === source.secret && previous.issuingCa.fingerprint === facts.issuingCa.fingerprint && previous.root.fingerprint === facts.root.fingerprint);
+        : previous.secret === source.secret && previous.caPool === source.caPool && fingerprints(previous) === fingerprints(facts));
     const links = (await linksByIssuer(deps)).get(name) ?? [];
     if (same) return { created: false, status: statusOf(name, previous, links) };
-    if (previous.root.fingerprint !== facts.root.fingerprint && links.length > 0) {
-      throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: a bundle under another root cannot replace it yet`, {
-        details: [{ path: source.payload ? 'bundle' : 'secret', message: `root ${facts.root.subject} differs from ${previous.root.subject}, which links ${links.join(', ')} trust` }],
+    const next = { ...facts, ...(source.caPool ? { caPool: source.caPool } : {}) };
+    if (!sameAnchor(previous, next) && links.length > 0) {
+      const path = source.payload ? 'bundle' : source.caPool ? 'caPool' : 'secret';
+      throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: an issuer under another root or pool cannot replace it yet`, {
+        details: [{ path, message: `${anchorOf(next)} differs from ${anchorOf(previous)}, which links ${links.join(', ')} trust` }],
       });
     }
   }
@@ -148,6 +177,7 @@ async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Pr
     type: source.type,
     ...(version ? { version } : {}),
     ...(source.secret ? { secret: source.secret } : {}),
+    ...(source.caPool ? { caPool: source.caPool } : {}),
     ...facts,
     createdAt: previous?.createdAt ?? at,
     updatedAt: at,
@@ -162,13 +192,41 @@ async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Pr
 export async function putIssuerBundle(deps: AppDeps, name: string, text: string): Promise<PutIssuerResult> {
   requireName(name);
   const bundle = parseIssuerBundle(text, deps.clock());
-  return saveIssuer(deps, name, { type: 'bundle', bundle, payload: encodeIssuerBundle(bundle) });
+  return saveIssuer(deps, name, { type: 'bundle', facts: bundleFacts(bundle), payload: encodeIssuerBundle(bundle) });
 }
 
 const reference = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('secretManager'), secret: z.string().regex(FOREIGN_SECRET_NAME, 'must be projects/P/secrets/S') }),
-  z.strictObject({ type: z.literal('cas') }).passthrough(),
+  z.strictObject({ type: z.literal('cas'), caPool: z.string().regex(CA_POOL_NAME, 'must be projects/P/locations/L/caPools/X') }),
 ]);
+
+export function casOf(deps: AppDeps): CertificateAuthorityService {
+  if (!deps.cas) throw new MeshlinkError('internal', 'no CA Service client is configured');
+  return deps.cas;
+}
+
+/**
+ * The roots of a pool, fetched now (FetchCaCerts): what links under it trust. A pool that does
+ * not exist is bad input naming `caPool`; one meshlink may not read, a 403 naming it.
+ */
+export async function fetchPoolRoots(deps: AppDeps, caPool: string): Promise<string[]> {
+  let chains: string[][];
+  try {
+    chains = await casOf(deps).fetchCaCerts(caPool);
+  } catch (err) {
+    if (isMeshlinkError(err, 'not-found')) throw new MeshlinkError('invalid-argument', `CA pool ${caPool} not found`, { cause: err, details: [{ path: 'caPool', message: 'not found' }] });
+    if (isMeshlinkError(err, 'permission-denied')) {
+      throw new MeshlinkError('permission-denied', `CA pool ${caPool}: permission denied`, { cause: err, details: [{ path: 'caPool', message: 'meshlink may not use this pool: grant its service account roles/privateca.certificateRequester and read access (roles/privateca.auditor) on it' }] });
+    }
+    throw err;
+  }
+  return poolRoots(chains);
+}
+
+function poolFacts(roots: string[]): IssuerSource['facts'] {
+  const facts = roots.map(certificateFacts);
+  return { roots: facts, notAfter: facts.map((f) => f.notAfter).reduce((a, b) => (b < a ? b : a)) };
+}
 
 /**
  * PUT /issuers/{name} with JSON `{"type": "secretManager", "secret": "projects/P/secrets/S"}`:
@@ -179,14 +237,15 @@ export async function putIssuerReference(deps: AppDeps, name: string, input: unk
   requireName(name);
   const parsed = reference.safeParse(input);
   if (!parsed.success) {
-    const details = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'type', message: issue.code === 'invalid_union' ? 'must be secretManager (or a PEM bundle as application/x-pem-file)' : issue.message }));
+    const details = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || 'type', message: issue.code === 'invalid_union' ? 'must be secretManager or cas (or a PEM bundle as application/x-pem-file)' : issue.message }));
     throw new MeshlinkError('invalid-argument', 'invalid issuer', { details });
   }
   if (parsed.data.type === 'cas') {
-    throw new MeshlinkError('invalid-argument', 'invalid issuer', { details: [{ path: 'type', message: 'cas (Google CA Service) is not supported yet' }] });
+    const { caPool } = parsed.data;
+    return saveIssuer(deps, name, { type: 'cas', caPool, facts: poolFacts(await fetchPoolRoots(deps, caPool)) });
   }
   const { secret } = parsed.data;
-  return saveIssuer(deps, name, { type: 'secretManager', secret, bundle: await readForeignBundle(deps, secret, deps.clock()) });
+  return saveIssuer(deps, name, { type: 'secretManager', secret, facts: bundleFacts(await readForeignBundle(deps, secret, deps.clock())) });
 }
 
 export async function getIssuer(deps: AppDeps, name: string): Promise<IssuerStatus> {
@@ -229,11 +288,18 @@ export async function requireIssuer(deps: AppDeps, name: string): Promise<void> 
   }
 }
 
-/** The bundle a link CA is minted under (its key: read only to sign). */
-export async function readIssuerBundle(deps: AppDeps, name: string): Promise<IssuerBundle> {
+/** What a link's CA generation is made under: an issuing CA's bundle (its key: read only to sign), or a CA pool. */
+export type IssuerSigner = { type: 'bundle'; bundle: IssuerBundle } | { type: 'cas'; caPool: string };
+
+export async function readIssuerSigner(deps: AppDeps, name: string): Promise<IssuerSigner> {
   const meta = await metadataOf(deps, name);
   const record = meta && recordOf(meta);
   if (!record) throw new MeshlinkError('not-found', `issuer ${name} not found`);
+  if (record.type === 'cas') return { type: 'cas', caPool: record.caPool! };
+  return { type: 'bundle', bundle: await readIssuerBundle(deps, meta, record) };
+}
+
+async function readIssuerBundle(deps: AppDeps, meta: SecretMetadata, record: IssuerRecord): Promise<IssuerBundle> {
   if (record.type === 'secretManager') return readForeignBundle(deps, record.secret!, deps.clock());
   const { payload } = await deps.store.accessVersion(meta.id, record.version!);
   return decodeIssuerBundle(payload, `${meta.id} version ${record.version}`);

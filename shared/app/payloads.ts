@@ -37,16 +37,34 @@ export function decodeCredential(payload: Uint8Array, what: string): SdsCredenti
  * A link CA, and under an issuer what its leaves need with it: the organisation's chain without
  * the root (sent after the link CA in `tls.crt`) and the roots (the peers' `ca.crt`).
  */
-export interface LinkCa extends CredentialPem {
+export interface SignedLinkCa extends CredentialPem {
   chain?: string;
   roots?: string;
+  caPool?: undefined;
 }
 
 /**
+ * A CA generation of a link under a CA pool (Google CA Service): no CA of the link's own, no key;
+ * the pool issues the leaves. `certificate` and `roots` are both the pool's roots when the
+ * generation was made: what the leaves chain to and what the peers trust.
+ */
+export interface PoolGeneration {
+  caPool: string;
+  certificate: string;
+  roots: string;
+  privateKey?: undefined;
+  chain?: undefined;
+}
+
+export type LinkCa = SignedLinkCa | PoolGeneration;
+
+/**
  * A CA is stored with the same key names: no `ca.crt` when it is its own root; under an issuer
- * `ca.crt` holds the roots and `chain.crt` the organisation's chain without them.
+ * `ca.crt` holds the roots and `chain.crt` the organisation's chain without them; a pool
+ * generation is its roots (`ca.crt`) and the pool (`ca.pool`), no key.
  */
 export function encodeCa(ca: LinkCa): Uint8Array {
+  if (ca.caPool !== undefined) return encoder.encode(JSON.stringify({ 'ca.crt': ca.roots, 'ca.pool': ca.caPool }));
   return encoder.encode(
     JSON.stringify({ 'tls.crt': ca.certificate, 'tls.key': ca.privateKey, ...(ca.roots ? { 'chain.crt': ca.chain ?? '', 'ca.crt': ca.roots } : {}) }),
   );
@@ -54,7 +72,11 @@ export function encodeCa(ca: LinkCa): Uint8Array {
 
 export function decodeCa(payload: Uint8Array, what: string): LinkCa {
   const obj = decodeJson(payload, what);
-  const ca: LinkCa = { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) };
+  if (obj['ca.pool'] !== undefined) {
+    const roots = stringField(obj, 'ca.crt', what);
+    return { caPool: stringField(obj, 'ca.pool', what), certificate: roots, roots };
+  }
+  const ca: SignedLinkCa = { certificate: stringField(obj, 'tls.crt', what), privateKey: stringField(obj, 'tls.key', what) };
   if (obj['ca.crt'] !== undefined) Object.assign(ca, { roots: stringField(obj, 'ca.crt', what), chain: typeof obj['chain.crt'] === 'string' ? obj['chain.crt'] : '' });
   return ca;
 }

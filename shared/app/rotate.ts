@@ -7,7 +7,7 @@ import type { LinkSpec } from '../link/spec.js';
 import { bundleTrust, retireVersions, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
-import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
+import { chainsToAny, inspectCertificate, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { SdsCredential } from '../pki/types.js';
 import { dueReason, linkFacts } from '../rotation/due.js';
 import { SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
@@ -60,7 +60,8 @@ function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<
     keyMatches: keyMatchesCertificate(cert, credential['tls.key']),
     dnsNames: summary.dnsNames,
     uris: summary.uris,
-    issuedBy: [...caCerts].filter(([, caCert]) => isIssuedBy(cert, caCert)).map(([generation]) => generation),
+    // Through the chain the leaf is sent with: a CA pool's generation is its roots, above the pool's issuing CA.
+    issuedBy: [...caCerts].filter(([, caCert]) => chainsToAny(cert, caCert)).map(([generation]) => generation),
     trust,
     foreignTrust,
   };

@@ -74,7 +74,7 @@ export const RESOURCES: ResourceKind[] = [
       return [
         str(issuer.name),
         str(issuer.type),
-        str(issuer.root?.subject),
+        str(issuer.root?.subject ?? issuer.roots?.[0]?.subject), // a CA pool: its first root
         relativeTime(issuer.notAfter, now),
         String(issuer.links?.length ?? '-'),
         relativeTime(issuer.createdAt, now).replace(/ ago$/, ''),

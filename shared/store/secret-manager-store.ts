@@ -5,6 +5,7 @@
 // own retries are switched off per call so the two layers do not multiply.
 import type { SecretManagerServiceClient, protos } from '@google-cloud/secret-manager';
 import { MeshlinkError, isMeshlinkError, type ErrorCode } from '../errors.js';
+import { GRPC, grpcCode, translateGrpcError } from '../grpc-status.js';
 import { crc32c } from './crc32c.js';
 import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
 import { FOREIGN_SECRET_NAME, type AccessedVersion, type ForeignSecretReader, type ListQuery, type SecretMetadata, type SecretPage, type SecretStore, type SecretVersionInfo, type VersionState } from './port.js';
@@ -32,40 +33,6 @@ export interface SecretManagerStoreOptions {
   timing?: RetryTiming;
 }
 
-/** gRPC status codes (fixed by the gRPC spec), by name. */
-const GRPC = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
-
-const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
-  [GRPC.NOT_FOUND]: 'not-found',
-  [GRPC.ALREADY_EXISTS]: 'already-exists',
-  [GRPC.FAILED_PRECONDITION]: 'conflict',
-  [GRPC.ABORTED]: 'conflict',
-  [GRPC.PERMISSION_DENIED]: 'permission-denied',
-  [GRPC.UNAUTHENTICATED]: 'permission-denied',
-  [GRPC.UNAVAILABLE]: 'unavailable',
-  [GRPC.DEADLINE_EXCEEDED]: 'unavailable',
-  [GRPC.RESOURCE_EXHAUSTED]: 'unavailable',
-  [GRPC.INTERNAL]: 'unavailable',
-  [GRPC.INVALID_ARGUMENT]: 'invalid-argument',
-};
-
 /**
  * Quota and unavailability are retried on every call: a refused call did nothing, and an
  * UNAVAILABLE one that did is recovered per call (see `Attempt`). DEADLINE_EXCEEDED leaves a
@@ -89,24 +56,9 @@ function sameMap(a: Record<string, string> | null | undefined, b: Record<string,
   return entries.length === Object.keys(b).length && entries.every(([k, v]) => b[k] === v);
 }
 
-const STATUS_NAME = Object.fromEntries(Object.entries(GRPC).map(([name, code]) => [code, name])) as Record<number, string>;
-
-function grpcCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/**
- * The one translation of client errors into port errors. `subject` names the secret (never a
- * payload); `overrides` re-reads a status where the call gives it another meaning.
- */
-function translateError(err: unknown, subject: string, overrides: Partial<Record<number, ErrorCode>> = {}): MeshlinkError {
-  if (err instanceof MeshlinkError) return err;
-  const status = grpcCode(err);
-  const code = (status !== undefined && (overrides[status] ?? CODE_OF_STATUS[status])) || 'internal';
-  const detail = (err as { details?: unknown } | null)?.details;
-  const reason = status === undefined ? String((err as Error | null)?.message ?? err) : `${STATUS_NAME[status] ?? status}${typeof detail === 'string' && detail ? `: ${detail}` : ''}`;
-  return new MeshlinkError(code, `Secret Manager: ${subject}: ${reason}`, { cause: err });
+/** The one translation of client errors into port errors (grpc-status.ts), naming the service. */
+function translateError(err: unknown, subject: string, overrides?: Partial<Record<number, ErrorCode>>): MeshlinkError {
+  return translateGrpcError('Secret Manager', err, subject, overrides);
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);

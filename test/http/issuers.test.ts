@@ -232,7 +232,7 @@ describe('PUT /issuers/{name} with {"type": "secretManager"}', () => {
   it.each([
     ['a secret that does not exist', { type: 'secretManager', secret: SECRET }, 'secret', /not found/],
     ['a secret name that is no resource name', { type: 'secretManager', secret: 'mesh-bundle' }, 'secret', /projects\/P\/secrets\/S/],
-    ['Google CA Service (not in this step)', { type: 'cas', pool: 'projects/p/locations/l/caPools/x' }, 'type', /not supported yet/],
+    ['a CA pool name that is no resource name', { type: 'cas', caPool: 'projects/p/caPools/x' }, 'caPool', /projects\/P\/locations\/L\/caPools\/X/],
     ['another type', { type: 'vault' }, 'type', /secretManager/],
   ])('refuses %s: 400 naming the field, nothing written', async (_what, body, path, message) => {
     const a = app();

@@ -61,7 +61,7 @@ describe('checks that need the stored payload', () => {
       async (app, current) => {
         const state = await app.state();
         const ca = await readCa(app.deps, 'mysql', state.cas[0]!.version);
-        const leaf = await mintLeaf({ ca, link: 'mysql', host: 'other.link.example.com', side: 'server', keyAlgorithm: 'ECDSA-P256', ttlMs: 30 * DAY, now: app.clock() });
+        const leaf = await mintLeaf({ ca: { certificate: ca.certificate, privateKey: ca.privateKey! }, link: 'mysql', host: 'other.link.example.com', side: 'server', keyAlgorithm: 'ECDSA-P256', ttlMs: 30 * DAY, now: app.clock() });
         return { 'tls.crt': leaf.certificate, 'tls.key': leaf.privateKey, 'ca.crt': current['ca.crt'] };
       },
       /^WrongHost/,
