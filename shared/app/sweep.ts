@@ -3,7 +3,8 @@
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
-// every sweep one summary line.
+// every sweep one summary line. Then, unless MESHLINK_PROBE=off, it probes every link's server
+// end (app/probe.ts), a few at a time.
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
@@ -11,6 +12,7 @@ import { LOG_EVENTS } from '../log-events.js';
 import { dueReason } from '../rotation/due.js';
 import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
+import { probeLinks, type ProbeSummary } from './probe.js';
 import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
@@ -28,11 +30,15 @@ export interface SweepReport {
   errors: { link: string; error: string }[];
   /** Days to the earliest leaf expiry among the listed links (none issued: absent). */
   minDaysToExpiry?: number;
+  /** What the probes of the listed links found (absent: probing off). */
+  probes?: ProbeSummary;
 }
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
   const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
+  const probing = deps.prober && deps.settings.probe.sweep;
+  const toProbe: string[] = [];
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
@@ -43,6 +49,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
       try {
         const state = decodeState(meta.annotations, meta.id);
         if (!state) continue;
+        if (probing && state.specVersion && !state.deleted) toProbe.push(link);
         const expiry = expiryFacts(state, now);
         if (expiry) {
           deps.log.info('link expiry', { event: LOG_EVENTS.linkExpiry, link, ...expiry });
@@ -61,6 +68,8 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     if (due.length > 0) report.rotated.push(...((await queue.enqueue(due)) ?? []));
     report.due.push(...due);
   }
+  // After the rotations: a probe then sees what they synced.
+  if (probing) report.probes = await probeLinks(deps, toProbe);
   deps.log.info('sweep done', {
     event: LOG_EVENTS.sweepDone,
     listed: report.listed,
@@ -69,6 +78,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     skipped: report.skipped.length,
     errors: report.errors.length,
     ...(report.minDaysToExpiry !== undefined ? { minDaysToExpiry: report.minDaysToExpiry } : {}),
+    ...(report.probes ? { probesFailed: report.probes.failed.length, probesOldLeaf: report.probes.oldLeaf.length } : {}),
   });
   return report;
 }

@@ -18,10 +18,10 @@ export async function closeServers(): Promise<void> {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 }
 
-function listen(server: net.Server): Promise<number> {
+function listen(server: net.Server, port = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port));
+    server.listen(port, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port));
   });
 }
 
@@ -37,13 +37,16 @@ function track(server: net.Server): void {
   });
 }
 
-/** The ingress gateway's role: the server Secret as loaded now; `credential` is read once (a gateway that never reloads it). */
-export async function gatewayServer(credential: SdsCredential): Promise<number> {
+/**
+ * The ingress gateway's role: the server Secret as loaded now; `credential` is read once (a
+ * gateway that never reloads it). On `port` when given (a link's gateway port), else any.
+ */
+export async function gatewayServer(credential: SdsCredential, port = 0): Promise<number> {
   const server = tls.createServer({ cert: credential['tls.crt'], key: credential['tls.key'], ca: credential['ca.crt'], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
   server.on('secureConnection', (socket) => socket.on('error', () => socket.destroy()));
   server.on('tlsClientError', () => undefined);
   track(server);
-  return listen(server);
+  return listen(server, port);
 }
 
 /** A TCP server that accepts and never answers: the probe's ClientHello gets nothing back. */
@@ -62,13 +65,13 @@ export async function closedPort(): Promise<number> {
 }
 
 /** `openssl s_server` requiring and verifying a client certificate against `ca` (PEM), serving `cert` and `key` (PEM). */
-export async function opensslServer(files: { cert: string; key: string; ca: string }): Promise<number> {
+export async function opensslServer(files: { cert: string; key: string; ca: string }, listenOn?: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'meshlink-probe-'));
   const path = (name: string, text: string) => {
     writeFileSync(join(dir, name), text, { mode: 0o600 });
     return join(dir, name);
   };
-  const port = await closedPort();
+  const port = listenOn ?? (await closedPort());
   const args = ['s_server', '-accept', `${LOOPBACK}:${port}`, '-cert', path('tls.crt', files.cert), '-key', path('tls.key', files.key), '-CAfile', path('ca.crt', files.ca), '-Verify', '1', '-verify_return_error', '-naccept', '100'];
   const child: ChildProcessWithoutNullStreams = spawn('openssl', args, { stdio: 'pipe' });
   let out = '';
