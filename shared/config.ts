@@ -45,7 +45,8 @@ type RotationSettingName =
   | 'syncRetryMs'
   | 'leaseMs'
   | 'sweepPageSize'
-  | 'rotationConcurrency';
+  | 'rotationConcurrency'
+  | 'servedGraceMs';
 
 /** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
 const ROTATION_DURATIONS: [string, RotationSettingName][] = [
@@ -55,6 +56,7 @@ const ROTATION_DURATIONS: [string, RotationSettingName][] = [
   ['MESHLINK_VERSION_RETENTION', 'versionRetentionMs'],
   ['MESHLINK_SYNC_RETRY', 'syncRetryMs'],
   ['MESHLINK_LEASE', 'leaseMs'],
+  ['MESHLINK_PROBE_GRACE', 'servedGraceMs'],
 ];
 const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
   ['MESHLINK_SWEEP_PAGE_SIZE', 'sweepPageSize', 25_000],

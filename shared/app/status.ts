@@ -8,6 +8,7 @@ import { linkFacts } from '../rotation/due.js';
 import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
 import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
 import { rolloverSchedule } from '../rotation/rollover.js';
+import { servedWarning } from '../rotation/served.js';
 import type { ProbeRecord } from '../probe/record.js';
 
 export interface SideStatus {
@@ -59,7 +60,7 @@ export interface RotationStatus {
   rollover?: LinkState['rollover'];
   /** The rotation's next step, as the plan sees it from the state (given a time and settings). */
   next?: { step: string; at?: string; reason: string };
-  /** A rollover cutting a wait short (or unable to finish) before the old CA expires. */
+  /** A rollover cutting a wait short (or unable to finish) before the old CA expires; a superseded server leaf retired while the probe saw it still served. */
   warning?: string;
 }
 
@@ -171,8 +172,8 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
     const facts = linkFacts(spec, state);
     const step = planNextStep(facts, at.now, at.settings);
     status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
-    const warning = rolloverSchedule(facts, at.now, at.settings).warning;
-    if (warning) status.warning = warning;
+    const warnings = [rolloverSchedule(facts, at.now, at.settings).warning, servedWarning(facts, at.now, at.settings.servedGraceMs)].filter((w) => w !== undefined);
+    if (warnings.length > 0) status.warning = warnings.join('; ');
   }
   return status;
 }
