@@ -7,6 +7,7 @@ import { applyLink } from '../../shared/app/provision.js';
 import { linkSummary, type LinkStatus } from '../../shared/app/status.js';
 import { loadLink } from '../../shared/app/link-record.js';
 import { checkLine, probeCheck } from '../../shared/cli/checks.js';
+import { describeLink } from '../../shared/cli/describe.js';
 import type { ProbeRecord } from '../../shared/probe/record.js';
 import { linkPage, statusPage } from '../../shared/ui/pages.js';
 import { linkRow } from '../../shared/ui/view.js';
@@ -36,6 +37,13 @@ describe('meshlink check: probe', () => {
     const result = probeCheck(withProbe(probe), app.clock());
     expect(result).toMatchObject({ check: 'probe', subject: 'link/mysql', status });
     expect(checkLine(result)).toMatch(message);
+  });
+});
+
+describe('meshlink describe link: probe', () => {
+  it('says what the last probe found, and never-probed for none', () => {
+    expect(describeLink(withProbe(refused), app.clock())).toMatch(/^Probe: +probe of 203\.0\.113\.7:13306 failed, refused: /m);
+    expect(describeLink(withProbe(undefined), app.clock())).toMatch(/^Probe: +not probed yet$/m);
   });
 });
 
