@@ -11,19 +11,21 @@ import { probeRecord, probeTarget, sweepRecords, type ProbeRecord } from '../pro
 import type { ProbeObservation } from '../probe/port.js';
 import { readCredential } from './credentials.js';
 import type { AppDeps } from './deps.js';
-import { loadLink } from './link-record.js';
+import { loadLink, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 
 export interface ProbeOptions {
   /** `always` (POST :probe: the answer is what GET shows next), or `on-change` (the sweep: a write only when the verdict changed). */
   save: 'always' | 'on-change';
+  /** The link as already read (the sweep's listing): no metadata read then, but on a conflicting save. */
+  record?: LinkRecord;
 }
 
 /** Probes one link now and records the result; `not-found` for no such link. */
 export async function probeLink(deps: AppDeps, name: string, options: ProbeOptions = { save: 'always' }): Promise<ProbeRecord> {
   const prober = deps.prober;
   if (!prober) throw new MeshlinkError('internal', 'no prober is configured in this deployment');
-  const loaded = await loadLink(deps, name);
+  const loaded = options.record ?? (await loadLink(deps, name));
   if (!loaded || !loaded.state.specVersion || loaded.state.deleted) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, loaded);
   const target = probeTarget(spec, loaded.state);
@@ -34,7 +36,7 @@ export async function probeLink(deps: AppDeps, name: string, options: ProbeOptio
   }
   const result = probeRecord(target, observation, loaded.state, deps.clock(), loaded.state.probe);
   logResult(deps, name, result);
-  await saveProbe(deps, name, result, options.save);
+  await saveProbe(deps, loaded, result, options.save);
   return result;
 }
 
@@ -48,13 +50,15 @@ function logResult(deps: AppDeps, link: string, result: ProbeRecord): void {
 }
 
 /**
- * Writes the result into the link's state with one compare-and-swap save. Never while a worker
- * holds the link (its next save would conflict): the result is then only answered and logged, and
- * the next probe records it.
+ * Writes the result into the link's state with one compare-and-swap save on the record as read
+ * before the dial (read again only if it changed meanwhile). Never while a worker holds the link
+ * (its next save would conflict): the result is then only answered and logged, and the next probe
+ * records it.
  */
-async function saveProbe(deps: AppDeps, name: string, result: ProbeRecord, save: ProbeOptions['save']): Promise<void> {
+async function saveProbe(deps: AppDeps, loaded: LinkRecord, result: ProbeRecord, save: ProbeOptions['save']): Promise<void> {
+  let record: LinkRecord | undefined = loaded;
   for (let attempt = 0; attempt < 2; attempt++) {
-    const record = await loadLink(deps, name);
+    if (attempt > 0) record = await loadLink(deps, loaded.link);
     if (!record || record.state.deleted) return;
     if (save === 'on-change' && !sweepRecords(record.state.probe, result)) return;
     if (leaseHeld(record.state, deps.clock())) return;
@@ -77,15 +81,21 @@ export interface ProbeSummary {
   skipped: number;
 }
 
-/** Probes the links, `settings.probe.concurrency` at a time; one link's failure does not stop the others. */
-export async function probeLinks(deps: AppDeps, names: readonly string[]): Promise<ProbeSummary> {
-  const summary: ProbeSummary = { ok: 0, failed: [], oldLeaf: [], skipped: 0 };
+export function emptyProbeSummary(): ProbeSummary {
+  return { ok: 0, failed: [], oldLeaf: [], skipped: 0 };
+}
+
+/**
+ * Probes the links, `settings.probe.concurrency` at a time, adding to `summary`; one link's failure
+ * does not stop the others. A link given with its record (as listed) costs no metadata read.
+ */
+export async function probeLinks(deps: AppDeps, links: readonly { link: string; record?: LinkRecord }[], summary = emptyProbeSummary()): Promise<ProbeSummary> {
   const limit = pLimit(deps.settings.probe.concurrency);
   await Promise.all(
-    names.map((link) =>
+    links.map(({ link, record }) =>
       limit(async () => {
         try {
-          const result = await probeLink(deps, link, { save: 'on-change' });
+          const result = await probeLink(deps, link, { save: 'on-change', ...(record ? { record } : {}) });
           if (result.outcome === 'skipped') summary.skipped++;
           else if (result.outcome === 'error') summary.failed.push({ link, error: `${result.error!.kind}: ${result.error!.message}` });
           else summary.ok++;

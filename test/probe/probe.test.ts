@@ -141,6 +141,25 @@ describe('the sweep probes every link', () => {
     expect(((await call(app.deps, 'GET', '/links/mysql')).body as any).probe).toMatchObject({ outcome: 'error', error: { kind: 'refused' } });
   });
 
+  it('costs no metadata read beyond the listing: two payload accesses a link, a write only for a changed verdict', async () => {
+    const app = testApp();
+    const names = ['a', 'b', 'c'];
+    for (const [i, name] of names.entries()) {
+      await applyLink(app.deps, specInput({ server: { cluster: 'server-cluster', service: `${name}.default.svc.cluster.local`, port: 3306, address: '203.0.113.7', gatewayPort: 20001 + i } }, name));
+    }
+    app.deps.prober = { probe: async () => ({ ok: false, error: { kind: 'refused', message: 'ECONNREFUSED' }, latencyMs: 1 }) };
+    const idle = { enqueue: async () => {} };
+    const cost = async () => {
+      const before = { ...app.store.calls, reads: app.store.metadataReads, accesses: app.store.payloadReads, writes: app.store.writes };
+      const report = await sweep(app.deps, idle);
+      return { report, reads: app.store.metadataReads - before.reads, accesses: app.store.payloadReads - before.accesses, writes: app.store.writes - before.writes };
+    };
+    const first = await cost();
+    expect(first.report.probes!.failed.map((f) => f.link)).toEqual(names);
+    expect(first).toMatchObject({ reads: 1, accesses: 2 * names.length, writes: names.length });
+    expect(await cost()).toMatchObject({ reads: 1, accesses: 2 * names.length, writes: 0 });
+  });
+
   it('MESHLINK_PROBE=off: the sweep probes nothing (POST :probe still runs)', async () => {
     const app = await localApp({ MESHLINK_PROBE: 'off' });
     await gatewayServer(await app.serverSecret(), app.gatewayPort);
