@@ -7,6 +7,7 @@ import { handleApiRequest, rawBody, type ApiResponse, type Route } from './http-
 import { toApiRequest } from './http-request.js';
 import { runtimeDeps } from './runtime.js';
 import './registration.js';
+import { probeRoutes } from './probe.js';
 import { rotationRoutes } from './rotation.js';
 import { uiRoutes } from './ui.js';
 
@@ -26,6 +27,6 @@ function send(res: ff.Response, response: ApiResponse): void {
 }
 
 ff.http(FUNCTION_NAMES.api, async (req, res) => {
-  const response = await handleApiRequest(await runtimeDeps(), toApiRequest(req), [...rotationRoutes, ...uiRoutes, ...localRoutes]);
+  const response = await handleApiRequest(await runtimeDeps(), toApiRequest(req), [...rotationRoutes, ...probeRoutes, ...uiRoutes, ...localRoutes]);
   send(res, response);
 });

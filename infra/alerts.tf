@@ -31,6 +31,10 @@ locals {
       description = "A rotation sweep failed (sweep-failed)."
       filter      = "${local.meshlink_logs} AND jsonPayload.event=\"sweep-failed\" AND severity>=ERROR"
     }
+    "probe-failed" = {
+      description = "A link's probe failed: its server end refused, timed out, or served a certificate the link does not accept (probe-failed)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"probe-failed\" AND severity>=WARNING"
+    }
   }
 
   # A log-based metric's monitored resource is the resource of the lines it counts.
@@ -199,5 +203,33 @@ resource "google_monitoring_alert_policy" "sweep" {
   documentation {
     mime_type = "text/markdown"
     content   = "The rotation sweep has not finished for a while, or failed. Check the `${var.prefix}-sweep` function, the scheduler job and its dead-letter subscription."
+  }
+}
+
+resource "google_monitoring_alert_policy" "probe_failed" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: link probe failing"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "probe-failed lines, more than one in 30 minutes"
+    condition_threshold {
+      # Each sweep probes every link: two failures in a row (at 15-minute sweeps) is not a blip.
+      filter          = local.metric_filter["probe-failed"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 1
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "1800s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A link's probe keeps failing (label `link`; the line names `target`, `kind` and `reason`): its gateway does not answer, or serves a certificate the link does not accept. Its `probe` is on the status page; `POST /links/{name}:probe` tries again now."
   }
 }

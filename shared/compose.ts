@@ -9,6 +9,7 @@ import type { ForeignSecretReader, SecretStore } from './store/port.js';
 import { KubernetesClusterResolver } from './clusters/resolver.js';
 import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
+import type { Prober } from './probe/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './app/rotation-queue.js';
 import type { CertificateAuthorityService } from './cas/port.js';
@@ -26,6 +27,12 @@ async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignS
     ...(location ? { location } : {}),
     ...(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {}),
   });
+}
+
+/** The probe dials with node:tls; MESHLINK_PROBE=off only stops the sweep's probes (POST :probe still runs when asked). */
+async function makeProber(): Promise<Prober> {
+  const { TlsProber } = await import('./probe/tls-probe.js');
+  return new TlsProber();
 }
 
 /** Refuses references of a kind the deployment was not given access to (MESHLINK_CLUSTER_ACCESS). */
@@ -67,9 +74,10 @@ export async function composeApp(config: Config, options: { workerId: string; cl
       }),
       config.clusterAccess,
     ),
+    prober: await makeProber(),
     clock: options.clock ?? systemClock,
     log: options.log ?? createLogger({ minSeverity: config.logLevel }),
-    settings: { ...DEFAULT_SETTINGS, ...config.rotation, secretPrefix: config.secretPrefix },
+    settings: { ...DEFAULT_SETTINGS, ...config.rotation, secretPrefix: config.secretPrefix, probe: config.probe },
     workerId: options.workerId,
   };
 }

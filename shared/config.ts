@@ -2,7 +2,7 @@
 // with a message naming the variable. The composition root (compose.ts) turns it into adapters.
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
-import type { AppSettings } from './app/deps.js';
+import { DEFAULT_SETTINGS, type AppSettings } from './app/deps.js';
 import { connectGatewayEndpoint as connectGatewayEndpointOf } from './clusters/cluster-ref.js';
 
 export interface Config {
@@ -35,6 +35,8 @@ export interface Config {
   clusterAccess?: ('gke' | 'fleet' | 'kubeconfig')[];
   /** Rotation settings given in the environment (the rest keep DEFAULT_SETTINGS); docs/rotation.md. */
   rotation: Partial<Pick<AppSettings, RotationSettingName>>;
+  /** The link health probe (MESHLINK_PROBE, MESHLINK_PROBE_TIMEOUT, MESHLINK_PROBE_CONCURRENCY). */
+  probe: AppSettings['probe'];
 }
 
 type RotationSettingName =
@@ -45,7 +47,8 @@ type RotationSettingName =
   | 'syncRetryMs'
   | 'leaseMs'
   | 'sweepPageSize'
-  | 'rotationConcurrency';
+  | 'rotationConcurrency'
+  | 'servedGraceMs';
 
 /** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
 const ROTATION_DURATIONS: [string, RotationSettingName][] = [
@@ -55,6 +58,7 @@ const ROTATION_DURATIONS: [string, RotationSettingName][] = [
   ['MESHLINK_VERSION_RETENTION', 'versionRetentionMs'],
   ['MESHLINK_SYNC_RETRY', 'syncRetryMs'],
   ['MESHLINK_LEASE', 'leaseMs'],
+  ['MESHLINK_PROBE_GRACE', 'servedGraceMs'],
 ];
 const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
   ['MESHLINK_SWEEP_PAGE_SIZE', 'sweepPageSize', 25_000],
@@ -171,6 +175,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     problems.push({ path: 'MESHLINK_VERSION_RETENTION', message: 'must not be shorter than MESHLINK_VERSION_GRACE' });
   }
 
+  const probe = parseProbe(get, problems);
+
   if (problems.length > 0) {
     throw new MeshlinkError('invalid-argument', `invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { details: problems });
   }
@@ -187,5 +193,27 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ...(casEndpoint ? { casEndpoint } : {}),
     ...(clusterAccess ? { clusterAccess } : {}),
     rotation,
+    probe,
   };
+}
+
+/** Whether the sweep probes the links (`off` where the functions cannot reach the gateways), each dial's limit, how many at once. */
+function parseProbe(get: (name: string) => string | undefined, problems: ErrorDetail[]): AppSettings['probe'] {
+  const probe = { ...DEFAULT_SETTINGS.probe };
+  const mode = get('MESHLINK_PROBE');
+  if (mode === 'off') probe.sweep = false;
+  else if (mode !== undefined && mode !== 'on') problems.push({ path: 'MESHLINK_PROBE', message: 'must be on or off' });
+  const timeout = get('MESHLINK_PROBE_TIMEOUT');
+  if (timeout !== undefined) {
+    const ms = parseDuration(timeout);
+    if (ms === undefined || ms > 60_000) problems.push({ path: 'MESHLINK_PROBE_TIMEOUT', message: 'must be a duration up to 1m such as 5s' });
+    else probe.timeoutMs = ms;
+  }
+  const concurrency = get('MESHLINK_PROBE_CONCURRENCY');
+  if (concurrency !== undefined) {
+    const n = Number(concurrency);
+    if (!/^\d+$/.test(concurrency) || n < 1 || n > 256) problems.push({ path: 'MESHLINK_PROBE_CONCURRENCY', message: 'must be a whole number from 1 to 256' });
+    else probe.concurrency = n;
+  }
+  return probe;
 }

@@ -12,6 +12,8 @@ export const LOG_EVENTS = {
   sweepDone: 'sweep-done',
   /** A sweep that did not finish (ERROR). */
   sweepFailed: 'sweep-failed',
+  /** A link's probe failed: its server end refused, timed out, or served a certificate we do not accept (WARNING). */
+  probeFailed: 'probe-failed',
 } as const;
 
 export type LogEvent = (typeof LOG_EVENTS)[keyof typeof LOG_EVENTS];

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { CertificateAuthorityService } from '../cas/port.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';
+import type { Prober } from '../probe/port.js';
 import { DEFAULT_ROTATION_SETTINGS, type RotationSettings } from '../rotation/plan.js';
 import type { ForeignSecretReader, SecretStore } from '../store/port.js';
 
@@ -15,6 +16,8 @@ export interface AppSettings extends RotationSettings {
   sweepPageSize: number;
   /** Links rotated at once by the in-process fan-out (local runs, POST /rotations:sweep without Pub/Sub). */
   rotationConcurrency: number;
+  /** The link health probe (app/probe.ts): whether the sweep probes every link, at most how many at once, each dial's limit. */
+  probe: { sweep: boolean; concurrency: number; timeoutMs: number };
 }
 
 export interface AppDeps {
@@ -24,6 +27,8 @@ export interface AppDeps {
   /** Google CA Service, for issuers of type cas (absent: such issuers are refused). */
   cas?: CertificateAuthorityService;
   clusters: ClusterResolver;
+  /** Dials a link's server end (probe/tls-probe.ts); absent: links are not probed (POST :probe answers that). */
+  prober?: Prober;
   clock: Clock;
   log: Logger;
   settings: AppSettings;
@@ -37,4 +42,5 @@ export const DEFAULT_SETTINGS: AppSettings = {
   leaseMs: 120_000,
   sweepPageSize: 1000,
   rotationConcurrency: 4,
+  probe: { sweep: true, concurrency: 8, timeoutMs: 5_000 },
 };

@@ -8,6 +8,8 @@ import { linkFacts } from '../rotation/due.js';
 import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
 import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
 import { rolloverSchedule } from '../rotation/rollover.js';
+import { servedWarning } from '../rotation/served.js';
+import type { ProbeRecord } from '../probe/record.js';
 
 export interface SideStatus {
   cluster: string;
@@ -58,7 +60,7 @@ export interface RotationStatus {
   rollover?: LinkState['rollover'];
   /** The rotation's next step, as the plan sees it from the state (given a time and settings). */
   next?: { step: string; at?: string; reason: string };
-  /** A rollover cutting a wait short (or unable to finish) before the old CA expires. */
+  /** A rollover cutting a wait short (or unable to finish) before the old CA expires; a superseded server leaf retired while the probe saw it still served. */
   warning?: string;
 }
 
@@ -77,6 +79,8 @@ export interface LinkStatus {
   lastError?: string;
   /** Places an update moved the link from, not cleared yet (they go once both sides are synced). */
   pendingCleanup?: LinkState['stale'];
+  /** The last probe of the server end (POST /links/{name}:probe, or the sweep). */
+  probe?: ProbeRecord;
   createdAt: string;
   updatedAt: string;
   spec: unknown;
@@ -100,6 +104,17 @@ export interface LinkSummary {
   server: SideSummary;
   nextRenewal?: string;
   lastError?: string;
+  /** The last probe's verdict (the state holds it: no extra read). */
+  probe?: ProbeVerdict;
+}
+
+/** What a listing shows of the last probe. */
+export type ProbeVerdict = Pick<ProbeRecord, 'at' | 'outcome' | 'current' | 'error' | 'reason'>;
+
+function probeVerdict(probe: ProbeRecord | undefined): Pick<LinkSummary, 'probe'> {
+  if (!probe) return {};
+  const { at, outcome, current, error, reason } = probe;
+  return { probe: { at, outcome, ...(current !== undefined ? { current } : {}), ...(error ? { error } : {}), ...(reason ? { reason } : {}) } };
 }
 
 /** The issuer field of a status: the issuer's name and the roots the link's CAs anchor to. */
@@ -130,6 +145,7 @@ export function linkSummary(name: string, state: LinkState): LinkSummary {
     server: side('server'),
     ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),
     ...(state.lastError ? { lastError: state.lastError } : {}),
+    ...probeVerdict(state.probe),
   };
 }
 
@@ -156,8 +172,8 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
     const facts = linkFacts(spec, state);
     const step = planNextStep(facts, at.now, at.settings);
     status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
-    const warning = rolloverSchedule(facts, at.now, at.settings).warning;
-    if (warning) status.warning = warning;
+    const warnings = [rolloverSchedule(facts, at.now, at.settings).warning, servedWarning(facts, at.now, at.settings.servedGraceMs)].filter((w) => w !== undefined);
+    if (warnings.length > 0) status.warning = warnings.join('; ');
   }
   return status;
 }
@@ -230,6 +246,7 @@ export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, a
     ...(state.nextRenewal ? { nextRenewal: state.nextRenewal } : {}),
     ...(state.lastError ? { lastError: state.lastError } : {}),
     ...(state.stale?.length ? { pendingCleanup: state.stale } : {}),
+    ...(state.probe ? { probe: state.probe } : {}),
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     spec: specDoc,

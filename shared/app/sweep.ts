@@ -3,7 +3,8 @@
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
-// every sweep one summary line.
+// every sweep one summary line. Unless MESHLINK_PROBE=off, it also probes each page's links' server
+// ends (app/probe.ts), a few at a time, once the page's due links are handed over.
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
@@ -11,7 +12,8 @@ import { LOG_EVENTS } from '../log-events.js';
 import { dueReason } from '../rotation/due.js';
 import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
-import { linkSecretPages } from './link-record.js';
+import { emptyProbeSummary, probeLinks, type ProbeSummary } from './probe.js';
+import { LinkRecord, linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
 
@@ -28,14 +30,19 @@ export interface SweepReport {
   errors: { link: string; error: string }[];
   /** Days to the earliest leaf expiry among the listed links (none issued: absent). */
   minDaysToExpiry?: number;
+  /** What the probes of the listed links found (absent: probing off). */
+  probes?: ProbeSummary;
 }
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
   const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
+  const probing = deps.prober && deps.settings.probe.sweep;
+  if (probing) report.probes = emptyProbeSummary();
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
+    const toProbe: { link: string; record?: LinkRecord }[] = [];
     for (const meta of page) {
       report.listed++;
       const link = meta.labels[STORE_LABEL_LINK];
@@ -49,6 +56,8 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
           if (report.minDaysToExpiry === undefined || expiry.daysToExpiry < report.minDaysToExpiry) report.minDaysToExpiry = expiry.daysToExpiry;
         }
         const reason = dueReason(state, link, now, deps.settings);
+        // The listed state serves a link left alone; a due one is read again after its rotation.
+        if (probing && state.specVersion && !state.deleted) toProbe.push({ link, ...(reason ? {} : { record: new LinkRecord(deps, link, meta, state) }) });
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
         else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });
@@ -60,6 +69,8 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     // Page by page: a sweep cut short still hands over what it found.
     if (due.length > 0) report.rotated.push(...((await queue.enqueue(due)) ?? []));
     report.due.push(...due);
+    // After the page's rotations (in process): a probe then sees what they synced.
+    if (report.probes) await probeLinks(deps, toProbe, report.probes);
   }
   deps.log.info('sweep done', {
     event: LOG_EVENTS.sweepDone,
@@ -69,6 +80,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     skipped: report.skipped.length,
     errors: report.errors.length,
     ...(report.minDaysToExpiry !== undefined ? { minDaysToExpiry: report.minDaysToExpiry } : {}),
+    ...(report.probes ? { probesFailed: report.probes.failed.length, probesOldLeaf: report.probes.oldLeaf.length } : {}),
   });
   return report;
 }

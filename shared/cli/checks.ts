@@ -4,7 +4,7 @@ import type { LinkStatus } from '../app/status.js';
 import { relativeTime } from './format.js';
 
 export interface CheckResult {
-  /** Stable name for scripts: `server`, `synced`, `renewal`, `cleanup`, `issuer-validity`. */
+  /** Stable name for scripts: `server`, `synced`, `renewal`, `cleanup`, `probe`, `issuer-validity`. */
   check: string;
   /** What it is about: `link/mysql`, `issuer/corp`, the server URL. */
   subject: string;
@@ -79,8 +79,20 @@ export function issuerChecks(issuers: IssuerView[] | 'unsupported', links: LinkS
   });
 }
 
+/** The last probe of the server end: failed, or an old leaf served, fails; none or skipped is skipped (a server of older code has no probe). */
+export function probeCheck(link: LinkStatus, now: Date): CheckResult {
+  const subject = `link/${link.name}`;
+  const probe = link.probe;
+  if (!probe) return { check: 'probe', subject, status: 'skipped', message: 'not probed yet' };
+  const seen = `(probed ${relativeTime(probe.at, now)})`;
+  if (probe.outcome === 'skipped') return { check: 'probe', subject, status: 'skipped', message: `not probed: ${probe.reason ?? 'no reason given'}` };
+  if (probe.outcome === 'error') return { check: 'probe', subject, status: 'failed', message: `probe of ${probe.target ?? 'the server'} failed, ${probe.error?.kind ?? 'error'}: ${probe.error?.message ?? ''} ${seen}` };
+  if (probe.current === false) return { check: 'probe', subject, status: 'failed', message: `the gateway at ${probe.target ?? 'the server'} serves an older leaf than the stored one ${seen}` };
+  return { check: 'probe', subject, status: 'ok', message: `${probe.partner ? "the partner's server" : 'the gateway'} serves ${probe.partner ? 'a certificate we accept' : 'the current leaf'} ${seen}` };
+}
+
 export function linkChecks(links: LinkStatus[], now: Date): CheckResult[] {
-  return links.flatMap((link) => [syncedCheck(link), renewalCheck(link, now), cleanupCheck(link)]);
+  return links.flatMap((link) => [syncedCheck(link), renewalCheck(link, now), cleanupCheck(link), probeCheck(link, now)]);
 }
 
 const MARK: Record<CheckResult['status'], string> = { ok: '√', failed: '×', skipped: '-' };

@@ -1,6 +1,7 @@
 // `meshlink describe link NAME`: a link's status in words: both sides, expiry and renewal
-// times, CA generations, phase, last sync and last error. Pure: the time is a parameter.
+// times, CA generations, phase, last sync, last error and last probe. Pure: the time is a parameter.
 import type { LinkStatus, SideStatus } from '../app/status.js';
+import { probeCheck } from './checks.js';
 import { when } from './format.js';
 
 const SIDES = ['client', 'server'] as const;
@@ -67,6 +68,7 @@ export function describeLink(link: LinkStatus, now: Date): string {
         ['Phase', `${link.phase} since ${when(link.rotation?.phaseSince, now)}`],
         ['Next renewal', link.nextRenewal ? when(link.nextRenewal, now) : 'none scheduled'],
         ['Last error', link.lastError ?? 'none'],
+        ['Probe', probeCheck(link, now).message],
         ['Created', when(link.createdAt, now)],
         ['Updated', when(link.updatedAt, now)],
       ],
@@ -90,6 +92,7 @@ export function describeLink(link: LinkStatus, now: Date): string {
         ['Next step', nextStep(r.next, now)],
         ['Forced', r.forced ? [r.forced.leaf ? `leaf rotation since ${when(r.forced.leaf.at, now)}` : '', r.forced.ca ? `CA rollover to generation ${r.forced.ca.generation} since ${when(r.forced.ca.at, now)}` : ''].filter(Boolean).join('; ') : undefined],
         ['Retired versions', String(r.retiredVersions)],
+        ['Warning', r.warning],
       ],
       '  ',
     ),

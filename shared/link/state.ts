@@ -4,6 +4,7 @@
 import type { Side, StoreRole } from './names.js';
 import type { LinkSpec } from './spec.js';
 import { MeshlinkError } from '../errors.js';
+import type { ProbeRecord } from '../probe/record.js';
 
 /**
  * Store annotation keys. Secret Manager allows only letters, digits, `-`, `_` and `.` in
@@ -188,6 +189,8 @@ export interface LinkState {
    * `staleFailedAt`), invisible to reads, until the sweep clears them (app/delete.ts).
    */
   deleted?: { at: string; istioApiVersion: LinkSpec['istioApiVersion'] };
+  /** The last probe of the server end (app/probe.ts): bounded, rewritten by the sweep only when its verdict changes. */
+  probe?: ProbeRecord;
   /** Held while one worker changes the link (invariant 2: two workers rotate once). */
   lease?: { holder: string; until: string };
   createdAt: string;

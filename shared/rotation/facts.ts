@@ -74,6 +74,8 @@ export interface RotationFacts {
   retired: RetiredVersion[];
   /** Places a spec update moved the link away from, not cleared yet: how many, and when clearing last failed. */
   stale?: { places: number; failedAt?: Date };
+  /** The server leaf our gateway was last seen serving (the probe); absent when no probe reached it. */
+  served?: { fingerprint: string; at: Date };
 }
 
 /** How to compute a renewal time from a validity window (the spec's renewBefore, or none). */
@@ -140,5 +142,6 @@ export function factsFromState(state: LinkState, identity: Record<Side, string>,
     ...(state.forced ? { forced: state.forced } : {}),
     retired: state.retired ?? [],
     ...(state.stale?.length ? { stale: { places: state.stale.length, ...(state.staleFailedAt ? { failedAt: new Date(state.staleFailedAt) } : {}) } } : {}),
+    ...(state.probe?.served && !state.probe.partner ? { served: { fingerprint: state.probe.served.fingerprint, at: new Date(state.probe.at) } } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } f
 import { peerOf, type RotationFacts } from './facts.js';
 import { latestRolloverStart } from './renewal.js';
 import { rolloverGraceMs, rolloverSchedule } from './rollover.js';
+import { servedGateAt } from './served.js';
 
 export interface RotationSettings {
   /** Each rollover phase waits this long after both clusters hold the previous one (SDS propagation). */
@@ -32,6 +33,8 @@ export interface RotationSettings {
   maxClockSkewMs: number;
   /** Superseded versions remembered per link; the oldest beyond this are destroyed early (the state is one annotation). */
   maxRetiredVersions: number;
+  /** A superseded server leaf version waits at most this long for the probe to see the current leaf served (served.ts). */
+  servedGraceMs: number;
 }
 
 export const DEFAULT_ROTATION_SETTINGS: RotationSettings = {
@@ -42,6 +45,7 @@ export const DEFAULT_ROTATION_SETTINGS: RotationSettings = {
   syncRetryMs: 300_000,
   maxClockSkewMs: 300_000,
   maxRetiredVersions: 16,
+  servedGraceMs: 86_400_000,
 };
 
 export type Step =
@@ -121,7 +125,7 @@ function retirement(f: RotationFacts, now: Date, s: RotationSettings): { disable
     if (inUse(r)) return; // a cluster still projects it (its sync failed): wait for the sync
     const since = Date.parse(r.since);
     const destroyAt = since + s.versionRetentionMs;
-    const disableAt = since + s.versionGraceMs;
+    const disableAt = servedGateAt(f, r, since + s.versionGraceMs, s.servedGraceMs);
     if (t >= destroyAt || i < excess) destroy.push(r);
     else if (!r.disabled && t >= disableAt) disable.push(r);
     else {

@@ -7,7 +7,7 @@ import type { LinkStatus, LinkSummary } from '../app/status.js';
 import { html, SafeHtml } from './html.js';
 import { formatTime, relativeTime } from './time.js';
 import { timelineSvg } from './timeline.js';
-import { issuerOf, linkRow, sideView, timelineEvents, type LinkRow, type SideName } from './view.js';
+import { issuerOf, linkRow, probeView, sideView, timelineEvents, type LinkRow, type ProbeView, type SideName } from './view.js';
 
 /** Seconds between reloads of a page (a meta refresh: no script needed). */
 export const REFRESH_SECONDS = 30;
@@ -79,6 +79,11 @@ function syncCell(row: LinkRow): SafeHtml {
   return html`<span class="bad">not synced</span>: ${row.sides.filter((s) => !s.synced).map((s, i) => html`${i > 0 ? ', ' : ''}${s.side} ${s.sync}`)}`;
 }
 
+function probeCell(probe: ProbeView | undefined): SafeHtml {
+  if (!probe) return html`<span class="muted">—</span>`;
+  return html`<span class="${probe.healthy ? 'ok' : 'bad'}"${probe.detail ? html` title="${probe.detail}"` : ''}>${probe.text}</span>`;
+}
+
 function errorCell(text: string | undefined): SafeHtml {
   return text ? html`<span class="error">${text}</span>` : html`<span class="muted">—</span>`;
 }
@@ -95,7 +100,7 @@ export function statusPage(statuses: readonly LinkSummary[], now: Date): string 
     const row = linkRow(status, now);
     return html`<tr class="link${row.unhealthy ? ' unhealthy' : ''}" data-link="${row.name}">
 <td><a href="${linkHref(row.name)}">${row.name}</a></td><td>${sideCell(row, 'client')}</td><td>${sideCell(row, 'server')}</td>
-<td>${row.phase}</td><td>${syncCell(row)}</td><td>${errorCell(row.lastError)}</td><td>${row.issuer}</td><td>${row.caGeneration}</td>
+<td>${row.phase}</td><td>${syncCell(row)}</td><td class="probe">${probeCell(row.probe)}</td><td>${errorCell(row.lastError)}</td><td>${row.issuer}</td><td>${row.caGeneration}</td>
 <td>${when(row.leafExpiry, now)}</td><td>${when(row.nextRenewal, now)}</td></tr>`;
   });
   const unhealthy = statuses.filter((s) => linkRow(s, now).unhealthy).length;
@@ -104,7 +109,7 @@ export function statusPage(statuses: readonly LinkSummary[], now: Date): string 
 ${
   statuses.length === 0
     ? html`<p class="empty">No link yet: <code>POST /links</code> creates one.</p>`
-    : html`<table id="links"><thead><tr><th>Link</th><th>Client side</th><th>Server side</th><th>Phase</th><th>Synced</th><th>Last error</th><th>Issuer</th><th>CA generation</th><th>Leaf expiry</th><th>Next renewal</th></tr></thead>
+    : html`<table id="links"><thead><tr><th>Link</th><th>Client side</th><th>Server side</th><th>Phase</th><th>Synced</th><th>Probe</th><th>Last error</th><th>Issuer</th><th>CA generation</th><th>Leaf expiry</th><th>Next renewal</th></tr></thead>
 <tbody>${rows}</tbody></table>`
 }
 <h2>Timeline</h2>
@@ -125,6 +130,8 @@ export function linkPage(status: LinkStatus, now: Date): string {
     (ca) => html`<tr><td>${ca.generation}${ca.signing ? html` <span class="ok">signing</span>` : ''}</td><td>${when(ca.notAfter, now)}</td><td>${when(ca.renewAt, now)}</td><td>${fingerprint(ca.fingerprint)}</td></tr>`,
   );
   const next = status.rotation.next;
+  const probe = probeView(status.probe);
+  const served = status.probe?.served;
   const body = html`<p><a href="/">← all links</a></p>
 <h1>${status.name}</h1>
 <p class="meta">${status.host} · ${status.protocol} · phase ${status.phase} since ${formatTime(status.rotation.phaseSince)} · issuer ${issuerOf(status)}</p>
@@ -135,6 +142,12 @@ ${status.lastError ? html`<p>Last error: <span class="error" id="last-error">${s
 <table id="cas"><thead><tr><th>Generation</th><th>Expiry</th><th>Renews</th><th>Fingerprint</th></tr></thead><tbody>${cas}</tbody></table>
 <h2>Rotation</h2>
 <p>${next ? html`Next: ${next.step}${next.at ? html`, ${when(next.at, now)}` : ''} <span class="muted">(${next.reason})</span>` : html`<span class="muted">nothing planned</span>`}${status.rotation.forced ? html`; a forced rotation is under way` : ''}; ${status.rotation.retiredVersions} superseded version${status.rotation.retiredVersions === 1 ? '' : 's'} kept.</p>
+<h2>Probe</h2>
+<p id="probe">${
+    probe && status.probe
+      ? html`${probeCell(probe)}${status.probe.target ? html` <code>${status.probe.target}</code>` : ''} ${when(probe.at, now)}${status.probe.latencyMs !== undefined ? html` <span class="muted">${status.probe.latencyMs} ms</span>` : ''}${probe.detail ? html`: <span class="${probe.healthy ? 'muted' : 'error'}">${probe.detail}</span>` : ''}${served ? html`; served ${fingerprint(served.fingerprint)}, expires ${when(served.notAfter, now)}` : ''}`
+      : html`<span class="muted">not probed yet</span>`
+  }</p>
 ${status.pendingCleanup?.length ? html`<p>Places left to clear: ${status.pendingCleanup.map((p, i) => html`${i > 0 ? '; ' : ''}<code>${p.cluster}/${p.namespace}</code> (${p.what})`)}</p>` : ''}
 <h2>Timeline</h2>
 ${timelineSvg(timelineEvents([status]), now)}${LEGEND}

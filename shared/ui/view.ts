@@ -3,7 +3,7 @@
 // the timeline. Pure (summaries and `now` in, plain data out).
 // Partner sides and external issuers come with later work: their fields are read when a status
 // carries them, and the page shows a cluster and "own CA" until then.
-import type { LinkSummary, SideSummary } from '../app/status.js';
+import type { LinkSummary, ProbeVerdict, SideSummary } from '../app/status.js';
 import { newestCa } from '../link/state.js';
 
 export type SideName = 'client' | 'server';
@@ -29,8 +29,28 @@ export interface LinkRow {
   /** The earliest expiry of the two leaves. */
   leafExpiry?: string;
   nextRenewal?: string;
-  /** Needs attention: an error, a side not synced, or a renewal overdue. */
+  /** The last probe of the server end, in words (absent: never probed). */
+  probe?: ProbeView;
+  /** Needs attention: an error, a side not synced, a renewal overdue, or a probe that failed or saw an old leaf. */
   unhealthy: boolean;
+}
+
+export interface ProbeView {
+  text: string;
+  healthy: boolean;
+  at: string;
+  /** The error or skip reason in full. */
+  detail?: string;
+}
+
+/** A probe verdict for people: ok, an old leaf served, skipped, or the error's kind. */
+export function probeView(probe: ProbeVerdict | undefined): ProbeView | undefined {
+  if (!probe) return undefined;
+  const at = probe.at;
+  if (probe.outcome === 'error') return { text: probe.error?.kind ?? 'error', healthy: false, at, ...(probe.error ? { detail: probe.error.message } : {}) };
+  if (probe.outcome === 'skipped') return { text: 'not probed', healthy: true, at, ...(probe.reason ? { detail: probe.reason } : {}) };
+  if (probe.current === false) return { text: 'old leaf served', healthy: false, at, detail: 'the gateway serves an older leaf than the stored one (it did not reload the Secret)' };
+  return { text: 'ok', healthy: true, at };
 }
 
 export type TimelineKind = 'renewal' | 'leaf-expiry' | 'ca-expiry';
@@ -79,6 +99,7 @@ export function linkRow(status: LinkSummary, now: Date): LinkRow {
   const lastError = status.lastError ?? sides.find((s) => s.lastError)?.lastError;
   const leafExpiry = earliest(SIDES.map((side) => status[side].notAfter));
   const overdue = !!status.nextRenewal && new Date(status.nextRenewal) <= now;
+  const probe = probeView(status.probe);
   return {
     name: status.name,
     sides,
@@ -89,7 +110,8 @@ export function linkRow(status: LinkSummary, now: Date): LinkRow {
     caGeneration: status.rotation.signingGeneration,
     ...(leafExpiry ? { leafExpiry } : {}),
     ...(status.nextRenewal ? { nextRenewal: status.nextRenewal } : {}),
-    unhealthy: !!lastError || sides.some((s) => !s.synced) || overdue,
+    ...(probe ? { probe } : {}),
+    unhealthy: !!lastError || sides.some((s) => !s.synced) || overdue || probe?.healthy === false,
   };
 }
 

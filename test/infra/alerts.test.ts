@@ -9,6 +9,7 @@ import { InProcessRotationQueue, type RotationQueue } from '../../shared/app/rot
 import { sweep } from '../../shared/app/sweep.js';
 import { MeshlinkError } from '../../shared/errors.js';
 import { LOG_EVENTS } from '../../shared/log-events.js';
+import type { Prober } from '../../shared/probe/port.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { specInput, withField } from '../support/builders.js';
@@ -22,6 +23,12 @@ const EVENTS = Object.values(LOG_EVENTS);
 const idle: RotationQueue = { enqueue: async () => {} };
 
 const link = (name: string, port: number, overrides: Record<string, unknown> = {}) => withField(specInput(overrides, name), 'server.gatewayPort', port);
+/** A probe that finds nothing listening, and one that finds the current leaf served (no network: the adapter is tested in test/probe/). */
+const refusingProber: Prober = { probe: async () => ({ ok: false, error: { kind: 'refused', message: 'ECONNREFUSED' }, latencyMs: 1 }) };
+const servingProber = (fingerprint: () => Promise<string>): Prober => ({
+  probe: async () => ({ ok: true, latencyMs: 1, served: { fingerprint: await fingerprint(), notAfter: '2030-01-01T00:00:00.000Z', subject: 'CN=x', subjectAltNames: [] } }),
+});
+const ADDRESS = { server: { cluster: 'server-cluster', service: 'mysql.default.svc.cluster.local', port: 3306, address: '203.0.113.7' } };
 
 /** What Cloud Logging would hold of a test app's lines, as written by the functions of the default prefix. */
 function entries(app: TestApp, service: string): LogEntry[] {
@@ -36,6 +43,8 @@ async function troubledRun(service: string): Promise<LogEntry[]> {
   await applyLink(app.deps, link('expiring', 20002));
   await applyLink(app.deps, link('short-ca', 20003, { certificates: { leafTtl: '10d', caTtl: '30d' } }));
   await applyLink(app.deps, link('unreadable', 20004));
+  await applyLink(app.deps, link('unreachable', 20005, ADDRESS));
+  app.deps.prober = refusingProber;
   app.clock.advance(25 * DAY); // the workers never ran: renewals are overdue
   await sweep(app.deps, idle);
   const record = (await loadLink(app.deps, 'unreadable'))!;
@@ -51,7 +60,8 @@ async function troubledRun(service: string): Promise<LogEntry[]> {
 /** Weeks of a healthy link: sweeps, one renewal on time, syncs. */
 async function healthyRun(service: string): Promise<LogEntry[]> {
   const app = testApp();
-  await applyLink(app.deps, link('mysql', 20001));
+  await applyLink(app.deps, link('mysql', 20001, ADDRESS));
+  app.deps.prober = servingProber(async () => (await loadLink(app.deps, 'mysql'))!.state.leaves.server!.fingerprint);
   const queue = new InProcessRotationQueue(app.deps);
   for (let day = 0; day < 45; day += 1) {
     app.clock.advance(DAY);
@@ -94,6 +104,7 @@ describe('the alerts in infra/alerts.tf', () => {
     ['sync-failed', 'down'],
     ['leaf-expiring', 'expiring'],
     ['ca-expiring', 'short-ca'],
+    ['probe-failed', 'unreachable'],
   ])('%s selects the lines of link %s and no line of other links', (key, name) => {
     const metric = logMetrics(model).metrics.find((m) => m.key === key)!;
     const links = new Set(troubled.filter((e) => matches(metric.filter, e)).map((e) => (e.jsonPayload as Record<string, unknown>).link));

@@ -100,6 +100,7 @@ describe.skipIf(!CHROMIUM)('the status page in headless chromium', () => {
       'cluster server-cluster',
       'stable',
       'synced',
+      '—', // probe: never probed
       '—',
       'own CA',
       '1',
