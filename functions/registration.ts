@@ -57,7 +57,7 @@ ff.cloudEvent(FUNCTION_NAMES.clusterRegistration, async (cloudEvent: ff.CloudEve
 export const registrationRoutes: Route[] = [
   {
     method: 'POST',
-    pattern: /^\/events\/cluster-registration\/?$/,
+    path: '/events/cluster-registration{/}',
     handler: async (deps, req) => ({ status: 200, body: await handleRegistrationEvent(deps, cloudEventFromRequest(req)) }),
   },
 ];

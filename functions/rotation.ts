@@ -123,7 +123,7 @@ export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
   return [
     {
       method: 'POST',
-      pattern: /^\/links\/([a-z0-9][-a-z0-9]{0,62}):rotate$/,
+      path: '/links/:name\\:rotate',
       handler: async (deps, req, params) => {
         const body = parseRotateBody(req);
         const { state: _state, ...result } = await forceRotation(deps, params.name!, body.scope, body.requestId);
@@ -133,7 +133,7 @@ export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
     },
     {
       method: 'POST',
-      pattern: /^\/rotations:sweep$/,
+      path: '/rotations\\:sweep',
       handler: async (deps) => {
         const report = await sweep(deps, await queueFor(deps));
         const failures = report.rotated.filter((r) => r.error).map((r) => ({ link: r.link, error: r.error! }));

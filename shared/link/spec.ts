@@ -315,6 +315,16 @@ export function isLinkName(value: unknown): value is string {
   return linkName.safeParse(value).success;
 }
 
+/** Why the spec refuses a value as `name` (undefined: it accepts it). */
+export function linkNameProblem(value: unknown): string | undefined {
+  return linkName.safeParse(value).error?.issues[0]?.message;
+}
+
+/** Why the spec refuses a value as `issuer`, an issuer's name (undefined: it accepts it). */
+export function issuerNameProblem(value: unknown): string | undefined {
+  return dnsLabel.safeParse(value).error?.issues[0]?.message;
+}
+
 /** True for a value the spec accepts as `issuer` (an issuer's name). */
 export function isIssuerName(value: unknown): value is string {
   return dnsLabel.safeParse(value).success;
