@@ -10,7 +10,7 @@ import { KubernetesClusterResolver } from './clusters/resolver.js';
 import { parseClusterRef } from './clusters/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
-import type { RotationQueue } from './app/rotation-queue.js';
+import type { RotationQueue } from './queue/port.js';
 
 async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
   if (config.store.kind === 'local') {
@@ -74,6 +74,6 @@ export async function makeRotationQueue(config: Config, deps: AppDeps): Promise<
     const { PubSubRotationQueue } = await import('./queue/pubsub-rotation-queue.js');
     return new PubSubRotationQueue({ topic: config.rotationTopic });
   }
-  const { InProcessRotationQueue } = await import('./app/rotation-queue.js');
+  const { InProcessRotationQueue } = await import('./queue/in-process-rotation-queue.js');
   return new InProcessRotationQueue(deps);
 }

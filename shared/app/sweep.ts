@@ -13,7 +13,7 @@ import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
 import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
-import type { DueLink, RotationQueue } from './rotation-queue.js';
+import type { DueLink, RotationQueue } from '../queue/port.js';
 
 export interface SweepReport {
   at: string;

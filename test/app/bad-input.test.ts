@@ -11,7 +11,7 @@ import { hostClaimId, portClaimId } from '../../shared/app/port-claim.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink, listLinks } from '../../shared/app/queries.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LABEL_LINK, objectNames } from '../../shared/link/names.js';

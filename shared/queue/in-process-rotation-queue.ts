@@ -1,28 +1,10 @@
-// The fan-out port: the sweep hands each due link to a worker through it. Adapters: in-process
-// (here: bounded concurrency, calls rotateLink directly; local runs and tests) and Pub/Sub
-// (shared/queue/pubsub-rotation-queue.ts: one message per link to meshlinkRotateLink).
+// The in-process adapter of the RotationQueue port (port.ts): the sweep's due links rotated here,
+// with bounded concurrency, by calling the rotateLink use-case directly (local runs and tests).
+import type { AppDeps } from '../app/deps.js';
+import { rotateLink, type RotationOutcome } from '../app/rotate.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
-import type { AppDeps } from './deps.js';
-import { rotateLink, type RotationOutcome } from './rotate.js';
-
-export interface DueLink {
-  link: string;
-  reason: string;
-  /** Same link and same observed state: the same key (for tracing duplicates; workers re-decide anyway). */
-  dedupKey?: string;
-}
-
-export interface RotationQueue {
-  /** Hands the links over. A queue that rotates them itself (in-process) returns their outcomes; one that passes them on (Pub/Sub) returns nothing. */
-  enqueue(links: DueLink[]): Promise<RotationOutcome[] | void>;
-}
-
-/** The rotation message body (Pub/Sub data, base64 JSON). */
-export interface RotationMessage {
-  link: string;
-  reason: string;
-}
+import type { DueLink, RotationQueue } from './port.js';
 
 /** Runs up to `concurrency` tasks at a time, in order of the list. */
 export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
