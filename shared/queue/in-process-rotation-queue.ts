@@ -1,23 +1,16 @@
 // The in-process adapter of the RotationQueue port (port.ts): the sweep's due links rotated here,
 // with bounded concurrency, by calling the rotateLink use-case directly (local runs and tests).
+import pLimit from 'p-limit';
 import type { AppDeps } from '../app/deps.js';
 import { rotateLink, type RotationOutcome } from '../app/rotate.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import type { DueLink, RotationQueue } from './port.js';
 
-/** Runs up to `concurrency` tasks at a time, in order of the list. */
-export async function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  return results;
+/** Runs up to `concurrency` tasks at a time, started in order of the list. */
+export function mapBounded<T, R>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const limit = pLimit(Math.max(1, concurrency));
+  return Promise.all(items.map((item) => limit(() => fn(item))));
 }
 
 export class InProcessRotationQueue implements RotationQueue {
