@@ -12,7 +12,7 @@ import { FUNCTION_NAMES } from '../../functions/names.js';
 import { setRuntimeDeps } from '../../functions/runtime.js';
 import { MeshlinkError } from '../../shared/errors.js';
 import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
-import { CountingStore } from '../../shared/store/counting-store.js';
+import { CountingStore } from '../support/counting-store.js';
 import type { SecretMetadata } from '../../shared/store/port.js';
 import { binaryCloudEvent, pubsubMessage, pushBody } from '../support/registration.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
