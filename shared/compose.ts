@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS, type AppDeps } from './app/deps.js';
 import { createLogger, type Logger } from './log.js';
 import type { ForeignSecretReader, SecretStore } from './store/port.js';
 import { KubernetesClusterResolver } from './clusters/resolver.js';
-import { parseClusterRef } from './clusters/cluster-ref.js';
+import { parseClusterRef } from './link/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './queue/port.js';

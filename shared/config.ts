@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import type { AppSettings } from './app/deps.js';
-import { connectGatewayEndpoint as connectGatewayEndpointOf } from './clusters/cluster-ref.js';
+import { connectGatewayEndpoint as connectGatewayEndpointOf } from './link/cluster-ref.js';
 
 export interface Config {
   store:

@@ -2,7 +2,7 @@
 // Pure: no I/O. Errors name the field (`server.gatewayPort`) and the reason.
 import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
-import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from '../clusters/cluster-ref.js';
+import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from './cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { readPartnerBundle } from '../pki/partner-bundle.js';
 import type { Side } from './names.js';

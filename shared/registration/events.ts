@@ -3,7 +3,7 @@
 // JSON event. Pure: anything it cannot use becomes `{ ignore: reason }`, never an exception.
 // Shapes: docs/registration.md; fixtures and their sources: test/fixtures/registration/. The
 // message itself is read by queue/pubsub-message.ts.
-import { parseClusterRef } from '../clusters/cluster-ref.js';
+import { parseClusterRef } from '../link/cluster-ref.js';
 import { messageJson, isIgnored, object, text, type Ignored, type Json, type PubSubMessage } from '../queue/pubsub-message.js';
 import { AUDIT_METHODS } from './methods.js';
 
