@@ -9,20 +9,21 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\s*\(\s*['"]([^'"]+)['"]\s*\)|import\s+['"]([^'"]+)['"]/g;
 
-function files(dir: string): string[] {
+export function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     return statSync(path).isDirectory() ? files(path) : /\.(ts|js)$/.test(name) ? [path] : [];
   });
 }
 
-/** Relative imports of a module, as files (`.js` specifiers name the `.ts` source). */
-function importsOf(file: string): string[] {
+/** A module's imports: a package by its name, a relative one as the file (`.js` names the `.ts` source). */
+export function importsOf(file: string): { target: string; typeOnly: boolean }[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(IMPORT)]
-    .map((m) => m[1] ?? m[2] ?? m[3]!)
-    .filter((spec) => spec.startsWith('.'))
-    .map((spec) => resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
+  return [...text.matchAll(IMPORT)].map((m) => {
+    const spec = m[1] ?? m[2] ?? m[3]!;
+    const target = spec.startsWith('.') ? resolve(dirname(file), spec).replace(/\.js$/, '.ts') : spec;
+    return { target, typeOnly: /^import type\s/.test(m[0]) };
+  });
 }
 
 /** Every module reachable from the production entry points. */
@@ -33,7 +34,7 @@ export function productionModules(): Set<string> {
     const file = queue.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
-    queue.push(...importsOf(file).filter((f) => !seen.has(f)));
+    queue.push(...importsOf(file).map((i) => i.target).filter((f) => f.startsWith('/') && !seen.has(f)));
   }
   return seen;
 }
