@@ -224,6 +224,14 @@ function apiRouter(routes: readonly Route[]): Router {
   return router;
 }
 
+/** The last router built, kept while the table holds the same routes (callers pass a new list per request). */
+let built: { routes: readonly Route[]; router: Router } | undefined;
+
+function routerFor(routes: readonly Route[]): Router {
+  if (!built || built.routes.length !== routes.length || built.routes.some((r, i) => r !== routes[i])) built = { routes, router: apiRouter(routes) };
+  return built.router;
+}
+
 /** Routes the request: the answer of the route that takes it, or a 404 when none does. */
 function dispatch(router: Router, deps: AppDeps, request: ApiRequest): Promise<ApiResponse> {
   const noRoute = () => new MeshlinkError('not-found', `no route for ${request.path}`);
@@ -238,7 +246,7 @@ function dispatch(router: Router, deps: AppDeps, request: ApiRequest): Promise<A
 
 export async function handleApiRequest(deps: AppDeps, req: ApiRequest, extraRoutes: Route[] = []): Promise<ApiResponse> {
   try {
-    return await dispatch(apiRouter([...coreRoutes, ...extraRoutes]), deps, req);
+    return await dispatch(routerFor([...coreRoutes, ...extraRoutes]), deps, req);
   } catch (err) {
     return errorResponse(err, deps);
   }
