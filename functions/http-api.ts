@@ -1,7 +1,9 @@
-// The HTTP API as a plain function of a decoded request: routing, body decoding and error
-// encoding. Thin: every route calls one use-case. Framework-free so tests call it directly and
-// functions-framework, the local server and tests share one path.
+// The HTTP API as a plain function of a decoded request: routing (Express's Router), body decoding
+// and error encoding. Thin: every route calls one use-case. Served without a server of its own, so
+// tests call it directly and functions-framework, the local server and tests share one path.
+import { Router } from 'express';
 import { MeshlinkError, type ErrorCode } from '../shared/errors.js';
+import { issuerNameProblem, linkNameProblem } from '../shared/link/spec.js';
 import type { AppDeps } from '../shared/app/deps.js';
 import { applyLink } from '../shared/app/provision.js';
 import { getLink, linkCaBundle, listLinks } from '../shared/app/queries.js';
@@ -38,13 +40,27 @@ export function rawBody(response: ApiResponse): string | undefined {
   return typeof response.body === 'string' && response.headers?.['content-type'] ? response.body : undefined;
 }
 
-/** Extra routes other issues plug in (rotation, registration) without touching this file's core. */
+/** Extra routes other modules plug in (rotation, registration, pages) without touching this file's core. */
 export type RouteHandler = (deps: AppDeps, req: ApiRequest, params: Record<string, string>) => Promise<ApiResponse>;
 export interface Route {
   method: string;
-  pattern: RegExp;
+  /**
+   * An Express path, matched case-sensitively and strictly (`{/}`: an optional trailing slash; `\\:`
+   * a literal colon). `:name` is a link's name and `:issuer` an issuer's, checked by the spec's own
+   * rule before any handler runs (NAMES).
+   */
+  path: string;
   handler: RouteHandler;
 }
+
+/**
+ * The rule of each name a path takes. A name the spec refuses does not match its route (the path
+ * may fit another: `/links/x:rotate`); when it fits none, the answer is a 400 naming `name`.
+ */
+const NAMES: Record<string, { what: string; problem: (value: string) => string | undefined }> = {
+  name: { what: 'link name', problem: linkNameProblem },
+  issuer: { what: 'issuer name', problem: issuerNameProblem },
+};
 
 const STATUS_OF: Record<ErrorCode, number> = {
   'invalid-argument': 400,
@@ -94,8 +110,6 @@ export function decodeBody(req: ApiRequest): unknown {
   }
 }
 
-const NAME = '([a-z0-9][-a-z0-9]{0,62})';
-
 /** The media type of an issuer's PEM bundle (RFC 7468 has none; this is the common one). */
 export const PEM_MEDIA_TYPE = 'application/x-pem-file';
 
@@ -120,23 +134,23 @@ async function putIssuer(deps: AppDeps, req: ApiRequest, name: string): Promise<
 const coreRoutes: Route[] = [
   {
     method: 'POST',
-    pattern: /^\/links\/?$/,
+    path: '/links{/}',
     handler: async (deps, req) => {
       const result = await applyLink(deps, decodeBody(req));
       return { status: result.created ? 201 : 200, body: result.status };
     },
   },
-  { method: 'GET', pattern: /^\/links\/?$/, handler: async (deps) => ({ status: 200, body: { links: await listLinks(deps) } }) },
-  { method: 'GET', pattern: new RegExp(`^/links/${NAME}$`), handler: async (deps, _req, p) => ({ status: 200, body: await getLink(deps, p.name!) }) },
+  { method: 'GET', path: '/links{/}', handler: async (deps) => ({ status: 200, body: { links: await listLinks(deps) } }) },
+  { method: 'GET', path: '/links/:name', handler: async (deps, _req, p) => ({ status: 200, body: await getLink(deps, p.name!) }) },
   {
     // What a partner must trust, as PEM (curl -o ca.pem); both CAs during a rollover.
     method: 'GET',
-    pattern: new RegExp(`^/links/${NAME}/ca\\.pem$`),
+    path: '/links/:name/ca.pem',
     handler: async (deps, _req, p) => ({ status: 200, headers: { 'content-type': 'application/x-pem-file' }, body: await linkCaBundle(deps, p.name!) }),
   },
   {
     method: 'DELETE',
-    pattern: new RegExp(`^/links/${NAME}$`),
+    path: '/links/:name',
     handler: async (deps, req, p) => {
       // 204: all gone. What could not be removed is reported: 202 while the sweep still tries
       // (`pending`), 200 when it was given up (`abandoned`: a malformed cluster reference, or
@@ -146,18 +160,18 @@ const coreRoutes: Route[] = [
       return { status: pending.length > 0 ? 202 : 200, body: { link: p.name!, pending, abandoned } };
     },
   },
-  { method: 'PUT', pattern: new RegExp(`^/issuers/${NAME}$`), handler: (deps, req, p) => putIssuer(deps, req, p.name!) },
-  { method: 'GET', pattern: /^\/issuers\/?$/, handler: async (deps) => ({ status: 200, body: { issuers: await listIssuers(deps) } }) },
-  { method: 'GET', pattern: new RegExp(`^/issuers/${NAME}$`), handler: async (deps, _req, p) => ({ status: 200, body: await getIssuer(deps, p.name!) }) },
+  { method: 'PUT', path: '/issuers/:issuer', handler: (deps, req, p) => putIssuer(deps, req, p.issuer!) },
+  { method: 'GET', path: '/issuers{/}', handler: async (deps) => ({ status: 200, body: { issuers: await listIssuers(deps) } }) },
+  { method: 'GET', path: '/issuers/:issuer', handler: async (deps, _req, p) => ({ status: 200, body: await getIssuer(deps, p.issuer!) }) },
   {
     method: 'DELETE',
-    pattern: new RegExp(`^/issuers/${NAME}$`),
+    path: '/issuers/:issuer',
     handler: async (deps, _req, p) => {
-      await deleteIssuer(deps, p.name!);
+      await deleteIssuer(deps, p.issuer!);
       return { status: 204 };
     },
   },
-  { method: 'GET', pattern: /^\/healthz$/, handler: async () => ({ status: 200, body: { status: 'ok' } }) },
+  { method: 'GET', path: '/healthz', handler: async () => ({ status: 200, body: { status: 'ok' } }) },
 ];
 
 /** A boolean query parameter: absent or `false` is false, `true` is true; anything else is a 400 naming it. */
@@ -185,16 +199,65 @@ export function errorResponse(err: unknown, deps?: Pick<AppDeps, 'log'>): ApiRes
   return { status: 500, body: { error: 'internal error' } };
 }
 
+/** The router's request: the decoded request, where to answer, and the first name refused. */
+interface Dispatch {
+  method: string;
+  url: string;
+  params: Record<string, string>;
+  deps: AppDeps;
+  request: ApiRequest;
+  answer(response: Promise<ApiResponse>): void;
+  refused?: MeshlinkError;
+}
+
+/**
+ * One Express route per path, its methods a table (another method is a 405, as HEAD and OPTIONS
+ * are: Express would otherwise answer them itself), names checked once by router.param.
+ */
+function apiRouter(routes: readonly Route[]): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  for (const [param, { what, problem }] of Object.entries(NAMES)) {
+    router.param(param, (req, _res, next, value: string) => {
+      const message = problem(value);
+      if (message === undefined) return next();
+      (req as unknown as Dispatch).refused ??= new MeshlinkError('invalid-argument', `invalid ${what}`, { details: [{ path: 'name', message }] });
+      next('route');
+    });
+  }
+  for (const path of new Set(routes.map((r) => r.path))) {
+    const methods = routes.filter((r) => r.path === path);
+    router.route(path).all((req, _res) => {
+      const r = req as unknown as Dispatch;
+      const route = methods.find((m) => m.method === r.method);
+      r.answer(route ? Promise.resolve().then(() => route.handler(r.deps, r.request, r.params)) : Promise.resolve({ status: 405, body: { error: `method ${r.method} not allowed on ${r.request.path}` } }));
+    });
+  }
+  return router;
+}
+
+/** The last router built, kept while the table holds the same routes (callers pass a new list per request). */
+let built: { routes: readonly Route[]; router: Router } | undefined;
+
+function routerFor(routes: readonly Route[]): Router {
+  if (!built || built.routes.length !== routes.length || built.routes.some((r, i) => r !== routes[i])) built = { routes, router: apiRouter(routes) };
+  return built.router;
+}
+
+/** Routes the request: the answer of the route that takes it, or a 404 when none does. */
+function dispatch(router: Router, deps: AppDeps, request: ApiRequest): Promise<ApiResponse> {
+  const noRoute = () => new MeshlinkError('not-found', `no route for ${request.path}`);
+  // A route's words and names are unreserved ASCII, so a percent-encoded path names none of them
+  // (Express would decode `%6Dysql` into the link `mysql`).
+  if (request.path.includes('%')) return Promise.reject(noRoute());
+  return new Promise((resolve, reject) => {
+    const req: Omit<Dispatch, 'params'> = { method: request.method, url: request.path, deps, request, answer: (response) => response.then(resolve, reject) };
+    router(req as never, {} as never, (err?: unknown) => reject(err ?? req.refused ?? noRoute()));
+  });
+}
+
 export async function handleApiRequest(deps: AppDeps, req: ApiRequest, extraRoutes: Route[] = []): Promise<ApiResponse> {
   try {
-    const routes = [...coreRoutes, ...extraRoutes];
-    const matching = routes.filter((r) => r.pattern.test(req.path));
-    if (matching.length === 0) throw new MeshlinkError('not-found', `no route for ${req.path}`);
-    const route = matching.find((r) => r.method === req.method);
-    if (!route) return { status: 405, body: { error: `method ${req.method} not allowed on ${req.path}` } };
-    const m = route.pattern.exec(req.path)!;
-    const params: Record<string, string> = m[1] !== undefined ? { name: m[1] } : {};
-    return await route.handler(deps, req, params);
+    return await dispatch(routerFor([...coreRoutes, ...extraRoutes]), deps, req);
   } catch (err) {
     return errorResponse(err, deps);
   }

@@ -7,7 +7,7 @@ import { runtimeConfig, runtimeDeps } from './runtime.js';
 import { addLocalRoutes } from './index.js';
 import { registrationRoutes } from './registration.js';
 import { startSweepTimer } from './rotation.js';
-import { InProcessRotationQueue } from '../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../shared/queue/in-process-rotation-queue.js';
 
 // Production receives registration events through Pub/Sub; locally they are replayed over HTTP.
 addLocalRoutes(registrationRoutes);

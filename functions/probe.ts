@@ -6,7 +6,7 @@ import type { Route } from './http-api.js';
 export const probeRoutes: Route[] = [
   {
     method: 'POST',
-    pattern: /^\/links\/([a-z0-9][-a-z0-9]{0,62}):probe$/,
+    path: '/links/:name\\:probe',
     handler: async (deps, _req, params) => ({ status: 200, body: await probeLink(deps, params.name!) }),
   },
 ];

@@ -7,13 +7,8 @@ import type { AppDeps } from '../shared/app/deps.js';
 import { deregisterCluster, registerCluster, type RegistrationResult } from '../shared/app/register.js';
 import { MeshlinkError, isMeshlinkError } from '../shared/errors.js';
 import { errorFields } from '../shared/log.js';
-import {
-  decodeRegistrationMessage,
-  isIgnored,
-  messageFromCloudEvent,
-  type RegistrationKind,
-  type RegistrationSource,
-} from '../shared/registration/events.js';
+import { decodeRegistrationMessage, type RegistrationKind, type RegistrationSource } from '../shared/registration/events.js';
+import { isIgnored, messageFromCloudEvent } from '../shared/queue/pubsub-message.js';
 import { cloudEventFromRequest } from './cloud-event-request.js';
 import type { Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
@@ -57,7 +52,7 @@ ff.cloudEvent(FUNCTION_NAMES.clusterRegistration, async (cloudEvent: ff.CloudEve
 export const registrationRoutes: Route[] = [
   {
     method: 'POST',
-    pattern: /^\/events\/cluster-registration\/?$/,
+    path: '/events/cluster-registration{/}',
     handler: async (deps, req) => ({ status: 200, body: await handleRegistrationEvent(deps, cloudEventFromRequest(req)) }),
   },
 ];

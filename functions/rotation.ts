@@ -7,31 +7,17 @@ import { z } from 'zod';
 import type { AppDeps } from '../shared/app/deps.js';
 import { getLink } from '../shared/app/queries.js';
 import { forceRotation, rotateLink, type RotationOutcome } from '../shared/app/rotate.js';
-import type { RotationMessage, RotationQueue } from '../shared/app/rotation-queue.js';
+import type { RotationQueue } from '../shared/queue/port.js';
 import { sweep, type SweepReport } from '../shared/app/sweep.js';
 import { makeRotationQueue } from '../shared/compose.js';
 import { isMeshlinkError, MeshlinkError } from '../shared/errors.js';
-import { isLinkName } from '../shared/link/spec.js';
 import { errorFields } from '../shared/log.js';
 import { LOG_EVENTS } from '../shared/log-events.js';
-import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from '../shared/registration/events.js';
+import { isIgnored, type Ignored } from '../shared/queue/pubsub-message.js';
+import { decodeRotationMessage } from '../shared/queue/pubsub-rotation-queue.js';
 import { bodyFormat, decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
-
-/** A rotation message from a Pub/Sub messagePublished CloudEvent, or why it is unusable. */
-export function decodeRotationMessage(event: unknown): (RotationMessage & { messageId?: string }) | Ignored {
-  const message = messageFromCloudEvent(event);
-  if (isIgnored(message)) return message;
-  const body = messageJson(message);
-  if (isIgnored(body)) return body;
-  if (!isLinkName(body.link)) return { ignore: 'message has no valid link name' };
-  return {
-    link: body.link,
-    reason: typeof body.reason === 'string' ? body.reason : 'unspecified',
-    ...(message.messageId ? { messageId: message.messageId } : {}),
-  };
-}
 
 /** The worker: rotates the one link of a message. Returns the outcome, or why the message was ignored. */
 export async function handleRotateLinkEvent(deps: AppDeps, event: unknown): Promise<RotationOutcome | Ignored> {
@@ -123,7 +109,7 @@ export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
   return [
     {
       method: 'POST',
-      pattern: /^\/links\/([a-z0-9][-a-z0-9]{0,62}):rotate$/,
+      path: '/links/:name\\:rotate',
       handler: async (deps, req, params) => {
         const body = parseRotateBody(req);
         const { state: _state, ...result } = await forceRotation(deps, params.name!, body.scope, body.requestId);
@@ -133,7 +119,7 @@ export function makeRotationRoutes(queueFor: QueueFor = runtimeQueue): Route[] {
     },
     {
       method: 'POST',
-      pattern: /^\/rotations:sweep$/,
+      path: '/rotations\\:sweep',
       handler: async (deps) => {
         const report = await sweep(deps, await queueFor(deps));
         const failures = report.rotated.filter((r) => r.error).map((r) => ({ link: r.link, error: r.error! }));

@@ -22,10 +22,10 @@ function asPage(handler: RouteHandler): RouteHandler {
 }
 
 export const uiRoutes: Route[] = [
-  { method: 'GET', pattern: /^\/$/, handler: asPage(async (deps) => page(200, statusPage(await listLinkSummaries(deps), deps.clock()))) },
+  { method: 'GET', path: '/', handler: asPage(async (deps) => page(200, statusPage(await listLinkSummaries(deps), deps.clock()))) },
   {
     method: 'GET',
-    pattern: /^\/ui\/links\/([a-z0-9][-a-z0-9]{0,62})$/,
+    path: '/ui/links/:name',
     handler: asPage(async (deps, _req, p) => page(200, linkPage(await getLink(deps, p.name!), deps.clock()))),
   },
 ];

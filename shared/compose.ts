@@ -7,11 +7,11 @@ import { DEFAULT_SETTINGS, type AppDeps } from './app/deps.js';
 import { createLogger, type Logger } from './log.js';
 import type { ForeignSecretReader, SecretStore } from './store/port.js';
 import { KubernetesClusterResolver } from './clusters/resolver.js';
-import { parseClusterRef } from './clusters/cluster-ref.js';
+import { parseClusterRef } from './link/cluster-ref.js';
 import type { ClusterResolver } from './clusters/port.js';
 import type { Prober } from './probe/port.js';
 import { MeshlinkError } from './errors.js';
-import type { RotationQueue } from './app/rotation-queue.js';
+import type { RotationQueue } from './queue/port.js';
 import type { CertificateAuthorityService } from './cas/port.js';
 
 async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
@@ -91,6 +91,6 @@ export async function makeRotationQueue(config: Config, deps: AppDeps): Promise<
     const { PubSubRotationQueue } = await import('./queue/pubsub-rotation-queue.js');
     return new PubSubRotationQueue({ topic: config.rotationTopic });
   }
-  const { InProcessRotationQueue } = await import('./app/rotation-queue.js');
+  const { InProcessRotationQueue } = await import('./queue/in-process-rotation-queue.js');
   return new InProcessRotationQueue(deps);
 }

@@ -1,9 +1,11 @@
-// Configuration: parsed once, by a pure function of the environment; a bad value fails at start
-// with a message naming the variable. The composition root (compose.ts) turns it into adapters.
+// Configuration: parsed once, by a pure function of the environment (a zod schema, as the link
+// spec is); a bad value fails at start with a message naming the variable. The composition root
+// (compose.ts) turns it into adapters.
+import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import { DEFAULT_SETTINGS, type AppSettings } from './app/deps.js';
-import { connectGatewayEndpoint as connectGatewayEndpointOf } from './clusters/cluster-ref.js';
+import { connectGatewayEndpoint as connectGatewayEndpointOf } from './link/cluster-ref.js';
 
 export interface Config {
   store:
@@ -39,6 +41,8 @@ export interface Config {
   probe: AppSettings['probe'];
 }
 
+type Endpoint = { host: string; port: number; plaintext: boolean };
+
 type RotationSettingName =
   | 'rolloverGraceMs'
   | 'forcedRolloverGraceMs'
@@ -50,170 +54,185 @@ type RotationSettingName =
   | 'rotationConcurrency'
   | 'servedGraceMs';
 
-/** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
-const ROTATION_DURATIONS: [string, RotationSettingName][] = [
-  ['MESHLINK_ROLLOVER_GRACE', 'rolloverGraceMs'],
-  ['MESHLINK_FORCED_ROLLOVER_GRACE', 'forcedRolloverGraceMs'],
-  ['MESHLINK_VERSION_GRACE', 'versionGraceMs'],
-  ['MESHLINK_VERSION_RETENTION', 'versionRetentionMs'],
-  ['MESHLINK_SYNC_RETRY', 'syncRetryMs'],
-  ['MESHLINK_LEASE', 'leaseMs'],
-  ['MESHLINK_PROBE_GRACE', 'servedGraceMs'],
-];
-const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
-  ['MESHLINK_SWEEP_PAGE_SIZE', 'sweepPageSize', 25_000],
-  ['MESHLINK_ROTATION_CONCURRENCY', 'rotationConcurrency', 64],
-];
-
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
-const SECRET_PREFIX = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const CLUSTER_KINDS = ['gke', 'fleet', 'kubeconfig'] as const;
 
-type Endpoint = { host: string; port: number; plaintext: boolean };
+/** A variable's value, trimmed; blank is unset. */
+const set = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+const variable = <T extends z.ZodType>(schema: T) => z.preprocess(set, schema);
 
-/** A gRPC endpoint variable: `host[:port]`, or `plaintext://127.0.0.1:PORT` for a local test server (loopback only). */
-function grpcEndpoint(get: (name: string) => string | undefined, variable: string, problems: ErrorDetail[]): Endpoint | undefined {
-  const text = get(variable);
-  if (!text) return undefined;
-  const m = /^(?:(https?|plaintext):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/.exec(text);
-  if (!m) {
-    problems.push({ path: variable, message: 'must be host[:port], or plaintext://127.0.0.1:PORT for a local test server' });
-    return undefined;
+/** A duration as in a link spec (30s, 5m, 1h, 7d); with `off`, also 0 or off (= 0). */
+function duration(message: string, options: { off?: boolean; maxMs?: number } = {}) {
+  return z.string().transform((text, ctx) => {
+    if (options.off && (text === '0' || text === 'off')) return 0;
+    const ms = parseDuration(text);
+    if (ms !== undefined && (options.maxMs === undefined || ms <= options.maxMs)) return ms;
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  });
+}
+
+function count(max: number) {
+  const message = `must be a whole number from 1 to ${max}`;
+  return z
+    .string()
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= max, message);
+}
+
+const ENDPOINT = /^(?:(https?|plaintext):\/\/)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?$/;
+
+/** A gRPC endpoint: `host[:port]`, or `plaintext://127.0.0.1:PORT` for a local test server (loopback only). */
+const grpcEndpoint = variable(
+  z
+    .string()
+    .transform((text, ctx): Endpoint => {
+      const m = ENDPOINT.exec(text);
+      if (!m) ctx.addIssue({ code: 'custom', message: 'must be host[:port], or plaintext://127.0.0.1:PORT for a local test server' });
+      else if ((m[1] === 'plaintext' || m[1] === 'http') && !LOOPBACK.has(m[2]!)) ctx.addIssue({ code: 'custom', message: 'plaintext is allowed only to a loopback address' });
+      else return { host: m[2]!, port: m[3] ? Number(m[3]) : 443, plaintext: m[1] === 'plaintext' || m[1] === 'http' };
+      return z.NEVER;
+    })
+    .optional(),
+);
+
+const ROTATION_DURATION = 'must be a duration such as 30s, 5m, 1h or 7d';
+const projectNumber = variable(z.string().regex(/^\d{1,20}$/, 'must be a project number (digits only)').optional());
+
+/** The environment meshlink reads, each variable with its rule (Secret Manager's own below). */
+const environment = {
+  MESHLINK_STATE_DIR: variable(z.string().default('.meshlink')),
+  MESHLINK_SECRET_PREFIX: variable(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must start with a letter and hold only letters, digits, _ and - (at most 64)').default('meshlink')),
+  MESHLINK_STORE: variable(z.enum(['local', 'secret-manager'], { error: 'must be local or secret-manager' }).default('local')),
+  PORT: variable(
+    z
+      .string()
+      .default('8080')
+      .transform(Number)
+      .refine((n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'must be a port number'),
+  ),
+  MESHLINK_SWEEP_INTERVAL: variable(duration('must be a duration such as 30s or 5m, or off', { off: true }).default(60_000)),
+  MESHLINK_ROTATION_TOPIC: variable(z.string().regex(/^projects\/[^/]+\/topics\/[^/]+$/, 'must be projects/PROJECT/topics/TOPIC').optional()),
+  MESHLINK_LOG_LEVEL: variable(z.string().default('INFO').transform((v) => v.toUpperCase()).pipe(z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR'], { error: 'must be DEBUG, INFO, WARNING or ERROR' }))),
+  MESHLINK_LOG_FORMAT: variable(z.literal('json', { error: 'must be json (one JSON object per line, as Cloud Logging reads it)' }).default('json')),
+  MESHLINK_PROJECT: variable(z.string().optional()),
+  GOOGLE_CLOUD_PROJECT: variable(z.string().optional()),
+  MESHLINK_PROJECT_NUMBER: projectNumber,
+  MESHLINK_FLEET_PROJECT: variable(z.string().optional()),
+  MESHLINK_FLEET_PROJECT_NUMBER: projectNumber,
+  MESHLINK_CONNECT_GATEWAY_ENDPOINT: variable(
+    z
+      .string()
+      .transform((text, ctx) => connectGatewayEndpointOf(text) ?? (ctx.addIssue({ code: 'custom', message: 'must be an https URL: https://host[:port][/path], no query' }), z.NEVER))
+      .optional(),
+  ),
+  // Not trimmed to unset: an empty list reaches no remote cluster.
+  MESHLINK_CLUSTER_ACCESS: z
+    .string()
+    .transform((text) => text.split(',').map((k) => k.trim()).filter(Boolean))
+    .superRefine((kinds, ctx) => {
+      const bad = kinds.filter((k) => !(CLUSTER_KINDS as readonly string[]).includes(k));
+      if (bad.length) ctx.addIssue({ code: 'custom', message: `must list gke, fleet or kubeconfig (got ${bad.join(', ')})` });
+    })
+    .optional(),
+  MESHLINK_ROLLOVER_GRACE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_FORCED_ROLLOVER_GRACE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_VERSION_GRACE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_VERSION_RETENTION: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_SYNC_RETRY: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_LEASE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_SWEEP_PAGE_SIZE: variable(count(25_000).optional()),
+  MESHLINK_ROTATION_CONCURRENCY: variable(count(64).optional()),
+  MESHLINK_PROBE_GRACE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_PROBE: variable(z.enum(['on', 'off'], { error: 'must be on or off' }).optional()),
+  MESHLINK_PROBE_TIMEOUT: variable(duration('must be a duration up to 1m such as 5s', { maxMs: 60_000 }).optional()),
+  MESHLINK_PROBE_CONCURRENCY: variable(count(256).optional()),
+  MESHLINK_CAS_ENDPOINT: grpcEndpoint,
+} satisfies z.ZodRawShape;
+
+/** What MESHLINK_STORE=secret-manager reads besides. */
+const secretManagerEnvironment = {
+  MESHLINK_SECRET_MANAGER_LOCATION: variable(z.string().optional()),
+  MESHLINK_SECRET_MANAGER_ENDPOINT: grpcEndpoint,
+  MESHLINK_STORE_RETRY: variable(duration('must be a duration up to 10m such as 30s, or off', { off: true, maxMs: 600_000 }).default(30_000)),
+} satisfies z.ZodRawShape;
+
+/**
+ * Each variable parsed on its own, so that the rules across variables still see every good one and
+ * one start reports every problem.
+ */
+function parseEach<S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined>, problems: ErrorDetail[]): Partial<z.output<z.ZodObject<S>>> {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(shape)) {
+    const result = (schema as z.ZodType).safeParse(env[name]);
+    if (result.success) out[name] = result.data;
+    else problems.push(...result.error.issues.map((issue) => ({ path: name, message: issue.message })));
   }
-  const plaintext = m[1] === 'plaintext' || m[1] === 'http';
-  const host = m[2]!;
-  if (plaintext && !LOOPBACK.has(host)) problems.push({ path: variable, message: 'plaintext is allowed only to a loopback address' });
-  return { host, port: m[3] ? Number(m[3]) : 443, plaintext };
+  return out as Partial<z.output<z.ZodObject<S>>>;
 }
 
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const problems: ErrorDetail[] = [];
-  const get = (name: string) => {
-    const v = env[name]?.trim();
-    return v === '' ? undefined : v;
-  };
-  const stateDir = get('MESHLINK_STATE_DIR') ?? '.meshlink';
-  const secretPrefix = get('MESHLINK_SECRET_PREFIX') ?? 'meshlink';
-  if (!SECRET_PREFIX.test(secretPrefix)) problems.push({ path: 'MESHLINK_SECRET_PREFIX', message: 'must start with a letter and hold only letters, digits, _ and - (at most 64)' });
+  const e = parseEach(environment, env, problems);
 
-  let store: Config['store'] = { kind: 'local', dir: `${stateDir}/store` };
-  const storeKind = get('MESHLINK_STORE') ?? 'local';
-  if (storeKind === 'secret-manager') {
-    const project = get('MESHLINK_PROJECT') ?? get('GOOGLE_CLOUD_PROJECT');
+  let store: Config['store'] = { kind: 'local', dir: `${e.MESHLINK_STATE_DIR}/store` };
+  if (e.MESHLINK_STORE === 'secret-manager') {
+    const { MESHLINK_SECRET_MANAGER_LOCATION: location, MESHLINK_SECRET_MANAGER_ENDPOINT: endpoint, MESHLINK_STORE_RETRY: retryMs } = parseEach(secretManagerEnvironment, env, problems);
+    const project = e.MESHLINK_PROJECT ?? e.GOOGLE_CLOUD_PROJECT;
     if (!project) problems.push({ path: 'MESHLINK_PROJECT', message: 'is required when MESHLINK_STORE=secret-manager' });
-    const location = get('MESHLINK_SECRET_MANAGER_LOCATION');
-    const endpoint = grpcEndpoint(get, 'MESHLINK_SECRET_MANAGER_ENDPOINT', problems);
-    const retryText = get('MESHLINK_STORE_RETRY') ?? '30s';
-    const retryMs = retryText === '0' || retryText === 'off' ? 0 : parseDuration(retryText);
-    if (retryMs === undefined || retryMs > 600_000) problems.push({ path: 'MESHLINK_STORE_RETRY', message: 'must be a duration up to 10m such as 30s, or off' });
-    if (project) store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}), retryMs: retryMs ?? 0 };
-  } else if (storeKind !== 'local') {
-    problems.push({ path: 'MESHLINK_STORE', message: 'must be local or secret-manager' });
+    else store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}), retryMs: retryMs ?? 0 };
   }
-
-  const portText = get('PORT') ?? '8080';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push({ path: 'PORT', message: 'must be a port number' });
-
-  const sweepText = get('MESHLINK_SWEEP_INTERVAL') ?? '1m';
-  const sweepIntervalMs = sweepText === '0' || sweepText === 'off' ? 0 : parseDuration(sweepText);
-  if (sweepIntervalMs === undefined) problems.push({ path: 'MESHLINK_SWEEP_INTERVAL', message: 'must be a duration such as 30s or 5m, or off' });
-
-  const rotationTopic = get('MESHLINK_ROTATION_TOPIC');
-  if (rotationTopic && !/^projects\/[^/]+\/topics\/[^/]+$/.test(rotationTopic)) problems.push({ path: 'MESHLINK_ROTATION_TOPIC', message: 'must be projects/PROJECT/topics/TOPIC' });
-
-  const logLevel = (get('MESHLINK_LOG_LEVEL') ?? 'INFO').toUpperCase();
-  if (!['DEBUG', 'INFO', 'WARNING', 'ERROR'].includes(logLevel)) problems.push({ path: 'MESHLINK_LOG_LEVEL', message: 'must be DEBUG, INFO, WARNING or ERROR' });
 
   const projectNumbers: Record<string, string> = {};
-  for (const [idVar, numberVar] of [
-    ['MESHLINK_PROJECT', 'MESHLINK_PROJECT_NUMBER'],
-    ['MESHLINK_FLEET_PROJECT', 'MESHLINK_FLEET_PROJECT_NUMBER'],
+  for (const [id, number, idVar, numberVar] of [
+    [e.MESHLINK_PROJECT, e.MESHLINK_PROJECT_NUMBER, 'MESHLINK_PROJECT', 'MESHLINK_PROJECT_NUMBER'],
+    [e.MESHLINK_FLEET_PROJECT, e.MESHLINK_FLEET_PROJECT_NUMBER, 'MESHLINK_FLEET_PROJECT', 'MESHLINK_FLEET_PROJECT_NUMBER'],
   ] as const) {
-    const id = get(idVar);
-    const number = get(numberVar);
     if (number === undefined) continue;
-    if (!/^\d{1,20}$/.test(number)) problems.push({ path: numberVar, message: 'must be a project number (digits only)' });
-    else if (id) projectNumbers[id] = number;
+    if (id) projectNumbers[id] = number;
     else problems.push({ path: idVar, message: `is required with ${numberVar}` });
   }
-
-  const casEndpoint = grpcEndpoint(get, 'MESHLINK_CAS_ENDPOINT', problems);
-  const gatewayText = get('MESHLINK_CONNECT_GATEWAY_ENDPOINT');
-  const connectGatewayEndpoint = gatewayText === undefined ? undefined : connectGatewayEndpointOf(gatewayText);
-  if (gatewayText !== undefined && connectGatewayEndpoint === undefined) {
-    problems.push({ path: 'MESHLINK_CONNECT_GATEWAY_ENDPOINT', message: 'must be an https URL: https://host[:port][/path], no query' });
-  }
-
-  let clusterAccess: Config['clusterAccess'];
-  const accessText = env['MESHLINK_CLUSTER_ACCESS'];
-  if (accessText !== undefined) {
-    const kinds = accessText.split(',').map((k) => k.trim()).filter(Boolean);
-    const bad = kinds.filter((k) => !['gke', 'fleet', 'kubeconfig'].includes(k));
-    if (bad.length) problems.push({ path: 'MESHLINK_CLUSTER_ACCESS', message: `must list gke, fleet or kubeconfig (got ${bad.join(', ')})` });
-    clusterAccess = kinds as NonNullable<Config['clusterAccess']>;
-  }
-
-  const logFormat = get('MESHLINK_LOG_FORMAT') ?? 'json';
-  if (logFormat !== 'json') problems.push({ path: 'MESHLINK_LOG_FORMAT', message: 'must be json (one JSON object per line, as Cloud Logging reads it)' });
-
-  const rotation: Config['rotation'] = {};
-  for (const [name, key] of ROTATION_DURATIONS) {
-    const v = get(name);
-    if (v === undefined) continue;
-    const ms = parseDuration(v);
-    if (ms === undefined) problems.push({ path: name, message: 'must be a duration such as 30s, 5m, 1h or 7d' });
-    else rotation[key] = ms;
-  }
-  for (const [name, key, max] of ROTATION_COUNTS) {
-    const v = get(name);
-    if (v === undefined) continue;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1 || n > max) problems.push({ path: name, message: `must be a whole number from 1 to ${max}` });
-    else rotation[key] = n;
-  }
-  if (rotation.versionGraceMs !== undefined && rotation.versionRetentionMs !== undefined && rotation.versionRetentionMs < rotation.versionGraceMs) {
+  if (e.MESHLINK_VERSION_GRACE !== undefined && e.MESHLINK_VERSION_RETENTION !== undefined && e.MESHLINK_VERSION_RETENTION < e.MESHLINK_VERSION_GRACE) {
     problems.push({ path: 'MESHLINK_VERSION_RETENTION', message: 'must not be shorter than MESHLINK_VERSION_GRACE' });
   }
-
-  const probe = parseProbe(get, problems);
 
   if (problems.length > 0) {
     throw new MeshlinkError('invalid-argument', `invalid configuration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, { details: problems });
   }
+  const valid = e as z.output<z.ZodObject<typeof environment>>;
+  const rotation: Config['rotation'] = Object.fromEntries(
+    Object.entries({
+      rolloverGraceMs: valid.MESHLINK_ROLLOVER_GRACE,
+      forcedRolloverGraceMs: valid.MESHLINK_FORCED_ROLLOVER_GRACE,
+      versionGraceMs: valid.MESHLINK_VERSION_GRACE,
+      versionRetentionMs: valid.MESHLINK_VERSION_RETENTION,
+      syncRetryMs: valid.MESHLINK_SYNC_RETRY,
+      leaseMs: valid.MESHLINK_LEASE,
+      sweepPageSize: valid.MESHLINK_SWEEP_PAGE_SIZE,
+      rotationConcurrency: valid.MESHLINK_ROTATION_CONCURRENCY,
+      servedGraceMs: valid.MESHLINK_PROBE_GRACE,
+    }).filter(([, v]) => v !== undefined),
+  );
+  const probe: AppSettings['probe'] = {
+    ...DEFAULT_SETTINGS.probe,
+    ...(valid.MESHLINK_PROBE === 'off' ? { sweep: false } : {}),
+    ...(valid.MESHLINK_PROBE_TIMEOUT !== undefined ? { timeoutMs: valid.MESHLINK_PROBE_TIMEOUT } : {}),
+    ...(valid.MESHLINK_PROBE_CONCURRENCY !== undefined ? { concurrency: valid.MESHLINK_PROBE_CONCURRENCY } : {}),
+  };
   return {
     store,
-    stateDir,
-    secretPrefix,
-    port,
-    sweepIntervalMs: sweepIntervalMs ?? 0,
-    ...(rotationTopic ? { rotationTopic } : {}),
-    logLevel: logLevel as Config['logLevel'],
+    stateDir: valid.MESHLINK_STATE_DIR,
+    secretPrefix: valid.MESHLINK_SECRET_PREFIX,
+    port: valid.PORT,
+    sweepIntervalMs: valid.MESHLINK_SWEEP_INTERVAL,
+    ...(valid.MESHLINK_ROTATION_TOPIC ? { rotationTopic: valid.MESHLINK_ROTATION_TOPIC } : {}),
+    logLevel: valid.MESHLINK_LOG_LEVEL,
     projectNumbers,
-    ...(connectGatewayEndpoint ? { connectGatewayEndpoint } : {}),
-    ...(casEndpoint ? { casEndpoint } : {}),
-    ...(clusterAccess ? { clusterAccess } : {}),
+    ...(valid.MESHLINK_CONNECT_GATEWAY_ENDPOINT ? { connectGatewayEndpoint: valid.MESHLINK_CONNECT_GATEWAY_ENDPOINT } : {}),
+    ...(valid.MESHLINK_CAS_ENDPOINT ? { casEndpoint: valid.MESHLINK_CAS_ENDPOINT } : {}),
+    ...(valid.MESHLINK_CLUSTER_ACCESS ? { clusterAccess: valid.MESHLINK_CLUSTER_ACCESS as NonNullable<Config['clusterAccess']> } : {}),
     rotation,
     probe,
   };
-}
-
-/** Whether the sweep probes the links (`off` where the functions cannot reach the gateways), each dial's limit, how many at once. */
-function parseProbe(get: (name: string) => string | undefined, problems: ErrorDetail[]): AppSettings['probe'] {
-  const probe = { ...DEFAULT_SETTINGS.probe };
-  const mode = get('MESHLINK_PROBE');
-  if (mode === 'off') probe.sweep = false;
-  else if (mode !== undefined && mode !== 'on') problems.push({ path: 'MESHLINK_PROBE', message: 'must be on or off' });
-  const timeout = get('MESHLINK_PROBE_TIMEOUT');
-  if (timeout !== undefined) {
-    const ms = parseDuration(timeout);
-    if (ms === undefined || ms > 60_000) problems.push({ path: 'MESHLINK_PROBE_TIMEOUT', message: 'must be a duration up to 1m such as 5s' });
-    else probe.timeoutMs = ms;
-  }
-  const concurrency = get('MESHLINK_PROBE_CONCURRENCY');
-  if (concurrency !== undefined) {
-    const n = Number(concurrency);
-    if (!/^\d+$/.test(concurrency) || n < 1 || n > 256) problems.push({ path: 'MESHLINK_PROBE_CONCURRENCY', message: 'must be a whole number from 1 to 256' });
-    else probe.concurrency = n;
-  }
-  return probe;
 }

@@ -47,10 +47,3 @@ export function createLogger(options: { write?: (line: string) => void; minSever
   };
   return logger;
 }
-
-/** A logger that keeps lines in memory, for tests. */
-export function memoryLogger(): Logger & { lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = createLogger({ write: (line) => lines.push(JSON.parse(line)), minSeverity: 'DEBUG' });
-  return Object.assign(logger, { lines });
-}

@@ -15,7 +15,7 @@ import type { AppDeps } from './deps.js';
 import { emptyProbeSummary, probeLinks, type ProbeSummary } from './probe.js';
 import { LinkRecord, linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
-import type { DueLink, RotationQueue } from './rotation-queue.js';
+import type { DueLink, RotationQueue } from '../queue/port.js';
 
 export interface SweepReport {
   at: string;

@@ -3,7 +3,7 @@
 // @google-cloud/container and google-auth-library (both loaded lazily, on first use).
 import { KubeConfig } from '@kubernetes/client-node';
 import { MeshlinkError } from '../errors.js';
-import { connectGatewayUrl, type ClusterRef, type ConnectGatewayOptions } from './cluster-ref.js';
+import { connectGatewayUrl, type ClusterRef, type ConnectGatewayOptions } from '../link/cluster-ref.js';
 import type { KubeConfigSource } from './kubernetes-target.js';
 
 const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';

@@ -1,12 +1,13 @@
 // ClusterTarget over the Kubernetes API with @kubernetes/client-node (the only file using its API
 // clients): server-side apply skipped when the revision is live, guarded JSON patches on Services.
 import { ApiException, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type V1Service } from '@kubernetes/client-node';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION, MANAGER } from '../link/names.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
 import { isKept, labelSelector as selectorOf } from './selector.js';
 import { assertOwned } from './ownership.js';
-import { defaultRetryPolicy, parseRetryAfter, Semaphore, withRetry, type RetryPolicy } from './request-policy.js';
+import { defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from './request-policy.js';
 
 /** A KubeConfig, or a function giving the current one (credential providers refresh it). */
 export type KubeConfigSource = KubeConfig | (() => Promise<KubeConfig>);
@@ -33,7 +34,7 @@ interface Clients {
 type JsonPatchOp = { op: 'test' | 'add' | 'remove' | 'replace'; path: string; value?: unknown };
 
 export class KubernetesTarget implements ClusterTarget {
-  private readonly limiter: Semaphore;
+  private readonly limiter: LimitFunction;
   private readonly retry: RetryPolicy;
   private readonly patchAttempts: number;
   private readonly clientCache = new WeakMap<KubeConfig, Clients>();
@@ -43,7 +44,7 @@ export class KubernetesTarget implements ClusterTarget {
     private readonly source: KubeConfigSource,
     private readonly options: KubernetesTargetOptions = {},
   ) {
-    this.limiter = new Semaphore(options.maxInFlight ?? 4);
+    this.limiter = pLimit(options.maxInFlight ?? 4);
     this.retry = { ...defaultRetryPolicy, ...options.retry };
     this.patchAttempts = options.patchAttempts ?? 5;
   }
@@ -268,7 +269,7 @@ export class KubernetesTarget implements ClusterTarget {
   private call<T>(what: string, request: (c: Clients) => Promise<T>): Promise<T> {
     return withRetry(
       this.retry,
-      () => this.limiter.run(async () => request(await this.clients())),
+      () => this.limiter(async () => request(await this.clients())),
       (err) => translateKubeError(err, this.cluster, what),
     );
   }

@@ -18,7 +18,7 @@ import { parse, stringify } from 'yaml';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type DurableFs } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
-import { KeyedLock } from '../store/record-store.js';
+import { KeyedLock } from '../keyed-lock.js';
 import { isKept, labelSelector, matchesLabels } from './selector.js';
 import { assertOwned } from './ownership.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';

@@ -1,28 +1,5 @@
-// Bounded concurrency and retry with exponential backoff for calls to one remote endpoint.
-import { isMeshlinkError, MeshlinkError } from '../errors.js';
-
-/** A counting semaphore: at most `limit` holders at a time, waiters served in arrival order. */
-export class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {
-    if (!(limit >= 1)) throw new MeshlinkError('invalid-argument', `concurrency limit must be at least 1, got ${limit}`);
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active += 1;
-    try {
-      return await task();
-    } finally {
-      // Hand the slot straight to the next waiter, or free it.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active -= 1;
-    }
-  }
-}
+// Retry with exponential backoff for calls to one remote endpoint (bounded by p-limit in the target).
+import { isMeshlinkError, type MeshlinkError } from '../errors.js';
 
 export interface RetryPolicy {
   /** Total attempts, first included. */

@@ -1,7 +1,7 @@
 // Maps cluster references to ClusterTargets (one per reference, cached): the Kubernetes API for
 // GKE, fleet and kubeconfig references, a local YAML directory for plain names.
 import { join } from 'node:path';
-import { parseClusterRef, safeClusterName, type ClusterRef } from './cluster-ref.js';
+import { parseClusterRef, safeClusterName, type ClusterRef } from '../link/cluster-ref.js';
 import type { CredentialOptions } from './credentials.js';
 import type { KubernetesTargetOptions } from './kubernetes-target.js';
 import { LocalDirectoryTarget } from './local-directory-target.js';

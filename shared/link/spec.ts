@@ -2,7 +2,7 @@
 // Pure: no I/O. Errors name the field (`server.gatewayPort`) and the reason.
 import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
-import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from '../clusters/cluster-ref.js';
+import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from './cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { readPartnerBundle } from '../pki/partner-bundle.js';
 import type { Side } from './names.js';
@@ -313,6 +313,16 @@ function clusterServerOf(s: Parsed['server'], gatewayPort: number): ClusterServe
 /** True for a value the spec accepts as `name` (for code that looks at a spec before validation). */
 export function isLinkName(value: unknown): value is string {
   return linkName.safeParse(value).success;
+}
+
+/** Why the spec refuses a value as `name` (undefined: it accepts it). */
+export function linkNameProblem(value: unknown): string | undefined {
+  return linkName.safeParse(value).error?.issues[0]?.message;
+}
+
+/** Why the spec refuses a value as `issuer`, an issuer's name (undefined: it accepts it). */
+export function issuerNameProblem(value: unknown): string | undefined {
+  return dnsLabel.safeParse(value).error?.issues[0]?.message;
 }
 
 /** True for a value the spec accepts as `issuer` (an issuer's name). */

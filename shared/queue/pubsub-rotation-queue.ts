@@ -1,8 +1,10 @@
 // The Pub/Sub adapter of the RotationQueue port: one message per due link on the rotation topic,
-// delivered to meshlinkRotateLink. The only file that imports @google-cloud/pubsub, lazily, so a
+// delivered to meshlinkRotateLink, which decodes it here too. The only file that imports @google-cloud/pubsub, lazily, so a
 // cold start of any other function does not load it.
 import { MeshlinkError, type ErrorCode } from '../errors.js';
-import type { DueLink, RotationMessage, RotationQueue } from '../app/rotation-queue.js';
+import { isLinkName } from '../link/spec.js';
+import type { DueLink, RotationMessage, RotationQueue } from './port.js';
+import { isIgnored, messageFromCloudEvent, messageJson, type Ignored } from './pubsub-message.js';
 
 /** What the adapter needs of a topic: plain data in, message id out (no SDK types cross). */
 export interface PublishTopic {
@@ -41,6 +43,20 @@ export function encodeRotationMessage(due: DueLink): { data: Buffer; attributes:
   return {
     data: Buffer.from(JSON.stringify(body)),
     attributes: { [ATTRIBUTE_LINK]: due.link, [ATTRIBUTE_DEDUP_KEY]: due.dedupKey ?? due.link },
+  };
+}
+
+/** A rotation message from a Pub/Sub messagePublished CloudEvent, or why it is unusable. */
+export function decodeRotationMessage(event: unknown): (RotationMessage & { messageId?: string }) | Ignored {
+  const message = messageFromCloudEvent(event);
+  if (isIgnored(message)) return message;
+  const body = messageJson(message);
+  if (isIgnored(body)) return body;
+  if (!isLinkName(body.link)) return { ignore: 'message has no valid link name' };
+  return {
+    link: body.link,
+    reason: typeof body.reason === 'string' ? body.reason : 'unspecified',
+    ...(message.messageId ? { messageId: message.messageId } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 // Which links a registration event concerns: comparing a link's cluster reference with the
 // aliases an event gives for one cluster (a GKE cluster and its fleet membership can name the
 // same cluster). Pure.
-import { parseClusterRef, type ClusterRef } from '../clusters/cluster-ref.js';
+import { parseClusterRef, type ClusterRef } from '../link/cluster-ref.js';
 
 /**
  * `exact`: the reference names the same resource as an alias (`zones/` = `locations/`,

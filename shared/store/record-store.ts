@@ -2,6 +2,7 @@
 // per-secret lock so concurrent callers in one process never lose an update.
 import { MeshlinkError } from '../errors.js';
 import { systemClock, type Clock } from '../clock.js';
+import { KeyedLock } from '../keyed-lock.js';
 import { crc32c } from './crc32c.js';
 import {
   checkEtag,
@@ -36,26 +37,6 @@ export interface RecordBackend {
   readPayload(id: string, version: number): Promise<Uint8Array | undefined>;
   /** Idempotent. */
   erasePayload(id: string, version: number): Promise<void>;
-}
-
-/** Serialises async work per key with a promise chain; entries vanish when idle. */
-export class KeyedLock {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(work);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.tails.set(key, tail);
-    try {
-      return await result;
-    } finally {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
 }
 
 /** Shared by every store in the process, keyed by backend scope: two stores on one directory share locks. */

@@ -12,7 +12,7 @@ import { applyLink } from '../../shared/app/provision.js';
 import { getLink, listLinks } from '../../shared/app/queries.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
 import { registerCluster } from '../../shared/app/register.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import type { RegistrationEvent } from '../../shared/registration/events.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { deleteLink } from '../../shared/app/delete.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink } from '../../shared/app/queries.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LABEL_LINK, objectNames } from '../../shared/link/names.js';

@@ -8,7 +8,7 @@ import { getLink, listLinkSummaries } from '../../shared/app/queries.js';
 import { deleteLink } from '../../shared/app/delete.js';
 import { registerCluster } from '../../shared/app/register.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { credentialName, MANAGER, sideIdentity, STORE_LABEL_MANAGED_BY, type Side } from '../../shared/link/names.js';
 import { splitPemBundle } from '../../shared/pki/inspect.js';

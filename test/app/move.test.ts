@@ -7,7 +7,7 @@ import { deleteLink } from '../../shared/app/delete.js';
 import { loadLink } from '../../shared/app/link-record.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { registerCluster } from '../../shared/app/register.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { getLink } from '../../shared/app/queries.js';
 import { credentialName, LABEL_LINK, objectNames } from '../../shared/link/names.js';

@@ -6,7 +6,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import '../../functions/index.js';
 import { FUNCTION_NAMES } from '../../functions/names.js';
 import { runtimeDeps, setRuntimeDeps } from '../../functions/runtime.js';
-import { CountingStore } from '../../shared/store/counting-store.js';
+import { CountingStore } from '../support/counting-store.js';
 import { CountingClusters } from './counting-clusters.js';
 
 export interface ServerCounters {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { KeyAlgorithm } from '../../shared/link/spec.js';
-import { mintCa, mintLeaf } from '../../shared/pki/index.js';
+import { mintCa, mintLeaf } from '../../shared/pki/mint.js';
 import type { Section } from './report.js';
 import { concurrent, ms, rate, ratio, sequential, summarize, type Summary } from './stats.js';
 

@@ -7,7 +7,7 @@ import { applyLink } from '../../shared/app/provision.js';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { decodeState, encodeState, type LinkState } from '../../shared/link/state.js';
 import { storeLabels, storeSecretId, type StoreRole } from '../../shared/link/names.js';
-import { BACKDATE_MS } from '../../shared/pki/index.js';
+import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { nextRenewal } from '../../shared/rotation/renewal.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import { testApp } from '../support/app.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseClusterRef, type ClusterRef } from '../../shared/clusters/cluster-ref.js';
+import { parseClusterRef, type ClusterRef } from '../../shared/link/cluster-ref.js';
 import { contextKubeConfig, fleetKubeConfig, gkeKubeConfig, kubeConfigSource, type GkeClusterInfo, type GkeEndpoint } from '../../shared/clusters/credentials.js';
 import { KubernetesTarget } from '../../shared/clusters/kubernetes-target.js';
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';

@@ -1,41 +1,8 @@
-// Concurrency limit and backoff: deterministic (hand-released tasks, injected sleep and jitter).
+// Backoff and retry: deterministic (injected sleep and jitter). The per-cluster bound on requests
+// in flight (p-limit) is tested through the target: kubernetes-target.test.ts.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, defaultRetryPolicy, parseRetryAfter, Semaphore, withRetry, type RetryPolicy } from '../../shared/clusters/request-policy.js';
+import { backoffDelay, defaultRetryPolicy, parseRetryAfter, withRetry, type RetryPolicy } from '../../shared/clusters/request-policy.js';
 import { MeshlinkError } from '../../shared/errors.js';
-
-describe('Semaphore', () => {
-  it('runs at most `limit` tasks at once and starts the next as one finishes, in order', async () => {
-    const semaphore = new Semaphore(2);
-    const started: number[] = [];
-    const release: (() => void)[] = [];
-    const tasks = [0, 1, 2, 3].map((i) =>
-      semaphore.run(async () => {
-        started.push(i);
-        await new Promise<void>((resolve) => (release[i] = resolve));
-        return i;
-      }),
-    );
-    const settle = () => new Promise((resolve) => setImmediate(resolve));
-
-    await settle();
-    expect(started).toEqual([0, 1]);
-    release[1]!();
-    await settle();
-    expect(started).toEqual([0, 1, 2]);
-    release[0]!();
-    await settle();
-    expect(started).toEqual([0, 1, 2, 3]);
-    release[2]!();
-    release[3]!();
-    expect(await Promise.all(tasks)).toEqual([0, 1, 2, 3]);
-  });
-
-  it('frees the slot when a task fails', async () => {
-    const semaphore = new Semaphore(1);
-    await expect(semaphore.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await semaphore.run(async () => 'next')).toBe('next');
-  });
-});
 
 describe('backoffDelay', () => {
   const policy: RetryPolicy = { ...defaultRetryPolicy, baseDelayMs: 100, maxDelayMs: 1000 };

@@ -16,7 +16,7 @@ import { localClusterDir } from '../../shared/clusters/resolver.js';
 import { composeApp } from '../../shared/compose.js';
 import { parseConfig } from '../../shared/config.js';
 import { credentialName, sideIdentity, storeSecretId, type Side } from '../../shared/link/names.js';
-import { memoryLogger } from '../../shared/log.js';
+import { memoryLogger } from '../support/log.js';
 import { splitPemBundle } from '../../shared/pki/inspect.js';
 import type { SdsCredential } from '../../shared/pki/types.js';
 import { specInput, withField } from '../support/builders.js';

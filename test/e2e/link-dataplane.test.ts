@@ -13,7 +13,7 @@ import { localClusterDir } from '../../shared/clusters/resolver.js';
 import { composeApp } from '../../shared/compose.js';
 import { parseConfig } from '../../shared/config.js';
 import { credentialName, objectNames, sideIdentity, type Side } from '../../shared/link/names.js';
-import { memoryLogger } from '../../shared/log.js';
+import { memoryLogger } from '../support/log.js';
 import { mintCa, mintLeaf } from '../../shared/pki/mint.js';
 import type { CredentialPem, SdsCredential } from '../../shared/pki/types.js';
 import { testApp, type TestApp } from '../support/app.js';

@@ -19,7 +19,7 @@
 //  N2 (new) POST /links with a spec and no Content-Type is a 400 "request body is empty"
 import fc from 'fast-check';
 import { it } from 'vitest';
-import { parseClusterRef } from '../../shared/clusters/cluster-ref.js';
+import { parseClusterRef } from '../../shared/link/cluster-ref.js';
 import { parseDuration } from '../../shared/link/duration.js';
 import { isClusterRef, isLinkName } from '../../shared/link/spec.js';
 import { objectNames } from '../../shared/link/names.js';

@@ -44,3 +44,20 @@ describe('cloudEventFromRequest', () => {
     );
   });
 });
+
+describe('cloudEventFromRequest, decoded by the cloudevents SDK', () => {
+  const message = { message: { data: Buffer.from('{"link":"mysql"}').toString('base64'), messageId: '7' }, subscription: 'projects/p/subscriptions/s' };
+  const attributes = { specversion: '1.0', id: 'id-1', source: '//pubsub.googleapis.com/projects/p/topics/t', type: 'google.cloud.pubsub.topic.v1.messagePublished' };
+
+  it('reads a structured event whose data comes as data_base64', () => {
+    const body = Buffer.from(JSON.stringify({ ...attributes, datacontenttype: 'application/json', data_base64: Buffer.from(JSON.stringify(message)).toString('base64') }));
+    const event = cloudEventFromRequest({ method: 'POST', path: '/', contentType: 'application/cloudevents+json', body }) as { data?: unknown; id?: string };
+    expect(event).toMatchObject({ id: 'id-1', data: message });
+  });
+
+  it('reads a binary-mode event: the attributes from the ce-* headers, the data from the body', () => {
+    const headers = Object.fromEntries(Object.entries(attributes).map(([k, v]) => [`ce-${k}`, v]));
+    const event = cloudEventFromRequest({ method: 'POST', path: '/', contentType: 'application/json', headers, body: Buffer.from(JSON.stringify(message)) });
+    expect(event).toMatchObject({ ...attributes, data: message });
+  });
+});

@@ -9,7 +9,7 @@ import type { DataValidateFunction } from 'ajv/dist/types/index.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../shared/clusters/port.js';
 import { canonicalJson } from '../../shared/mesh/revision.js';
-import type { ValidationIssue } from '../../shared/mesh/validate.js';
+import type { ValidationIssue } from '../support/istio-models.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Istio's networking CRDs, vendored (source and version in test/fixtures/istio/README.md). */

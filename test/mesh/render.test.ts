@@ -11,15 +11,9 @@ import {
   objectNames,
   sideIdentity,
 } from '../../shared/link/names.js';
-import {
-  gatewayServicePorts,
-  managedKinds,
-  renderClientObjects,
-  renderCredentialSecret,
-  renderServerObjects,
-  revisionOf,
-  validateIstioObject,
-} from '../../shared/mesh/index.js';
+import { gatewayServicePorts, managedKinds, renderClientObjects, renderCredentialSecret, renderServerObjects } from '../../shared/mesh/render.js';
+import { revisionOf } from '../../shared/mesh/revision.js';
+import { validateIstioObject } from '../support/istio-models.js';
 import { credential, linkSpec } from './builders.js';
 import { loadCrdValidator } from './crd-schemas.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../shared/clusters/port.js';
 import { ANNOTATION_REVISION } from '../../shared/link/names.js';
-import { canonicalJson, revisionOf, withRevision } from '../../shared/mesh/index.js';
+import { canonicalJson, revisionOf, withRevision } from '../../shared/mesh/revision.js';
 
 const object = (spec: unknown, annotations?: Record<string, string>): KubeObject => ({
   apiVersion: 'networking.istio.io/v1',

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { ANNOTATION_REVISION, ANNOTATION_SOURCE, credentialName, objectLabels } from '../../shared/link/names.js';
-import { renderCredentialSecret, revisionOf } from '../../shared/mesh/index.js';
+import { renderCredentialSecret } from '../../shared/mesh/render.js';
+import { revisionOf } from '../../shared/mesh/revision.js';
 import { credential, linkSpec } from './builders.js';
 
 const spec = linkSpec({ client: { gateway: { namespace: 'egress-ns' } }, server: { gateway: { namespace: 'ingress-ns' } } });

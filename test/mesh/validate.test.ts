@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../shared/clusters/port.js';
 import { objectNames } from '../../shared/link/names.js';
-import { renderClientObjects, renderServerObjects, validateIstioObject } from '../../shared/mesh/index.js';
+import { renderClientObjects, renderServerObjects } from '../../shared/mesh/render.js';
+import { validateIstioObject } from '../support/istio-models.js';
 import { linkSpec } from './builders.js';
 import { loadCrdValidator } from './crd-schemas.js';
 

@@ -2,7 +2,8 @@
 import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sideIdentity } from '../../shared/link/names.js';
-import { BACKDATE_MS, chainsToAny, inspectCertificate, isIssuedBy, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../../shared/pki/index.js';
+import { BACKDATE_MS } from '../../shared/pki/types.js';
+import { chainsToAny, inspectCertificate, isIssuedBy, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../../shared/pki/inspect.js';
 import { DAY_MS, HOST, LINK, mintLinkSet, NOW, type LinkSet } from './fixtures.js';
 
 let set: LinkSet;

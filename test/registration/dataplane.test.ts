@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { handleRegistrationEvent } from '../../functions/registration.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { credentialName } from '../../shared/link/names.js';
-import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/registration/events.js';
+import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
 import { testApp } from '../support/app.js';
 import { specInput } from '../support/builders.js';
 import { roundTrip, secretFromCluster, startDataPlane, type DataPlane } from '../support/dataplane.js';

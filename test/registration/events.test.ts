@@ -9,7 +9,8 @@
 // - Sink -> Pub/Sub message: https://cloud.google.com/logging/docs/export/pubsub
 // - messagePublished CloudEvent data: googleapis/google-cloudevents proto/google/events/cloud/pubsub/v1/data.proto
 import { describe, expect, it } from 'vitest';
-import { decodeRegistrationMessage, isIgnored, messageFromCloudEvent, type RegistrationEvent } from '../../shared/registration/events.js';
+import { decodeRegistrationMessage, type RegistrationEvent } from '../../shared/registration/events.js';
+import { isIgnored, messageFromCloudEvent } from '../../shared/queue/pubsub-message.js';
 import { clusterKey, matchCluster } from '../../shared/registration/aliases.js';
 import { fixture, messagePublishedData, pubsubMessage, pushBody, type Fixture } from '../support/registration.js';
 

@@ -9,7 +9,7 @@ import { getLink } from '../../shared/app/queries.js';
 import { createLinkRecord, loadLink, withLease } from '../../shared/app/link-record.js';
 import { MeshlinkError } from '../../shared/errors.js';
 import { credentialName, objectNames } from '../../shared/link/names.js';
-import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/registration/events.js';
+import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
 import { specInput } from '../support/builders.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
 import { unavailable } from '../support/memory-clusters.js';

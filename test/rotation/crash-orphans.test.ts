@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadLink } from '../../shared/app/link-record.js';
 import { forceRotation } from '../../shared/app/rotate.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { SIDES, storeSecretId } from '../../shared/link/names.js';
 import { metadataStep } from '../../shared/rotation/due.js';

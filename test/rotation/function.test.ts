@@ -6,12 +6,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { decodeRotationMessage } from '../../functions/rotation.js';
+import '../../functions/rotation.js'; // registers the CloudEvent functions
+import { decodeRotationMessage } from '../../shared/queue/pubsub-rotation-queue.js';
 import { FUNCTION_NAMES } from '../../functions/names.js';
 import { setRuntimeDeps } from '../../functions/runtime.js';
 import { MeshlinkError } from '../../shared/errors.js';
-import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/registration/events.js';
-import { CountingStore } from '../../shared/store/counting-store.js';
+import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
+import { CountingStore } from '../support/counting-store.js';
 import type { SecretMetadata } from '../../shared/store/port.js';
 import { binaryCloudEvent, pubsubMessage, pushBody } from '../support/registration.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';

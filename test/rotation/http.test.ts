@@ -5,7 +5,8 @@ import { handleApiRequest, type ApiRequest } from '../../functions/http-api.js';
 import { makeRotationRoutes, oneQueuePerApp } from '../../functions/rotation.js';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { loadLink } from '../../shared/app/link-record.js';
-import { InProcessRotationQueue, type DueLink, type RotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
+import { type DueLink, type RotationQueue } from '../../shared/queue/port.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
 
 const DAY = 86_400_000;

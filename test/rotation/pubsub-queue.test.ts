@@ -2,7 +2,7 @@
 // each message carries, how publish failures become port errors, and which adapter the
 // composition root picks.
 import { describe, expect, it } from 'vitest';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { makeRotationQueue } from '../../shared/compose.js';
 import { parseConfig } from '../../shared/config.js';
 import { isMeshlinkError } from '../../shared/errors.js';

@@ -1,12 +1,13 @@
 // The Pub/Sub rotation queue through the real @google-cloud/pubsub client (its own topic, batching
 // and retries) against a wire-level fake Publisher, reached as an emulator via PUBSUB_EMULATOR_HOST.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handleRotateLinkEvent, decodeRotationMessage } from '../../functions/rotation.js';
+import { handleRotateLinkEvent } from '../../functions/rotation.js';
+import { decodeRotationMessage } from '../../shared/queue/pubsub-rotation-queue.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { PUBLISH_TIMEOUT_MS, PubSubRotationQueue } from '../../shared/queue/pubsub-rotation-queue.js';
-import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/registration/events.js';
+import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
 import type { GrpcStatusName } from '../fakes/grpc-fake.js';
 import { startFakePubSub, type FakePubSub, type PublishedMessage } from '../fakes/pubsub-server.js';
 import { testApp } from '../support/app.js';

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forceRotation } from '../../shared/app/rotate.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { caRenewalTime, renewalTime } from '../../shared/rotation/renewal.js';

@@ -1,7 +1,8 @@
 // What the sweep logs for the expiry alerts: one line per listed link with its days to expiry
 // (from the listed metadata alone) and one summary line per sweep, each with its stable event.
 import { describe, expect, it } from 'vitest';
-import { InProcessRotationQueue, type DueLink, type RotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
+import { type DueLink, type RotationQueue } from '../../shared/queue/port.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { LOG_EVENTS } from '../../shared/log-events.js';
 import { rotationApp } from '../support/rotation-app.js';

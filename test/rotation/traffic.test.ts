@@ -9,7 +9,7 @@
 // (WINDOW_MS); the lifetimes are sized for at least 20 leaf rotations and 3 CA rollovers inside.
 import { afterEach, describe, expect, it } from 'vitest';
 import { sweep } from '../../shared/app/sweep.js';
-import { InProcessRotationQueue } from '../../shared/app/rotation-queue.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import type { RotationOutcome } from '../../shared/app/rotate.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { credentialName } from '../../shared/link/names.js';

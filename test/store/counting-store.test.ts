@@ -1,7 +1,7 @@
 // CountingStore: counts each call by method and sums them into the quota buckets.
 import { describe, expect, it } from 'vitest';
-import { CountingStore } from '../../shared/store/counting-store.js';
-import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { CountingStore } from '../support/counting-store.js';
+import { InMemoryStore } from '../support/memory-store.js';
 
 describe('CountingStore', () => {
   it('counts calls per method, failed ones included, and groups them by quota', async () => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { composeApp } from '../../shared/compose.js';
 import { parseConfig } from '../../shared/config.js';
-import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { InMemoryStore } from '../support/memory-store.js';
 import { sameStoreForeignSecrets } from '../../shared/store/port.js';
 import { startFakeSecretManager } from '../fakes/secret-manager-server.js';
 

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.js';
+import { manualClock } from '../support/clock.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import { describeSecretStoreContract } from './contract.js';

@@ -1,6 +1,6 @@
 // The in-memory store against the SecretStore contract.
-import { manualClock } from '../../shared/clock.js';
-import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { manualClock } from '../support/clock.js';
+import { InMemoryStore } from '../support/memory-store.js';
 import { describeSecretStoreContract } from './contract.js';
 
 describeSecretStoreContract('InMemoryStore', async () => {

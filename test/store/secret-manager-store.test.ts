@@ -1,7 +1,7 @@
 // The Secret Manager adapter through the real client library and real gRPC, against the
 // wire-level fake: the SecretStore contract, then what only this adapter does.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.js';
+import { manualClock } from '../support/clock.js';
 import { isMeshlinkError, type ErrorCode } from '../../shared/errors.js';
 import { crc32c } from '../../shared/store/crc32c.js';
 import { SecretManagerStore, type SecretManagerStoreOptions } from '../../shared/store/secret-manager-store.js';

@@ -1,10 +1,10 @@
 // A test app: the real use-cases on an in-memory store (counting calls), in-memory clusters, a
 // manual clock and a memory logger.
-import { manualClock } from '../../shared/clock.js';
+import { manualClock } from './clock.js';
 import { DEFAULT_SETTINGS, type AppDeps, type AppSettings } from '../../shared/app/deps.js';
-import { memoryLogger } from '../../shared/log.js';
-import { CountingStore } from '../../shared/store/counting-store.js';
-import { InMemoryStore } from '../../shared/store/memory-store.js';
+import { memoryLogger } from './log.js';
+import { CountingStore } from './counting-store.js';
+import { InMemoryStore } from './memory-store.js';
 import { MemoryClusters } from './memory-clusters.js';
 
 export function testApp(options: { start?: string; settings?: Partial<AppSettings>; workerId?: string } = {}) {

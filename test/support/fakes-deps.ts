@@ -5,7 +5,7 @@ import { handleApiRequest } from '../../functions/http-api.js';
 import { DEFAULT_SETTINGS, type AppDeps } from '../../shared/app/deps.js';
 import { systemClock } from '../../shared/clock.js';
 import { KubernetesClusterResolver } from '../../shared/clusters/resolver.js';
-import { memoryLogger } from '../../shared/log.js';
+import { memoryLogger } from './log.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import type { FakeKubeApi } from '../fakes/kube-api-server.js';
 

@@ -4,7 +4,7 @@ import { MeshlinkError } from '../../shared/errors.js';
 import { ANNOTATION_REVISION } from '../../shared/link/names.js';
 import { isKept, matchesLabels } from '../../shared/clusters/selector.js';
 import { assertOwned } from '../../shared/clusters/ownership.js';
-import { parseClusterRef } from '../../shared/clusters/cluster-ref.js';
+import { parseClusterRef } from '../../shared/link/cluster-ref.js';
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from '../../shared/clusters/port.js';
 
 export interface SeededPod {

@@ -1,7 +1,7 @@
 // Builders for registration messages: fixtures as Pub/Sub messages, CloudEvents (binary and
 // structured mode) and push bodies, the way Pub/Sub, Eventarc and a push subscription deliver them.
 import { readFileSync } from 'node:fs';
-import { PUBSUB_MESSAGE_PUBLISHED, type PubSubMessage } from '../../shared/registration/events.js';
+import { PUBSUB_MESSAGE_PUBLISHED, type PubSubMessage } from '../../shared/queue/pubsub-message.js';
 
 const FIXTURES = new URL('../fixtures/registration/', import.meta.url);
 

@@ -4,7 +4,7 @@
 // junk; with context attributes left out or wrong. No event names a seeded cluster as registered
 // or deregistered: what is valid and changes something is not what this fuzzes.
 import fc from 'fast-check';
-import { PUBSUB_MESSAGE_PUBLISHED } from '../../../shared/registration/events.js';
+import { PUBSUB_MESSAGE_PUBLISHED } from '../../../shared/queue/pubsub-message.js';
 import { fixture, type Fixture } from '../../support/registration.js';
 import { SEED_CLUSTERS, SEED_NAMES } from '../harness.js';
 import { oddClusterRef, oddName } from './spec.js';

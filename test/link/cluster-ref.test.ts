@@ -1,6 +1,6 @@
 // Cluster references: parsing, directory names and Connect gateway URLs.
 import { describe, expect, it } from 'vitest';
-import { connectGatewayEndpoint, connectGatewayUrl, parseClusterRef, safeClusterName, type ClusterRef, type ConnectGatewayOptions } from '../../shared/clusters/cluster-ref.js';
+import { connectGatewayEndpoint, connectGatewayUrl, parseClusterRef, safeClusterName, type ClusterRef, type ConnectGatewayOptions } from '../../shared/link/cluster-ref.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 
 describe('parseClusterRef', () => {

@@ -1,6 +1,6 @@
 // A SecretStore decorator that counts calls per method: tests and benchmarks assert the cost of a
 // use-case in list pages, payload reads and writes (the quotas that matter on Secret Manager).
-import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo } from './port.js';
+import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo } from '../../shared/store/port.js';
 
 export type StoreMethod = keyof SecretStore;
 

@@ -1,11 +1,11 @@
-// Checks a rendered Istio object against Istio's CRD schema for its version, before anything is applied.
-// Uses @kubernetes-models/istio: validators compiled from Istio's official CRDs (crd-all.gen.yaml), so
-// this runs in production with no schema file. The vendored CRD YAML (test/fixtures/istio) stays the authority:
+// Checks a rendered Istio object against Istio's CRD schema for its version (tests only: no
+// production path validates with it). Uses @kubernetes-models/istio: validators compiled from
+// Istio's official CRDs (crd-all.gen.yaml). The vendored CRD YAML (test/fixtures/istio) stays the authority:
 // test/mesh/crd-schemas.ts validates against it, with unknown fields and the CEL rules checked too,
 // which these compiled validators do not do.
 import * as v1 from '@kubernetes-models/istio/networking.istio.io/v1';
 import * as v1beta1 from '@kubernetes-models/istio/networking.istio.io/v1beta1';
-import type { KubeObject } from '../clusters/port.js';
+import type { KubeObject } from '../../shared/clusters/port.js';
 
 export interface ValidationIssue {
   /** Dotted path of the offending field, e.g. `spec.servers.0.tls.mode`. */

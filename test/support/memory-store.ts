@@ -1,8 +1,8 @@
 // An in-memory SecretStore with the same semantics as the file store: for unit tests of the
 // use-cases and for benchmarks.
-import type { Clock } from '../clock.js';
-import { cloneRecord, type SecretRecord } from './model.js';
-import { RecordStore, type RecordBackend } from './record-store.js';
+import type { Clock } from '../../shared/clock.js';
+import { cloneRecord, type SecretRecord } from '../../shared/store/model.js';
+import { RecordStore, type RecordBackend } from '../../shared/store/record-store.js';
 
 let nextScope = 0;
 
