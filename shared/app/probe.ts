@@ -7,7 +7,7 @@ import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
-import { probeRecord, probeTarget, sweepRecords, type ProbeRecord } from '../probe/record.js';
+import { probeRecord, probeTarget, sweepRecords, type ProbeRecord } from '../link/probe.js';
 import type { ProbeObservation } from '../probe/port.js';
 import { readCredential } from './credentials.js';
 import type { AppDeps } from './deps.js';

@@ -9,7 +9,7 @@ import { describeStep, planNextStep, type RotationSettings } from '../rotation/p
 import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
 import { rolloverSchedule } from '../rotation/rollover.js';
 import { servedWarning } from '../rotation/served.js';
-import type { ProbeRecord } from '../probe/record.js';
+import type { ProbeRecord } from '../link/probe.js';
 
 export interface SideStatus {
   cluster: string;

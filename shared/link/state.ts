@@ -4,7 +4,7 @@
 import type { Side, StoreRole } from './names.js';
 import type { LinkSpec } from './spec.js';
 import { MeshlinkError } from '../errors.js';
-import type { ProbeRecord } from '../probe/record.js';
+import type { ProbeRecord } from './probe.js';
 
 /**
  * Store annotation keys. Secret Manager allows only letters, digits, `-`, `_` and `.` in

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { files, importsOf, ROOT } from '../support/production-imports.js';
 
 const CORE = ['link', 'pki', 'mesh', 'rotation'];
-const ADAPTERS = ['store', 'clusters', 'queue'];
+const ADAPTERS = ['store', 'clusters', 'queue', 'probe', 'cas'];
 /** Modules with I/O or a cloud or cluster SDK: none belongs in the core or the use-cases. */
 const IO_PACKAGES = /^(node:(fs|net|http|https|dgram|child_process)|@google-cloud\/|@kubernetes\/|@grpc\/|google-auth-library)/;
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LinkState } from '../../shared/link/state.js';
 import type { ProbeObservation } from '../../shared/probe/port.js';
-import { probeRecord, sweepRecords, type ProbeTarget } from '../../shared/probe/record.js';
+import { probeRecord, sweepRecords, type ProbeTarget } from '../../shared/link/probe.js';
 
 const TARGET: ProbeTarget = { address: '203.0.113.7', port: 13306, servername: 'mysql.link.example.com', subjectAltNames: ['spiffe://x'], partner: false };
 const STATE = { leaves: { server: { fingerprint: 'a'.repeat(64) } } } as unknown as LinkState;

@@ -6,7 +6,7 @@ import { loadLink } from '../../shared/app/link-record.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink } from '../../shared/app/queries.js';
 import { forceRotation, rotateLink } from '../../shared/app/rotate.js';
-import type { ProbeRecord } from '../../shared/probe/record.js';
+import type { ProbeRecord } from '../../shared/link/probe.js';
 import { testApp } from '../support/app.js';
 import { specInput } from '../support/builders.js';
 

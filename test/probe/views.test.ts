@@ -8,7 +8,7 @@ import { linkSummary, type LinkStatus } from '../../shared/app/status.js';
 import { loadLink } from '../../shared/app/link-record.js';
 import { checkLine, probeCheck } from '../../shared/cli/checks.js';
 import { describeLink } from '../../shared/cli/describe.js';
-import type { ProbeRecord } from '../../shared/probe/record.js';
+import type { ProbeRecord } from '../../shared/link/probe.js';
 import { linkPage, statusPage } from '../../shared/ui/pages.js';
 import { linkRow } from '../../shared/ui/view.js';
 import { testApp } from '../support/app.js';

@@ -1,10 +1,10 @@
 // What the link's state keeps of its last probe, and which server end a link's probe dials. Pure:
 // the spec, the state, an observation and the time in; a bounded record out (the state is one
 // store annotation under 16 KiB, and a served certificate's subject or SANs are the server's to choose).
-import { sideIdentity } from '../link/names.js';
-import { externalSide, serverPort, type LinkSpec } from '../link/spec.js';
-import type { LinkState } from '../link/state.js';
-import type { ProbeErrorKind, ProbeObservation, ServedCertificate } from './port.js';
+import { sideIdentity } from './names.js';
+import { externalSide, serverPort, type LinkSpec } from './spec.js';
+import type { LinkState } from './state.js';
+import type { ProbeErrorKind, ProbeObservation, ServedCertificate } from '../probe/port.js';
 
 export interface ProbeRecord {
   /** When this result was recorded. */
