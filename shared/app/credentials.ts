@@ -95,12 +95,19 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
 
 /**
  * The record of a CA version: the certificate read (a CA that cannot be read is never stored: see
- * storeNewCa), with the fingerprints of its roots when it is under an issuer.
+ * storeNewCa), under an issuer with the fingerprints of its roots and of the issuing CA that
+ * signed it (the first of the chain, or the root when the root issues) and the issuer's name.
  */
-function caRecord(version: string, ca: LinkCa, generation: number, summary?: CertificateSummary): CaRecord {
+function caRecord(version: string, ca: LinkCa, generation: number, issuer: string | undefined, summary?: CertificateSummary): CaRecord {
   const s = summary ?? inspectCertificate(ca.certificate);
-  const anchors = ca.roots ? splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint) : undefined;
-  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...(anchors ? { anchors } : {}) };
+  const origin = ca.roots
+    ? {
+        anchors: splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint),
+        issuing: certificateFacts(ca.chain || ca.roots).fingerprint,
+        ...(issuer ? { issuer } : {}),
+      }
+    : {};
+  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...origin };
 }
 
 /** Mints a link CA: self-signed, or under the spec's issuer, with the chain and roots its leaves need. */
@@ -125,7 +132,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
       deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: caRecord(candidate, ca, generation), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: caRecord(candidate, ca, generation, spec.issuer), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const ca = await mintLinkCa(deps, spec, generation, now);
@@ -134,7 +141,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
-  return { record: caRecord(version, ca, generation, summary), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: caRecord(version, ca, generation, spec.issuer, summary), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds): each CA, or its roots under an issuer. */

@@ -2,7 +2,7 @@
 // stores everything, then projects both sides into their clusters. Repeating the same spec
 // changes nothing (invariant 2); a changed mutable field re-renders, and what a move leaves in
 // the old namespace, cluster or Service goes once the new places are synced (prune.ts); a changed
-// host is refused.
+// issuer rolls the CA over (rotation); a changed host is refused.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
@@ -25,7 +25,7 @@ import { clusterWideKey, linkPlaces, stalePlaces } from '../link/places.js';
 import { dropRecord, withoutLease } from './delete.js';
 import { readStoredSpec, type StoredSpec } from './stored-spec.js';
 import { assertNamesFree } from './name-ownership.js';
-import { requireIssuer } from './issuers.js';
+import { issuerTarget, requireIssuer } from './issuers.js';
 
 export { SIDES };
 
@@ -135,8 +135,11 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
     const before = record.state; // names what the link's claims were taken for
     const state = previous ? withStalePlaces(record.state, stalePlaces(previous.places, spec, record.state.stale)) : record.state;
+    // A new issuer (or none) is recorded with the spec: the plan then rolls the link's CA over to it.
+    const { issuer: _issuer, ...rest } = state;
     record.state = {
-      ...state,
+      ...rest,
+      ...(spec.issuer ? { issuer: spec.issuer } : {}),
       specVersion: version,
       specHash: hash,
       ...placeFields(spec),
@@ -305,5 +308,6 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       await r.save();
     });
   }
-  return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings }) };
+  const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
+  return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) }) };
 }

@@ -10,7 +10,7 @@ import { LOG_EVENTS } from '../log-events.js';
 import { inspectCertificate, isIssuedBy, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { SdsCredential } from '../pki/types.js';
 import { dueReason, linkFacts } from '../rotation/due.js';
-import { SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
+import { SIDES, type IssuerTarget, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
 import { recordForce, type ForceScope } from '../rotation/force.js';
 import { describeStep, isAction, planNextStep, type Step } from '../rotation/plan.js';
 import { nextRenewal } from '../rotation/renewal.js';
@@ -18,6 +18,7 @@ import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { finishDeletion } from './delete.js';
+import { issuerTarget } from './issuers.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 import { pruneStale } from './prune.js';
@@ -67,8 +68,8 @@ function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<
 }
 
 /** Gather: the state's facts, completed with what the stored payloads say. */
-export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache()): Promise<RotationFacts> {
-  const facts = linkFacts(spec, state);
+export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache(), issuer?: IssuerTarget): Promise<RotationFacts> {
+  const facts = linkFacts(spec, state, issuer);
   const caCerts = new Map<number, string>();
   for (const ca of state.cas) {
     caCerts.set(ca.generation, await cache.get(`ca@${ca.version}`, async () => (await readCa(deps, spec.name, ca.version)).certificate));
@@ -183,13 +184,14 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
 async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> {
   const spec = await readSpec(deps, r);
   const cache = new PayloadCache();
+  const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
   const log = deps.log.with({ link: r.link });
   const steps: string[] = [];
   let error: string | undefined;
   let last: Step | undefined;
   for (let i = 0; i < MAX_STEPS; i++) {
     const now = deps.clock();
-    const step = planNextStep(await gatherFacts(deps, spec, r.state, cache), now, deps.settings);
+    const step = planNextStep(await gatherFacts(deps, spec, r.state, cache, issuer), now, deps.settings);
     last = step;
     if (!isAction(step)) break;
     log.info('rotation step', { step: describeStep(step), reason: step.reason });
@@ -239,7 +241,8 @@ async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecor
 export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
   const record = await loadLink(deps, link);
   if (!record || (!record.state.specVersion && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
-  const reason = dueReason(record.state, link, deps.clock(), deps.settings);
+  const issuer = record.state.issuer ? await issuerTarget(deps, record.state.issuer) : undefined;
+  const reason = dueReason(record.state, link, deps.clock(), deps.settings, issuer);
   if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
   const outcome = await underLease(deps, record, (r) => (r.state.deleted ? finishDeleting(deps, r) : runSteps(deps, r)));
   return { ...outcome, reason };

@@ -1,6 +1,7 @@
 // Use-case: the rotation sweep. Lists link metadata page by page (labels managed-by=meshlink,
 // meshlink-role=link), decides from each state alone whether the link is due (no payload read for
-// a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
+// a link that is not), and hands the due ones to the queue, one page at a time. Issuers are listed
+// once, when a listed link has one: a replaced bundle makes the links under it due. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
 // every sweep one summary line.
@@ -11,6 +12,7 @@ import { LOG_EVENTS } from '../log-events.js';
 import { dueReason } from '../rotation/due.js';
 import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
+import { issuerTargets } from './issuers.js';
 import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
@@ -33,6 +35,7 @@ export interface SweepReport {
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
   const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
+  const issuer = issuerTargets(deps);
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
@@ -48,7 +51,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
           deps.log.info('link expiry', { event: LOG_EVENTS.linkExpiry, link, ...expiry });
           if (report.minDaysToExpiry === undefined || expiry.daysToExpiry < report.minDaysToExpiry) report.minDaysToExpiry = expiry.daysToExpiry;
         }
-        const reason = dueReason(state, link, now, deps.settings);
+        const reason = dueReason(state, link, now, deps.settings, state.issuer ? await issuer(state.issuer) : undefined);
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
         else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });

@@ -345,8 +345,6 @@ export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): stri
   const changed: string[] = [];
   if (previous.host !== next.host) changed.push('host');
   if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
-  // Rolling a link over to another issuer (or root) is not supported yet.
-  if (previous.issuer !== next.issuer) changed.push('issuer');
   // Which side the partner runs decides what the link's CA signs and where it lives.
   const kind = externalSide(next);
   if (externalSide(previous) !== kind) changed.push(`${kind ?? externalSide(previous)}.external`);

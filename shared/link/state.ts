@@ -34,6 +34,9 @@ export interface CaRecord {
    * CA holds instead of the CA itself. Absent for a self-signed link CA (its own fingerprint).
    */
   anchors?: string[];
+  /** Under an issuer: its name and the fingerprint of the issuing CA that signed this CA (a new issuer or bundle rolls the link over). */
+  issuer?: string;
+  issuing?: string;
 }
 
 /** The fingerprints a `ca.crt` holds to trust a CA: its roots under an issuer, else the CA itself. */

@@ -151,7 +151,7 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   // A rollover starts at the CA's renewal time, or earlier if that leaves too little time for it.
   const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, s.rolloverGraceMs).getTime()));
   // A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves.
-  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now), { ...newest, renewAt: rolloverStart }) : undefined;
+  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now, f.issuer), { ...newest, renewAt: rolloverStart }) : undefined;
   if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
   if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
     return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };

@@ -17,12 +17,24 @@ export type RolloverMarks = NonNullable<RotationFacts['rollover']>;
  * well before the new CA's own is due (at the latest at half its life: latestRolloverStart).
  */
 export function rolloverGraceMs(f: RotationFacts, s: RotationSettings): number {
+  if (sameAnchors(f)) return 0;
   const configured = f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs;
   const left = oldCaLeftAtStart(f);
   if (left === undefined) return configured;
   const newest = f.cas[f.cas.length - 1]!;
   const newLife = newest.notAfter.getTime() - issuedAt(newest.notBefore, newest.notAfter).getTime();
   return Math.max(0, Math.min(configured, Math.floor(left / 4), Math.floor(newLife / 8)));
+}
+
+/**
+ * A rollover to a CA under the very roots the old one anchors to (an issuer's new issuing CA under
+ * the same root): every ca.crt that trusts the old CA trusts the new one already, so neither wait
+ * has anything to wait for.
+ */
+function sameAnchors(f: RotationFacts): boolean {
+  const [old, newest] = [f.cas[0], f.cas[f.cas.length - 1]];
+  if (!old?.anchors || !newest?.anchors || old === newest) return false;
+  return newest.anchors.every((a) => old.anchors!.includes(a));
 }
 
 /** What the old CA had left when the newest was minted; undefined outside a rollover. */
