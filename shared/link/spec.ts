@@ -285,10 +285,6 @@ export function parseLinkSpec(input: unknown): LinkSpec {
     const path = server ? 'server.external.port' : 'server.gatewayPort';
     details.push({ path, message: 'must differ from client.port (both are ports of the host on the client side)' });
   }
-  if (p.issuer !== undefined && (p.client.external || p.server.external)) {
-    // What a partner must trust under an organisation's root (ca.pem, the rollover) is not built yet.
-    details.push({ path: 'issuer', message: 'cannot be combined with an external side yet' });
-  }
   if (details.length > 0) throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
   const { client: _c, server: _s, ...rest } = p;
   return {
