@@ -37,6 +37,7 @@ export interface Config {
 
 type RotationSettingName =
   | 'rolloverGraceMs'
+  | 'partnerLeadMs'
   | 'forcedRolloverGraceMs'
   | 'versionGraceMs'
   | 'versionRetentionMs'
@@ -48,6 +49,7 @@ type RotationSettingName =
 /** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
 const ROTATION_DURATIONS: [string, RotationSettingName][] = [
   ['MESHLINK_ROLLOVER_GRACE', 'rolloverGraceMs'],
+  ['MESHLINK_PARTNER_LEAD', 'partnerLeadMs'],
   ['MESHLINK_FORCED_ROLLOVER_GRACE', 'forcedRolloverGraceMs'],
   ['MESHLINK_VERSION_GRACE', 'versionGraceMs'],
   ['MESHLINK_VERSION_RETENTION', 'versionRetentionMs'],

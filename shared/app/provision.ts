@@ -11,7 +11,7 @@ import { SIDES } from '../link/names.js';
 import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
-import { nextRenewal } from '../rotation/renewal.js';
+import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
@@ -192,7 +192,7 @@ export async function syncSides(
     }
   }
   const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
-  const renewal = nextRenewal(next, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
+  const renewal = nextRenewal(next, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, next.partner !== undefined))?.toISOString();
   const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
 }

@@ -13,7 +13,7 @@ import { dueReason, linkFacts } from '../rotation/due.js';
 import { SIDES, type IssuerTarget, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
 import { recordForce, type ForceScope } from '../rotation/force.js';
 import { describeStep, isAction, planNextStep, type Step } from '../rotation/plan.js';
-import { nextRenewal } from '../rotation/renewal.js';
+import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
@@ -202,7 +202,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
   if (last?.kind === 'blocked') error = last.reason;
   // Saved with the lease release: when the sweep should look again, and what went wrong.
-  const renewal = nextRenewal(r.state, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
+  const renewal = nextRenewal(r.state, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, r.state.partner !== undefined))?.toISOString();
   const syncError = SIDES.map((side) => r.state.sync[side]).find((x) => x.status !== 'synced' && x.status !== 'pending')?.error;
   const lastError = error ?? syncError;
   const { nextRenewal: _n, lastError: _e, ...rest } = r.state;

@@ -7,7 +7,7 @@ import type { ForcedRotation, LinkState } from '../link/state.js';
 import { linkFacts } from '../rotation/due.js';
 import type { IssuerTarget } from '../rotation/facts.js';
 import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
-import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
+import { caRenewalTime, renewalTime, rolloverWaitMs } from '../rotation/renewal.js';
 import { rolloverSchedule } from '../rotation/rollover.js';
 
 export interface SideStatus {
@@ -250,7 +250,7 @@ export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, a
     ca: state.cas.map((ca) => ({
       generation: ca.generation,
       notAfter: ca.notAfter,
-      renewAt: caRenewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore, at.settings.rolloverGraceMs).toISOString(),
+      renewAt: caRenewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore, rolloverWaitMs(at.settings, state.partner !== undefined)).toISOString(),
       fingerprint: ca.fingerprint,
       signing: ca.generation === state.signingGeneration,
     })),

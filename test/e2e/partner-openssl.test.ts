@@ -197,7 +197,7 @@ describe('server.external against openssl s_server', () => {
 
   it('during a CA rollover the partner server trusting ca.pem (old and new) accepts our leaf of either CA', async () => {
     // The app clock starts far enough back that the rollover ends a day ago: every certificate it mints is valid in real time.
-    const app = testApp({ start: new Date(Date.now() - 44 * DAY).toISOString(), settings: { rolloverGraceMs: 3 * DAY } });
+    const app = testApp({ start: new Date(Date.now() - 44 * DAY).toISOString(), settings: { rolloverGraceMs: 3 * DAY, partnerLeadMs: 3 * DAY } });
     await applyLink(app.deps, specInput({ ...spec(), certificates: { leafTtl: '30d', caTtl: '60d' } }));
     // A partner that fetched ca.pem before the rollover, and never again, trusts the old CA only.
     const before = await caPemFile(app, 'ca-before.pem');
@@ -287,7 +287,7 @@ describe('one-sided links under an organisation root (issuer)', () => {
   it('the issuer moved to a new root: ca.pem holds both roots during the rollover, the new one alone after', async () => {
     // Short waits: every certificate minted stays valid in real time (back-dated 5 minutes).
     const GRACE = 30_000;
-    const app = await underIssuer(server(), { rolloverGraceMs: GRACE });
+    const app = await underIssuer(server(), { rolloverGraceMs: GRACE, partnerLeadMs: GRACE });
     await putIssuerBundle(app.deps, 'corp', bundleB);
     await rotateLink(app.deps, 'mysql');
     expect((await getLink(app.deps, 'mysql')).phase).toBe('trust-added');
