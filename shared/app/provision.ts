@@ -5,7 +5,7 @@
 // issuer rolls the CA over (rotation); a changed host is refused.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
-import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
+import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerCaExpiry, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
@@ -57,7 +57,8 @@ function clusterRefOf(spec: LinkSpec, side: Side): string {
 /** Where the spec puts the link, as the state keeps it for listings and cluster events. */
 function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverCluster' | 'gatewayPort' | 'partner'> {
   const side = externalSide(spec);
-  const partner = side ? { partner: { side, name: partnerName(spec, side) } } : {};
+  const expiry = side ? partnerCaExpiry(spec, side) : undefined;
+  const partner = side ? { partner: { side, name: partnerName(spec, side), ...(expiry ? { caNotAfter: expiry.toISOString() } : {}) } } : {};
   return { clientCluster: clusterRefOf(spec, 'client'), serverCluster: clusterRefOf(spec, 'server'), gatewayPort: serverPort(spec), ...partner };
 }
 

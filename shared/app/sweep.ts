@@ -46,12 +46,13 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
       try {
         const state = decodeState(meta.annotations, meta.id);
         if (!state) continue;
-        const expiry = expiryFacts(state, now);
+        const target = state.issuer ? await issuer(state.issuer) : undefined;
+        const expiry = expiryFacts(state, now, target);
         if (expiry) {
           deps.log.info('link expiry', { event: LOG_EVENTS.linkExpiry, link, ...expiry });
           if (report.minDaysToExpiry === undefined || expiry.daysToExpiry < report.minDaysToExpiry) report.minDaysToExpiry = expiry.daysToExpiry;
         }
-        const reason = dueReason(state, link, now, deps.settings, state.issuer ? await issuer(state.issuer) : undefined);
+        const reason = dueReason(state, link, now, deps.settings, target);
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
         else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });

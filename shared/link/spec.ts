@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
 import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from '../clusters/cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { readPartnerBundle } from '../pki/partner-bundle.js';
+import { bundleExpiry, readPartnerBundle } from '../pki/partner-bundle.js';
 import type { Side } from './names.js';
 
 /** Shortest leaf/CA lifetime accepted: short enough for tests, documented in the README. */
@@ -192,6 +192,14 @@ export function partnerName(spec: LinkSpec, side: Side): string {
   const s = spec[side];
   if (!('external' in s)) throw new MeshlinkError('internal', `link ${spec.name}: the ${side} side is in a cluster`);
   return 'address' in s.external ? `${s.external.address}:${s.external.port}` : s.external.subjectAltNames[0]!;
+}
+
+/** When the first CA of the partner's bundle (`caCertificates`) expires; undefined if none reads. */
+export function partnerCaExpiry(spec: LinkSpec, side: Side): Date | undefined {
+  const s = spec[side];
+  if (!('external' in s)) return undefined;
+  const read = readPartnerBundle(s.external.caCertificates);
+  return 'cas' in read ? bundleExpiry(read.cas) : undefined;
 }
 
 /** The fields a side takes, by kind: one that holds `external` takes none of the others. */

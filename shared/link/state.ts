@@ -157,8 +157,11 @@ export interface LinkState {
   serverCluster: string;
   /** The port the client dials: our ingress gateway's, or the partner server's. */
   gatewayPort: number;
-  /** The side a partner runs outside meshlink (no leaf, cluster or sync of ours there), and how listings name it. */
-  partner?: { side: Side; name: string };
+  /**
+   * The side a partner runs outside meshlink (no leaf, cluster or sync of ours there), how listings
+   * name it, and when the first of its CAs (the spec's caCertificates) expires: the sweep reads no spec.
+   */
+  partner?: { side: Side; name: string; caNotAfter?: string };
   /** Version of the link secret holding the current spec. */
   specVersion: string;
   specHash: string;
