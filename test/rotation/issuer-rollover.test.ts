@@ -4,12 +4,13 @@
 // dates included) after every single write, and a crash after any write of the rollover is
 // completed by the next run with one new CA. openssl-made roots, as a user would import.
 import { describe, expect, it } from 'vitest';
-import { putIssuerBundle } from '../../shared/app/issuers.js';
+import { getIssuer, issuerTarget, putIssuerBundle, putIssuerReference } from '../../shared/app/issuers.js';
+import { forceRotation } from '../../shared/app/rotate.js';
 import { SIDES } from '../../shared/link/names.js';
 import type { LinkState } from '../../shared/link/state.js';
 import { splitPemBundle } from '../../shared/pki/inspect.js';
 import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
-import { dueReason } from '../../shared/rotation/due.js';
+import { dueReason, metadataStep } from '../../shared/rotation/due.js';
 import { clusterCredential } from '../support/cluster-trust.js';
 import { opensslIntermediate, opensslRoot, pemBundle, type OpensslCa } from '../support/openssl-ca.js';
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
@@ -104,5 +105,32 @@ describe('crash at every write of a rollover to a new root', async () => {
     expect(state.cas.map((c) => [c.generation, c.anchors])).toEqual([[2, [fingerprint(rootB)]]]);
     expect((await app.versions('ca')).length).toBe(2);
     expect(clusterAnchors(app)).toEqual([[fingerprint(rootB)], [fingerprint(rootB)]]);
+  });
+});
+
+describe('an issuer of type secretManager follows its secret', () => {
+  it('a new bundle found there when a link CA is minted is recorded; the other links roll over to it, the first not again', async () => {
+    const app = rotationApp({ start: new Date(Date.now() + 60_000).toISOString(), handshakes: true, settings: { rolloverGraceMs: HOUR, forcedRolloverGraceMs: 60_000 } });
+    // The organisation's secret: locally, the store stands for its project.
+    await app.memory.createSecret('mesh-bundle', { labels: {}, annotations: {} });
+    await app.memory.addVersion('mesh-bundle', Buffer.from(bundleA));
+    await putIssuerReference(app.deps, 'corp', { type: 'secretManager', secret: 'projects/acme/secrets/mesh-bundle' });
+    await app.create({ issuer: 'corp' });
+    await app.create({ issuer: 'corp', server: { cluster: 'server-cluster', service: 'pg.default.svc.cluster.local', port: 5432 } }, 'pg');
+    app.violations.length = 0; // creation writes one side's Secret before the other's (mysql's handshakes are checked)
+    // The organisation rotates its secret to a new root, without a PUT: nothing is due yet.
+    await app.memory.addVersion('mesh-bundle', Buffer.from(bundleB));
+    expect(dueReason(await app.state('pg'), 'pg', app.clock(), app.deps.settings, await issuerTarget(app.deps, 'corp'))).toBeUndefined();
+    // mysql's forced CA rollover mints under the new bundle, and records it.
+    await forceRotation(app.deps, 'mysql', 'ca');
+    await app.drive(rolledTo(2));
+    expect((await getIssuer(app.deps, 'corp')).root.fingerprint).toBe(fingerprint(rootB));
+    expect(dueReason(await app.state('mysql'), 'mysql', app.clock(), app.deps.settings, await issuerTarget(app.deps, 'corp'))).toBeUndefined();
+    const pg = await app.state('pg');
+    expect(metadataStep({ ...pg, nextRenewal: new Date(8.64e15).toISOString() }, 'pg', app.clock(), app.deps.settings, await issuerTarget(app.deps, 'corp')).reason).toMatch(/^IssuerChanged: /);
+    const runs = await app.drive(rolledTo(2), { name: 'pg' });
+    expect(runs.flatMap((r) => r.steps)).toContain('mint-ca(2)');
+    expect((await app.state('pg')).cas[0]!.anchors).toEqual([fingerprint(rootB)]);
+    expect(app.violations).toEqual([]);
   });
 });
