@@ -23,6 +23,14 @@ locals {
       description = "A sweep saw a link's newest CA within ca_expiry_alert_days of expiry with no rollover done (link-expiry)."
       filter      = "${local.meshlink_logs} AND jsonPayload.event=\"link-expiry\" AND jsonPayload.renewalDue=true AND jsonPayload.caDaysToExpiry<${var.ca_expiry_alert_days}"
     }
+    "issuer-ca-expiring" = {
+      description = "A sweep saw a link whose issuer's issuing chain ends within issuer_ca_expiry_alert_days (link-expiry)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"link-expiry\" AND jsonPayload.issuerCaDaysToExpiry<${var.issuer_ca_expiry_alert_days}"
+    }
+    "partner-ca-expiring" = {
+      description = "A sweep saw a link whose partner's first CA expires within partner_ca_expiry_alert_days (link-expiry)."
+      filter      = "${local.meshlink_logs} AND jsonPayload.event=\"link-expiry\" AND jsonPayload.partnerCaDaysToExpiry<${var.partner_ca_expiry_alert_days}"
+    }
     "sweep-done" = {
       description = "A rotation sweep finished (sweep-done); its absence means nothing is being renewed."
       filter      = "${local.meshlink_logs} AND jsonPayload.event=\"sweep-done\""
@@ -161,6 +169,47 @@ resource "google_monitoring_alert_policy" "expiring" {
   documentation {
     mime_type = "text/markdown"
     content   = "A link's certificate or CA is close to expiry and its renewal time has passed (label `link`): its rotation is failing. Look for its rotation-failed and sync-failed lines, or force one with `POST /links/{name}:rotate`."
+  }
+}
+
+resource "google_monitoring_alert_policy" "ca_near_expiry" {
+  project               = var.project_id
+  display_name          = "${var.prefix}: an issuer or partner CA near expiry"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.alert_notification_channels
+
+  conditions {
+    display_name = "issuing chain within ${var.issuer_ca_expiry_alert_days} days of expiry"
+    condition_threshold {
+      filter          = local.metric_filter["issuer-ca-expiring"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "partner CA within ${var.partner_ca_expiry_alert_days} days of expiry"
+    condition_threshold {
+      filter          = local.metric_filter["partner-ca-expiring"]
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A CA meshlink does not renew is close to expiry (label `link`). `issuerCaDaysToExpiry`: the organisation's issuing chain of the link's issuer ends soon; import a renewed issuing CA (`PUT /issuers/{name}`, the links roll over to it). `partnerCaDaysToExpiry`: the partner's CA ends soon; get its renewed CA and POST the link with the new `caCertificates`."
   }
 }
 

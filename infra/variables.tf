@@ -206,6 +206,28 @@ variable "ca_expiry_alert_days" {
   }
 }
 
+variable "issuer_ca_expiry_alert_days" {
+  description = "Page when a sweep sees a link whose issuer's issuing chain ends in fewer than this many days (import a renewed issuing CA before)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.issuer_ca_expiry_alert_days > 0
+    error_message = "issuer_ca_expiry_alert_days must be positive."
+  }
+}
+
+variable "partner_ca_expiry_alert_days" {
+  description = "Page when a sweep sees a link whose partner's first CA expires in fewer than this many days (the partner renews it; POST the new caCertificates)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.partner_ca_expiry_alert_days > 0
+    error_message = "partner_ca_expiry_alert_days must be positive."
+  }
+}
+
 variable "sweep_missing_after_seconds" {
   description = "Page when no sweep has finished for this long (a multiple of sweep_schedule's period)."
   type        = number

@@ -45,6 +45,8 @@ type Endpoint = { host: string; port: number; plaintext: boolean };
 
 type RotationSettingName =
   | 'rolloverGraceMs'
+  | 'partnerLeadMs'
+  | 'partnerLeadMs'
   | 'forcedRolloverGraceMs'
   | 'versionGraceMs'
   | 'versionRetentionMs'
@@ -137,6 +139,7 @@ const environment = {
     })
     .optional(),
   MESHLINK_ROLLOVER_GRACE: variable(duration(ROTATION_DURATION).optional()),
+  MESHLINK_PARTNER_LEAD: variable(duration(ROTATION_DURATION).optional()),
   MESHLINK_FORCED_ROLLOVER_GRACE: variable(duration(ROTATION_DURATION).optional()),
   MESHLINK_VERSION_GRACE: variable(duration(ROTATION_DURATION).optional()),
   MESHLINK_VERSION_RETENTION: variable(duration(ROTATION_DURATION).optional()),
@@ -204,6 +207,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const rotation: Config['rotation'] = Object.fromEntries(
     Object.entries({
       rolloverGraceMs: valid.MESHLINK_ROLLOVER_GRACE,
+      partnerLeadMs: valid.MESHLINK_PARTNER_LEAD,
       forcedRolloverGraceMs: valid.MESHLINK_FORCED_ROLLOVER_GRACE,
       versionGraceMs: valid.MESHLINK_VERSION_GRACE,
       versionRetentionMs: valid.MESHLINK_VERSION_RETENTION,

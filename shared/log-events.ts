@@ -6,7 +6,7 @@ export const LOG_EVENTS = {
   rotationFailed: 'rotation-failed',
   /** A link side could not be written to its cluster (WARNING; recorded in the link's state). */
   syncFailed: 'sync-failed',
-  /** The sweep: one line per link it listed, with days to expiry of its leaves and CA (INFO). */
+  /** The sweep: one line per link it listed, with days to expiry of its leaves and CA, its issuer's chain and the partner's CAs (INFO). */
   linkExpiry: 'link-expiry',
   /** The sweep: one summary line per finished sweep (INFO). */
   sweepDone: 'sweep-done',

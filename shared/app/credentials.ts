@@ -97,13 +97,20 @@ export async function readCredential(deps: AppDeps, link: string, side: Side, ve
 
 /**
  * The record of a CA version: the certificate read (a CA that cannot be read is never stored: see
- * storeNewCa), with the fingerprints of its roots when it is under an issuer.
+ * storeNewCa), under an issuer with the fingerprints of its roots and of the issuing CA that
+ * signed it (the first of the chain, or the root when the root issues) and the issuer's name.
  */
-function caRecord(version: string, ca: LinkCa, generation: number, now: Date, summary?: CertificateSummary): CaRecord {
+function caRecord(version: string, ca: LinkCa, generation: number, now: Date, issuer: string | undefined, summary?: CertificateSummary): CaRecord {
   if (ca.caPool !== undefined) return poolRecord(version, ca, generation, now);
   const s = summary ?? inspectCertificate(ca.certificate);
-  const anchors = ca.roots ? splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint) : undefined;
-  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...(anchors ? { anchors } : {}) };
+  const origin = ca.roots
+    ? {
+        anchors: splitPemBundle(ca.roots).map((root) => certificateFacts(root).fingerprint),
+        issuing: certificateFacts(ca.chain || ca.roots).fingerprint,
+        ...(issuer ? { issuer } : {}),
+      }
+    : {};
+  return { generation, version, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), fingerprint: s.fingerprint, ...origin };
 }
 
 /**
@@ -147,7 +154,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
       deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: caRecord(candidate, ca, generation, now), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      return { record: caRecord(candidate, ca, generation, now, spec.issuer), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const ca = await mintLinkCa(deps, spec, generation, now);
@@ -156,7 +163,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
-  return { record: caRecord(version, ca, generation, now, summary), orphans: leftOver(deps, spec.name, id, orphans) };
+  return { record: caRecord(version, ca, generation, now, spec.issuer, summary), orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds): each CA, or its roots under an issuer. */

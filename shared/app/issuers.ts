@@ -13,6 +13,7 @@ import { poolRoots } from '../pki/pool-trust.js';
 import { CA_POOL_NAME, type CertificateAuthorityService } from '../cas/port.js';
 import { z } from 'zod';
 import { FOREIGN_SECRET_NAME, listAllSecrets, sameStoreForeignSecrets, type ForeignSecretReader, type SecretMetadata } from '../store/port.js';
+import type { IssuerTarget } from '../rotation/facts.js';
 import type { AppDeps } from './deps.js';
 import { listLinkSecrets } from './link-record.js';
 import { decodeIssuerBundle, encodeIssuerBundle } from './payloads.js';
@@ -140,9 +141,11 @@ const fingerprints = (facts: Pick<IssuerRecord, 'issuingCa' | 'root' | 'roots'>)
   [facts.issuingCa, facts.root, ...(facts.roots ?? [])].map((f) => f?.fingerprint ?? '').join(',');
 
 /**
- * Records an issuer (201 created, 200 replaced or unchanged: no write). A bundle under another
- * root, or another pool, is refused (409) while links use the issuer: their peers trust the old
- * root only, and rolling them over is not supported yet.
+ * Records an issuer (201 created, 200 replaced or unchanged: no write). A new bundle (another
+ * issuing CA, or another root) is taken at once: the links under the issuer see it at the next
+ * sweep and roll over to a CA under it (rotation/checks.ts IssuerChanged), with overlapping trust
+ * when the root changes. Another CA pool, or a change to or from a pool, is refused (409) while
+ * links use the issuer: a rollover between pools is not built.
  */
 async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Promise<PutIssuerResult> {
   const now = deps.clock();
@@ -159,9 +162,9 @@ async function saveIssuer(deps: AppDeps, name: string, source: IssuerSource): Pr
     const links = (await linksByIssuer(deps)).get(name) ?? [];
     if (same) return { created: false, status: statusOf(name, previous, links) };
     const next = { ...facts, ...(source.caPool ? { caPool: source.caPool } : {}) };
-    if (!sameAnchor(previous, next) && links.length > 0) {
-      const path = source.payload ? 'bundle' : source.caPool ? 'caPool' : 'secret';
-      throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: an issuer under another root or pool cannot replace it yet`, {
+    if ((previous.caPool || source.caPool) && !sameAnchor(previous, next) && links.length > 0) {
+      const path = source.caPool ? 'caPool' : source.payload ? 'bundle' : 'secret';
+      throw new MeshlinkError('conflict', `issuer ${name} is used by link(s) ${links.join(', ')}: its CA pool cannot change, nor the issuer become or stop being a pool, while links use it`, {
         details: [{ path, message: `${anchorOf(next)} differs from ${anchorOf(previous)}, which links ${links.join(', ')} trust` }],
       });
     }
@@ -256,14 +259,19 @@ export async function getIssuer(deps: AppDeps, name: string): Promise<IssuerStat
   return statusOf(name, record, (await linksByIssuer(deps)).get(name) ?? []);
 }
 
-export async function listIssuers(deps: AppDeps): Promise<IssuerStatus[]> {
-  const links = await linksByIssuer(deps);
-  const out: IssuerStatus[] = [];
+/** Every issuer's record, from the metadata listing of the issuers' secrets (no payload read). */
+async function* issuerRecords(deps: AppDeps): AsyncGenerator<{ name: string; record: IssuerRecord }> {
   for await (const meta of listAllSecrets(deps.store, { labels: { [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_ROLE]: ISSUER_ROLE } })) {
     const name = meta.labels[STORE_LABEL_ISSUER];
     const record = recordOf(meta);
-    if (name && record) out.push(statusOf(name, record, links.get(name) ?? []));
+    if (name && record) yield { name, record };
   }
+}
+
+export async function listIssuers(deps: AppDeps): Promise<IssuerStatus[]> {
+  const links = await linksByIssuer(deps);
+  const out: IssuerStatus[] = [];
+  for await (const { name, record } of issuerRecords(deps)) out.push(statusOf(name, record, links.get(name) ?? []));
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -288,6 +296,52 @@ export async function requireIssuer(deps: AppDeps, name: string): Promise<void> 
   }
 }
 
+/** What the links under an issuer must be minted under: its issuing CA, root and end, as recorded. */
+function targetOf(name: string, record: IssuerRecord): IssuerTarget {
+  // A pool's links follow the pool's roots at their own CA rollovers: only the name is a target.
+  if (record.caPool) return { name };
+  return { name, issuing: record.issuingCa!.fingerprint, root: record.root!.fingerprint, notAfter: new Date(record.notAfter) };
+}
+
+/** The issuer a link names, as imported now (one metadata read); only its name when it is gone. */
+export async function issuerTarget(deps: AppDeps, name: string): Promise<IssuerTarget> {
+  const meta = await metadataOf(deps, name);
+  const record = meta && recordOf(meta);
+  return record ? targetOf(name, record) : { name };
+}
+
+/**
+ * Every issuer's target, from one metadata listing, for the sweep: read once, and only when a
+ * listed link has an issuer (a deployment without issuers pays nothing).
+ */
+export function issuerTargets(deps: AppDeps): (name: string) => Promise<IssuerTarget> {
+  let all: Promise<Map<string, IssuerTarget>> | undefined;
+  const load = async () => {
+    const out = new Map<string, IssuerTarget>();
+    for await (const { name, record } of issuerRecords(deps)) out.set(name, targetOf(name, record));
+    return out;
+  };
+  return async (name) => (await (all ??= load())).get(name) ?? { name };
+}
+
+/**
+ * The record follows the organisation's secret: a secretManager bundle read with another issuing
+ * CA or root than recorded (rotated by its owner without a PUT) is recorded, so the links under the
+ * issuer roll over to it as after a PUT, and a link CA minted from it is not judged against the
+ * old record (which would roll it over again). A racing update (etag) already recorded it.
+ */
+async function followForeignBundle(deps: AppDeps, meta: SecretMetadata, record: IssuerRecord, bundle: IssuerBundle, name: string): Promise<void> {
+  const facts = { issuingCa: certificateFacts(bundle.issuing.certificate), root: certificateFacts(bundle.root), notAfter: bundle.notAfter.toISOString() };
+  if (facts.issuingCa.fingerprint === record.issuingCa?.fingerprint && facts.root.fingerprint === record.root?.fingerprint) return;
+  const updated: IssuerRecord = { ...record, ...facts, updatedAt: deps.clock().toISOString() };
+  try {
+    await deps.store.updateAnnotations(meta.id, { ...meta.annotations, [ANNOTATION_ISSUER]: JSON.stringify(updated) }, meta.etag);
+    deps.log.info('issuer secret holds a new bundle; recorded', { issuer: name, secret: meta.id });
+  } catch (err) {
+    if (!isMeshlinkError(err, 'conflict')) throw err;
+  }
+}
+
 /** What a link's CA generation is made under: an issuing CA's bundle (its key: read only to sign), or a CA pool. */
 export type IssuerSigner = { type: 'bundle'; bundle: IssuerBundle } | { type: 'cas'; caPool: string };
 
@@ -296,11 +350,15 @@ export async function readIssuerSigner(deps: AppDeps, name: string): Promise<Iss
   const record = meta && recordOf(meta);
   if (!record) throw new MeshlinkError('not-found', `issuer ${name} not found`);
   if (record.type === 'cas') return { type: 'cas', caPool: record.caPool! };
-  return { type: 'bundle', bundle: await readIssuerBundle(deps, meta, record) };
+  return { type: 'bundle', bundle: await readIssuerBundle(deps, meta, record, name) };
 }
 
-async function readIssuerBundle(deps: AppDeps, meta: SecretMetadata, record: IssuerRecord): Promise<IssuerBundle> {
-  if (record.type === 'secretManager') return readForeignBundle(deps, record.secret!, deps.clock());
+async function readIssuerBundle(deps: AppDeps, meta: SecretMetadata, record: IssuerRecord, name: string): Promise<IssuerBundle> {
+  if (record.type === 'secretManager') {
+    const bundle = await readForeignBundle(deps, record.secret!, deps.clock());
+    await followForeignBundle(deps, meta, record, bundle, name);
+    return bundle;
+  }
   const { payload } = await deps.store.accessVersion(meta.id, record.version!);
   return decodeIssuerBundle(payload, `${meta.id} version ${record.version}`);
 }

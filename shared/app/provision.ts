@@ -2,16 +2,16 @@
 // stores everything, then projects both sides into their clusters. Repeating the same spec
 // changes nothing (invariant 2); a changed mutable field re-renders, and what a move leaves in
 // the old namespace, cluster or Service goes once the new places are synced (prune.ts); a changed
-// host is refused.
+// issuer rolls the CA over (rotation); a changed host is refused.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
-import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
+import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerCaExpiry, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { canonicalJson } from '../mesh/revision.js';
-import { nextRenewal } from '../rotation/renewal.js';
+import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
@@ -25,7 +25,7 @@ import { clusterWideKey, linkPlaces, stalePlaces } from '../link/places.js';
 import { dropRecord, withoutLease } from './delete.js';
 import { readStoredSpec, type StoredSpec } from './stored-spec.js';
 import { assertNamesFree } from './name-ownership.js';
-import { requireIssuer } from './issuers.js';
+import { issuerTarget, requireIssuer } from './issuers.js';
 
 export { SIDES };
 
@@ -57,7 +57,8 @@ function clusterRefOf(spec: LinkSpec, side: Side): string {
 /** Where the spec puts the link, as the state keeps it for listings and cluster events. */
 function placeFields(spec: LinkSpec): Pick<LinkState, 'clientCluster' | 'serverCluster' | 'gatewayPort' | 'partner'> {
   const side = externalSide(spec);
-  const partner = side ? { partner: { side, name: partnerName(spec, side) } } : {};
+  const expiry = side ? partnerCaExpiry(spec, side) : undefined;
+  const partner = side ? { partner: { side, name: partnerName(spec, side), ...(expiry ? { caNotAfter: expiry.toISOString() } : {}) } } : {};
   return { clientCluster: clusterRefOf(spec, 'client'), serverCluster: clusterRefOf(spec, 'server'), gatewayPort: serverPort(spec), ...partner };
 }
 
@@ -135,8 +136,11 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
     const before = record.state; // names what the link's claims were taken for
     const state = previous ? withStalePlaces(record.state, stalePlaces(previous.places, spec, record.state.stale)) : record.state;
+    // A new issuer (or none) is recorded with the spec: the plan then rolls the link's CA over to it.
+    const { issuer: _issuer, ...rest } = state;
     record.state = {
-      ...state,
+      ...rest,
+      ...(spec.issuer ? { issuer: spec.issuer } : {}),
       specVersion: version,
       specHash: hash,
       ...placeFields(spec),
@@ -189,7 +193,7 @@ export async function syncSides(
     }
   }
   const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
-  const renewal = nextRenewal(next, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
+  const renewal = nextRenewal(next, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, next.partner !== undefined))?.toISOString();
   const { lastError: _previous, nextRenewal: _renewal, ...rest } = next;
   return { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(failed?.error ? { lastError: failed.error } : {}) };
 }
@@ -305,5 +309,6 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       await r.save();
     });
   }
-  return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings }) };
+  const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
+  return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) }) };
 }

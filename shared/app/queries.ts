@@ -7,6 +7,7 @@ import { decodeState, trustedGenerations } from '../link/state.js';
 import { caBundle } from './credentials.js';
 import { errorFields } from '../log.js';
 import type { AppDeps } from './deps.js';
+import { issuerTarget } from './issuers.js';
 import { listLinkSecrets, loadLink } from './link-record.js';
 import { readSpec } from './provision.js';
 import { linkStatus, linkSummary, type LinkStatus, type LinkSummary } from './status.js';
@@ -15,7 +16,8 @@ export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> 
   const record = await loadLink(deps, name);
   if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, record);
-  return linkStatus(spec, specDocument(spec), record.state, { now: deps.clock(), settings: deps.settings });
+  const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
+  return linkStatus(spec, specDocument(spec), record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) });
 }
 
 /**

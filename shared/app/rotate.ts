@@ -10,14 +10,15 @@ import { LOG_EVENTS } from '../log-events.js';
 import { chainsToAny, inspectCertificate, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import type { SdsCredential } from '../pki/types.js';
 import { dueReason, linkFacts } from '../rotation/due.js';
-import { SIDES, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
+import { SIDES, type IssuerTarget, type LeafPayloadFacts, type RotationFacts } from '../rotation/facts.js';
 import { recordForce, type ForceScope } from '../rotation/force.js';
 import { describeStep, isAction, planNextStep, type Step } from '../rotation/plan.js';
-import { nextRenewal } from '../rotation/renewal.js';
+import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { recordRollover } from '../rotation/rollover.js';
 import { readCa, readCredential, secretIdOf, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { finishDeletion } from './delete.js';
+import { issuerTarget } from './issuers.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { readSpec } from './provision.js';
 import { pruneStale } from './prune.js';
@@ -68,8 +69,8 @@ function payloadFacts(credential: SdsCredential, state: LinkState, caCerts: Map<
 }
 
 /** Gather: the state's facts, completed with what the stored payloads say. */
-export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache()): Promise<RotationFacts> {
-  const facts = linkFacts(spec, state);
+export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkState, cache = new PayloadCache(), issuer?: IssuerTarget): Promise<RotationFacts> {
+  const facts = linkFacts(spec, state, issuer);
   const caCerts = new Map<number, string>();
   for (const ca of state.cas) {
     caCerts.set(ca.generation, await cache.get(`ca@${ca.version}`, async () => (await readCa(deps, spec.name, ca.version)).certificate));
@@ -184,13 +185,14 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
 async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> {
   const spec = await readSpec(deps, r);
   const cache = new PayloadCache();
+  const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
   const log = deps.log.with({ link: r.link });
   const steps: string[] = [];
   let error: string | undefined;
   let last: Step | undefined;
   for (let i = 0; i < MAX_STEPS; i++) {
     const now = deps.clock();
-    const step = planNextStep(await gatherFacts(deps, spec, r.state, cache), now, deps.settings);
+    const step = planNextStep(await gatherFacts(deps, spec, r.state, cache, issuer), now, deps.settings);
     last = step;
     if (!isAction(step)) break;
     log.info('rotation step', { step: describeStep(step), reason: step.reason });
@@ -201,7 +203,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
   if (last?.kind === 'blocked') error = last.reason;
   // Saved with the lease release: when the sweep should look again, and what went wrong.
-  const renewal = nextRenewal(r.state, spec.certificates.renewBefore, deps.settings.rolloverGraceMs)?.toISOString();
+  const renewal = nextRenewal(r.state, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, r.state.partner !== undefined))?.toISOString();
   const syncError = SIDES.map((side) => r.state.sync[side]).find((x) => x.status !== 'synced' && x.status !== 'pending')?.error;
   const lastError = error ?? syncError;
   const { nextRenewal: _n, lastError: _e, ...rest } = r.state;
@@ -240,7 +242,8 @@ async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecor
 export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
   const record = await loadLink(deps, link);
   if (!record || (!record.state.specVersion && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
-  const reason = dueReason(record.state, link, deps.clock(), deps.settings);
+  const issuer = record.state.issuer ? await issuerTarget(deps, record.state.issuer) : undefined;
+  const reason = dueReason(record.state, link, deps.clock(), deps.settings, issuer);
   if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
   const outcome = await underLease(deps, record, (r) => (r.state.deleted ? finishDeleting(deps, r) : runSteps(deps, r)));
   return { ...outcome, reason };

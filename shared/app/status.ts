@@ -5,8 +5,9 @@ import { bundleExpiry, readPartnerBundle } from '../pki/partner-bundle.js';
 import { credentialName, type Side } from '../link/names.js';
 import type { ForcedRotation, LinkState } from '../link/state.js';
 import { linkFacts } from '../rotation/due.js';
+import type { IssuerTarget } from '../rotation/facts.js';
 import { describeStep, planNextStep, type RotationSettings } from '../rotation/plan.js';
-import { caRenewalTime, renewalTime } from '../rotation/renewal.js';
+import { caRenewalTime, renewalTime, rolloverWaitMs } from '../rotation/renewal.js';
 import { rolloverSchedule } from '../rotation/rollover.js';
 import { servedWarning } from '../rotation/served.js';
 import type { ProbeRecord } from '../link/probe.js';
@@ -67,8 +68,11 @@ export interface RotationStatus {
 export interface LinkStatus {
   name: string;
   host: string;
-  /** The issuer the link's CAs are minted under, and the root(s) its peers trust (absent: self-signed CAs). */
-  issuer?: { name: string; rootFingerprints: string[] };
+  /**
+   * The issuer the link's CAs are minted under, and the root(s) its peers trust (absent: self-signed
+   * CAs); with the end of its issuing chain, and a warning when that end cuts link CAs short.
+   */
+  issuer?: { name: string; rootFingerprints: string[]; chainNotAfter?: string; warning?: string };
   protocol: LinkSpec['protocol'];
   phase: LinkState['phase'];
   ca: { generation: number; notAfter: string; renewAt: string; fingerprint: string; signing: boolean }[];
@@ -96,7 +100,7 @@ export type SideSummary = Pick<SideStatus, 'cluster' | 'notAfter' | 'sync'> & { 
 export interface LinkSummary {
   name: string;
   host: string;
-  issuer?: LinkStatus['issuer'];
+  issuer?: { name: string; rootFingerprints: string[] };
   phase: LinkState['phase'];
   ca: Pick<LinkStatus['ca'][number], 'generation' | 'notAfter'>[];
   rotation: Pick<RotationStatus, 'signingGeneration'>;
@@ -121,6 +125,32 @@ function probeVerdict(probe: ProbeRecord | undefined): Pick<LinkSummary, 'probe'
 function issuerOf(state: LinkState): Pick<LinkSummary, 'issuer'> {
   if (!state.issuer) return {};
   return { issuer: { name: state.issuer, rootFingerprints: [...new Set(state.cas.flatMap((ca) => ca.anchors ?? []))] } };
+}
+
+/** When now is. With the link's issuer as imported now, when the caller read it. */
+export interface StatusAt {
+  now: Date;
+  settings: RotationSettings;
+  issuer?: IssuerTarget;
+}
+
+/**
+ * The issuer with the end of its chain: a chain that ends before a link CA minted now would
+ * (caTtl) cuts the link's CAs and leaves short, so the status says so while there is time to
+ * import a renewed issuing CA.
+ */
+function issuerStatus(spec: LinkSpec, state: LinkState, at: StatusAt): Pick<LinkStatus, 'issuer'> {
+  const { issuer } = issuerOf(state);
+  const end = at.issuer?.name === issuer?.name ? at.issuer?.notAfter : undefined;
+  if (!issuer || !end) return issuer ? { issuer } : {};
+  const days = Math.floor((end.getTime() - at.now.getTime()) / DAY_MS);
+  const warning =
+    end <= at.now
+      ? `the issuing chain of issuer ${issuer.name} ended at ${end.toISOString()}: no link CA can be minted under it; import a renewed issuing CA (PUT /issuers/${issuer.name})`
+      : end.getTime() - at.now.getTime() < spec.certificates.caTtlMs
+        ? `the issuing chain of issuer ${issuer.name} ends at ${end.toISOString()} (in ${days} days), before a link CA minted now would: link CAs and leaves end by then; import a renewed issuing CA (PUT /issuers/${issuer.name})`
+        : undefined;
+  return { issuer: { ...issuer, chainNotAfter: end.toISOString(), ...(warning ? { warning } : {}) } };
 }
 
 export function linkSummary(name: string, state: LinkState): LinkSummary {
@@ -159,7 +189,7 @@ function clusterStatus(sync: LinkState['sync'][Side]): SideStatus['clusterSecret
   };
 }
 
-function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; settings: RotationSettings }): RotationStatus {
+function rotationStatus(spec: LinkSpec, state: LinkState, at: StatusAt): RotationStatus {
   const status: RotationStatus = {
     phase: state.phase,
     phaseSince: state.phaseSince,
@@ -169,7 +199,7 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
     retiredVersions: state.retired?.length ?? 0,
   };
   if (state.cas.length > 0) {
-    const facts = linkFacts(spec, state);
+    const facts = linkFacts(spec, state, at.issuer);
     const step = planNextStep(facts, at.now, at.settings);
     status.next = { step: describeStep(step), ...(step.kind === 'wait' || step.kind === 'done' ? { at: step.until.toISOString() } : {}), reason: step.reason };
     const warnings = [rolloverSchedule(facts, at.now, at.settings).warning, servedWarning(facts, at.now, at.settings.servedGraceMs)].filter((w) => w !== undefined);
@@ -178,7 +208,7 @@ function rotationStatus(spec: LinkSpec, state: LinkState, at: { now: Date; setti
   return status;
 }
 
-function partnerStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: Date; settings: RotationSettings }): PartnerStatus {
+function partnerStatus(spec: LinkSpec, state: LinkState, side: Side, at: StatusAt): PartnerStatus {
   const { now } = at;
   const external = spec[side] as { external: { caCertificates: string; subjectAltNames: string[] } };
   const read = readPartnerBundle(external.external.caCertificates);
@@ -186,7 +216,7 @@ function partnerStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: 
   const daysLeft = (at: Date) => Math.floor((at.getTime() - now.getTime()) / DAY_MS);
   const expiry = bundleExpiry(cas);
   // The new CA signs our side's leaf at the switch: the partner must trust it by then.
-  const switchAt = state.phase === 'trust-added' && state.cas.length > 1 ? rolloverSchedule(linkFacts(spec, state), now, at.settings).switchAt : undefined;
+  const switchAt = state.phase === 'trust-added' && state.cas.length > 1 ? rolloverSchedule(linkFacts(spec, state, at.issuer), now, at.settings).switchAt : undefined;
   const switching = switchAt !== undefined ? new Date(switchAt).toISOString() : undefined;
   return {
     name: partnerName(spec, side),
@@ -198,7 +228,7 @@ function partnerStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: 
   };
 }
 
-function sideStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: Date; settings: RotationSettings }): SideStatus {
+function sideStatus(spec: LinkSpec, state: LinkState, side: Side, at: StatusAt): SideStatus {
   if ('external' in spec[side]) {
     return { cluster: '', namespace: '', credentialName: '', trustedCaGenerations: [], clusterSecret: {}, sync: state.sync[side], partner: partnerStatus(spec, state, side, at) };
   }
@@ -226,17 +256,17 @@ function sideStatus(spec: LinkSpec, state: LinkState, side: Side, at: { now: Dat
 }
 
 /** With the rotation's next step as the plan sees it at `at.now` (without reading any payload). */
-export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at: { now: Date; settings: RotationSettings }): LinkStatus {
+export function linkStatus(spec: LinkSpec, specDoc: unknown, state: LinkState, at: StatusAt): LinkStatus {
   return {
     name: spec.name,
     host: spec.host,
-    ...issuerOf(state),
+    ...issuerStatus(spec, state, at),
     protocol: spec.protocol,
     phase: state.phase,
     ca: state.cas.map((ca) => ({
       generation: ca.generation,
       notAfter: ca.notAfter,
-      renewAt: caRenewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore, at.settings.rolloverGraceMs).toISOString(),
+      renewAt: caRenewalTime(new Date(ca.notBefore), new Date(ca.notAfter), spec.certificates.renewBefore, rolloverWaitMs(at.settings, state.partner !== undefined)).toISOString(),
       fingerprint: ca.fingerprint,
       signing: ca.generation === state.signingGeneration,
     })),

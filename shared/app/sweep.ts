@@ -1,6 +1,7 @@
 // Use-case: the rotation sweep. Lists link metadata page by page (labels managed-by=meshlink,
 // meshlink-role=link), decides from each state alone whether the link is due (no payload read for
-// a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
+// a link that is not), and hands the due ones to the queue, one page at a time. Issuers are listed
+// once, when a listed link has one: a replaced bundle makes the links under it due. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
 // every sweep one summary line. Unless MESHLINK_PROBE=off, it also probes each page's links' server
@@ -14,6 +15,7 @@ import { expiryFacts } from '../rotation/expiry.js';
 import type { AppDeps } from './deps.js';
 import { emptyProbeSummary, probeLinks, type ProbeSummary } from './probe.js';
 import { LinkRecord, linkSecretPages } from './link-record.js';
+import { issuerTargets } from './issuers.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from '../queue/port.js';
 
@@ -39,6 +41,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
   const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
   const probing = deps.prober && deps.settings.probe.sweep;
   if (probing) report.probes = emptyProbeSummary();
+  const issuer = issuerTargets(deps);
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
@@ -50,12 +53,13 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
       try {
         const state = decodeState(meta.annotations, meta.id);
         if (!state) continue;
-        const expiry = expiryFacts(state, now);
+        const target = state.issuer ? await issuer(state.issuer) : undefined;
+        const expiry = expiryFacts(state, now, target);
         if (expiry) {
           deps.log.info('link expiry', { event: LOG_EVENTS.linkExpiry, link, ...expiry });
           if (report.minDaysToExpiry === undefined || expiry.daysToExpiry < report.minDaysToExpiry) report.minDaysToExpiry = expiry.daysToExpiry;
         }
-        const reason = dueReason(state, link, now, deps.settings);
+        const reason = dueReason(state, link, now, deps.settings, target);
         // The listed state serves a link left alone; a due one is read again after its rotation.
         if (probing && state.specVersion && !state.deleted) toProbe.push({ link, ...(reason ? {} : { record: new LinkRecord(deps, link, meta, state) }) });
         if (!reason) continue;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
 import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from './cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { readPartnerBundle } from '../pki/partner-bundle.js';
+import { bundleExpiry, readPartnerBundle } from '../pki/partner-bundle.js';
 import type { Side } from './names.js';
 
 /** Shortest leaf/CA lifetime accepted: short enough for tests, documented in the README. */
@@ -194,6 +194,14 @@ export function partnerName(spec: LinkSpec, side: Side): string {
   return 'address' in s.external ? `${s.external.address}:${s.external.port}` : s.external.subjectAltNames[0]!;
 }
 
+/** When the first CA of the partner's bundle (`caCertificates`) expires; undefined if none reads. */
+export function partnerCaExpiry(spec: LinkSpec, side: Side): Date | undefined {
+  const s = spec[side];
+  if (!('external' in s)) return undefined;
+  const read = readPartnerBundle(s.external.caCertificates);
+  return 'cas' in read ? bundleExpiry(read.cas) : undefined;
+}
+
 /** The fields a side takes, by kind: one that holds `external` takes none of the others. */
 const CLUSTER_FIELDS: Record<Side, string[]> = {
   client: ['cluster', 'port', 'egressPort', 'gateway'],
@@ -285,10 +293,6 @@ export function parseLinkSpec(input: unknown): LinkSpec {
     const path = server ? 'server.external.port' : 'server.gatewayPort';
     details.push({ path, message: 'must differ from client.port (both are ports of the host on the client side)' });
   }
-  if (p.issuer !== undefined && (p.client.external || p.server.external)) {
-    // What a partner must trust under an organisation's root (ca.pem, the rollover) is not built yet.
-    details.push({ path: 'issuer', message: 'cannot be combined with an external side yet' });
-  }
   if (details.length > 0) throw new MeshlinkError('invalid-argument', 'invalid link spec', { details });
   const { client: _c, server: _s, ...rest } = p;
   return {
@@ -355,8 +359,6 @@ export function immutableFieldsChanged(previous: LinkSpec, next: LinkSpec): stri
   const changed: string[] = [];
   if (previous.host !== next.host) changed.push('host');
   if (previous.certificates.keyAlgorithm !== next.certificates.keyAlgorithm) changed.push('certificates.keyAlgorithm');
-  // Rolling a link over to another issuer (or root) is not supported yet.
-  if (previous.issuer !== next.issuer) changed.push('issuer');
   // Which side the partner runs decides what the link's CA signs and where it lives.
   const kind = externalSide(next);
   if (externalSide(previous) !== kind) changed.push(`${kind ?? externalSide(previous)}.external`);

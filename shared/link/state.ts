@@ -35,6 +35,9 @@ export interface CaRecord {
    * CA holds instead of the CA itself. Absent for a self-signed link CA (its own fingerprint).
    */
   anchors?: string[];
+  /** Under an issuer: its name and the fingerprint of the issuing CA that signed this CA (a new issuer or bundle rolls the link over). */
+  issuer?: string;
+  issuing?: string;
 }
 
 /** The fingerprints a `ca.crt` holds to trust a CA: its roots under an issuer, else the CA itself. */
@@ -155,8 +158,11 @@ export interface LinkState {
   serverCluster: string;
   /** The port the client dials: our ingress gateway's, or the partner server's. */
   gatewayPort: number;
-  /** The side a partner runs outside meshlink (no leaf, cluster or sync of ours there), and how listings name it. */
-  partner?: { side: Side; name: string };
+  /**
+   * The side a partner runs outside meshlink (no leaf, cluster or sync of ours there), how listings
+   * name it, and when the first of its CAs (the spec's caCertificates) expires: the sweep reads no spec.
+   */
+  partner?: { side: Side; name: string; caNotAfter?: string };
   /** Version of the link secret holding the current spec. */
   specVersion: string;
   specHash: string;

@@ -1,7 +1,7 @@
 // Named pure checks on one credential, evaluated as a chain where the first violation wins
 // (cert-manager's policy chain). Time is a parameter; nothing here reads a store or a clock.
 import type { Side } from '../link/names.js';
-import type { CaFacts, LeafFacts } from './facts.js';
+import type { CaFacts, IssuerTarget, LeafFacts } from './facts.js';
 
 export type LeafReason =
   | 'CredentialMissing'
@@ -15,7 +15,7 @@ export type LeafReason =
   | 'NearingExpiry'
   | 'TrustMismatch';
 
-export type CaReason = 'CaMissing' | 'CaExpired' | 'CaNearingExpiry';
+export type CaReason = 'CaMissing' | 'CaExpired' | 'CaNearingExpiry' | 'IssuerChanged';
 
 export interface Violation<R extends string = string> {
   reason: R;
@@ -110,8 +110,26 @@ export const CaNearingExpiry =
   (ca) =>
     ca && now >= ca.renewAt ? violation('CaNearingExpiry', `CA generation ${ca.generation} is due for rollover since ${ca.renewAt.toISOString()}`) : undefined;
 
-export function caPolicy(now: Date): CaCheck[] {
-  return [CaMissing, CaExpired(now), CaNearingExpiry(now)];
+/**
+ * The CA is not under the issuer the link names now: the spec's issuer changed (to another, to
+ * one, or to none), or the issuer's bundle was replaced (a new root, or a new issuing CA under the
+ * same root). A CA recorded before its issuing CA was kept is judged by its roots alone.
+ */
+export const IssuerChanged =
+  (issuer: IssuerTarget | undefined): CaCheck =>
+  (ca) => {
+    if (!ca) return undefined;
+    const changed = (message: string) => violation('IssuerChanged', `CA generation ${ca.generation} ${message}`);
+    if (!issuer) return ca.anchors ? changed(`is under issuer ${ca.issuer ?? 'of an organisation'}; the link's CAs are now its own`) : undefined;
+    if (!ca.anchors) return changed(`is the link's own; the link is now under issuer ${issuer.name}`);
+    if (ca.issuer !== undefined && ca.issuer !== issuer.name) return changed(`is under issuer ${ca.issuer}; the link is now under issuer ${issuer.name}`);
+    if (issuer.root && !ca.anchors.includes(issuer.root)) return changed(`is under another root than issuer ${issuer.name}'s`);
+    if (issuer.issuing && ca.issuing && ca.issuing !== issuer.issuing) return changed(`is signed by another issuing CA than issuer ${issuer.name}'s`);
+    return undefined;
+  };
+
+export function caPolicy(now: Date, issuer?: IssuerTarget): CaCheck[] {
+  return [CaMissing, CaExpired(now), CaNearingExpiry(now), IssuerChanged(issuer)];
 }
 
 /** Runs a chain: the first violation wins. */

@@ -15,6 +15,21 @@ export interface CaFacts {
   notBefore: Date;
   notAfter: Date;
   renewAt: Date;
+  /** Under an issuer: the roots it anchors to, the issuer's name and the issuing CA that signed it (rollover.ts IssuerChanged). */
+  anchors?: string[];
+  issuer?: string;
+  issuing?: string;
+}
+
+/**
+ * The issuer a link's CAs must be minted under now (the spec's), as last imported: fingerprints of
+ * its issuing CA and root, and when its chain ends. Only `name` when the issuer was not read.
+ */
+export interface IssuerTarget {
+  name: string;
+  issuing?: string;
+  root?: string;
+  notAfter?: Date;
 }
 
 /** What only the stored payload tells (read when a link is due or forced). */
@@ -61,6 +76,8 @@ export interface RotationFacts {
   partner?: Side;
   /** URI SAN each side's certificate must carry. */
   identity: Record<Side, string>;
+  /** The issuer the CAs must be under (absent: self-signed): a newest CA under another is rolled over. */
+  issuer?: IssuerTarget;
   /** Oldest first. */
   cas: CaFacts[];
   signingGeneration: number;
@@ -102,13 +119,14 @@ function rolloverFacts(r: RolloverProgress): NonNullable<RotationFacts['rollover
 }
 
 /** Facts from the state alone (no payload). */
-export function factsFromState(state: LinkState, identity: Record<Side, string>, renewAt: RenewAt): RotationFacts {
+export function factsFromState(state: LinkState, identity: Record<Side, string>, renewAt: RenewAt, issuer?: IssuerTarget): RotationFacts {
   const cas = [...state.cas]
     .sort((a, b) => a.generation - b.generation)
     .map((ca) => {
       const notBefore = new Date(ca.notBefore);
       const notAfter = new Date(ca.notAfter);
-      return { generation: ca.generation, version: ca.version, notBefore, notAfter, renewAt: renewAt(notBefore, notAfter) };
+      const origin = { ...(ca.anchors ? { anchors: [...ca.anchors] } : {}), ...(ca.issuer ? { issuer: ca.issuer } : {}), ...(ca.issuing ? { issuing: ca.issuing } : {}) };
+      return { generation: ca.generation, version: ca.version, notBefore, notAfter, renewAt: renewAt(notBefore, notAfter), ...origin };
     });
   const leaves: RotationFacts['leaves'] = {};
   for (const side of SIDES) {
@@ -132,6 +150,8 @@ export function factsFromState(state: LinkState, identity: Record<Side, string>,
     sides: SIDES.filter((side) => side !== partner),
     ...(partner ? { partner } : {}),
     identity,
+    // The spec's issuer, as read (`issuer`, when it is that one), else by name only.
+    ...(state.issuer ? { issuer: issuer?.name === state.issuer ? issuer : { name: state.issuer } } : {}),
     cas,
     signingGeneration: state.signingGeneration,
     phase: state.phase,

@@ -14,8 +14,8 @@ import type { Side } from '../link/names.js';
 import type { RetiredVersion } from '../link/state.js';
 import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } from './checks.js';
 import { peerOf, type RotationFacts } from './facts.js';
-import { latestRolloverStart } from './renewal.js';
-import { rolloverGraceMs, rolloverSchedule } from './rollover.js';
+import { latestRolloverStart, rolloverWaitMs } from './renewal.js';
+import { rolloverGraceMs, rolloverSchedule, trustWaitMs } from './rollover.js';
 import { servedGateAt } from './served.js';
 
 export interface RotationSettings {
@@ -23,6 +23,11 @@ export interface RotationSettings {
   rolloverGraceMs: number;
   /** The same wait in a forced CA rollover: the minimum that keeps handshakes working. */
   forcedRolloverGraceMs: number;
+  /**
+   * A link with a partner's side: the trust wait, from when ca.pem first offers the new CA to when
+   * our side presents a certificate of it (the partner's time to fetch ca.pem; at least the grace).
+   */
+  partnerLeadMs: number;
   /** A superseded store version is disabled this long after it was replaced... */
   versionGraceMs: number;
   /** ...and destroyed this long after. */
@@ -40,6 +45,7 @@ export interface RotationSettings {
 export const DEFAULT_ROTATION_SETTINGS: RotationSettings = {
   rolloverGraceMs: 3_600_000,
   forcedRolloverGraceMs: 60_000,
+  partnerLeadMs: 14 * 86_400_000,
   versionGraceMs: 3_600_000,
   versionRetentionMs: 7 * 86_400_000,
   syncRetryMs: 300_000,
@@ -143,7 +149,7 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   if (!newest) return { kind: 'mint-ca', generation: 1, reason: 'CaMissing: the link has no CA' };
   const signing = f.cas.find((ca) => ca.generation === f.signingGeneration);
   if (!signing) return { kind: 'blocked', reason: `the signing CA generation ${f.signingGeneration} is not among the link's CAs` };
-  const grace = rolloverGraceMs(f, s);
+  const trustWait = trustWaitMs(f, s);
   const schedule = rolloverSchedule(f, now, s);
   const waits: { at: number; reason: string }[] = [];
 
@@ -153,9 +159,9 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   if (f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt)) target = gens;
 
   // A rollover starts at the CA's renewal time, or earlier if that leaves too little time for it.
-  const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, s.rolloverGraceMs).getTime()));
+  const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, rolloverWaitMs(s, f.partner !== undefined)).getTime()));
   // A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves.
-  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now), { ...newest, renewAt: rolloverStart }) : undefined;
+  const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now, f.issuer), { ...newest, renewAt: rolloverStart }) : undefined;
   if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
   if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
     return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };
@@ -214,7 +220,7 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
     if (f.phase === 'trust-added' && f.signingGeneration !== newest.generation) {
       if (!canIssue) return { kind: 'switch-signing', generation: newest.generation, reason: `CaExpired: CA generation ${signing.generation} expired; both clusters trust ${newest.generation}` };
       // Both clusters hold their versions, so both trust the new CA: the wait has a start.
-      const switchAt = schedule.switchAt ?? t + grace;
+      const switchAt = schedule.switchAt ?? t + trustWait;
       if (t >= switchAt) {
         const late = schedule.warning ? { warning: schedule.warning } : {};
         return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for the trust wait`, ...late };

@@ -4,6 +4,7 @@
 import { parseDuration } from '../link/duration.js';
 import { newestCa, type LinkState } from '../link/state.js';
 import { BACKDATE_MS } from '../pki/types.js';
+import type { RotationSettings } from './plan.js';
 
 const DEFAULT_FRACTION = 2 / 3;
 
@@ -27,8 +28,16 @@ export function renewalTime(notBefore: Date, notAfter: Date, renewBefore?: strin
 }
 
 /**
+ * The longest wait of a rollover at its full length: the grace, or for a link with a partner's side
+ * the partner lead (its trust wait, never shorter than the grace).
+ */
+export function rolloverWaitMs(s: Pick<RotationSettings, 'rolloverGraceMs' | 'partnerLeadMs'>, partner: boolean): number {
+  return partner ? Math.max(s.partnerLeadMs, s.rolloverGraceMs) : s.rolloverGraceMs;
+}
+
+/**
  * The latest time a CA's rollover may start: early enough for its two waits at their full
- * `graceMs` and a margin of two more before it expires (rollover.ts caps each wait at a quarter
+ * `graceMs` (the longest wait: rolloverWaitMs) and a margin of two more before it expires (rollover.ts caps each wait at a quarter
  * of what the old CA has left), but not before half its life, so a CA shorter than the waits
  * does not roll over the moment it is minted.
  */
@@ -45,7 +54,7 @@ export function caRenewalTime(notBefore: Date, notAfter: Date, renewBefore: stri
 
 /**
  * The earliest renewal time among the link's leaves and its newest CA (undefined if nothing
- * issued); with the rollover grace, the CA's is when its rollover starts (caRenewalTime). The newest, not the signing one: during a rollover the old CA is already being
+ * issued); with the rollover's longest wait (rolloverWaitMs), the CA's is when its rollover starts (caRenewalTime). The newest, not the signing one: during a rollover the old CA is already being
  * replaced, and counting it would make the link look due at every sweep of the grace periods.
  */
 export function nextRenewal(state: LinkState, renewBefore?: string, rolloverGraceMs?: number): Date | undefined {

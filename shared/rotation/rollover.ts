@@ -6,7 +6,7 @@
 import type { LinkState } from '../link/state.js';
 import type { RotationFacts } from './facts.js';
 import type { RotationSettings } from './plan.js';
-import { issuedAt } from './renewal.js';
+import { issuedAt, rolloverWaitMs } from './renewal.js';
 
 export type RolloverMarks = NonNullable<RotationFacts['rollover']>;
 
@@ -17,12 +17,37 @@ export type RolloverMarks = NonNullable<RotationFacts['rollover']>;
  * well before the new CA's own is due (at the latest at half its life: latestRolloverStart).
  */
 export function rolloverGraceMs(f: RotationFacts, s: RotationSettings): number {
-  const configured = f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs;
+  return capped(f, f.forced?.ca ? Math.min(s.forcedRolloverGraceMs, s.rolloverGraceMs) : s.rolloverGraceMs);
+}
+
+/**
+ * The trust wait: the grace, or with a partner's side the partner lead (rolloverWaitMs), so the
+ * partner has that long between ca.pem offering the new CA and our side presenting it; capped
+ * like the grace. A forced rollover (a suspected compromise) does not wait for the partner.
+ */
+export function trustWaitMs(f: RotationFacts, s: RotationSettings): number {
+  return f.partner === undefined || f.forced?.ca ? rolloverGraceMs(f, s) : capped(f, rolloverWaitMs(s, true));
+}
+
+/** A wait as configured, within the caps of rolloverGraceMs; none when the new CA is trusted already. */
+function capped(f: RotationFacts, configured: number): number {
+  if (sameAnchors(f)) return 0;
   const left = oldCaLeftAtStart(f);
   if (left === undefined) return configured;
   const newest = f.cas[f.cas.length - 1]!;
   const newLife = newest.notAfter.getTime() - issuedAt(newest.notBefore, newest.notAfter).getTime();
   return Math.max(0, Math.min(configured, Math.floor(left / 4), Math.floor(newLife / 8)));
+}
+
+/**
+ * A rollover to a CA under the very roots the old one anchors to (an issuer's new issuing CA under
+ * the same root): every ca.crt that trusts the old CA trusts the new one already, so neither wait
+ * has anything to wait for.
+ */
+function sameAnchors(f: RotationFacts): boolean {
+  const [old, newest] = [f.cas[0], f.cas[f.cas.length - 1]];
+  if (!old?.anchors || !newest?.anchors || old === newest) return false;
+  return newest.anchors.every((a) => old.anchors!.includes(a));
 }
 
 /** What the old CA had left when the newest was minted; undefined outside a rollover. */
@@ -97,6 +122,7 @@ export function rolloverSchedule(f: RotationFacts, now: Date, s: RotationSetting
   if (left === undefined || !marks) return {};
   const old = f.cas[0]!;
   const grace = rolloverGraceMs(f, s);
+  const trustWait = trustWaitMs(f, s);
   const finishBy = old.notAfter.getTime() - Math.max(0, Math.floor(left / 4));
   const switchBy = finishBy - grace;
   const late = (wait: string, by: number) =>
@@ -104,7 +130,7 @@ export function rolloverSchedule(f: RotationFacts, now: Date, s: RotationSetting
   const schedule: RolloverSchedule = {};
   const switching = f.signingGeneration !== marks.generation;
   if (switching) {
-    const full = marks.trustedAt ? marks.trustedAt.getTime() + grace : undefined;
+    const full = marks.trustedAt ? marks.trustedAt.getTime() + trustWait : undefined;
     if (full !== undefined) schedule.switchAt = Math.min(full, switchBy);
     if ((full ?? now.getTime()) > switchBy) schedule.warning = late('trust', switchBy);
   } else {

@@ -209,7 +209,8 @@ describe('GET /links/{name}/ca.pem', () => {
 });
 
 describe('rotation of a link facing a partner', () => {
-  const SETTINGS = { rolloverGraceMs: 3 * DAY };
+  // The partner lead as long as the grace: these check the rollover's steps (partner-lead.test.ts the lead).
+  const SETTINGS = { rolloverGraceMs: 3 * DAY, partnerLeadMs: 3 * DAY };
 
   it('renews our leaf and keeps the partner bundle as its trust', async () => {
     const app = testApp({ start: new Date().toISOString(), settings: SETTINGS });
@@ -261,5 +262,23 @@ describe('rotation of a link facing a partner', () => {
     expect(status.phase).toBe('stable');
     expect(fingerprints((await caPem(app)).body)).toEqual([both[1]]);
     expect(status.server.partner!.trustNextCaBy).toBeUndefined();
+  });
+
+  it('gives the partner the partner lead (14 days by default), not the grace: trustNextCaBy, and our leaf of the old CA until then', async () => {
+    const app = testApp({ start: new Date().toISOString() });
+    await applyLink(app.deps, toPartnerServer(partner.ca.pem));
+    const status0 = await getLink(app.deps, 'mysql');
+    app.clock.set(new Date(status0.ca[0]!.renewAt));
+    await rotateLink(app.deps, 'mysql');
+    let status = await getLink(app.deps, 'mysql');
+    expect(status.phase).toBe('trust-added');
+    expect(Date.parse(status.server.partner!.trustNextCaBy!)).toBe(app.clock().getTime() + 14 * DAY);
+    app.clock.advance(14 * DAY - 60_000);
+    await rotateLink(app.deps, 'mysql');
+    status = await getLink(app.deps, 'mysql');
+    expect([status.phase, status.client.caGeneration]).toEqual(['trust-added', 1]);
+    app.clock.advance(60_000);
+    await rotateLink(app.deps, 'mysql');
+    expect((await getLink(app.deps, 'mysql')).client.caGeneration).toBe(2);
   });
 });

@@ -15,9 +15,15 @@ import { rotateLink } from '../../shared/app/rotate.js';
 import { credentialName, objectNames } from '../../shared/link/names.js';
 import type { SdsCredential } from '../../shared/pki/types.js';
 import { testApp, type TestApp } from '../support/app.js';
+import type { AppSettings } from '../../shared/app/deps.js';
 import { specInput } from '../support/builders.js';
 import { credentialFromSecret, until } from '../support/dataplane.js';
 import { partnerPki, type PartnerFiles, type PartnerPki } from '../support/partner-pki.js';
+import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-ca.js';
+import { putIssuerBundle } from '../../shared/app/issuers.js';
+import { splitPemBundle } from '../../shared/pki/inspect.js';
+import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
+import { readFileSync } from 'node:fs';
 
 const HOST = 'mysql.link.example.com';
 const LOOPBACK = '127.0.0.1';
@@ -72,10 +78,14 @@ function openssl(args: string[]): { child: ChildProcessWithoutNullStreams; outpu
   return { child, output: () => out, exited };
 }
 
-/** The partner's server: requires a client certificate that verifies against `caFile`, echoes lines reversed. */
-async function partnerSServer(caFile: string, cert = partnerServer): Promise<{ port: number; output: () => string }> {
+/**
+ * The partner's server: requires a client certificate that verifies against `caFile`, echoes lines
+ * reversed. `depth`: the verify depth (-Verify), 1 for a leaf of a link CA, more under an
+ * organisation's root (leaf, link CA and the organisation's chain).
+ */
+async function partnerSServer(caFile: string, cert = partnerServer, depth = 1): Promise<{ port: number; output: () => string }> {
   const port = await freePort();
-  const s = openssl(['s_server', '-accept', `${LOOPBACK}:${port}`, '-cert', cert.cert, '-key', cert.key, '-CAfile', caFile, '-Verify', '1', '-verify_return_error', '-rev']);
+  const s = openssl(['s_server', '-accept', `${LOOPBACK}:${port}`, '-cert', cert.cert, '-key', cert.key, '-CAfile', caFile, '-Verify', String(depth), '-verify_return_error', '-rev']);
   await until(() => s.output().includes('ACCEPT'), 'openssl s_server to listen');
   return { port, output: s.output };
 }
@@ -187,7 +197,7 @@ describe('server.external against openssl s_server', () => {
 
   it('during a CA rollover the partner server trusting ca.pem (old and new) accepts our leaf of either CA', async () => {
     // The app clock starts far enough back that the rollover ends a day ago: every certificate it mints is valid in real time.
-    const app = testApp({ start: new Date(Date.now() - 44 * DAY).toISOString(), settings: { rolloverGraceMs: 3 * DAY } });
+    const app = testApp({ start: new Date(Date.now() - 44 * DAY).toISOString(), settings: { rolloverGraceMs: 3 * DAY, partnerLeadMs: 3 * DAY } });
     await applyLink(app.deps, specInput({ ...spec(), certificates: { leafTtl: '30d', caTtl: '60d' } }));
     // A partner that fetched ca.pem before the rollover, and never again, trusts the old CA only.
     const before = await caPemFile(app, 'ca-before.pem');
@@ -237,5 +247,64 @@ describe('client.external against openssl s_client', () => {
     const result = await partnerSClient(gateway.port, stranger.ca.cert, partnerClient, 'hello');
     expect(result.echoed).toBe(false);
     expect(result.output).toMatch(/verify error|certificate verify failed/i);
+  });
+});
+
+describe('one-sided links under an organisation root (issuer)', () => {
+  const rootA = opensslRoot('/O=Example Bank/CN=Partner Link Root A');
+  const rootB = opensslRoot('/O=Example Bank/CN=Partner Link Root B');
+  const bundleA = pemBundle(opensslIntermediate(rootA, '/O=Example Bank/CN=Mesh CA A'), rootA);
+  const bundleB = pemBundle(opensslIntermediate(rootB, '/O=Example Bank/CN=Mesh CA B'), rootB);
+  const DEPTH = 3; // leaf, link CA, issuing CA, then the root
+  const subjects = (pem: string) => splitPemBundle(pem).map((c) => certificateFacts(c).subject);
+
+  async function underIssuer(sides: Record<string, unknown>, settings: Partial<AppSettings> = {}) {
+    // A minute ahead of the openssl certificates, which start the second they are made.
+    const app = testApp({ start: new Date(Date.now() + 60_000).toISOString(), settings });
+    await putIssuerBundle(app.deps, 'corp', bundleA);
+    await applyLink(app.deps, specInput({ issuer: 'corp', ...sides }));
+    return app;
+  }
+  const server = () => ({ server: { external: { address: LOOPBACK, port: 5432, caCertificates: partner.ca.pem, subjectAltNames: SERVER_SANS } } });
+  const client = () => ({ client: { external: { caCertificates: partner.ca.pem, subjectAltNames: CLIENT_SANS } } });
+
+  it('ca.pem is the root alone; openssl s_server trusting it verifies our client chain', async () => {
+    const app = await underIssuer(server());
+    const caFile = await caPemFile(app, 'issuer-root.pem');
+    expect(subjects(readFileSync(caFile, 'utf8'))).toEqual(['O=Example Bank, CN=Partner Link Root A']);
+    const s = await partnerSServer(caFile, partnerServer, DEPTH);
+    expect(await egressDial(secretOf(app, 'client-cluster', 'client'), s.port, pinnedSans(app, 'client-cluster', 'DestinationRule'), 'under root')).toBe('toor rednu');
+  });
+
+  it('openssl s_client trusting ca.pem (the root) verifies our server chain; our ingress accepts it', async () => {
+    const app = await underIssuer(client());
+    const gateway = await ingress(secretOf(app, 'server-cluster', 'server'), pinnedSans(app, 'server-cluster', 'Gateway'));
+    const result = await partnerSClient(gateway.port, await caPemFile(app, `issuer-${gateway.port}.pem`), partnerClient, 'hello root');
+    expect(result).toMatchObject({ echoed: true });
+    expect(result.output).toMatch(/Verification: OK/);
+  });
+
+  it('the issuer moved to a new root: ca.pem holds both roots during the rollover, the new one alone after', async () => {
+    // Short waits: every certificate minted stays valid in real time (back-dated 5 minutes).
+    const GRACE = 30_000;
+    const app = await underIssuer(server(), { rolloverGraceMs: GRACE, partnerLeadMs: GRACE });
+    await putIssuerBundle(app.deps, 'corp', bundleB);
+    await rotateLink(app.deps, 'mysql');
+    expect((await getLink(app.deps, 'mysql')).phase).toBe('trust-added');
+    const both = await caPemFile(app, 'issuer-both.pem');
+    expect(subjects(readFileSync(both, 'utf8'))).toEqual(['O=Example Bank, CN=Partner Link Root A', 'O=Example Bank, CN=Partner Link Root B']);
+    const s = await partnerSServer(both, partnerServer, DEPTH);
+    expect(await egressDial(secretOf(app, 'client-cluster', 'client'), s.port, SERVER_SANS, 'old')).toBe('dlo');
+    for (let i = 0; i < 4 && (await getLink(app.deps, 'mysql')).phase !== 'stable'; i++) {
+      app.clock.advance(GRACE + 1_000);
+      await rotateLink(app.deps, 'mysql');
+    }
+    const status = await getLink(app.deps, 'mysql');
+    expect([status.phase, status.client.caGeneration]).toEqual(['stable', 2]);
+    expect(await egressDial(secretOf(app, 'client-cluster', 'client'), s.port, SERVER_SANS, 'new')).toBe('wen');
+    expect(subjects(readFileSync(await caPemFile(app, 'issuer-after.pem'), 'utf8'))).toEqual(['O=Example Bank, CN=Partner Link Root B']);
+    // A partner that kept root A alone refuses our leaf under root B.
+    const stale = await partnerSServer(partner.write('issuer-stale.pem', rootA.certificate), partnerServer, DEPTH);
+    await expect(egressDial(secretOf(app, 'client-cluster', 'client'), stale.port, SERVER_SANS, 'new')).rejects.toThrow();
   });
 });

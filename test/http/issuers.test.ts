@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handleApiRequest, type ApiRequest } from '../../functions/http-api.js';
 import { listLinkSummaries } from '../../shared/app/queries.js';
+import { sweep } from '../../shared/app/sweep.js';
 import { linkRow } from '../../shared/ui/view.js';
 import { issuerSecretId } from '../../shared/link/names.js';
 import { certificateFacts } from '../../shared/pki/issuer-bundle.js';
@@ -109,17 +110,17 @@ describe('PUT /issuers/{name} with a PEM bundle', () => {
     expect(res.body.links).toEqual(['mysql']);
   });
 
-  it('refuses a bundle under another root while links use the issuer: 409 naming them', async () => {
+  it('takes a bundle under another root while links use the issuer: 200, and the sweep finds its links due (IssuerChanged)', async () => {
     const a = app();
     await putIssuer(a);
     await createLink(a);
+    expect((await sweep(a.deps, { enqueue: async () => undefined })).due).toEqual([]);
     const res = await putIssuer(a, otherRootBundle);
-    expect(res.status).toBe(409);
-    expect(res.body.error).toMatch(/used by link\(s\) mysql/);
-    expect((await call(a, req('GET', '/issuers/corp'))).body.root.subject).toBe('O=Example Bank, CN=Example Root CA');
-    // Once no link uses it, it may move to another root.
-    expect((await call(a, req('DELETE', '/links/mysql'))).status).toBe(204);
-    expect((await putIssuer(a, otherRootBundle)).status).toBe(200);
+    expect(res.status).toBe(200);
+    expect(res.body.root.subject).toBe('CN=Other Root');
+    expect(res.body.links).toEqual(['mysql']);
+    const { due } = await sweep(a.deps, { enqueue: async () => undefined });
+    expect(due.map((d) => [d.link, d.reason])).toEqual([['mysql', expect.stringMatching(/^IssuerChanged: CA generation 1 is under another root than issuer corp's/)]]);
   });
 });
 
@@ -168,7 +169,7 @@ describe('a link spec with issuer', () => {
     await putIssuer(a);
     const res = await createLink(a);
     expect(res.status).toBe(201);
-    expect(res.body.issuer).toEqual({ name: 'corp', rootFingerprints: [certificateFacts(root.certificate).fingerprint] });
+    expect(res.body.issuer).toEqual({ name: 'corp', rootFingerprints: [certificateFacts(root.certificate).fingerprint], chainNotAfter: certificateFacts(issuing.certificate).notAfter });
     expect((await call(a, req('GET', '/issuers/corp'))).body.links).toEqual(['mysql']);
     // The status page's listing (the state alone, no spec read) names it too.
     expect(linkRow((await listLinkSummaries(a.deps))[0]!, a.clock()).issuer).toBe('corp');
@@ -178,15 +179,16 @@ describe('a link spec with issuer', () => {
     expect(own.body.issuer).toBeUndefined();
   });
 
-  it('cannot change on an existing link: 409 naming issuer, like host', async () => {
+  it('changes on an existing link: 200, the link is then under the new issuer and due for a CA rollover to it', async () => {
     const a = app();
     await putIssuer(a);
-    await putIssuer(a, bundle, 'other');
+    await putIssuer(a, otherRootBundle, 'other');
     await createLink(a);
     for (const issuer of ['other', undefined]) {
       const res = await createLink(a, issuer ? { issuer } : {});
-      expect(res.status).toBe(409);
-      expect(res.body.details).toEqual([{ path: 'issuer', message: 'cannot change on an existing link' }]);
+      expect(res.status).toBe(200);
+      expect(res.body.issuer?.name).toBe(issuer);
+      expect(res.body.rotation.next.reason).toMatch(/^IssuerChanged: /);
     }
   });
 });

@@ -17,6 +17,9 @@ import { specInput, withField } from '../support/builders.js';
 import { checkAlertPolicies, checkLogLevelForAlerts, checkMetricFilters, checkQuietWhenHealthy, logMetrics } from './alert-checks.js';
 import { loadInfra } from './load.js';
 import { cloudRunEntry, matches, type LogEntry } from './logging-query.js';
+import { putIssuerBundle } from '../../shared/app/issuers.js';
+import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-ca.js';
+import { partnerPki } from '../support/partner-pki.js';
 import { buildModel, isRecord, type HclFile, type InfraModel } from './model.js';
 
 const DAY = 86_400_000;
@@ -58,6 +61,27 @@ async function troubledRun(service: string): Promise<LogEntry[]> {
   return entries(app, service);
 }
 
+/**
+ * Links on CAs meshlink does not renew, `days` before the sweep: one under an issuer whose issuing
+ * chain (openssl-made) ends `chainDays` after it is made, one facing a partner whose CA does too.
+ */
+async function foreignCaRun(service: string, chainDays: number, sweepAfterDays: number): Promise<LogEntry[]> {
+  // A minute ahead of the openssl certificates, which start the second they are made.
+  const app = testApp({ start: new Date(Date.now() + 60_000).toISOString() });
+  const root = opensslRoot('/CN=Alert Root', { days: 3650 });
+  await putIssuerBundle(app.deps, 'corp', pemBundle(opensslIntermediate(root, '/CN=Alert Mesh CA', { days: chainDays }), root));
+  await applyLink(app.deps, link('issuer-ca', 20011, { issuer: 'corp' }));
+  const partner = partnerPki({ days: chainDays });
+  try {
+    await applyLink(app.deps, specInput({ server: { external: { address: '192.0.2.10', port: 5432, caCertificates: partner.ca.pem, subjectAltNames: ['db.partner.example'] } } }, 'partner-ca'));
+  } finally {
+    partner.remove();
+  }
+  app.clock.advance(sweepAfterDays * DAY);
+  await sweep(app.deps, new InProcessRotationQueue(app.deps));
+  return entries(app, service);
+}
+
 /** Weeks of a healthy link: sweeps, one renewal on time, syncs. */
 async function healthyRun(service: string): Promise<LogEntry[]> {
   const app = testApp();
@@ -81,8 +105,9 @@ beforeAll(async () => {
   files = (await loadInfra()).map((f) => f.json);
   model = buildModel(files);
   service = `${String(model.variables.prefix?.default)}-sweep`;
-  troubled = await troubledRun(service);
-  healthy = await healthyRun(service);
+  // Chains of 40 days, 25 days on; of 400 days (healthy), 5 days on.
+  troubled = [...(await troubledRun(service)), ...(await foreignCaRun(service, 40, 25))];
+  healthy = [...(await healthyRun(service)), ...(await foreignCaRun(service, 400, 5))];
 });
 
 describe('the alerts in infra/alerts.tf', () => {
@@ -92,6 +117,9 @@ describe('the alerts in infra/alerts.tf', () => {
 
   it('page nobody on a healthy run (renewals on time included)', () => {
     expect(healthy.some((e) => (e.jsonPayload as Record<string, unknown>).event === LOG_EVENTS.linkExpiry)).toBe(true);
+    // The healthy run's issuer and partner lines carry the days the alerts compare.
+    const payloads = healthy.map((e) => e.jsonPayload as Record<string, unknown>);
+    expect(payloads.some((p) => typeof p.issuerCaDaysToExpiry === 'number') && payloads.some((p) => typeof p.partnerCaDaysToExpiry === 'number')).toBe(true);
     expect(checkQuietWhenHealthy(model, healthy)).toEqual([]);
   });
 
@@ -101,16 +129,19 @@ describe('the alerts in infra/alerts.tf', () => {
   });
 
   it.each([
-    ['rotation-failed', 'unreadable'],
-    ['sync-failed', 'down'],
-    ['leaf-expiring', 'expiring'],
-    ['ca-expiring', 'short-ca'],
-    ['probe-failed', 'unreachable'],
-  ])('%s selects the lines of link %s and no line of other links', (key, name) => {
+    ['rotation-failed', ['unreadable']],
+    ['sync-failed', ['down']],
+    ['leaf-expiring', ['expiring']],
+    // The link CA under the 40-day chain ends with it: near expiry too.
+    ['ca-expiring', ['short-ca', 'issuer-ca']],
+    ['issuer-ca-expiring', ['issuer-ca']],
+    ['partner-ca-expiring', ['partner-ca']],
+    ['probe-failed', ['unreachable']],
+  ])('%s selects the lines of links %j and no line of other links', (key, names) => {
     const metric = logMetrics(model).metrics.find((m) => m.key === key)!;
     const links = new Set(troubled.filter((e) => matches(metric.filter, e)).map((e) => (e.jsonPayload as Record<string, unknown>).link));
-    expect(links.has(name)).toBe(true);
-    if (key !== 'leaf-expiring') expect([...links]).toEqual([name]);
+    for (const name of names) expect(links.has(name)).toBe(true);
+    if (key !== 'leaf-expiring') expect([...links].sort()).toEqual([...names].sort());
   });
 
   it('do not select another service’s lines', () => {

@@ -1,7 +1,19 @@
-// The Logging query evaluator the alert tests rely on: each operator, severity ranks, AND/OR/NOT.
+// The Logging query evaluator the alert tests rely on: each operator, severity ranks, AND/OR/NOT,
+// and the filter of the issuer and partner CA alert on the link-expiry line the sweep really writes.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { putIssuerBundle } from '../../shared/app/issuers.js';
+import { applyLink } from '../../shared/app/provision.js';
+import { sweep } from '../../shared/app/sweep.js';
+import { LOG_EVENTS } from '../../shared/log-events.js';
+import { testApp } from '../support/app.js';
+import { specInput } from '../support/builders.js';
+import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-ca.js';
+import { partnerPki } from '../support/partner-pki.js';
+import { logMetrics } from './alert-checks.js';
+import { loadInfra } from './load.js';
 import { cloudRunEntry, matches, parseQuery } from './logging-query.js';
+import { buildModel } from './model.js';
 
 const entry = cloudRunEntry({ severity: 'WARNING', message: 'could not sync link side', event: 'sync-failed', link: 'mysql', daysToExpiry: 5.25, renewalDue: true, time: 'x' }, 'meshlink-api');
 
@@ -53,3 +65,30 @@ describe('the Logging query evaluator', () => {
     );
   });
 });
+
+describe('the issuer and partner CA filters on the line the sweep writes', () => {
+  it('match a link-expiry line whose issuer chain or partner CA is near expiry, and not one far from it', async () => {
+    const app = testApp({ start: new Date(Date.now() + 60_000).toISOString() });
+    const root = opensslRoot('/CN=Query Root');
+    await putIssuerBundle(app.deps, 'corp', pemBundle(opensslIntermediate(root, '/CN=Query Mesh CA', { days: 20 }), root));
+    await applyLink(app.deps, specInput({ issuer: 'corp' }));
+    const partner = partnerPki({ days: 400 });
+    try {
+      await applyLink(app.deps, specInput({ server: { external: { address: '192.0.2.10', port: 5432, caCertificates: partner.ca.pem, subjectAltNames: ['db.partner.example'] } } }, 'partner'));
+    } finally {
+      partner.remove();
+    }
+    await sweep(app.deps, { enqueue: async () => undefined });
+    const lines = app.log.lines.filter((l) => l.event === LOG_EVENTS.linkExpiry);
+    const line = (link: string) => cloudRunEntry(lines.find((l) => l.link === link)!, 'meshlink-sweep');
+    expect(line('mysql').jsonPayload).toMatchObject({ issuerCaDaysToExpiry: expect.any(Number) });
+    expect(line('partner').jsonPayload).toMatchObject({ partnerCaDaysToExpiry: expect.any(Number) });
+    const model = buildModel((await loadInfra()).map((f) => f.json));
+    const filter = (key: string) => logMetrics(model).metrics.find((m) => m.key === key)!.filter;
+    // A 20-day chain is within the default 30 days; a 400-day partner CA is not; neither line has the other's field.
+    expect([matches(filter('issuer-ca-expiring'), line('mysql')), matches(filter('issuer-ca-expiring'), line('partner'))]).toEqual([true, false]);
+    expect([matches(filter('partner-ca-expiring'), line('partner')), matches(filter('partner-ca-expiring'), line('mysql'))]).toEqual([false, false]);
+    expect(matches('jsonPayload.partnerCaDaysToExpiry<401', line('partner'))).toBe(true);
+  });
+});
+

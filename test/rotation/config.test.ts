@@ -10,6 +10,7 @@ describe('rotation settings in the environment', () => {
   it('takes each variable into its setting', () => {
     const config = parseConfig({
       MESHLINK_ROLLOVER_GRACE: '30m',
+      MESHLINK_PARTNER_LEAD: '21d',
       MESHLINK_FORCED_ROLLOVER_GRACE: '90s',
       MESHLINK_VERSION_GRACE: '2h',
       MESHLINK_VERSION_RETENTION: '14d',
@@ -20,6 +21,7 @@ describe('rotation settings in the environment', () => {
     });
     expect(config.rotation).toEqual({
       rolloverGraceMs: 1_800_000,
+      partnerLeadMs: 21 * 86_400_000,
       forcedRolloverGraceMs: 90_000,
       versionGraceMs: 7_200_000,
       versionRetentionMs: 14 * 86_400_000,

@@ -101,6 +101,22 @@ describe('CA policy', () => {
   ])('%s', (_name, c, now, reason) => {
     expect(firstViolation(caPolicy(now), c)?.reason).toBe(reason);
   });
+
+  const under = (origin: { issuer?: string; issuing?: string; anchors: string[] }) => ({ ...ca(1), ...origin });
+  const target = { name: 'corp', issuing: 'i1', root: 'r1' };
+  it.each([
+    ['self-signed, no issuer', ca(1), undefined, undefined],
+    ['under the issuer as imported', under({ issuer: 'corp', issuing: 'i1', anchors: ['r1'] }), target, undefined],
+    ['recorded before its issuing CA was kept, same root', under({ anchors: ['r1'] }), target, undefined],
+    ['the issuer known by name only', under({ issuer: 'corp', issuing: 'i1', anchors: ['r1'] }), { name: 'corp' }, undefined],
+    ['self-signed, now under an issuer', ca(1), target, 'IssuerChanged'],
+    ['under an issuer, now self-signed', under({ issuer: 'corp', issuing: 'i1', anchors: ['r1'] }), undefined, 'IssuerChanged'],
+    ['under another issuer', under({ issuer: 'old', issuing: 'i1', anchors: ['r1'] }), target, 'IssuerChanged'],
+    ['the issuer moved to another root', under({ issuer: 'corp', issuing: 'i0', anchors: ['r0'] }), target, 'IssuerChanged'],
+    ['the issuer has a new issuing CA, same root', under({ issuer: 'corp', issuing: 'i0', anchors: ['r1'] }), target, 'IssuerChanged'],
+  ])('issuer: %s', (_name, c, issuer, reason) => {
+    expect(firstViolation(caPolicy(at(DAY), issuer), c)?.reason).toBe(reason);
+  });
 });
 
 describe('planNextStep on a stable link', () => {

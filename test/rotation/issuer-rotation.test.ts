@@ -11,12 +11,14 @@ import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-
 import { rotationApp, type RotationApp } from '../support/rotation-app.js';
 
 let bundle: string;
+let renewed: string;
 let issuingNotAfter: Date;
 
 beforeAll(() => {
   const root = opensslRoot('/CN=Bank Root');
   const issuing = opensslIntermediate(root, '/CN=Bank Mesh CA', { days: 60 });
   bundle = pemBundle(issuing, root);
+  renewed = pemBundle(opensslIntermediate(root, '/CN=Bank Mesh CA 2', { days: 1000 }), root);
   issuingNotAfter = new Date(certificateFacts(issuing.certificate).notAfter);
 });
 
@@ -58,6 +60,24 @@ describe('a link under an issuer', () => {
     expect(Date.parse(state.cas[0]!.notAfter)).toBeLessThanOrEqual(issuingNotAfter.getTime());
     expect(app.clock().getTime()).toBeLessThan(issuingNotAfter.getTime());
     expect(presentedChain(app, 'server')).toBe(3);
+    expect(app.violations).toEqual([]);
+  });
+
+  it('says in its status that the issuing chain ends before a link CA would; a renewed issuing CA (same root) is taken at once, leaves within it', async () => {
+    const app = await linkUnderIssuer();
+    const status = await getLink(app.deps, 'mysql');
+    expect(status.issuer).toMatchObject({ name: 'corp', chainNotAfter: issuingNotAfter.toISOString(), warning: expect.stringMatching(/^the issuing chain of issuer corp ends at .* \(in \d+ days\), before a link CA minted now would/) });
+    const put = await handleApiRequest(app.deps, { method: 'PUT', path: '/issuers/corp', contentType: 'application/x-pem-file', body: Buffer.from(renewed) });
+    expect(put.status).toBe(200);
+    await app.drive((s) => s.signingGeneration === 2 && s.phase === 'stable' && s.cas.length === 1);
+    const after = await getLink(app.deps, 'mysql');
+    expect(after.issuer?.warning).toBeUndefined();
+    // The new link CA outlives the old chain; every leaf ends within its own chain.
+    expect(Date.parse(after.ca[0]!.notAfter)).toBeGreaterThan(issuingNotAfter.getTime());
+    for (const side of ['client', 'server'] as const) {
+      const chain = splitPemBundle(clusterCredential(app.clusters, 'mysql', side)!['tls.crt']).map((pem) => Date.parse(certificateFacts(pem).notAfter));
+      expect(chain[0]!).toBeLessThanOrEqual(Math.min(...chain.slice(1)));
+    }
     expect(app.violations).toEqual([]);
   });
 });

@@ -7,22 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Side } from '../../shared/link/names.js';
 import { isAction, planNextStep, DEFAULT_ROTATION_SETTINGS, type RotationSettings } from '../../shared/rotation/plan.js';
-import type { RotationFacts } from '../../shared/rotation/facts.js';
 import { rolloverGraceMs } from '../../shared/rotation/rollover.js';
-import { applyStep, ca, DAY, leaf, stableFacts, T0 } from '../support/rotation-facts.js';
-
-/** A one-sided link at T0: our side's leaf of CA 1, trusting none of our CAs. */
-function oneSided(ours: Side, leafTtlMs: number, caTtlMs: number): RotationFacts {
-  const partner: Side = ours === 'client' ? 'server' : 'client';
-  const own = { ...leaf(ours, 1, T0, leafTtlMs), trust: [] };
-  return stableFacts({
-    sides: [ours],
-    partner,
-    cas: [ca(1, T0, caTtlMs)],
-    leaves: { [ours]: own },
-    clusters: { [ours]: { status: 'synced', version: own.version, at: T0, caGeneration: 1, trust: [] }, [partner]: { status: 'synced' } } as RotationFacts['clusters'],
-  });
-}
+import { applyStep, DAY, oneSided, T0 } from '../support/rotation-facts.js';
 
 describe('the plan of a one-sided link', () => {
   it('keeps to our side, lets the partner a grace to trust each new CA, and finishes every rollover', () => {

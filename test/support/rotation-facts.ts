@@ -38,6 +38,19 @@ export function payload(side: Side, overrides: Partial<NonNullable<LeafFacts['pa
   return { keyMatches: true, dnsNames: [HOST], uris: [identity(side)], issuedBy: [1], trust: [1], foreignTrust: 0, ...overrides };
 }
 
+/** A one-sided link at T0: our side's leaf of CA 1, trusting none of our CAs. */
+export function oneSided(ours: Side, leafTtlMs: number, caTtlMs: number): RotationFacts {
+  const partner: Side = ours === 'client' ? 'server' : 'client';
+  const own = { ...leaf(ours, 1, T0, leafTtlMs), trust: [] };
+  return stableFacts({
+    sides: [ours],
+    partner,
+    cas: [ca(1, T0, caTtlMs)],
+    leaves: { [ours]: own },
+    clusters: { [ours]: { status: 'synced', version: own.version, at: T0, caGeneration: 1, trust: [] }, [partner]: { status: 'synced' } } as RotationFacts['clusters'],
+  });
+}
+
 export function stableFacts(overrides: Partial<RotationFacts> = {}): RotationFacts {
   const server = leaf('server');
   const client = leaf('client');
