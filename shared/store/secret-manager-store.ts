@@ -8,6 +8,7 @@ import { MeshlinkError, isMeshlinkError, type ErrorCode } from '../errors.js';
 import { crc32c } from './crc32c.js';
 import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
 import { FOREIGN_SECRET_NAME, type AccessedVersion, type ForeignSecretReader, type ListQuery, type SecretMetadata, type SecretPage, type SecretStore, type SecretVersionInfo, type VersionState } from './port.js';
+import { Status } from '@grpc/grpc-js/build/src/constants.js';
 import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from './retry.js';
 
 type SecretMessage = protos.google.cloud.secretmanager.v1.ISecret;
@@ -32,25 +33,11 @@ export interface SecretManagerStoreOptions {
   timing?: RetryTiming;
 }
 
-/** gRPC status codes (fixed by the gRPC spec), by name. */
-const GRPC = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+/**
+ * gRPC status codes: grpc-js's `status` enum, from the module that defines it (the package's index
+ * loads all of grpc-js, which the client loads on its first call anyway: not at a cold start).
+ */
+const GRPC = Status;
 
 const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
   [GRPC.NOT_FOUND]: 'not-found',
@@ -89,7 +76,6 @@ function sameMap(a: Record<string, string> | null | undefined, b: Record<string,
   return entries.length === Object.keys(b).length && entries.every(([k, v]) => b[k] === v);
 }
 
-const STATUS_NAME = Object.fromEntries(Object.entries(GRPC).map(([name, code]) => [code, name])) as Record<number, string>;
 
 function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -105,7 +91,7 @@ function translateError(err: unknown, subject: string, overrides: Partial<Record
   const status = grpcCode(err);
   const code = (status !== undefined && (overrides[status] ?? CODE_OF_STATUS[status])) || 'internal';
   const detail = (err as { details?: unknown } | null)?.details;
-  const reason = status === undefined ? String((err as Error | null)?.message ?? err) : `${STATUS_NAME[status] ?? status}${typeof detail === 'string' && detail ? `: ${detail}` : ''}`;
+  const reason = status === undefined ? String((err as Error | null)?.message ?? err) : `${GRPC[status] ?? status}${typeof detail === 'string' && detail ? `: ${detail}` : ''}`;
   return new MeshlinkError(code, `Secret Manager: ${subject}: ${reason}`, { cause: err });
 }
 
