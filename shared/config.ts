@@ -43,7 +43,8 @@ type RotationSettingName =
   | 'syncRetryMs'
   | 'leaseMs'
   | 'sweepPageSize'
-  | 'rotationConcurrency';
+  | 'rotationConcurrency'
+  | 'writeBudget';
 
 /** Environment variable -> rotation setting; durations as in a link spec (30s, 5m, 1h, 7d). */
 const ROTATION_DURATIONS: [string, RotationSettingName][] = [
@@ -57,6 +58,7 @@ const ROTATION_DURATIONS: [string, RotationSettingName][] = [
 const ROTATION_COUNTS: [string, RotationSettingName, number][] = [
   ['MESHLINK_SWEEP_PAGE_SIZE', 'sweepPageSize', 25_000],
   ['MESHLINK_ROTATION_CONCURRENCY', 'rotationConcurrency', 64],
+  ['MESHLINK_WRITE_BUDGET', 'writeBudget', 1_000_000],
 ];
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);

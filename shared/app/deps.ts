@@ -14,6 +14,11 @@ export interface AppSettings extends RotationSettings {
   sweepPageSize: number;
   /** Links rotated at once by the in-process fan-out (local runs, POST /rotations:sweep without Pub/Sub). */
   rotationConcurrency: number;
+  /**
+   * Store writes a minute the rotations of one sweep may cost (MESHLINK_WRITE_BUDGET; Secret
+   * Manager allows 600 a project): more due links wait for the next sweep.
+   */
+  writeBudget: number;
 }
 
 export interface AppDeps {
@@ -34,4 +39,5 @@ export const DEFAULT_SETTINGS: AppSettings = {
   leaseMs: 120_000,
   sweepPageSize: 1000,
   rotationConcurrency: 4,
+  writeBudget: 500,
 };

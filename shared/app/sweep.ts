@@ -3,7 +3,10 @@
 // a link that is not), and hands the due ones to the queue, one page at a time. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
-// every sweep one summary line.
+// every sweep one summary line. Pacing: a sweep hands over no more due links than the write
+// budget allows in a minute (MESHLINK_WRITE_BUDGET over WRITES_PER_ROTATION); the rest are still
+// due at the next sweep (one a minute by default), so a burst of due links is spread over minutes
+// instead of meeting Secret Manager's quota of 600 writes a minute per project.
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
@@ -15,6 +18,18 @@ import { linkSecretPages } from './link-record.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from './rotation-queue.js';
 
+/**
+ * Store writes one due link's run costs at most in the usual case: a leaf rotation, two per
+ * credential (a new version each; the lease and the state in two metadata updates). A rollover
+ * step costs about as much; enforced in test/integration/store-quota.test.ts.
+ */
+export const WRITES_PER_ROTATION = 4;
+
+/** Due links one sweep hands over. */
+export function linksPerSweep(writeBudget: number): number {
+  return Math.max(1, Math.floor(writeBudget / WRITES_PER_ROTATION));
+}
+
 export interface SweepReport {
   at: string;
   /** Link secrets listed, and the listing pages it took. */
@@ -25,6 +40,8 @@ export interface SweepReport {
   rotated: RotationOutcome[];
   /** Due but left alone this time (another worker holds the link). */
   skipped: { link: string; reason: string }[];
+  /** Due links left for the next sweep: the write budget was spent (pacing). */
+  deferred: number;
   errors: { link: string; error: string }[];
   /** Days to the earliest leaf expiry among the listed links (none issued: absent). */
   minDaysToExpiry?: number;
@@ -32,7 +49,8 @@ export interface SweepReport {
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
-  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
+  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], deferred: 0, errors: [] };
+  const budget = linksPerSweep(deps.settings.writeBudget);
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
@@ -51,6 +69,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
         const reason = dueReason(state, link, now, deps.settings);
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
+        else if (report.due.length + due.length >= budget) report.deferred++;
         else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });
       } catch (err) {
         deps.log.error('cannot decide on link', { link, secret: meta.id, ...errorFields(err) });
@@ -67,6 +86,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     pages: report.pages,
     due: report.due.length,
     skipped: report.skipped.length,
+    deferred: report.deferred,
     errors: report.errors.length,
     ...(report.minDaysToExpiry !== undefined ? { minDaysToExpiry: report.minDaysToExpiry } : {}),
   });
