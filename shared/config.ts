@@ -54,7 +54,8 @@ type RotationSettingName =
   | 'leaseMs'
   | 'sweepPageSize'
   | 'rotationConcurrency'
-  | 'servedGraceMs';
+  | 'servedGraceMs'
+  | 'writeBudget';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '[::1]', 'localhost']);
 const CLUSTER_KINDS = ['gke', 'fleet', 'kubeconfig'] as const;
@@ -147,6 +148,7 @@ const environment = {
   MESHLINK_LEASE: variable(duration(ROTATION_DURATION).optional()),
   MESHLINK_SWEEP_PAGE_SIZE: variable(count(25_000).optional()),
   MESHLINK_ROTATION_CONCURRENCY: variable(count(64).optional()),
+  MESHLINK_WRITE_BUDGET: variable(count(1_000_000).optional()),
   MESHLINK_PROBE_GRACE: variable(duration(ROTATION_DURATION).optional()),
   MESHLINK_PROBE: variable(z.enum(['on', 'off'], { error: 'must be on or off' }).optional()),
   MESHLINK_PROBE_TIMEOUT: variable(duration('must be a duration up to 1m such as 5s', { maxMs: 60_000 }).optional()),
@@ -215,6 +217,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       leaseMs: valid.MESHLINK_LEASE,
       sweepPageSize: valid.MESHLINK_SWEEP_PAGE_SIZE,
       rotationConcurrency: valid.MESHLINK_ROTATION_CONCURRENCY,
+      writeBudget: valid.MESHLINK_WRITE_BUDGET,
       servedGraceMs: valid.MESHLINK_PROBE_GRACE,
     }).filter(([, v]) => v !== undefined),
   );

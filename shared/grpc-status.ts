@@ -1,26 +1,13 @@
 // gRPC statuses of the Google client libraries, and their one translation into MeshlinkError
 // codes, shared by the gRPC adapters (Secret Manager, CA Service).
+import { Status } from '@grpc/grpc-js/build/src/constants.js';
 import { MeshlinkError, type ErrorCode } from './errors.js';
 
-/** gRPC status codes (fixed by the gRPC spec), by name. */
-export const GRPC = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
-} as const;
+/**
+ * gRPC status codes: grpc-js's `Status` enum, from the module that defines it (the package's index
+ * loads all of grpc-js, which the clients load on their first call anyway: not at a cold start).
+ */
+export const GRPC = Status;
 
 const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
   [GRPC.NOT_FOUND]: 'not-found',
@@ -36,7 +23,8 @@ const CODE_OF_STATUS: Partial<Record<number, ErrorCode>> = {
   [GRPC.INVALID_ARGUMENT]: 'invalid-argument',
 };
 
-const STATUS_NAME = Object.fromEntries(Object.entries(GRPC).map(([name, code]) => [code, name])) as Record<number, string>;
+// A numeric TypeScript enum maps each code back to its name.
+const STATUS_NAME = Status as unknown as Record<number, string>;
 
 export function grpcCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;

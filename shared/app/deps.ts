@@ -18,6 +18,11 @@ export interface AppSettings extends RotationSettings {
   rotationConcurrency: number;
   /** The link health probe (app/probe.ts): whether the sweep probes every link, at most how many at once, each dial's limit. */
   probe: { sweep: boolean; concurrency: number; timeoutMs: number };
+  /**
+   * Store writes a minute the rotations of one sweep may cost (MESHLINK_WRITE_BUDGET; Secret
+   * Manager allows 600 a project): more due links wait for the next sweep.
+   */
+  writeBudget: number;
 }
 
 export interface AppDeps {
@@ -43,4 +48,5 @@ export const DEFAULT_SETTINGS: AppSettings = {
   sweepPageSize: 1000,
   rotationConcurrency: 4,
   probe: { sweep: true, concurrency: 8, timeoutMs: 5_000 },
+  writeBudget: 500,
 };

@@ -53,6 +53,21 @@ export class LinkRecord {
     const others = Object.fromEntries(Object.entries(this.meta.annotations).filter(([k]) => !k.startsWith(STORE_ANNOTATION_PREFIX)));
     this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...encodeState(this.state) }, this.meta.etag);
   }
+
+  /**
+   * Saves the state and releases the lease in one write (withLease then finds nothing to
+   * release); refused, the lease stays in the state for withLease to release.
+   */
+  async saveAndRelease(): Promise<void> {
+    const { lease, ...rest } = this.state;
+    this.state = rest;
+    try {
+      await this.save();
+    } catch (err) {
+      if (lease) this.state = { ...this.state, lease };
+      throw err;
+    }
+  }
 }
 
 export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord | undefined> {
@@ -69,12 +84,25 @@ export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord 
   return new LinkRecord(deps, link, meta, state);
 }
 
-/** Creates the link secret with its first state, or returns the existing one (create is idempotent). */
+/** A lease for a new holder, from `now`. */
+function newLease(deps: AppDeps, now: Date): { holder: string; until: string } {
+  return { holder: `${deps.workerId}/${randomUUID()}`, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() };
+}
+
+/**
+ * Creates the link secret with its first state, or returns the existing one (create is
+ * idempotent). A record this call creates holds the lease from its first write (`leaseHolder`
+ * set, for withLease to take without a write of its own).
+ */
 export async function createLinkRecord(deps: AppDeps, link: string, initial: LinkState): Promise<LinkRecord> {
   const id = linkSecretId(deps, link);
+  const lease = newLease(deps, deps.clock());
   try {
-    const meta = await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations: encodeState(initial) });
-    return new LinkRecord(deps, link, meta, initial);
+    const leased = { ...initial, lease };
+    const meta = await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations: encodeState(leased) });
+    const record = new LinkRecord(deps, link, meta, leased);
+    record.leaseHolder = lease.holder;
+    return record;
   } catch (err) {
     if (!isMeshlinkError(err, 'already-exists')) throw err;
   }
@@ -84,6 +112,25 @@ export async function createLinkRecord(deps: AppDeps, link: string, initial: Lin
   if (state) return new LinkRecord(deps, link, meta, state);
   const updated = await deps.store.updateAnnotations(id, { ...meta.annotations, ...encodeState(initial) }, meta.etag);
   return new LinkRecord(deps, link, updated, initial);
+}
+
+/** The lease as a compare-and-swap write on the state; returns the holder. */
+async function takeLease(deps: AppDeps, record: LinkRecord, options: LeaseOptions): Promise<string> {
+  const now = deps.clock();
+  if (leaseHeld(record.state, now)) {
+    throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${record.state.lease!.until}; try again`);
+  }
+  const lease = newLease(deps, now);
+  record.state = { ...(options.record?.(record.state) ?? record.state), lease };
+  try {
+    await record.save();
+  } catch (err) {
+    if (isMeshlinkError(err, 'conflict')) {
+      throw new MeshlinkError('conflict', `link ${record.link} was changed by another worker; try again`, { cause: err });
+    }
+    throw err;
+  }
+  return lease.holder;
 }
 
 export interface LeaseOptions {
@@ -97,20 +144,9 @@ export interface LeaseOptions {
  * after `leaseMs`, and the next run completes its work (invariant 5).
  */
 export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>, options: LeaseOptions = {}): Promise<T> {
-  const now = deps.clock();
-  if (leaseHeld(record.state, now)) {
-    throw new MeshlinkError('conflict', `link ${record.link} is being changed by another worker until ${record.state.lease!.until}; try again`);
-  }
-  const holder = `${deps.workerId}/${randomUUID()}`;
-  record.state = { ...(options.record?.(record.state) ?? record.state), lease: { holder, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() } };
-  try {
-    await record.save();
-  } catch (err) {
-    if (isMeshlinkError(err, 'conflict')) {
-      throw new MeshlinkError('conflict', `link ${record.link} was changed by another worker; try again`, { cause: err });
-    }
-    throw err;
-  }
+  // A record created by this worker holds the lease from its creation (createLinkRecord).
+  const created = record.leaseHolder !== undefined && record.state.lease?.holder === record.leaseHolder && !options.record;
+  const holder = created ? record.leaseHolder! : await takeLease(deps, record, options);
   record.leaseHolder = holder;
   try {
     return await work(record);

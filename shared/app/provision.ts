@@ -127,13 +127,32 @@ function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): bool
 }
 
 /**
+ * The spec's store version: the newest one, if it holds this very spec and the state names no
+ * later one (a run stopped before its state save stored it: adopted, not stored again), else a
+ * new one. One metadata read; a payload read only when there is a version to adopt.
+ */
+async function storeSpec(deps: AppDeps, record: LinkRecord, doc: unknown, hash: string): Promise<string> {
+  const newest = (await deps.store.listVersions(record.secretId)).find((v) => v.state === 'ENABLED');
+  if (newest && Number(newest.version) > Number(record.state.specVersion || 0)) {
+    const { payload } = await deps.store.accessVersion(record.secretId, newest.version);
+    if (specHash(decodeSpec(payload, `${record.secretId} version ${newest.version}`)) === hash) {
+      deps.log.info('adopting spec version stored by an interrupted run', { link: record.link, version: newest.version });
+      return newest.version;
+    }
+  }
+  return deps.store.addVersion(record.secretId, encodeSpec(doc));
+}
+
+/**
  * Stores the spec, the CA and the leaves that are missing. Runs under the lease. `previous` is the
- * spec the link had: the places it leaves are recorded in the same save as the new spec.
+ * spec the link had: the places it leaves are recorded in the same save as the new spec. The
+ * state is not saved here: the caller's one save after the sync records it all (a crash before
+ * leaves versions the next run adopts: storeSpec, and credentials.ts for the CA and leaves).
  */
 async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined): Promise<void> {
   const now = deps.clock();
   if (record.state.specHash !== hash) {
-    const version = await deps.store.addVersion(record.secretId, encodeSpec(doc));
+    const version = await storeSpec(deps, record, doc, hash);
     const before = record.state; // names what the link's claims were taken for
     const state = previous ? withStalePlaces(record.state, stalePlaces(previous.places, spec, record.state.stale)) : record.state;
     // A new issuer (or none) is recorded with the spec: the plan then rolls the link's CA over to it.
@@ -145,19 +164,20 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       specHash: hash,
       ...placeFields(spec),
     };
-    await record.save();
-    // Once the state names the new port and client cluster; a crash before leaves a claim the
-    // next holder takes over. From the state, not the previous spec (which may not validate).
-    // A partner's side holds no claim (port-claim.ts claimedPort, claimedHost).
+    // Released once the state names the new port and client cluster: saved at once (a crash
+    // before leaves a claim the next holder takes over). From the state, not the previous spec
+    // (which may not validate). A partner's side holds no claim (port-claim.ts claimedPort, claimedHost).
     const [oldPort, newPort] = [claimedPort(before), gatewayPortOf(spec)];
-    if (oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port)) await releaseGatewayPort(deps, spec.name, oldPort);
     const [oldHost, newHost] = [claimedHost(before), clientHostOf(spec)];
-    if (oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host)) await releaseHost(deps, spec.name, oldHost);
+    const portMoves = !!oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port);
+    const hostMoves = !!oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host);
+    if (portMoves || hostMoves) await record.save();
+    if (portMoves) await releaseGatewayPort(deps, spec.name, oldPort);
+    if (hostMoves) await releaseHost(deps, spec.name, oldHost);
   }
   if (record.state.cas.length === 0) {
     const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
-    await record.save();
   }
   for (const side of clusterSides(spec)) {
     const old = record.state.leaves[side];
@@ -166,7 +186,6 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
     const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
     record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, old ? [old.version, ...orphans] : orphans, now);
-    await record.save();
   }
 }
 
@@ -299,14 +318,14 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
         throw err;
       }
       r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));
-      await r.save();
+      await r.saveAndRelease();
     });
   } else if (!(await sidesAreCurrent(deps, spec, record.state))) {
     // Nothing to store, but drift to heal or a side to retry: under the lease, from the state it
     // was taken on, so a rotation holding it is never undone by credentials read before it.
     await withLease(deps, record, async (r) => {
       r.state = await syncSides(deps, spec, r.state);
-      await r.save();
+      await r.saveAndRelease();
     });
   }
   const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;

@@ -80,18 +80,6 @@ async function findLinks(deps: AppDeps, aliases: readonly string[], match: Match
 
 type Outcome = 'done' | 'failed' | 'skipped' | 'retry';
 
-/** Saves the state and releases the lease in one write (withLease then finds nothing to release). */
-async function saveAndRelease(record: LinkRecord): Promise<void> {
-  const { lease, ...rest } = record.state;
-  record.state = rest;
-  try {
-    await record.save();
-  } catch (err) {
-    if (lease) record.state = { ...record.state, lease }; // let withLease release it
-    throw err;
-  }
-}
-
 /**
  * Runs `work` on each link under its lease. A lease held by another worker (a rotation, a
  * concurrent delivery), a store or a cluster that does not answer asks for a redelivery: the other
@@ -170,7 +158,7 @@ export async function registerCluster(deps: AppDeps, event: RegistrationEvent): 
       // A link moved to this cluster before it was there, or away from it while it was not
       // answering: its old places go now that both sides are in place.
       r.state = await pruneStale(deps, spec, r.state);
-      await saveAndRelease(r);
+      await r.saveAndRelease();
       if (errors.some((e) => isMeshlinkError(e.err, 'unavailable'))) return 'retry';
       deps.log.info(errors.length > 0 ? 'cluster registered; link side not synced' : 'cluster registered; link synced', {
         link: r.link,
@@ -206,7 +194,7 @@ export async function deregisterCluster(deps: AppDeps, event: RegistrationEvent)
         sync[side] = { ...previous, status: 'detached', at };
       }
       r.state = { ...r.state, sync };
-      await saveAndRelease(r);
+      await r.saveAndRelease();
       deps.log.info('cluster deregistered; link side detached', { link: r.link, cluster: event.aliases[0], sides: pending });
       return 'done';
     });

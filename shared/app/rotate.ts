@@ -173,12 +173,17 @@ async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now
   }
   // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
   r.state = recordRollover(r.state, linkFacts(spec, r.state));
-  // A sync or the end of a force changes only what the next run can see again: the next step's
-  // save or the lease release carries it (a metadata write fewer each; lost in a crash, the next
-  // run finds the cluster current, with no write, or ends the force again). Steps that add or
-  // retire store versions are saved at once.
-  if (step.kind !== 'sync' && step.kind !== 'complete-force') await r.save();
+  // A sync or the end of a force changes only what the next run can see again, and so does a new
+  // leaf outside a rollover (a crashed run's version is adopted: credentials.ts storeNewLeaf): the
+  // next step's save or the lease release carries it (a metadata write fewer each; lost in a
+  // crash, the next run finds the cluster current, with no write, or ends the force again). The
+  // other steps, a rollover's, are saved at once.
+  if (!deferredSave(step, s)) await r.save();
   return error;
+}
+
+function deferredSave(step: Step, before: LinkState): boolean {
+  return step.kind === 'sync' || step.kind === 'complete-force' || (step.kind === 'issue-leaf' && before.phase === 'stable' && before.cas.length === 1);
 }
 
 /** Runs plan steps under the held lease until the plan says wait. */
@@ -190,6 +195,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   const steps: string[] = [];
   let error: string | undefined;
   let last: Step | undefined;
+  let unsavedVersions = false;
   for (let i = 0; i < MAX_STEPS; i++) {
     const now = deps.clock();
     const step = planNextStep(await gatherFacts(deps, spec, r.state, cache, issuer), now, deps.settings);
@@ -198,6 +204,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
     log.info('rotation step', { step: describeStep(step), reason: step.reason });
     if ('warning' in step && step.warning) log.warn('rollover advanced before its grace ended', { step: describeStep(step), reason: step.warning });
     error = (await act(deps, r, spec, step, now)) ?? error;
+    if (step.kind === 'issue-leaf') unsavedVersions = deferredSave(step, r.state) || unsavedVersions;
     steps.push(describeStep(step));
   }
   if (last && isAction(last)) error = `rotation did not settle after ${MAX_STEPS} steps`;
@@ -208,6 +215,9 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
   const lastError = error ?? syncError;
   const { nextRenewal: _n, lastError: _e, ...rest } = r.state;
   r.state = { ...rest, ...(renewal ? { nextRenewal: renewal } : {}), ...(lastError ? { lastError } : {}) };
+  // When it carries new versions (deferredSave), a refused save fails the run (a 503, a nack);
+  // otherwise the lease release carries it, and a refusal is only logged (withLease).
+  if (unsavedVersions) await r.saveAndRelease();
   if (error) log.warn('rotation incomplete', { reason: error });
   return {
     link: r.link,

@@ -4,8 +4,12 @@
 // once, when a listed link has one: a replaced bundle makes the links under it due. Secret Manager
 // allows 600 metadata reads a minute: a sweep costs one read per page of up to sweepPageSize links.
 // Every listed link gets one log line with its days to expiry (the expiry alerts count those), and
-// every sweep one summary line. Unless MESHLINK_PROBE=off, it also probes each page's links' server
-// ends (app/probe.ts), a few at a time, once the page's due links are handed over.
+// every sweep one summary line. Pacing: a sweep hands over no more due links than the write
+// budget allows in a minute (MESHLINK_WRITE_BUDGET over WRITES_PER_ROTATION); the rest are still
+// due at the next sweep (one a minute by default), so a burst of due links is spread over minutes
+// instead of meeting Secret Manager's quota of 600 writes a minute per project. Unless
+// MESHLINK_PROBE=off, it also probes each page's links' server ends (app/probe.ts), a few at a
+// time, once the page's due links are handed over.
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { decodeState, leaseHeld } from '../link/state.js';
 import { errorFields } from '../log.js';
@@ -19,6 +23,18 @@ import { issuerTargets } from './issuers.js';
 import type { RotationOutcome } from './rotate.js';
 import type { DueLink, RotationQueue } from '../queue/port.js';
 
+/**
+ * Store writes one due link's run costs at most in the usual case: a leaf rotation, two per
+ * credential (a new version each; the lease and the state in two metadata updates). A rollover
+ * step costs about as much; enforced in test/integration/store-quota.test.ts.
+ */
+export const WRITES_PER_ROTATION = 4;
+
+/** Due links one sweep hands over. */
+export function linksPerSweep(writeBudget: number): number {
+  return Math.max(1, Math.floor(writeBudget / WRITES_PER_ROTATION));
+}
+
 export interface SweepReport {
   at: string;
   /** Link secrets listed, and the listing pages it took. */
@@ -29,6 +45,8 @@ export interface SweepReport {
   rotated: RotationOutcome[];
   /** Due but left alone this time (another worker holds the link). */
   skipped: { link: string; reason: string }[];
+  /** Due links left for the next sweep: the write budget was spent (pacing). */
+  deferred: number;
   errors: { link: string; error: string }[];
   /** Days to the earliest leaf expiry among the listed links (none issued: absent). */
   minDaysToExpiry?: number;
@@ -38,10 +56,11 @@ export interface SweepReport {
 
 export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepReport> {
   const now = deps.clock();
-  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], errors: [] };
+  const report: SweepReport = { at: now.toISOString(), listed: 0, pages: 0, due: [], rotated: [], skipped: [], deferred: 0, errors: [] };
   const probing = deps.prober && deps.settings.probe.sweep;
   if (probing) report.probes = emptyProbeSummary();
   const issuer = issuerTargets(deps);
+  const budget = linksPerSweep(deps.settings.writeBudget);
   for await (const page of linkSecretPages(deps)) {
     report.pages++;
     const due: DueLink[] = [];
@@ -64,6 +83,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
         if (probing && state.specVersion && !state.deleted) toProbe.push({ link, ...(reason ? {} : { record: new LinkRecord(deps, link, meta, state) }) });
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
+        else if (report.due.length + due.length >= budget) report.deferred++;
         else due.push({ link, reason, dedupKey: `${link}@${state.updatedAt}` });
       } catch (err) {
         deps.log.error('cannot decide on link', { link, secret: meta.id, ...errorFields(err) });
@@ -82,6 +102,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
     pages: report.pages,
     due: report.due.length,
     skipped: report.skipped.length,
+    deferred: report.deferred,
     errors: report.errors.length,
     ...(report.minDaysToExpiry !== undefined ? { minDaysToExpiry: report.minDaysToExpiry } : {}),
     ...(report.probes ? { probesFailed: report.probes.failed.length, probesOldLeaf: report.probes.oldLeaf.length } : {}),

@@ -87,13 +87,15 @@ export class LocalDirectoryTarget implements ClusterTarget {
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     await this.open();
     const planned = await this.planApply(objects);
-    const results: AppliedObject[] = [];
-    for (const [i, object] of objects.entries()) {
-      const { file, text, outcome } = planned[i]!;
-      if (outcome !== 'unchanged') await this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
-      results.push({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome });
-    }
-    return results;
+    // The files at once: each is atomic and durable by itself, and their fsyncs overlap (a create's
+    // time was mostly fsyncs one after another). Should one fail, the next apply writes the rest.
+    await Promise.all(
+      objects.map((object, i) => {
+        const { file, text, outcome } = planned[i]!;
+        return outcome === 'unchanged' ? undefined : this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
+      }),
+    );
+    return objects.map((object, i) => ({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome: planned[i]!.outcome }));
   }
 
   async getService(namespace: string, name: string): Promise<ServiceInfo | undefined> {
@@ -147,7 +149,9 @@ export class LocalDirectoryTarget implements ClusterTarget {
     // One namespace is one directory (its name checked like every path segment).
     const root = namespace === undefined ? this.dir : dirname(this.objectFile(namespace, 'Secret', 'any'));
     let deleted = 0;
-    for (const file of await listFiles(root, (name) => name.endsWith('.yaml'))) {
+    // A file's name starts with its object's kind (objectFile): only those of a wanted kind are read.
+    const prefixes = kinds.map((k) => `${k.kind.toLowerCase()}-`);
+    for (const file of await listFiles(root, (name) => name.endsWith('.yaml') && prefixes.some((p) => name.startsWith(p)))) {
       if (file.endsWith(PATCH_SUFFIX)) continue;
       const text = await readText(file);
       if (text === undefined) continue;
@@ -245,12 +249,27 @@ function mergePorts(base: ServicePort[], extra: ServicePort[]): ServicePort[] {
   return [...base, ...extra.filter((p) => !have.has(p.port))];
 }
 
+/**
+ * Parsed files by their text: every apply and check re-reads the files the last one wrote, and
+ * parsing YAML was the largest CPU cost of a create. Bounded; a Secret (key material) is never
+ * kept; callers get a copy.
+ */
+const parsedTexts = new Map<string, unknown>();
+const PARSED_TEXTS_KEPT = 512;
+
 function parseYaml(text: string, where: string): unknown {
+  if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
+  let parsed: unknown;
   try {
-    return parse(text);
+    parsed = parse(text);
   } catch (cause) {
     throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
   }
+  if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') {
+    if (parsedTexts.size >= PARSED_TEXTS_KEPT) parsedTexts.delete(parsedTexts.keys().next().value!);
+    parsedTexts.set(text, structuredClone(parsed));
+  }
+  return parsed;
 }
 
 async function readText(file: string): Promise<string | undefined> {

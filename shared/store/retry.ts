@@ -1,7 +1,10 @@
 // Retrying transient store failures: exponential backoff with full jitter inside a bounded total
 // time, so a burst that meets Secret Manager's per-minute quota spreads out instead of failing,
-// and a call never waits longer than the caller's own deadline allows. Sleep, clock and random
-// source are parameters: tests retry without waiting.
+// and a call never waits longer than the caller's own deadline allows. p-retry runs the attempts;
+// the waits are ours (p-retry's jitter is a factor in [1, 2), not full jitter, and its timer and
+// clock cannot be injected): sleep, clock and random source are parameters, so tests retry
+// without waiting.
+import pRetry from 'p-retry';
 
 export interface RetryPolicy {
   /** Total time a call may spend waiting between attempts; 0 = one attempt only. */
@@ -60,16 +63,38 @@ export async function withRetry<T>(
 ): Promise<T> {
   const start = timing.now();
   const failures: unknown[] = [];
-  for (;;) {
-    try {
-      return await attempt(failures);
-    } catch (err) {
-      const retries = failures.length;
-      if (!shouldRetry(err)) throw giveUp(err, { retries, retryAfterMs: 0 });
-      const delay = backoffDelay(policy, retries, timing.random());
-      if (retries >= policy.maxRetries || timing.now() - start + delay > policy.totalMs) throw giveUp(err, { retries, retryAfterMs: Math.max(1000, backoffCap(policy, retries)) });
-      failures.push(err);
-      await timing.sleep(delay);
-    }
+  // p-retry only sees errors: anything else thrown is carried in one and unwrapped at the end.
+  const carried = new WeakMap<Error, unknown>();
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await attempt(failures);
+        } catch (err) {
+          if (err instanceof Error) throw err;
+          const wrapper = new Error('non-error thrown');
+          carried.set(wrapper, err);
+          throw wrapper;
+        }
+      },
+      {
+        retries: policy.maxRetries,
+        minTimeout: 0, // p-retry's own wait: none, the wait is slept below
+        shouldRetry: async ({ error, retriesConsumed }) => {
+          const err = carried.has(error) ? carried.get(error) : error;
+          if (!shouldRetry(err)) return false;
+          const delay = backoffDelay(policy, retriesConsumed, timing.random());
+          if (timing.now() - start + delay > policy.totalMs) return false;
+          failures.push(err);
+          await timing.sleep(delay);
+          return true;
+        },
+      },
+    );
+  } catch (error) {
+    const err = error instanceof Error && carried.has(error) ? carried.get(error) : error;
+    const retries = failures.length;
+    // A transient error that is no longer retried (count or time spent): when to try again.
+    throw giveUp(err, { retries, retryAfterMs: shouldRetry(err) ? Math.max(1000, backoffCap(policy, retries)) : 0 });
   }
 }

@@ -13,6 +13,8 @@ export interface Machine {
   opensslCli: string;
   os: string;
   date: string;
+  /** Load average over the last minute when the run began: other processes share the cores. */
+  load: number;
 }
 
 function cpuModel(): string {
@@ -37,6 +39,7 @@ export function describeMachine(): Machine {
   return {
     cpu: cpuModel(),
     cores: os.availableParallelism(),
+    load: os.loadavg()[0]!,
     memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
     node: process.version,
     openssl: process.versions.openssl ?? 'unknown',

@@ -38,6 +38,7 @@ function machineMarkdown(m: Machine): string {
     `| openssl command | ${m.opensslCli} |`,
     `| OS | ${m.os} |`,
     `| date | ${m.date} |`,
+    `| load average at the start (1 min) | ${m.load.toFixed(1)} |`,
   ].join('\n');
 }
 

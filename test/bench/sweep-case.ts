@@ -41,6 +41,8 @@ export interface SweepMeasure {
   listed: number;
   pages: number;
   due: number;
+  /** Due links left for the next sweep by the write budget (pacing). */
+  deferred: number;
   rotated: number;
   failed: number;
   store: { listPages: number; payloadReads: number; metadataReads: number; writes: number };
@@ -192,6 +194,7 @@ async function runCase(req: SweepCaseRequest): Promise<SweepCaseResult> {
         listed: report.listed,
         pages: report.pages,
         due: enqueued,
+        deferred: report.deferred,
         rotated,
         failed,
         store: { listPages: store.listPages, payloadReads: store.payloadReads, metadataReads: store.metadataReads, writes: store.writes },

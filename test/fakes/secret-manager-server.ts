@@ -35,12 +35,63 @@ export interface FakeSecretManager extends GrpcFake {
   corruptNextAccess(): void;
   /** Creates a global secret without a call, as CreateSecret would (benchmarks seed 400,000 this way). */
   seedSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): void;
+  /** Write calls refused with RESOURCE_EXHAUSTED by the quotas (`quotas` option). */
+  readonly quotaRefusals: number;
+}
+
+/** Secret Manager's write quotas, counted on the fake's clock over sliding windows. */
+export interface WriteQuotas {
+  /** Per project and minute (600 on the real service). */
+  perMinute: number;
+  /** Per secret and second (about 2). */
+  perSecretPerSecond: number;
 }
 
 export interface FakeSecretManagerOptions {
   clock?: Clock;
   project?: string;
   projectNumber?: string;
+  /** Refuse writes past these rates with RESOURCE_EXHAUSTED, as the real service does; none by default. */
+  quotas?: WriteQuotas;
+}
+
+/** The secret a write call changes (its full name), for the per-secret quota. */
+function writtenSecret(method: string, req: Request): string | undefined {
+  switch (method) {
+    case 'CreateSecret':
+      return `${req.parent}/secrets/${req.secretId}`;
+    case 'UpdateSecret':
+      return req.secret?.name;
+    case 'DeleteSecret':
+      return req.name;
+    case 'AddSecretVersion':
+      return req.parent;
+    case 'DisableSecretVersion':
+    case 'EnableSecretVersion':
+    case 'DestroySecretVersion':
+      return String(req.name).replace(/\/versions\/[^/]+$/, '');
+    default:
+      return undefined;
+  }
+}
+
+/** Sliding-window counters of accepted writes: a call past either window is refused. */
+function quotaGate(quotas: WriteQuotas, clock: Clock) {
+  const project: number[] = [];
+  const perSecret = new Map<string, number[]>();
+  const recent = (times: number[], now: number, windowMs: number) => {
+    while (times.length > 0 && times[0]! <= now - windowMs) times.shift();
+    return times;
+  };
+  return (secret: string): boolean => {
+    const now = clock().getTime();
+    const mine = perSecret.get(secret) ?? [];
+    perSecret.set(secret, mine);
+    if (recent(project, now, 60_000).length >= quotas.perMinute || recent(mine, now, 1000).length >= quotas.perSecretPerSecond) return false;
+    project.push(now);
+    mine.push(now);
+    return true;
+  };
 }
 
 const SERVICE = 'google.cloud.secretmanager.v1.SecretManagerService';
@@ -69,6 +120,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
   const project = options.project ?? 'meshlink-test';
   const projectNumber = options.projectNumber ?? '123456789012';
   let corruptAccesses = 0;
+  let quotaRefusals = 0;
 
   /** Secrets per scope: '' for global, the location for regional ones. */
   const scopes = new Map<string, Map<string, SecretRecord>>();
@@ -273,6 +325,19 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     DestroySecretVersion: (req) => setState(req, 'DESTROYED'),
   };
 
+  if (options.quotas) {
+    const admit = quotaGate(options.quotas, clock);
+    for (const [method, handle] of Object.entries(handlers)) {
+      handlers[method] = (req) => {
+        const secret = writtenSecret(method, req);
+        if (secret !== undefined && !admit(secret)) {
+          quotaRefusals++;
+          throw fail(grpc.status.RESOURCE_EXHAUSTED, `Quota exceeded for quota metric 'Write requests' (fake quotas)`);
+        }
+        return handle(req);
+      };
+    }
+  }
   const server = await startGrpcFake(loadService('@google-cloud/secret-manager', 'google/cloud/secretmanager/v1/service.proto', SERVICE), handlers);
   return {
     ...server,
@@ -280,6 +345,9 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
     projectNumber,
     corruptNextAccess() {
       corruptAccesses++;
+    },
+    get quotaRefusals() {
+      return quotaRefusals;
     },
     seedSecret(id, meta) {
       if (secretsIn('').has(id)) throw new Error(`secret ${id} already exists`);

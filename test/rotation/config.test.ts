@@ -18,6 +18,7 @@ describe('rotation settings in the environment', () => {
       MESHLINK_LEASE: '5m',
       MESHLINK_SWEEP_PAGE_SIZE: '500',
       MESHLINK_ROTATION_CONCURRENCY: '8',
+      MESHLINK_WRITE_BUDGET: '120',
     });
     expect(config.rotation).toEqual({
       rolloverGraceMs: 1_800_000,
@@ -29,6 +30,7 @@ describe('rotation settings in the environment', () => {
       leaseMs: 300_000,
       sweepPageSize: 500,
       rotationConcurrency: 8,
+      writeBudget: 120,
     });
   });
 
@@ -43,6 +45,7 @@ describe('rotation settings in the environment', () => {
     ['MESHLINK_VERSION_RETENTION', '0d', /duration/],
     ['MESHLINK_SWEEP_PAGE_SIZE', '30000', /1 to 25000/],
     ['MESHLINK_ROTATION_CONCURRENCY', '2.5', /whole number/],
+    ['MESHLINK_WRITE_BUDGET', '0', /whole number/],
     ['MESHLINK_SWEEP_INTERVAL', 'often', /duration/],
   ])('refuses %s=%s, naming the variable', (name, value, message) => {
     try {
