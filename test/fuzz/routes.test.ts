@@ -11,6 +11,9 @@ import { changedPaths, fuzzProperty, SEED_NAMES, send, useWorld } from './harnes
 
 const SEED_PATH = new RegExp(`^/links/(${SEED_NAMES.join('|')})$`);
 const SEED_ROTATE_PATH = new RegExp(`^/links/(${SEED_NAMES.join('|')}):rotate$`);
+const SEED_CA_PATH = new RegExp(`^/links/(${SEED_NAMES.join('|')})/ca\\.pem$`);
+/** A probe of a seeded link dials its gateway and records the verdict: valid, and it writes. */
+const SEED_PROBE_PATH = new RegExp(`^/links/(${SEED_NAMES.join('|')}):probe$`);
 
 /** The status pages (HTML for people): GET / and GET /ui/links/{name}. */
 const PAGE_PATH = /^\/(ui\/links\/[a-z0-9][-a-z0-9]{0,62})?$/;
@@ -18,7 +21,7 @@ const PAGE_PATH = /^\/(ui\/links\/[a-z0-9][-a-z0-9]{0,62})?$/;
 /** Requests the API answers with 2xx and no change: reads, and a sweep with nothing due. */
 function isRead(m: string, p: string): boolean {
   const routed = routedPath(p);
-  if (m === 'GET') return ['/links', '/links/', '/healthz'].includes(routed) || SEED_PATH.test(routed);
+  if (m === 'GET') return ['/links', '/links/', '/healthz', '/issuers', '/issuers/'].includes(routed) || SEED_PATH.test(routed);
   return m === 'POST' && routed === '/rotations:sweep';
 }
 
@@ -49,7 +52,7 @@ describe('fuzz: methods, paths and rotate bodies', () => {
       fc.asyncProperty(method, path, shortBody, async (m, p, body) => {
         const routed = routedPath(p);
         // Valid and effectful: deleting or force-rotating a seeded link.
-        fc.pre(!(m === 'DELETE' && SEED_PATH.test(routed)) && !(m === 'POST' && SEED_ROTATE_PATH.test(routed) && body === '{"scope":"ca"}'));
+        fc.pre(!(m === 'DELETE' && SEED_PATH.test(routed)) && !(m === 'POST' && SEED_ROTATE_PATH.test(routed) && body === '{"scope":"ca"}') && !(m === 'POST' && SEED_PROBE_PATH.test(routed)));
         const before = await world.snapshot();
         const res = await send(world.urls.api, { method: m, path: p, ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}) });
         expectNoKeyMaterial(world, res);
@@ -64,6 +67,13 @@ describe('fuzz: methods, paths and rotate bodies', () => {
           expect([200, 404], res.text).toContain(res.status);
           expect(res.contentType).toMatch(/^text\/html/);
           expect(res.text).not.toMatch(/\bat .+:\d+:\d+/);
+          return;
+        }
+        if (m === 'GET' && SEED_CA_PATH.test(routed) && !parserRefuses(m, p)) {
+          // What the partner must trust: certificates only.
+          expect(res.status, res.text).toBe(200);
+          expect(res.contentType).toMatch(/^application\/x-pem-file/);
+          expect(res.text).toMatch(/^-----BEGIN CERTIFICATE-----/);
           return;
         }
         if (isRead(m, p) && !parserRefuses(m, p)) {

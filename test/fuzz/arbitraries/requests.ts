@@ -11,8 +11,8 @@ export function parserRefuses(m: string, p: string): boolean {
 }
 
 const segment = fc.oneof(
-  fc.constantFrom(...SEED_NAMES, 'links', 'fuzz', 'nosuch', 'healthz', 'events', 'cluster-registration', 'rotations:sweep'),
-  fc.constantFrom(...SEED_NAMES).chain((n) => fc.constantFrom(`${n}:rotate`, `${n}:ROTATE`, `${n}:rotate:rotate`, `${n}%3Arotate`, `${n}:sweep`, `${n.toUpperCase()}`, `${n}.`, `%6D${n.slice(1)}`)),
+  fc.constantFrom(...SEED_NAMES, 'links', 'fuzz', 'nosuch', 'nosuch:probe', 'issuers', 'healthz', 'events', 'cluster-registration', 'rotations:sweep'),
+  fc.constantFrom(...SEED_NAMES).chain((n) => fc.constantFrom(`${n}:rotate`, `${n}:probe`, `${n}:probe:rotate`, `${n}/ca.pem`, `${n}:ROTATE`, `${n}:rotate:rotate`, `${n}%3Arotate`, `${n}:sweep`, `${n.toUpperCase()}`, `${n}.`, `%6D${n.slice(1)}`)),
   fc.constantFrom('..', '.', '%2e%2e', '%2F', '%00', '%ff', '%', 'é', '*', ':rotate', '', 'x'.repeat(300), 'a'.repeat(64)),
   fc.webSegment(),
 );
