@@ -2,8 +2,9 @@
 // not define (`!!js/function`, `!foo`) or one that makes a non-JSON value (`!!binary`,
 // `!!timestamp`) is refused naming the tag and the field, where the yaml library would only warn
 // on the console and read the text as a string.
-import { isPair, isScalar, isSeq, parseDocument, visit, type Node } from 'yaml';
+import type { Node } from 'yaml';
 import { MeshlinkError, type ErrorDetail } from '../shared/errors.js';
+import { yaml } from '../shared/yaml.js';
 
 const CORE = 'tag:yaml.org,2002:';
 const JSON_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => CORE + t));
@@ -11,6 +12,7 @@ const JSON_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].
 /** The dotted field path of a node from its ancestors, as error details name fields. */
 function fieldPath(ancestors: readonly unknown[], node: unknown): string {
   const chain = [...ancestors, node];
+  const { isPair, isScalar, isSeq } = yaml();
   const parts: string[] = [];
   for (let i = 0; i < chain.length - 1; i++) {
     const parent = chain[i];
@@ -21,6 +23,7 @@ function fieldPath(ancestors: readonly unknown[], node: unknown): string {
 }
 
 export function parseYamlBody(text: string): unknown {
+  const { parseDocument, visit } = yaml();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, resolveKnownTags: false, logLevel: 'silent' });
   const [error] = doc.errors;
   if (error) throw new MeshlinkError('invalid-argument', 'request body is not valid YAML', { details: [{ path: '(root)', message: error.message.split('\n')[0] ?? 'parse error' }] });

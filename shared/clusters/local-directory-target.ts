@@ -14,11 +14,11 @@
 // the temp files killed writes left (a Secret's holds a key).
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type DurableFs } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { yaml } from '../yaml.js';
 import { isKept, labelSelector, matchesLabels } from './selector.js';
 import { assertOwned } from './ownership.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
@@ -65,7 +65,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
   private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
-    const text = stringify(object);
+    const text = yaml().stringify(object);
     const raw = await readText(file);
     if (raw === undefined) return { file, text, outcome: 'created' };
     const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
@@ -194,7 +194,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       return;
     }
     const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
-    await this.write(file, stringify(patch), 0o644);
+    await this.write(file, yaml().stringify(patch), 0o644);
   }
 
   private async write(file: string, text: string, mode: number): Promise<void> {
@@ -261,7 +261,7 @@ function parseYaml(text: string, where: string): unknown {
   if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
   let parsed: unknown;
   try {
-    parsed = parse(text);
+    parsed = yaml().parse(text);
   } catch (cause) {
     throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
   }

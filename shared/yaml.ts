@@ -1,0 +1,14 @@
+// The one door to the yaml library on the functions' paths, opened on first use. Lazy because
+// loading it (its CommonJS build, about 70 files) costs tens of milliseconds of every cold start,
+// and only a YAML request body and the local cluster directories need it: GET /healthz, JSON
+// requests and the Kubernetes target never load it.
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+
+let library: typeof Yaml | undefined;
+
+/** The library, loaded (synchronously, the build Node resolves for `require`) on the first call. */
+export function yaml(): typeof Yaml {
+  library ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return library;
+}
