@@ -11,7 +11,7 @@ resource "google_cloudfunctions2_function" "api" {
     runtime               = var.runtime
     entry_point           = local.api_entry_point
     docker_repository     = google_artifact_registry_repository.functions.id
-    service_account       = google_service_account.build.id
+    service_account       = google_service_account.accounts["build"].id
     environment_variables = local.build_env
 
     source {
@@ -23,7 +23,7 @@ resource "google_cloudfunctions2_function" "api" {
   }
 
   service_config {
-    service_account_email          = google_service_account.runtime.email
+    service_account_email          = google_service_account.accounts["runtime"].email
     ingress_settings               = var.api_ingress
     available_memory               = var.function_memory
     timeout_seconds                = var.api_timeout_seconds
@@ -58,7 +58,7 @@ resource "google_cloudfunctions2_function" "event" {
     runtime               = var.runtime
     entry_point           = each.value.entry_point
     docker_repository     = google_artifact_registry_repository.functions.id
-    service_account       = google_service_account.build.id
+    service_account       = google_service_account.accounts["build"].id
     environment_variables = local.build_env
 
     source {
@@ -70,7 +70,7 @@ resource "google_cloudfunctions2_function" "event" {
   }
 
   service_config {
-    service_account_email = google_service_account.runtime.email
+    service_account_email = google_service_account.accounts["runtime"].email
     # Pub/Sub push from this project counts as internal traffic.
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     available_memory               = var.function_memory

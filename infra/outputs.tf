@@ -15,12 +15,12 @@ output "functions" {
 
 output "runtime_service_account" {
   description = "Email of the functions' runtime identity: the User to bind in cluster RBAC (rbac/meshlink-rbac.yaml)."
-  value       = google_service_account.runtime.email
+  value       = google_service_account.accounts["runtime"].email
 }
 
 output "push_service_account" {
   description = "Email of the identity Pub/Sub pushes with."
-  value       = google_service_account.push.email
+  value       = google_service_account.accounts["push"].email
 }
 
 output "topics" {

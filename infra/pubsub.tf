@@ -65,7 +65,7 @@ resource "google_pubsub_subscription" "push" {
     push_endpoint = "${google_cloudfunctions2_function.event[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.feed[each.key].name}"
 
     oidc_token {
-      service_account_email = google_service_account.push.email
+      service_account_email = google_service_account.accounts["push"].email
       audience              = google_cloudfunctions2_function.event[each.key].service_config[0].uri
     }
   }

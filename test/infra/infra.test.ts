@@ -290,7 +290,7 @@ const MUTATIONS: Mutation[] = [
     check: 'subscriptions',
     expect: 'the Pub/Sub service agent is not a subscriber',
     mutate: (c) => {
-      resource(c, 'google_pubsub_subscription_iam_member', 'dead_letter_subscriber').member = '${google_service_account.push.member}';
+      resource(c, 'google_pubsub_subscription_iam_member', 'dead_letter_subscriber').member = '${google_service_account.accounts["push"].member}';
     },
   },
   {
@@ -362,7 +362,7 @@ const MUTATIONS: Mutation[] = [
       addResource(c, 'google_cloudfunctions2_function_iam_member', 'invoker', {
         cloud_function: '${google_cloudfunctions2_function.api.name}',
         role: 'roles/run.invoker',
-        member: '${google_service_account.push.member}',
+        member: '${google_service_account.accounts["push"].member}',
       });
     },
   },
