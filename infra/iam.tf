@@ -169,7 +169,7 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.event[each.key].name
+  name     = google_cloudfunctions2_function.functions[each.key].name
   role     = "roles/run.invoker"
   member   = google_service_account.accounts["push"].member
 }
@@ -180,7 +180,7 @@ resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.api.name
+  name     = google_cloudfunctions2_function.functions["api"].name
   role     = "roles/run.invoker"
   member   = each.value
 }
