@@ -41,24 +41,6 @@ moved {
 
 # --- Secret Manager: meshlink's own secrets only -----------------------------------------------
 
-# Read payloads, add/enable/disable/destroy versions of meshlink's secrets.
-resource "google_project_iam_member" "runtime_own_secrets" {
-  for_each = toset([
-    "roles/secretmanager.secretAccessor",
-    "roles/secretmanager.secretVersionManager",
-  ])
-
-  project = var.project_id
-  role    = each.value
-  member  = google_service_account.accounts["runtime"].member
-
-  condition {
-    title       = "meshlink-own-secrets"
-    description = "Only secrets whose id starts with ${var.secret_prefix}-"
-    expression  = local.own_secrets_condition
-  }
-}
-
 # Read and update metadata (renewal annotations, etag preconditions) and delete meshlink's secrets.
 resource "google_project_iam_custom_role" "secret_keeper" {
   project     = var.project_id
@@ -74,9 +56,18 @@ resource "google_project_iam_custom_role" "secret_keeper" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_project_iam_member" "runtime_secret_keeper" {
+# Everything the runtime does to meshlink's own secrets, under the one name condition: read
+# payloads, add/enable/disable/destroy versions, and the secret keeper's metadata and delete.
+# Keyed by name, not role: the custom role's id is known only after it is created.
+resource "google_project_iam_member" "runtime_own_secrets" {
+  for_each = {
+    "roles/secretmanager.secretAccessor"       = "roles/secretmanager.secretAccessor"
+    "roles/secretmanager.secretVersionManager" = "roles/secretmanager.secretVersionManager"
+    secret_keeper                              = google_project_iam_custom_role.secret_keeper.id
+  }
+
   project = var.project_id
-  role    = google_project_iam_custom_role.secret_keeper.id
+  role    = each.value
   member  = google_service_account.accounts["runtime"].member
 
   condition {
@@ -84,6 +75,11 @@ resource "google_project_iam_member" "runtime_secret_keeper" {
     description = "Only secrets whose id starts with ${var.secret_prefix}-"
     expression  = local.own_secrets_condition
   }
+}
+
+moved {
+  from = google_project_iam_member.runtime_secret_keeper
+  to   = google_project_iam_member.runtime_own_secrets["secret_keeper"]
 }
 
 # secrets.create and secrets.list are checked on the project, where a name condition cannot apply:
