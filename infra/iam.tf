@@ -8,52 +8,38 @@ locals {
   own_secrets_condition = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${var.secret_prefix}-\")"
 }
 
-resource "google_service_account" "runtime" {
+resource "google_service_account" "accounts" {
+  for_each = {
+    runtime = { display_name = "meshlink functions (runtime)", description = "Runtime identity of the meshlink functions." }
+    push    = { display_name = "meshlink Pub/Sub push", description = "Identity in the OIDC token of meshlink's push subscriptions; may only invoke the event functions." }
+    build   = { display_name = "meshlink function builds", description = "Cloud Build identity that builds the meshlink function images." }
+  }
+
   project      = var.project_id
-  account_id   = "${var.prefix}-runtime"
-  display_name = "meshlink functions (runtime)"
-  description  = "Runtime identity of the meshlink functions."
+  account_id   = "${var.prefix}-${each.key}"
+  display_name = each.value.display_name
+  description  = each.value.description
 
   depends_on = [google_project_service.apis]
 }
 
-resource "google_service_account" "push" {
-  project      = var.project_id
-  account_id   = "${var.prefix}-push"
-  display_name = "meshlink Pub/Sub push"
-  description  = "Identity in the OIDC token of meshlink's push subscriptions; may only invoke the event functions."
-
-  depends_on = [google_project_service.apis]
+# The accounts were one resource each: their state moves to the instances, nothing is replaced.
+moved {
+  from = google_service_account.runtime
+  to   = google_service_account.accounts["runtime"]
 }
 
-resource "google_service_account" "build" {
-  project      = var.project_id
-  account_id   = "${var.prefix}-build"
-  display_name = "meshlink function builds"
-  description  = "Cloud Build identity that builds the meshlink function images."
+moved {
+  from = google_service_account.push
+  to   = google_service_account.accounts["push"]
+}
 
-  depends_on = [google_project_service.apis]
+moved {
+  from = google_service_account.build
+  to   = google_service_account.accounts["build"]
 }
 
 # --- Secret Manager: meshlink's own secrets only -----------------------------------------------
-
-# Read payloads, add/enable/disable/destroy versions of meshlink's secrets.
-resource "google_project_iam_member" "runtime_own_secrets" {
-  for_each = toset([
-    "roles/secretmanager.secretAccessor",
-    "roles/secretmanager.secretVersionManager",
-  ])
-
-  project = var.project_id
-  role    = each.value
-  member  = google_service_account.runtime.member
-
-  condition {
-    title       = "meshlink-own-secrets"
-    description = "Only secrets whose id starts with ${var.secret_prefix}-"
-    expression  = local.own_secrets_condition
-  }
-}
 
 # Read and update metadata (renewal annotations, etag preconditions) and delete meshlink's secrets.
 resource "google_project_iam_custom_role" "secret_keeper" {
@@ -70,16 +56,30 @@ resource "google_project_iam_custom_role" "secret_keeper" {
   depends_on = [google_project_service.apis]
 }
 
-resource "google_project_iam_member" "runtime_secret_keeper" {
+# Everything the runtime does to meshlink's own secrets, under the one name condition: read
+# payloads, add/enable/disable/destroy versions, and the secret keeper's metadata and delete.
+# Keyed by name, not role: the custom role's id is known only after it is created.
+resource "google_project_iam_member" "runtime_own_secrets" {
+  for_each = {
+    "roles/secretmanager.secretAccessor"       = "roles/secretmanager.secretAccessor"
+    "roles/secretmanager.secretVersionManager" = "roles/secretmanager.secretVersionManager"
+    secret_keeper                              = google_project_iam_custom_role.secret_keeper.id
+  }
+
   project = var.project_id
-  role    = google_project_iam_custom_role.secret_keeper.id
-  member  = google_service_account.runtime.member
+  role    = each.value
+  member  = google_service_account.accounts["runtime"].member
 
   condition {
     title       = "meshlink-own-secrets"
     description = "Only secrets whose id starts with ${var.secret_prefix}-"
     expression  = local.own_secrets_condition
   }
+}
+
+moved {
+  from = google_project_iam_member.runtime_secret_keeper
+  to   = google_project_iam_member.runtime_own_secrets["secret_keeper"]
 }
 
 # secrets.create and secrets.list are checked on the project, where a name condition cannot apply:
@@ -100,7 +100,7 @@ resource "google_project_iam_custom_role" "secret_catalog" {
 resource "google_project_iam_member" "runtime_secret_catalog" {
   project = var.project_id
   role    = google_project_iam_custom_role.secret_catalog.id
-  member  = google_service_account.runtime.member
+  member  = google_service_account.accounts["runtime"].member
 }
 
 # --- Clusters ----------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ resource "google_project_iam_member" "runtime_cluster_access" {
 
   project = var.project_id
   role    = google_project_iam_custom_role.cluster_access[0].id
-  member  = google_service_account.runtime.member
+  member  = google_service_account.accounts["runtime"].member
 }
 
 # Fleet: read memberships, and send read and write verbs through the Connect gateway (cluster
@@ -138,7 +138,7 @@ resource "google_project_iam_member" "runtime_fleet_viewer" {
 
   project = local.fleet_project_id
   role    = "roles/gkehub.viewer"
-  member  = google_service_account.runtime.member
+  member  = google_service_account.accounts["runtime"].member
 }
 
 resource "google_project_iam_member" "runtime_fleet_gateway" {
@@ -146,7 +146,7 @@ resource "google_project_iam_member" "runtime_fleet_gateway" {
 
   project = local.fleet_project_id
   role    = "roles/gkehub.gatewayEditor"
-  member  = google_service_account.runtime.member
+  member  = google_service_account.accounts["runtime"].member
 }
 
 # --- Pub/Sub -----------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ resource "google_pubsub_topic_iam_member" "runtime_rotation_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.feed["rotate-link"].name
   role    = "roles/pubsub.publisher"
-  member  = google_service_account.runtime.member
+  member  = google_service_account.accounts["runtime"].member
 }
 
 # The push identity may invoke the event functions and nothing else.
@@ -165,9 +165,9 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.event[each.key].name
+  name     = google_cloudfunctions2_function.functions[each.key].name
   role     = "roles/run.invoker"
-  member   = google_service_account.push.member
+  member   = google_service_account.accounts["push"].member
 }
 
 # The HTTP API: only the principals listed in var.api_invokers.
@@ -176,7 +176,7 @@ resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
 
   project  = var.project_id
   location = var.region
-  name     = google_cloudfunctions2_function.api.name
+  name     = google_cloudfunctions2_function.functions["api"].name
   role     = "roles/run.invoker"
   member   = each.value
 }
@@ -188,7 +188,7 @@ resource "google_cloud_run_v2_service_iam_member" "api_invoker" {
 resource "google_project_iam_member" "build_log_writer" {
   project = var.project_id
   role    = "roles/logging.logWriter"
-  member  = google_service_account.build.member
+  member  = google_service_account.accounts["build"].member
 }
 
 resource "google_artifact_registry_repository_iam_member" "build_writer" {
@@ -196,13 +196,13 @@ resource "google_artifact_registry_repository_iam_member" "build_writer" {
   location   = google_artifact_registry_repository.functions.location
   repository = google_artifact_registry_repository.functions.name
   role       = "roles/artifactregistry.writer"
-  member     = google_service_account.build.member
+  member     = google_service_account.accounts["build"].member
 }
 
 resource "google_storage_bucket_iam_member" "build_source_reader" {
   bucket = google_storage_bucket.source.name
   role   = "roles/storage.objectViewer"
-  member = google_service_account.build.member
+  member = google_service_account.accounts["build"].member
 }
 
 # The function build stages the source in Google-managed buckets named gcf-v2-sources-* and
@@ -210,7 +210,7 @@ resource "google_storage_bucket_iam_member" "build_source_reader" {
 resource "google_project_iam_member" "build_staging_objects" {
   project = var.project_id
   role    = "roles/storage.objectAdmin"
-  member  = google_service_account.build.member
+  member  = google_service_account.accounts["build"].member
 
   condition {
     title       = "gcf-staging-buckets"

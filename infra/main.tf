@@ -17,7 +17,7 @@ locals {
   labels           = merge(var.labels, { "managed-by" = "terraform", "app" = "meshlink" })
 
   # The entry points are those of functions/names.ts (FUNCTION_NAMES); test/infra checks both
-  # sides agree. The HTTP function is google_cloudfunctions2_function.api.
+  # sides agree. The HTTP function is google_cloudfunctions2_function.functions["api"].
   api_entry_point = "meshlinkApi"
 
   # Each event function is fed by one topic (named "<prefix>-<topic>") through a push
@@ -39,6 +39,19 @@ locals {
       max_instances = 3
     }
   }
+
+  # Every function: the API and the event functions, one resource (functions.tf). What an entry
+  # does not name is the event functions' (internal ingress: Pub/Sub push from this project).
+  api_function = {
+    api = {
+      entry_point     = local.api_entry_point
+      description     = "meshlink HTTP API: create, read, list, delete and force-rotate links."
+      ingress         = var.api_ingress
+      timeout_seconds = var.api_timeout_seconds
+      max_instances   = var.api_max_instances
+    }
+  }
+  functions = merge(local.api_function, local.event_functions)
 
   # Runtime configuration of every function (names listed in README.md).
   runtime_env = {

@@ -2,25 +2,22 @@
 
 output "api_url" {
   description = "URL of the HTTP API (Cloud Run service URL); call it with an identity token of a principal in api_invokers."
-  value       = google_cloudfunctions2_function.api.service_config[0].uri
+  value       = google_cloudfunctions2_function.functions["api"].service_config[0].uri
 }
 
 output "functions" {
   description = "Deployed function name per entry point."
-  value = merge(
-    { (google_cloudfunctions2_function.api.build_config[0].entry_point) = google_cloudfunctions2_function.api.name },
-    { for k, f in google_cloudfunctions2_function.event : f.build_config[0].entry_point => f.name },
-  )
+  value       = { for k, f in google_cloudfunctions2_function.functions : f.build_config[0].entry_point => f.name }
 }
 
 output "runtime_service_account" {
   description = "Email of the functions' runtime identity: the User to bind in cluster RBAC (rbac/meshlink-rbac.yaml)."
-  value       = google_service_account.runtime.email
+  value       = google_service_account.accounts["runtime"].email
 }
 
 output "push_service_account" {
   description = "Email of the identity Pub/Sub pushes with."
-  value       = google_service_account.push.email
+  value       = google_service_account.accounts["push"].email
 }
 
 output "topics" {

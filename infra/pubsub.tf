@@ -62,11 +62,11 @@ resource "google_pubsub_subscription" "push" {
   push_config {
     # The /projects/P/topics/T path makes functions-framework hand the handler a
     # google.cloud.pubsub.topic.v1.messagePublished CloudEvent, as an Eventarc trigger would.
-    push_endpoint = "${google_cloudfunctions2_function.event[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.feed[each.key].name}"
+    push_endpoint = "${google_cloudfunctions2_function.functions[each.key].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.feed[each.key].name}"
 
     oidc_token {
-      service_account_email = google_service_account.push.email
-      audience              = google_cloudfunctions2_function.event[each.key].service_config[0].uri
+      service_account_email = google_service_account.accounts["push"].email
+      audience              = google_cloudfunctions2_function.functions[each.key].service_config[0].uri
     }
   }
 

@@ -92,94 +92,115 @@ export async function gatherFacts(deps: AppDeps, spec: LinkSpec, state: LinkStat
   return facts;
 }
 
+/** A step that changes something, and what acting on one has. */
+type Action = Exclude<Step, { kind: 'wait' | 'done' | 'blocked' }>;
+interface ActionInput {
+  deps: AppDeps;
+  spec: LinkSpec;
+  state: LinkState;
+  now: Date;
+}
+/** The state after the step, and the error of a failed sync or clean-up (recorded, not thrown). */
+interface Acted {
+  state: LinkState;
+  error?: string;
+}
+type ActOn<K extends Action['kind']> = (input: ActionInput, step: Extract<Action, { kind: K }>) => Promise<Acted>;
+
+async function mintCa({ deps, spec, state: s, now }: ActionInput, step: Extract<Action, { kind: 'mint-ca' }>): Promise<Acted> {
+  const { record: ca, orphans } = await storeNewCa(deps, s, spec, step.generation, now);
+  const first = s.cas.length === 0;
+  return { state: retireVersions({ ...s, cas: [...s.cas, ca], ...(first ? { signingGeneration: ca.generation } : { phase: 'trust-added', phaseSince: now.toISOString() }) }, 'ca', orphans, now) };
+}
+
+/** issue-leaf and publish-trust: a new credential version of one side. */
+async function storeLeaf({ deps, spec, state: s, now }: ActionInput, step: Extract<Action, { kind: 'issue-leaf' | 'publish-trust' }>): Promise<Acted> {
+  const old = s.leaves[step.side];
+  const { record: leaf, orphans } = step.kind === 'issue-leaf' ? await storeNewLeaf(deps, s, spec, step.side, now, step.trust) : await storeTrustUpdate(deps, s, spec, step.side, step.trust);
+  // The version it replaces, and any a crashed run stored and no run recorded, are retired alike.
+  return { state: retireVersions({ ...s, leaves: { ...s.leaves, [step.side]: leaf } }, step.side, [old?.version, ...orphans], now) };
+}
+
+/** A failed sync is recorded in the state (tried again later), not thrown; a bug is. */
+async function syncCluster({ deps, spec, state: s, now }: ActionInput, step: Extract<Action, { kind: 'sync' }>): Promise<Acted> {
+  const synced = (sync: LinkState['sync'][typeof step.side]) => ({ ...s, sync: { ...s.sync, [step.side]: sync } });
+  try {
+    return { state: synced(await syncSide(deps, spec, s, step.side)) };
+  } catch (err) {
+    if (isMeshlinkError(err, 'internal')) throw err;
+    deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, step.side), side: step.side, ...errorFields(err) });
+    const sync = failedSync(s.sync[step.side], err, now.toISOString());
+    return { state: synced(sync), ...(sync.error !== undefined ? { error: sync.error } : {}) };
+  }
+}
+
+async function finishRollover({ state: s, now }: ActionInput, step: Extract<Action, { kind: 'finish-rollover' }>): Promise<Acted> {
+  const dropped = s.cas.filter((c) => step.drop.includes(c.generation)).map((c) => c.version);
+  return { state: retireVersions({ ...s, cas: s.cas.filter((c) => !step.drop.includes(c.generation)), phase: 'stable', phaseSince: now.toISOString() }, 'ca', dropped, now) };
+}
+
+/** Disable and destroy are idempotent: after a crash here, the next run repeats them harmlessly. */
+async function retireSuperseded({ deps, spec, state: s }: ActionInput, step: Extract<Action, { kind: 'retire-versions' }>): Promise<Acted> {
+  const done = async (fn: (id: string, version: string) => Promise<void>, v: RetiredVersion) => {
+    try {
+      await fn.call(deps.store, secretIdOf(deps, spec.name, v.role), v.version);
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+    }
+  };
+  for (const v of step.disable) await done(deps.store.disableVersion, v);
+  for (const v of step.destroy) await done(deps.store.destroyVersion, v);
+  const key = (v: RetiredVersion) => `${v.role}@${v.version}`;
+  const destroyed = new Set(step.destroy.map(key));
+  const disabled = new Set(step.disable.map(key));
+  const retired = (s.retired ?? []).filter((v) => !destroyed.has(key(v))).map((v) => (disabled.has(key(v)) ? { ...v, disabled: true } : v));
+  deps.log.info('retired superseded versions', { link: spec.name, disabled: [...disabled], destroyed: [...destroyed] });
+  return { state: withRetired(s, retired) };
+}
+
+async function clearStalePlaces({ deps, spec, state: s }: ActionInput): Promise<Acted> {
+  const state = await pruneStale(deps, spec, s);
+  const left = state.stale?.length ?? 0;
+  if (left === 0) return { state };
+  return { state, error: `could not clear ${left} of ${s.stale?.length ?? 0} places the link moved away from (retried after ${deps.settings.syncRetryMs} ms)` };
+}
+
+async function completeForce({ deps, spec, state: s }: ActionInput, step: Extract<Action, { kind: 'complete-force' }>): Promise<Acted> {
+  const forced = { ...s.forced };
+  delete forced[step.scope];
+  const { forced: _done, ...rest } = s;
+  deps.log.info('forced rotation complete', { link: spec.name, scope: step.scope });
+  return { state: forced.leaf || forced.ca ? { ...rest, forced } : rest };
+}
+
+/** How to act on each kind of step. */
+const ACTIONS: { [K in Action['kind']]: ActOn<K> } = {
+  'mint-ca': mintCa,
+  'issue-leaf': storeLeaf,
+  'publish-trust': storeLeaf,
+  sync: syncCluster,
+  'switch-signing': async ({ state }, step) => ({ state: { ...state, signingGeneration: step.generation } }),
+  'advance-phase': async ({ state, now }, step) => ({ state: { ...state, phase: step.phase, phaseSince: now.toISOString() } }),
+  'finish-rollover': finishRollover,
+  'retire-versions': retireSuperseded,
+  'clear-stale-places': clearStalePlaces,
+  'complete-force': completeForce,
+};
+
 /** Act: performs one step and saves the state. Returns the error of a failed sync (recorded, not thrown). */
 async function act(deps: AppDeps, r: LinkRecord, spec: LinkSpec, step: Step, now: Date): Promise<string | undefined> {
-  const s = r.state;
-  let error: string | undefined;
-  switch (step.kind) {
-    case 'mint-ca': {
-      const { record: ca, orphans } = await storeNewCa(deps, s, spec, step.generation, now);
-      const first = s.cas.length === 0;
-      r.state = retireVersions({ ...s, cas: [...s.cas, ca], ...(first ? { signingGeneration: ca.generation } : { phase: 'trust-added', phaseSince: now.toISOString() }) }, 'ca', orphans, now);
-      break;
-    }
-    case 'issue-leaf':
-    case 'publish-trust': {
-      const old = s.leaves[step.side];
-      const { record: leaf, orphans } = step.kind === 'issue-leaf' ? await storeNewLeaf(deps, s, spec, step.side, now, step.trust) : await storeTrustUpdate(deps, s, spec, step.side, step.trust);
-      // The version it replaces, and any a crashed run stored and no run recorded, are retired alike.
-      r.state = retireVersions({ ...s, leaves: { ...s.leaves, [step.side]: leaf } }, step.side, [old?.version, ...orphans], now);
-      break;
-    }
-    case 'sync': {
-      let sync;
-      try {
-        sync = await syncSide(deps, spec, s, step.side);
-      } catch (err) {
-        if (isMeshlinkError(err, 'internal')) throw err;
-        deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, step.side), side: step.side, ...errorFields(err) });
-        sync = failedSync(s.sync[step.side], err, now.toISOString());
-        error = sync.error;
-      }
-      r.state = { ...s, sync: { ...s.sync, [step.side]: sync } };
-      break;
-    }
-    case 'switch-signing':
-      r.state = { ...s, signingGeneration: step.generation };
-      break;
-    case 'advance-phase':
-      r.state = { ...s, phase: step.phase, phaseSince: now.toISOString() };
-      break;
-    case 'finish-rollover': {
-      const dropped = s.cas.filter((c) => step.drop.includes(c.generation)).map((c) => c.version);
-      r.state = retireVersions({ ...s, cas: s.cas.filter((c) => !step.drop.includes(c.generation)), phase: 'stable', phaseSince: now.toISOString() }, 'ca', dropped, now);
-      break;
-    }
-    case 'retire-versions': {
-      // Disable and destroy are idempotent: after a crash here, the next run repeats them harmlessly.
-      const done = async (fn: (id: string, version: string) => Promise<void>, v: RetiredVersion) => {
-        try {
-          await fn.call(deps.store, secretIdOf(deps, spec.name, v.role), v.version);
-        } catch (err) {
-          if (!isMeshlinkError(err, 'not-found')) throw err;
-        }
-      };
-      for (const v of step.disable) await done(deps.store.disableVersion, v);
-      for (const v of step.destroy) await done(deps.store.destroyVersion, v);
-      const key = (v: RetiredVersion) => `${v.role}@${v.version}`;
-      const destroyed = new Set(step.destroy.map(key));
-      const disabled = new Set(step.disable.map(key));
-      const retired = (s.retired ?? []).filter((v) => !destroyed.has(key(v))).map((v) => (disabled.has(key(v)) ? { ...v, disabled: true } : v));
-      deps.log.info('retired superseded versions', { link: spec.name, disabled: [...disabled], destroyed: [...destroyed] });
-      r.state = withRetired(s, retired);
-      break;
-    }
-    case 'clear-stale-places': {
-      r.state = await pruneStale(deps, spec, s);
-      const left = r.state.stale?.length ?? 0;
-      if (left > 0) error = `could not clear ${left} of ${s.stale?.length ?? 0} places the link moved away from (retried after ${deps.settings.syncRetryMs} ms)`;
-      break;
-    }
-    case 'complete-force': {
-      const forced = { ...s.forced };
-      delete forced[step.scope];
-      const { forced: _done, ...rest } = s;
-      r.state = forced.leaf || forced.ca ? { ...rest, forced } : rest;
-      deps.log.info('forced rotation complete', { link: spec.name, scope: step.scope });
-      break;
-    }
-    default:
-      throw new MeshlinkError('internal', `not an action: ${step.kind}`);
-  }
+  if (!isAction(step)) throw new MeshlinkError('internal', `not an action: ${step.kind}`);
+  const before = r.state;
+  const acted = await (ACTIONS[step.kind as Action['kind']] as ActOn<Action['kind']>)({ deps, spec, state: before, now }, step as Action);
   // When both clusters came to hold the rollover's trust or new leaves: its waits count from then.
-  r.state = recordRollover(r.state, linkFacts(spec, r.state));
+  r.state = recordRollover(acted.state, linkFacts(spec, acted.state));
   // A sync or the end of a force changes only what the next run can see again, and so does a new
   // leaf outside a rollover (a crashed run's version is adopted: credentials.ts storeNewLeaf): the
   // next step's save or the lease release carries it (a metadata write fewer each; lost in a
   // crash, the next run finds the cluster current, with no write, or ends the force again). The
   // other steps, a rollover's, are saved at once.
-  if (!deferredSave(step, s)) await r.save();
-  return error;
+  if (!deferredSave(step, before)) await r.save();
+  return acted.error;
 }
 
 function deferredSave(step: Step, before: LinkState): boolean {

@@ -1,4 +1,5 @@
 // Retry with exponential backoff for calls to one remote endpoint (bounded by p-limit in the target).
+import pRetry from 'p-retry';
 import { isMeshlinkError, type MeshlinkError } from '../errors.js';
 
 export interface RetryPolicy {
@@ -43,20 +44,34 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 /**
  * Runs `attempt` until it succeeds, fails with a non-retryable error, or runs out of attempts.
  * `translate` turns a raw failure into a MeshlinkError (`unavailable` = retry) and the
- * server's Retry-After, if it gave one.
+ * server's Retry-After, if it gave one. p-retry counts the attempts; the wait is ours
+ * (`policy.sleep`, so tests do not wait, and at least the server's Retry-After).
  */
 export async function withRetry<T>(
   policy: RetryPolicy,
   attempt: () => Promise<T>,
   translate: (err: unknown) => { error: MeshlinkError; retryAfterMs?: number },
 ): Promise<T> {
-  for (let n = 1; ; n += 1) {
-    try {
-      return await attempt();
-    } catch (err) {
-      const { error, retryAfterMs } = isMeshlinkError(err) ? { error: err, retryAfterMs: undefined } : translate(err);
-      if (!error.retryable || n >= policy.maxAttempts) throw error;
-      await policy.sleep(backoffDelay(policy, n, retryAfterMs));
-    }
-  }
+  const retryAfter = new WeakMap<MeshlinkError, number | undefined>();
+  return pRetry(
+    async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (isMeshlinkError(err)) throw err;
+        const { error, retryAfterMs } = translate(err);
+        retryAfter.set(error, retryAfterMs);
+        throw error;
+      }
+    },
+    {
+      retries: Math.max(0, policy.maxAttempts - 1),
+      minTimeout: 0, // p-retry's own wait: none, the wait is slept below
+      shouldRetry: async ({ error, attemptNumber }) => {
+        if (!isMeshlinkError(error) || !error.retryable) return false;
+        await policy.sleep(backoffDelay(policy, attemptNumber, retryAfter.get(error)));
+        return true;
+      },
+    },
+  );
 }

@@ -227,10 +227,6 @@ export function leaseHeld(state: LinkState, now: Date): boolean {
   return !!state.lease && new Date(state.lease.until) > now;
 }
 
-export function signingCa(state: LinkState): CaRecord | undefined {
-  return state.cas.find((ca) => ca.generation === state.signingGeneration);
-}
-
 /** The CA of the highest generation: the one a rollover is moving to (or the only one). */
 export function newestCa<T extends { generation: number }>(cas: readonly T[]): T | undefined {
   return cas.reduce<T | undefined>((max, ca) => (!max || ca.generation > max.generation ? ca : max), undefined);

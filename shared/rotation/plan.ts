@@ -142,35 +142,85 @@ function retirement(f: RotationFacts, now: Date, s: RotationSettings): { disable
   return { disable, destroy, ...(nextAt !== undefined ? { nextAt } : {}) };
 }
 
+/**
+ * What every planning step reads: the facts, the time, and what follows from them once. `waits`
+ * and `unsafe` gather, step by step, why a step could not be taken now (for the final wake-up).
+ */
+interface Plan {
+  f: RotationFacts;
+  now: Date;
+  t: number;
+  s: RotationSettings;
+  newest: RotationFacts['cas'][number];
+  signing: RotationFacts['cas'][number];
+  /** The CAs each side's ca.crt must hold now. */
+  target: number[];
+  schedule: ReturnType<typeof rolloverSchedule>;
+  /** In leaves-switched: when the old CAs leave the bundles. */
+  dropAt?: number;
+  rolloverStart: Date;
+  caVerdict?: Violation;
+  /** Nothing can be issued from an expired CA: only trust can still be published. */
+  canIssue: boolean;
+  verdicts: { side: Side; v?: Violation }[];
+  behind: Side[];
+  waits: { at: number; reason: string }[];
+  unsafe: Side[];
+}
+
+/** One named step of the plan: the step to take now, or undefined to ask the next. */
+type PlanStep = (p: Plan) => Step | undefined;
+
+/**
+ * The chain, in order of urgency (the first step found wins): a CA that must be replaced now,
+ * leaves that may fail a handshake, the CA's renewal (which re-issues both leaves anyway), leaves
+ * nearing expiry, trust bundles, clusters behind the store, rollover phases, forced rotations
+ * completed, a spec update's leftovers, superseded versions. Then: when to come back.
+ */
+const PLAN: readonly PlanStep[] = [
+  replaceCaNow,
+  reissueUrgentLeaf,
+  renewCa,
+  renewNearingLeaf,
+  publishTrust,
+  syncClusters,
+  advanceRollover,
+  completeForce,
+  clearStalePlaces,
+  retireVersions,
+];
+
 export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): Step {
+  const p = gather(f, now, s);
+  if ('kind' in p) return p;
+  for (const step of PLAN) {
+    const next = step(p);
+    if (next) return next;
+  }
+  return nextWake(p);
+}
+
+/** Derives the plan's inputs, or the step when the link has no CA to plan with. */
+function gather(f: RotationFacts, now: Date, s: RotationSettings): Plan | Step {
   const t = now.getTime();
-  const gens = f.cas.map((ca) => ca.generation);
   const newest = f.cas[f.cas.length - 1];
   if (!newest) return { kind: 'mint-ca', generation: 1, reason: 'CaMissing: the link has no CA' };
   const signing = f.cas.find((ca) => ca.generation === f.signingGeneration);
   if (!signing) return { kind: 'blocked', reason: `the signing CA generation ${f.signingGeneration} is not among the link's CAs` };
-  const trustWait = trustWaitMs(f, s);
   const schedule = rolloverSchedule(f, now, s);
-  const waits: { at: number; reason: string }[] = [];
-
-  // The CAs each side's ca.crt must hold now.
-  let target = [f.signingGeneration];
   const dropAt = f.phase === 'leaves-switched' ? (schedule.dropAt ?? t) : undefined;
-  if (f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt)) target = gens;
-
+  const target = f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt) ? f.cas.map((ca) => ca.generation) : [f.signingGeneration];
   // A rollover starts at the CA's renewal time, or earlier if that leaves too little time for it.
   const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, rolloverWaitMs(s, f.partner !== undefined)).getTime()));
-  // A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves.
   const caVerdict = f.phase === 'stable' ? firstViolation(caPolicy(now, f.issuer), { ...newest, renewAt: rolloverStart }) : undefined;
-  if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
-  if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
-    return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };
-  }
-
-  // Leaves: anything that may fail a handshake now first, then a CA rollover (which re-issues
-  // both leaves anyway), then leaves nearing expiry, then trust bundles.
   const canIssue = t < signing.notAfter.getTime();
-  const verdicts = f.sides.map((side) => {
+  const p = { f, now, t, s, newest, signing, target, schedule, rolloverStart, canIssue, waits: [], unsafe: [], ...(dropAt !== undefined ? { dropAt } : {}), ...(caVerdict ? { caVerdict } : {}) };
+  return { ...p, verdicts: leafVerdicts(p), behind: f.sides.filter((side) => isBehind(f, side)) };
+}
+
+/** Each side's first leaf violation. */
+function leafVerdicts({ f, now, s, target, canIssue }: Omit<Plan, 'verdicts' | 'behind'>): Plan['verdicts'] {
+  return f.sides.map((side) => {
     const input = {
       side,
       host: f.host,
@@ -182,22 +232,44 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
       ...(f.leaves[side] ? { leaf: f.leaves[side] } : {}),
       ...(f.forced?.leaf?.replace[side] ? { forcedFingerprint: f.forced.leaf.replace[side] } : {}),
     };
-    // Nothing can be issued from an expired CA: only trust can still be published.
     const v = canIssue ? firstViolation(leafPolicy(now, s.maxClockSkewMs), input) : f.leaves[side] ? TrustMismatch(input) : undefined;
-    return { side, v };
+    return { side, ...(v ? { v } : {}) };
   });
-  const issue = (side: Side, v: Violation): Step => ({ kind: 'issue-leaf', side, trust: f.partner ? [] : target, reason: text(v) });
-  const urgent = verdicts.find((x) => x.v && x.v.reason !== 'NearingExpiry' && x.v.reason !== 'TrustMismatch');
-  if (urgent?.v) return issue(urgent.side, urgent.v);
-  if (caVerdict) return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
-  const nearing = verdicts.find((x) => x.v?.reason === 'NearingExpiry');
-  if (nearing?.v) return issue(nearing.side, nearing.v);
-  const trust = verdicts.find((x) => x.v?.reason === 'TrustMismatch');
-  if (trust?.v) return { kind: 'publish-trust', side: trust.side, trust: f.partner ? [] : target, reason: text(trust.v) };
+}
 
-  // Clusters: bring each side to its store version, in an order that keeps trust before use.
-  const behind = f.sides.filter((side) => isBehind(f, side));
-  const unsafe: Side[] = [];
+/** A CA that expired, or a forced rollover, starts at once; the rest waits for the leaves. */
+function replaceCaNow({ f, newest, caVerdict }: Plan): Step | undefined {
+  if (caVerdict?.reason === 'CaExpired') return { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) };
+  if (f.phase === 'stable' && f.forced?.ca && f.signingGeneration < f.forced.ca.generation) {
+    return { kind: 'mint-ca', generation: newest.generation + 1, reason: 'Forced: a forced CA rollover' };
+  }
+  return undefined;
+}
+
+const issue = ({ f, target }: Plan, side: Side, v: Violation): Step => ({ kind: 'issue-leaf', side, trust: f.partner ? [] : target, reason: text(v) });
+
+/** A leaf that may fail a handshake now (missing, wrong, expired...). */
+function reissueUrgentLeaf(p: Plan): Step | undefined {
+  const urgent = p.verdicts.find((x) => x.v && x.v.reason !== 'NearingExpiry' && x.v.reason !== 'TrustMismatch');
+  return urgent?.v ? issue(p, urgent.side, urgent.v) : undefined;
+}
+
+function renewCa({ newest, caVerdict }: Plan): Step | undefined {
+  return caVerdict ? { kind: 'mint-ca', generation: newest.generation + 1, reason: text(caVerdict) } : undefined;
+}
+
+function renewNearingLeaf(p: Plan): Step | undefined {
+  const nearing = p.verdicts.find((x) => x.v?.reason === 'NearingExpiry');
+  return nearing?.v ? issue(p, nearing.side, nearing.v) : undefined;
+}
+
+function publishTrust({ f, target, verdicts }: Plan): Step | undefined {
+  const trust = verdicts.find((x) => x.v?.reason === 'TrustMismatch');
+  return trust?.v ? { kind: 'publish-trust', side: trust.side, trust: f.partner ? [] : target, reason: text(trust.v) } : undefined;
+}
+
+/** Brings each side to its store version, in an order that keeps trust before use. */
+function syncClusters({ f, t, s, behind, waits, unsafe }: Plan): Step | undefined {
   for (const side of behind) {
     const cluster = f.clusters[side];
     const failed = cluster.status === 'error' || cluster.status === 'waiting-for-cluster' || cluster.status === 'detached';
@@ -214,48 +286,65 @@ export function planNextStep(f: RotationFacts, now: Date, s: RotationSettings): 
   if (unsafe.length > 0 && waits.length === 0) {
     return { kind: 'blocked', reason: `syncing ${unsafe.join(' and ')} now would present a certificate the peer does not trust` };
   }
+  return undefined;
+}
 
-  // Phases advance only when both clusters hold the previous phase's versions.
-  if (behind.length === 0) {
-    if (f.phase === 'trust-added' && f.signingGeneration !== newest.generation) {
-      if (!canIssue) return { kind: 'switch-signing', generation: newest.generation, reason: `CaExpired: CA generation ${signing.generation} expired; both clusters trust ${newest.generation}` };
-      // Both clusters hold their versions, so both trust the new CA: the wait has a start.
-      const switchAt = schedule.switchAt ?? t + trustWait;
-      if (t >= switchAt) {
-        const late = schedule.warning ? { warning: schedule.warning } : {};
-        return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for the trust wait`, ...late };
-      }
-      waits.push({ at: switchAt, reason: 'rollover-grace(trust-added)' });
-    } else if (f.phase === 'trust-added') {
-      return { kind: 'advance-phase', phase: 'leaves-switched', reason: `both clusters present leaves from CA generation ${newest.generation}` };
-    } else if (f.phase === 'leaves-switched' && dropAt !== undefined) {
-      if (t < dropAt) waits.push({ at: dropAt, reason: 'rollover-grace(leaves-switched)' });
-      else return { kind: 'finish-rollover', drop: gens.filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}`, ...(schedule.warning ? { warning: schedule.warning } : {}) };
-    }
-    if (f.forced?.ca && f.phase === 'stable' && f.signingGeneration >= f.forced.ca.generation) {
-      return { kind: 'complete-force', scope: 'ca', reason: `CA generation ${f.signingGeneration} signs both leaves` };
-    }
-    const replace = f.forced?.leaf?.replace;
-    if (replace && f.sides.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
-      return { kind: 'complete-force', scope: 'leaf', reason: 'both leaves were re-issued' };
-    }
+/** Phases advance only when both clusters hold the previous phase's versions. */
+function advanceRollover(p: Plan): Step | undefined {
+  const { f, t, newest, signing, schedule, dropAt, waits } = p;
+  if (p.behind.length > 0) return undefined;
+  const late = schedule.warning ? { warning: schedule.warning } : {};
+  if (f.phase === 'trust-added' && f.signingGeneration !== newest.generation) {
+    if (!p.canIssue) return { kind: 'switch-signing', generation: newest.generation, reason: `CaExpired: CA generation ${signing.generation} expired; both clusters trust ${newest.generation}` };
+    // Both clusters hold their versions, so both trust the new CA: the wait has a start.
+    const switchAt = schedule.switchAt ?? t + trustWaitMs(f, p.s);
+    if (t >= switchAt) return { kind: 'switch-signing', generation: newest.generation, reason: `both clusters have trusted CA generation ${newest.generation} for the trust wait`, ...late };
+    waits.push({ at: switchAt, reason: 'rollover-grace(trust-added)' });
+  } else if (f.phase === 'trust-added') {
+    return { kind: 'advance-phase', phase: 'leaves-switched', reason: `both clusters present leaves from CA generation ${newest.generation}` };
+  } else if (f.phase === 'leaves-switched' && dropAt !== undefined) {
+    if (t < dropAt) waits.push({ at: dropAt, reason: 'rollover-grace(leaves-switched)' });
+    else return { kind: 'finish-rollover', drop: f.cas.map((ca) => ca.generation).filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}`, ...late };
   }
+  return undefined;
+}
 
-  // A spec update's leftovers go once both clusters hold the link at its new places (the client
-  // may dial the old server place until then); a failed attempt is retried like a failed sync.
-  if (f.stale && f.sides.every((side) => f.clusters[side].status === 'synced')) {
-    const retryAt = f.stale.failedAt ? f.stale.failedAt.getTime() + s.syncRetryMs : t;
-    if (t >= retryAt) return { kind: 'clear-stale-places', reason: `${f.stale.places} place(s) the link moved away from are not cleared yet` };
-    waits.push({ at: retryAt, reason: 'stale-retry' });
+/** A forced rotation is complete once both clusters hold what replaced the forced credentials. */
+function completeForce({ f, behind }: Plan): Step | undefined {
+  if (behind.length > 0) return undefined;
+  if (f.forced?.ca && f.phase === 'stable' && f.signingGeneration >= f.forced.ca.generation) {
+    return { kind: 'complete-force', scope: 'ca', reason: `CA generation ${f.signingGeneration} signs both leaves` };
   }
+  const replace = f.forced?.leaf?.replace;
+  if (replace && f.sides.every((side) => f.leaves[side]?.fingerprint !== replace[side])) {
+    return { kind: 'complete-force', scope: 'leaf', reason: 'both leaves were re-issued' };
+  }
+  return undefined;
+}
 
+/**
+ * A spec update's leftovers go once both clusters hold the link at its new places (the client
+ * may dial the old server place until then); a failed attempt is retried like a failed sync.
+ */
+function clearStalePlaces({ f, t, s, waits }: Plan): Step | undefined {
+  if (!f.stale || !f.sides.every((side) => f.clusters[side].status === 'synced')) return undefined;
+  const retryAt = f.stale.failedAt ? f.stale.failedAt.getTime() + s.syncRetryMs : t;
+  if (t >= retryAt) return { kind: 'clear-stale-places', reason: `${f.stale.places} place(s) the link moved away from are not cleared yet` };
+  waits.push({ at: retryAt, reason: 'stale-retry' });
+  return undefined;
+}
+
+function retireVersions({ f, now, s, waits }: Plan): Step | undefined {
   const retire = retirement(f, now, s);
   if (retire.disable.length > 0 || retire.destroy.length > 0) {
     return { kind: 'retire-versions', disable: retire.disable, destroy: retire.destroy, reason: 'superseded versions past their grace or retention' };
   }
   if (retire.nextAt !== undefined) waits.push({ at: retire.nextAt, reason: 'version-retirement' });
+  return undefined;
+}
 
-  // Nothing to do now: when next?
+/** Nothing to do now: when next? The earliest wait gathered, or the next renewal. */
+function nextWake({ f, signing, rolloverStart, canIssue, waits, unsafe }: Plan): Step {
   const renewals = f.sides.flatMap((side) => (f.leaves[side] ? [f.leaves[side]!.renewAt.getTime()] : []));
   if (f.phase === 'stable') renewals.push(rolloverStart.getTime());
   else if (canIssue) renewals.push(signing.notAfter.getTime());

@@ -113,12 +113,6 @@ export function withAnnotations(record: SecretRecord, annotations: Record<string
   return { ...cloneRecord(record), annotations: { ...annotations }, etag: newEtag() };
 }
 
-export function withLabels(record: SecretRecord, labels: Record<string, string>, etag: string | undefined): SecretRecord {
-  checkEtag(record, etag);
-  validateLabels(labels);
-  return { ...cloneRecord(record), labels: { ...labels }, etag: newEtag() };
-}
-
 /** Appends the next version (numbers are never reused: destroyed versions keep theirs). */
 export function withNewVersion(record: SecretRecord, crc: number, now: Date): { record: SecretRecord; version: VersionRecord } {
   const version: VersionRecord = { version: record.versions.length + 1, state: 'ENABLED', createTime: now.toISOString(), crc32c: crc };
@@ -233,11 +227,6 @@ function validateQuery(query: ListQuery): { size: number; cursor?: Cursor } {
  * One page of a label-filtered listing. The token is a keyset cursor (the last item's createTime
  * and id), so secrets created or deleted between pages neither shift nor repeat the others.
  */
-export function listPage(all: Iterable<SecretMetadata>, query: ListQuery): SecretPage {
-  const { size, cursor } = validateQuery(query);
-  return pageAfter(all, query.labels, size, cursor).page;
-}
-
 function pageAfter(all: Iterable<SecretMetadata>, labels: Record<string, string>, size: number, cursor: Cursor | undefined) {
   const matching = matchingSorted(all, labels);
   const from = cursor ? matching.findIndex((s) => compareNewestFirst({ createTime: cursor.t, id: cursor.i }, s) < 0) : 0;

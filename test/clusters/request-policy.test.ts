@@ -58,3 +58,35 @@ describe('withRetry', () => {
     expect(slept).toHaveLength(Math.min(attempts - 1, failures.length));
   });
 });
+
+describe('withRetry waits', () => {
+  it('sleeps backoffDelay before each retry, at least the Retry-After the failure carried', async () => {
+    const policy: RetryPolicy = { ...defaultRetryPolicy, maxAttempts: 4, baseDelayMs: 100, random: () => 0 };
+    const retryAfters = [undefined, 5000, undefined];
+    const slept: number[] = [];
+    let calls = 0;
+    const err = await withRetry(
+      { ...policy, sleep: async (ms) => void slept.push(ms) },
+      async () => {
+        calls += 1;
+        throw new Error('flaky');
+      },
+      () => ({ error: new MeshlinkError('unavailable', 'x'), retryAfterMs: retryAfters[calls - 1] }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshlinkError);
+    expect(calls).toBe(4);
+    expect(slept).toEqual([backoffDelay(policy, 1), backoffDelay(policy, 2, 5000), backoffDelay(policy, 3)]);
+    expect(slept).toEqual([50, 5000, 200]);
+  });
+
+  it('rethrows a MeshlinkError as it is, without translating it', async () => {
+    const thrown = new MeshlinkError('conflict', 'taken');
+    let translated = 0;
+    const err = await withRetry(defaultRetryPolicy, async () => Promise.reject(thrown), () => {
+      translated += 1;
+      return { error: new MeshlinkError('internal', 'no') };
+    }).catch((e: unknown) => e);
+    expect(err).toBe(thrown);
+    expect(translated).toBe(0);
+  });
+});

@@ -9,15 +9,16 @@ import { systemClock, type Clock } from '../../shared/clock.js';
 import { crc32c } from '../../shared/store/crc32c.js';
 import {
   checkEtag,
+  cloneRecord,
   createRecord,
   effectivePageSize,
   findVersion,
   ListingSnapshots,
   newEtag,
   parseVersion,
+  validateLabels,
   validatePayload,
   withAnnotations,
-  withLabels,
   withNewVersion,
   type SecretRecord,
   type VersionRecord,
@@ -249,7 +250,7 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       let next = record;
       for (const p of paths) {
         if (p === 'annotations') next = withAnnotations(next, req.secret.annotations ?? {}, undefined);
-        else if (p === 'labels') next = withLabels(next, req.secret.labels ?? {}, undefined);
+        else if (p === 'labels') next = withLabels(next, req.secret.labels ?? {});
         else throw fail(grpc.status.INVALID_ARGUMENT, `fake cannot update field ${p}`);
       }
       store(scope, next);
@@ -354,4 +355,10 @@ export async function startFakeSecretManager(options: FakeSecretManagerOptions =
       store('', createRecord(id, meta, clock()));
     },
   };
+}
+
+/** A labels update (the service itself never changes a secret's labels: only this fake's clients do). */
+function withLabels(record: SecretRecord, labels: Record<string, string>): SecretRecord {
+  validateLabels(labels);
+  return { ...cloneRecord(record), labels: { ...labels }, etag: newEtag() };
 }

@@ -1,7 +1,7 @@
 // Pure checks of infra/alerts.tf: the log-based metrics' filters against log entries the code
 // wrote, and the alert policies' wiring. Each returns the problems it finds (none: it passes).
 import { matches, parseQuery, type LogEntry } from './logging-query.js';
-import { instancesOf, isRecord, path, strings, type Body, type InfraModel } from './model.js';
+import { instancesOf, isRecord, path, strings, type Body, type InfraModel, type Instance } from './model.js';
 
 const METRIC = 'google_logging_metric';
 const POLICY = 'google_monitoring_alert_policy';
@@ -68,20 +68,34 @@ interface Condition {
   metric?: string;
 }
 
-/** Each policy condition and the metric key its filter names (`local.metric_filter["KEY"]`). */
-function conditions(model: InfraModel): Condition[] {
+/** A policy's conditions: its `conditions` blocks, or the entries of a `dynamic "conditions"` (for_each expanded). */
+function conditionsOf(p: Instance): Condition[] {
   const out: Condition[] = [];
-  for (const p of instancesOf(model, POLICY)) {
-    const list = p.body.conditions;
-    for (const c of Array.isArray(list) ? list : []) {
-      if (!isRecord(c)) continue;
-      const kind = 'condition_absent' in c ? 'absent' : 'threshold';
-      const filter = strings(path(c, kind === 'absent' ? 'condition_absent' : 'condition_threshold', 'filter')).join(' ');
-      const metric = /^\$\{local\.metric_filter\["([^"]+)"\]\}$/.exec(filter)?.[1];
-      out.push({ policy: p.address, kind, ...(metric ? { metric } : {}) });
-    }
+  const list = p.body.conditions;
+  for (const c of Array.isArray(list) ? list : []) {
+    if (!isRecord(c)) continue;
+    const kind = 'condition_absent' in c ? 'absent' : 'threshold';
+    const filter = strings(path(c, kind === 'absent' ? 'condition_absent' : 'condition_threshold', 'filter')).join(' ');
+    const metric = /^\$\{local\.metric_filter\["([^"]+)"\]\}$/.exec(filter)?.[1];
+    out.push({ policy: p.address, kind, ...(metric ? { metric } : {}) });
+  }
+  const dyn = path(p.body, 'dynamic', 'conditions');
+  if (!isRecord(dyn)) return out;
+  // Each entry names its metric; the content must filter on it: local.metric_filter[<iterator>.value.metric].
+  const iterator = typeof dyn.iterator === 'string' ? dyn.iterator.replace(/^\$\{(.*)\}$/, '$1') : 'conditions';
+  const wired = (block: string) => strings(path(dyn, 'content', 'dynamic', block, 'content', 'filter')).join(' ') === `\${local.metric_filter[${iterator}.value.metric]}`;
+  for (const e of Array.isArray(dyn.for_each) ? dyn.for_each : []) {
+    if (!isRecord(e)) continue;
+    const kind = 'absent_for' in e ? 'absent' : 'threshold';
+    const metric = wired(kind === 'absent' ? 'condition_absent' : 'condition_threshold') && typeof e.metric === 'string' ? e.metric : undefined;
+    out.push({ policy: p.address, kind, ...(metric ? { metric } : {}) });
   }
   return out;
+}
+
+/** Each policy condition and the metric key its filter names (`local.metric_filter["KEY"]`). */
+function conditions(model: InfraModel): Condition[] {
+  return instancesOf(model, POLICY).flatMap(conditionsOf);
 }
 
 /**
@@ -94,7 +108,7 @@ export function checkAlertPolicies(model: InfraModel): string[] {
   if (policies.length === 0) problems.push(`no ${POLICY} is defined`);
   for (const p of policies) {
     if (p.body.notification_channels !== '${var.alert_notification_channels}') problems.push(`${p.address}: does not notify var.alert_notification_channels`);
-    if (!Array.isArray(p.body.conditions) || p.body.conditions.length === 0) problems.push(`${p.address}: has no condition`);
+    if (conditionsOf(p).length === 0) problems.push(`${p.address}: has no condition`);
   }
   const metricFilter = strings(model.locals.metric_filter).join(' ');
   if (!/logging\.googleapis\.com\/user\/\$\{m\.name\}/.test(metricFilter) || !metricFilter.includes('google_logging_metric.events')) {

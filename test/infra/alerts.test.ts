@@ -158,17 +158,20 @@ function copyWith(mutate: (copy: HclFile[]) => void): InfraModel {
   return buildModel(copy);
 }
 
-function logMetricsLocal(copy: HclFile[]): Record<string, { filter: string }> {
-  for (const f of copy) for (const l of Array.isArray(f.locals) ? f.locals : []) if (isRecord(l) && isRecord(l.log_metrics)) return l.log_metrics as Record<string, { filter: string }>;
-  throw new Error('no local log_metrics');
+function local<T>(copy: HclFile[], name: string): T {
+  for (const f of copy) for (const l of Array.isArray(f.locals) ? f.locals : []) if (isRecord(l) && isRecord(l[name])) return l[name] as T;
+  throw new Error(`no local ${name}`);
 }
 
-function policy(copy: HclFile[], name: string): Record<string, unknown> {
+const logMetricsLocal = (copy: HclFile[]) => local<Record<string, { filter: string }>>(copy, 'log_metrics');
+const alertPoliciesLocal = (copy: HclFile[]) => local<Record<string, { conditions: { metric: string }[] }>>(copy, 'alert_policies');
+
+function policies(copy: HclFile[]): Record<string, unknown> {
   for (const f of copy) {
-    const p = isRecord(f.resource) && isRecord(f.resource.google_monitoring_alert_policy) ? f.resource.google_monitoring_alert_policy[name] : undefined;
+    const p = isRecord(f.resource) && isRecord(f.resource.google_monitoring_alert_policy) ? f.resource.google_monitoring_alert_policy.alerts : undefined;
     if (Array.isArray(p) && isRecord(p[0])) return p[0];
   }
-  throw new Error(`no policy ${name}`);
+  throw new Error('no google_monitoring_alert_policy.alerts');
 }
 
 describe('the alert checks on broken copies', () => {
@@ -203,17 +206,26 @@ describe('the alert checks on broken copies', () => {
     expect(checkMetricFilters(broken, EVENTS, troubled)).toEqual([expect.stringMatching(/sweep-done"\]: filter is outside the checked subset/)]);
   });
 
-  it('a policy without the notification channels, a condition on an undefined metric, a metric nobody alerts on', () => {
+  it('policies without the notification channels, a condition on an undefined metric, a metric nobody alerts on', () => {
     const broken = copyWith((c) => {
-      delete policy(c, 'rotation_failed').notification_channels;
-      const conditions = policy(c, 'sync_failed').conditions as Record<string, unknown>[];
-      (conditions[0]!.condition_threshold as Record<string, unknown>[])[0]!.filter = '${local.metric_filter["sync-failure"]}';
+      delete policies(c).notification_channels;
+      alertPoliciesLocal(c).sync_failed!.conditions[0]!.metric = 'sync-failure';
     });
-    expect(checkAlertPolicies(broken)).toEqual([
-      expect.stringMatching(/rotation_failed: does not notify/),
-      expect.stringMatching(/sync_failed: a condition names metric sync-failure/),
+    const problems = checkAlertPolicies(broken);
+    expect(problems.filter((p) => /does not notify/.test(p))).toEqual(Object.keys(alertPoliciesLocal(files)).sort().map((k) => `google_monitoring_alert_policy.alerts["${k}"]: does not notify var.alert_notification_channels`));
+    expect(problems.filter((p) => !/does not notify/.test(p))).toEqual([
+      expect.stringMatching(/alerts\["sync_failed"\]: a condition names metric sync-failure/),
       expect.stringMatching(/events\["sync-failed"\]: no alert policy uses it/),
     ]);
+  });
+
+  it('a condition whose filter is not its entry\'s metric', () => {
+    const broken = copyWith((c) => {
+      const conditions = (policies(c).dynamic as Record<string, Record<string, unknown>[]>).conditions![0]!;
+      const threshold = ((conditions.content as Record<string, unknown>[])[0]!.dynamic as Record<string, Record<string, unknown>[]>).condition_threshold![0]!;
+      (threshold.content as Record<string, unknown>[])[0]!.filter = '${local.metric_filter["sweep-failed"]}';
+    });
+    expect(checkAlertPolicies(broken)).toEqual(expect.arrayContaining([expect.stringMatching(/alerts\["rotation_failed"\]: a condition does not filter on local.metric_filter/)]));
   });
 
   it('a log level that drops the expiry lines', () => {

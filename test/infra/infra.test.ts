@@ -183,7 +183,7 @@ const MUTATIONS: Mutation[] = [
     check: 'runtime',
     expect: 'runtime nodejs20 is not one of',
     mutate: (c) => {
-      first(resource(c, 'google_cloudfunctions2_function', 'api'), 'build_config').runtime = 'nodejs20';
+      first(resource(c, 'google_cloudfunctions2_function', 'functions'), 'build_config').runtime = 'nodejs20';
     },
   },
   {
@@ -233,7 +233,7 @@ const MUTATIONS: Mutation[] = [
     expect: 'meshlinkSweep: has 0 push subscriptions',
     mutate: (c) => {
       first(resource(c, 'google_pubsub_subscription', 'push'), 'push_config').push_endpoint =
-        '${google_cloudfunctions2_function.event["rotate-link"].service_config[0].uri}/projects/${var.project_id}/topics/x';
+        '${google_cloudfunctions2_function.functions["rotate-link"].service_config[0].uri}/projects/${var.project_id}/topics/x';
     },
   },
   {
@@ -241,7 +241,7 @@ const MUTATIONS: Mutation[] = [
     check: 'wiring',
     expect: 'has an event_trigger',
     mutate: (c) => {
-      resource(c, 'google_cloudfunctions2_function', 'event').event_trigger = [{ pubsub_topic: '${google_pubsub_topic.feed[each.key].id}' }];
+      resource(c, 'google_cloudfunctions2_function', 'functions').event_trigger = [{ pubsub_topic: '${google_pubsub_topic.feed[each.key].id}' }];
     },
   },
   {
@@ -274,7 +274,7 @@ const MUTATIONS: Mutation[] = [
     expect: 'does not end in /projects/PROJECT/topics/TOPIC',
     mutate: (c) => {
       first(resource(c, 'google_pubsub_subscription', 'push'), 'push_config').push_endpoint =
-        '${google_cloudfunctions2_function.event[each.key].service_config[0].uri}';
+        '${google_cloudfunctions2_function.functions[each.key].service_config[0].uri}';
     },
   },
   {
@@ -290,7 +290,7 @@ const MUTATIONS: Mutation[] = [
     check: 'subscriptions',
     expect: 'the Pub/Sub service agent is not a subscriber',
     mutate: (c) => {
-      resource(c, 'google_pubsub_subscription_iam_member', 'dead_letter_subscriber').member = '${google_service_account.push.member}';
+      resource(c, 'google_pubsub_subscription_iam_member', 'dead_letter_subscriber').member = '${google_service_account.accounts["push"].member}';
     },
   },
   {
@@ -307,7 +307,7 @@ const MUTATIONS: Mutation[] = [
     expect: 'mentions allUsers',
     mutate: (c) => {
       addResource(c, 'google_cloud_run_v2_service_iam_member', 'public', {
-        name: '${google_cloudfunctions2_function.api.name}',
+        name: '${google_cloudfunctions2_function.functions["api"].name}',
         role: 'roles/run.invoker',
         member: 'allUsers',
       });
@@ -360,9 +360,9 @@ const MUTATIONS: Mutation[] = [
     expect: 'google_cloud_run_v2_service_iam_member',
     mutate: (c) => {
       addResource(c, 'google_cloudfunctions2_function_iam_member', 'invoker', {
-        cloud_function: '${google_cloudfunctions2_function.api.name}',
+        cloud_function: '${google_cloudfunctions2_function.functions["api"].name}',
         role: 'roles/run.invoker',
-        member: '${google_service_account.push.member}',
+        member: '${google_service_account.accounts["push"].member}',
       });
     },
   },
@@ -443,7 +443,7 @@ describe('infra/ as committed', () => {
     const model = buildModel(files);
     expect(files.length).toBeGreaterThan(3);
     expect(model.instances.filter((i) => i.type === 'google_cloudfunctions2_function').map((i) => i.address)).toEqual(
-      expect.arrayContaining(['google_cloudfunctions2_function.api', 'google_cloudfunctions2_function.event["sweep"]']),
+      expect.arrayContaining(['google_cloudfunctions2_function.functions["api"]', 'google_cloudfunctions2_function.functions["sweep"]']),
     );
     expect(model.variables.runtime?.default).toBe('nodejs24');
   });

@@ -117,6 +117,12 @@ export function referenced(model: InfraModel, v: unknown, type: string): Instanc
 function forEachEntries(model: InfraModel, raw: unknown): [string, unknown][] | undefined {
   let v = resolve(model, raw);
   if (typeof v === 'string') {
+    // merge(local.a, local.b, ...) of literal maps: later keys win, as in Terraform.
+    const merged = /^\$\{merge\((local\.[\w-]+(?:,\s*local\.[\w-]+)*)\)\}$/.exec(v);
+    if (merged?.[1]) {
+      const parts = merged[1].split(',').map((x) => model.locals[x.trim().slice('local.'.length)]);
+      return parts.every(isRecord) ? Object.entries(Object.assign({}, ...parts)) : undefined;
+    }
     const toSetOfLocal = /^\$\{toset\(local\.([\w-]+)\)\}$/.exec(v);
     const toSetLiteral = /^\$\{toset\((\[[^\]]*\])\)\}$/.exec(v);
     if (toSetOfLocal?.[1] && toSetOfLocal[1] in model.locals) v = model.locals[toSetOfLocal[1]];

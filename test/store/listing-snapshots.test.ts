@@ -1,7 +1,7 @@
 // ListingSnapshots: a listing of N secrets reads the records once, not once a page, and a
 // continuation it no longer holds gives the same pages as a fresh keyset listing.
 import { describe, expect, it } from 'vitest';
-import { listPage, ListingSnapshots } from '../../shared/store/model.js';
+import { ListingSnapshots } from '../../shared/store/model.js';
 import type { ListQuery, SecretMetadata, SecretPage } from '../../shared/store/port.js';
 
 function secrets(n: number, label = 'a'): SecretMetadata[] {
@@ -31,9 +31,14 @@ async function pageThrough(page: (q: ListQuery) => Promise<SecretPage>, labels: 
   return pages;
 }
 
+/** A fresh keyset listing: snapshots that keep nothing read every page from the records. */
+function listPage(all: SecretMetadata[], q: ListQuery): Promise<SecretPage> {
+  return new ListingSnapshots(0).page(q, async () => all);
+}
+
 describe('ListingSnapshots', () => {
   const all = secrets(50);
-  const fresh = (q: ListQuery) => Promise.resolve(listPage(all, q));
+  const fresh = (q: ListQuery) => listPage(all, q);
 
   it('reads every record once for a whole listing, with the pages a keyset listing gives', async () => {
     const src = source(all);
@@ -49,7 +54,7 @@ describe('ListingSnapshots', () => {
     const first = await new ListingSnapshots().page({ labels: { group: 'a' }, pageSize: 4 }, src.readAll);
     const other = new ListingSnapshots();
     const second = await other.page({ labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }, src.readAll);
-    expect(second).toEqual(listPage(all, { labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }));
+    expect(second).toEqual(await listPage(all, { labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }));
     expect(src.reads).toBe(2);
   });
 
@@ -66,7 +71,7 @@ describe('ListingSnapshots', () => {
     const snapshots = new ListingSnapshots();
     const first = await snapshots.page({ labels: {}, pageSize: 4 }, src.readAll);
     const filtered = await snapshots.page({ labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }, src.readAll);
-    expect(filtered).toEqual(listPage(all, { labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }));
+    expect(filtered).toEqual(await listPage(all, { labels: { group: 'a' }, pageSize: 4, pageToken: first.nextPageToken! }));
   });
 
   it('keeps at most its bound of listings, and the evicted one still pages correctly', async () => {
@@ -77,7 +82,7 @@ describe('ListingSnapshots', () => {
     for (const labels of queries) starts.push(await snapshots.page({ labels, pageSize: 10 }, src.readAll));
     for (const [i, labels] of [...queries.entries()].reverse()) {
       const q = { labels, pageSize: 10, pageToken: starts[i]!.nextPageToken! };
-      expect(await snapshots.page(q, src.readAll)).toEqual(listPage(all, q));
+      expect(await snapshots.page(q, src.readAll)).toEqual(await listPage(all, q));
     }
     expect(src.reads).toBe(4); // three first pages, then the oldest listing (evicted) read again
   });
