@@ -223,7 +223,7 @@ async function runSteps(deps: AppDeps, r: LinkRecord): Promise<RotationOutcome> 
     last = step;
     if (!isAction(step)) break;
     log.info('rotation step', { step: describeStep(step), reason: step.reason });
-    if ('warning' in step && step.warning) log.warn('rollover advanced before its grace ended', { step: describeStep(step), reason: step.warning });
+    if ('warning' in step && step.warning) log.warn('rollover advanced with a warning', { step: describeStep(step), reason: step.warning });
     error = (await act(deps, r, spec, step, now)) ?? error;
     if (step.kind === 'issue-leaf') unsavedVersions = deferredSave(step, r.state) || unsavedVersions;
     steps.push(describeStep(step));

@@ -16,7 +16,7 @@ import { caPolicy, firstViolation, leafPolicy, TrustMismatch, type Violation } f
 import { peerOf, type RotationFacts } from './facts.js';
 import { latestRolloverStart, rolloverWaitMs } from './renewal.js';
 import { rolloverGraceMs, rolloverSchedule, trustWaitMs } from './rollover.js';
-import { servedGateAt } from './served.js';
+import { servedDropAt, servedDropWarning, servedGateAt } from './served.js';
 
 export interface RotationSettings {
   /** Each rollover phase waits this long after both clusters hold the previous one (SDS propagation). */
@@ -208,7 +208,8 @@ function gather(f: RotationFacts, now: Date, s: RotationSettings): Plan | Step {
   const signing = f.cas.find((ca) => ca.generation === f.signingGeneration);
   if (!signing) return { kind: 'blocked', reason: `the signing CA generation ${f.signingGeneration} is not among the link's CAs` };
   const schedule = rolloverSchedule(f, now, s);
-  const dropAt = f.phase === 'leaves-switched' ? (schedule.dropAt ?? t) : undefined;
+  // The served gate (rotation/served.ts) may hold the drop past the grace: trust follows it.
+  const dropAt = f.phase === 'leaves-switched' ? (schedule.dropAt !== undefined ? servedDropAt(f, schedule.dropAt, s.servedGraceMs) : t) : undefined;
   const target = f.phase === 'trust-added' || (dropAt !== undefined && t < dropAt) ? f.cas.map((ca) => ca.generation) : [f.signingGeneration];
   // A rollover starts at the CA's renewal time, or earlier if that leaves too little time for it.
   const rolloverStart = new Date(Math.min(newest.renewAt.getTime(), latestRolloverStart(newest.notBefore, newest.notAfter, rolloverWaitMs(s, f.partner !== undefined)).getTime()));
@@ -303,8 +304,11 @@ function advanceRollover(p: Plan): Step | undefined {
   } else if (f.phase === 'trust-added') {
     return { kind: 'advance-phase', phase: 'leaves-switched', reason: `both clusters present leaves from CA generation ${newest.generation}` };
   } else if (f.phase === 'leaves-switched' && dropAt !== undefined) {
-    if (t < dropAt) waits.push({ at: dropAt, reason: 'rollover-grace(leaves-switched)' });
-    else return { kind: 'finish-rollover', drop: f.cas.map((ca) => ca.generation).filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}`, ...late };
+    if (t < dropAt) waits.push({ at: dropAt, reason: servedDropWarning(f) ? 'served(leaves-switched): the gateway was last seen serving a leaf of the old CA' : 'rollover-grace(leaves-switched)' });
+    else {
+      const warning = [schedule.warning, servedDropWarning(f)].filter(Boolean).join('; ');
+      return { kind: 'finish-rollover', drop: f.cas.map((ca) => ca.generation).filter((g) => g !== f.signingGeneration), reason: `both clusters trust only CA generation ${f.signingGeneration}`, ...(warning ? { warning } : {}) };
+    }
   }
   return undefined;
 }

@@ -68,3 +68,52 @@ describe('retiring the superseded server leaf version', () => {
     expect((await getLink(app.deps, 'mysql')).rotation.warning).toMatch(/gateway was last seen serving a server leaf other than the current one/);
   });
 });
+
+describe('a CA rollover dropping the old CA', () => {
+  /** A link in the middle of a forced CA rollover: both leaves from the new CA, the old CA still trusted. */
+  async function switched() {
+    const { app, oldServer, probed } = await rotated();
+    await forceRotation(app.deps, 'mysql', 'ca');
+    for (let i = 0; i < 20 && (await getLink(app.deps, 'mysql')).phase !== 'leaves-switched'; i++) {
+      app.clock.advance(HOUR + 1);
+      await rotateLink(app.deps, 'mysql');
+    }
+    const status = await getLink(app.deps, 'mysql');
+    expect(status.phase).toBe('leaves-switched');
+    return { app, oldServer, probed, current: status.server.fingerprint! };
+  }
+  const drive = async (app: Awaited<ReturnType<typeof switched>>['app']) => {
+    app.clock.advance(HOUR + 1);
+    await rotateLink(app.deps, 'mysql');
+    return getLink(app.deps, 'mysql');
+  };
+
+  it('no probe since the switch saw the current leaf: the old CA stays trusted past the grace, until a probe sees it', async () => {
+    const { app, oldServer, probed, current } = await switched();
+    await probed(oldServer); // the gateway still serves a leaf of the old CA
+    const waiting = await drive(app);
+    expect(waiting.phase).toBe('leaves-switched');
+    expect(waiting.ca).toHaveLength(2);
+    expect((await drive(app)).ca).toHaveLength(2); // and an hour later still
+
+    await probed(current);
+    const done = await drive(app);
+    expect(done.phase).toBe('stable');
+    expect(done.ca).toHaveLength(1);
+  });
+
+  it('the probe saw the current leaf: the old CA goes after the grace, as without a probe', async () => {
+    const { app, probed, current } = await switched();
+    await probed(current);
+    expect((await drive(app)).ca).toHaveLength(1);
+  });
+
+  it('the old leaf still served when the served grace ends: the old CA goes anyway, with a warning logged', async () => {
+    const { app, oldServer, probed } = await switched();
+    await probed(oldServer);
+    app.clock.advance(25 * HOUR + 2); // the rollover grace, then the served grace
+    await rotateLink(app.deps, 'mysql');
+    expect((await getLink(app.deps, 'mysql')).ca).toHaveLength(1);
+    expect(app.log.lines.filter((l) => l.severity === 'WARNING').map((l) => String(l.reason))).toContainEqual(expect.stringMatching(/the old CA was dropped after the served grace anyway/));
+  });
+});

@@ -75,7 +75,7 @@ describe('a CA rollover while leaves keep rotating', () => {
     client.failure = undefined;
     const first = await rotateLink(app.deps, 'mysql');
     expect(first.steps).toContain('switch-signing(2)');
-    expect(app.log.lines.find((l) => l.message === 'rollover advanced before its grace ended')).toMatchObject({ severity: 'WARNING' });
+    expect(app.log.lines.find((l) => l.message === 'rollover advanced with a warning')).toMatchObject({ severity: 'WARNING' });
     await app.drive((s) => s.cas.every((ca) => ca.generation !== 1));
     expect(app.clock().getTime()).toBeLessThan(expiry);
     expect((await getLink(app.deps, 'mysql')).rotation.warning).toBeUndefined();
