@@ -6,6 +6,7 @@ import type { CertificateAuthorityServiceClient } from '@google-cloud/security-p
 import { MeshlinkError } from '../errors.js';
 import { translateGrpcError } from '../grpc-status.js';
 import { CA_POOL_NAME, type CertificateAuthorityService, type CertificateRequest, type IssuedCertificate, type PoolCa } from './port.js';
+import { LazyClient } from '../lazy-client.js';
 
 type ClientOptions = NonNullable<ConstructorParameters<typeof CertificateAuthorityServiceClient>[0]>;
 
@@ -25,7 +26,7 @@ function requirePool(caPool: string): void {
 }
 
 export class PrivateCaService implements CertificateAuthorityService {
-  private clientPromise: Promise<CertificateAuthorityServiceClient> | undefined;
+  private readonly lazy = new LazyClient(() => this.createClient());
 
   constructor(private readonly options: PrivateCaServiceOptions = {}) {
     const { apiEndpoint, plaintext } = options;
@@ -35,11 +36,7 @@ export class PrivateCaService implements CertificateAuthorityService {
   }
 
   private client(): Promise<CertificateAuthorityServiceClient> {
-    this.clientPromise ??= this.createClient().catch((err: unknown) => {
-      this.clientPromise = undefined;
-      throw err;
-    });
-    return this.clientPromise;
+    return this.lazy.get();
   }
 
   private async createClient(): Promise<CertificateAuthorityServiceClient> {
@@ -68,10 +65,8 @@ export class PrivateCaService implements CertificateAuthorityService {
     }
   }
 
-  async close(): Promise<void> {
-    const client = await this.clientPromise?.catch(() => undefined);
-    this.clientPromise = undefined;
-    await client?.close();
+  close(): Promise<void> {
+    return this.lazy.close();
   }
 
   async fetchCaCerts(caPool: string): Promise<string[][]> {

@@ -10,6 +10,7 @@ import { crc32c } from './crc32c.js';
 import { MAX_PAGE_SIZE, effectivePageSize, parseVersion, requireEtag, validateAnnotations, validateLabels, validatePayload, validateSecretId } from './model.js';
 import { FOREIGN_SECRET_NAME, type AccessedVersion, type ForeignSecretReader, type ListQuery, type SecretMetadata, type SecretPage, type SecretStore, type SecretVersionInfo, type VersionState } from './port.js';
 import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from './retry.js';
+import { LazyClient } from '../lazy-client.js';
 
 type SecretMessage = protos.google.cloud.secretmanager.v1.ISecret;
 type VersionMessage = protos.google.cloud.secretmanager.v1.ISecretVersion;
@@ -106,7 +107,7 @@ export class SecretManagerStore implements SecretStore, ForeignSecretReader {
   private readonly regional: boolean;
   private readonly clientOptions: ClientOptions;
   private readonly plaintext: boolean;
-  private clientPromise: Promise<SecretManagerServiceClient> | undefined;
+  private readonly lazy: LazyClient<SecretManagerServiceClient>;
   private readonly retryPolicy: RetryPolicy;
   private readonly timing: RetryTiming;
 
@@ -128,7 +129,7 @@ export class SecretManagerStore implements SecretStore, ForeignSecretReader {
       ...(endpoint !== undefined ? { apiEndpoint: endpoint === '::1' ? '[::1]' : endpoint } : {}),
       ...(port !== undefined ? { port } : {}),
     };
-    if (options.client) this.clientPromise = Promise.resolve(options.client);
+    this.lazy = new LazyClient(() => this.createClient(), options.client);
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timing = options.timing ?? realTiming;
   }
@@ -145,11 +146,7 @@ export class SecretManagerStore implements SecretStore, ForeignSecretReader {
 
   /** The client is created on first use: loading the library is a large part of a cold start. */
   private client(): Promise<SecretManagerServiceClient> {
-    this.clientPromise ??= this.createClient().catch((err: unknown) => {
-      this.clientPromise = undefined;
-      throw err;
-    });
-    return this.clientPromise;
+    return this.lazy.get();
   }
 
   private async createClient(): Promise<SecretManagerServiceClient> {
@@ -194,10 +191,8 @@ export class SecretManagerStore implements SecretStore, ForeignSecretReader {
     return this.call(subject, work, { read: false });
   }
 
-  async close(): Promise<void> {
-    const client = await this.clientPromise?.catch(() => undefined);
-    this.clientPromise = undefined;
-    await client?.close();
+  close(): Promise<void> {
+    return this.lazy.close();
   }
 
   async createSecret(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<SecretMetadata> {
