@@ -6,6 +6,7 @@ import { sideIdentity, type Side } from '../link/names.js';
 import type { KeyAlgorithm } from '../link/spec.js';
 import { subjectAltName } from './extensions.js';
 import { ALGORITHMS } from './keys.js';
+import { decodePemBlocks } from './pem.js';
 import { x509 } from './x509.js';
 
 export interface CsrRequest {
@@ -32,8 +33,6 @@ function webAlgorithm(algorithm: KeyAlgorithm): { key: webcrypto.EcKeyImportPara
 /** The library's request parameters (its key pair type is the DOM's, which a Node build does not declare). */
 type RequestParams = Parameters<ReturnType<typeof x509>['Pkcs10CertificateRequestGenerator']['create']>[0];
 
-const PKCS8_BODY = /-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY-----/;
-
 /**
  * Generates the leaf's key (as minting does) and a request signed with it, subject `CN=<host>`,
  * SANs the host and the side's identity. The pair is imported into WebCrypto (never exported
@@ -42,7 +41,7 @@ const PKCS8_BODY = /-----BEGIN PRIVATE KEY-----([\s\S]+?)-----END PRIVATE KEY---
 export async function createLeafRequest(req: CsrRequest): Promise<LeafRequest> {
   const { privateKeyPem, spki } = await ALGORITHMS[req.keyAlgorithm].generate();
   const { key, sign } = webAlgorithm(req.keyAlgorithm);
-  const pkcs8 = Buffer.from(PKCS8_BODY.exec(privateKeyPem)![1]!.replace(/\s+/g, ''), 'base64');
+  const [pkcs8] = decodePemBlocks(privateKeyPem, 'PRIVATE KEY') as [Buffer];
   const keys = {
     privateKey: await webcrypto.subtle.importKey('pkcs8', pkcs8, key, false, ['sign']),
     publicKey: await webcrypto.subtle.importKey('spki', spki, key, true, ['verify']),
