@@ -188,7 +188,8 @@ resource "google_monitoring_alert_policy" "alerts" {
   }
 }
 
-# The policies were one resource each: their state moves to the instances, nothing is replaced.
+# The policies that were deployed as one resource each: their state moves to the instances,
+# nothing is replaced (the policies added since were never deployed on their own).
 moved {
   from = google_monitoring_alert_policy.rotation_failed
   to   = google_monitoring_alert_policy.alerts["rotation_failed"]
@@ -205,16 +206,6 @@ moved {
 }
 
 moved {
-  from = google_monitoring_alert_policy.ca_near_expiry
-  to   = google_monitoring_alert_policy.alerts["ca_near_expiry"]
-}
-
-moved {
   from = google_monitoring_alert_policy.sweep
   to   = google_monitoring_alert_policy.alerts["sweep"]
-}
-
-moved {
-  from = google_monitoring_alert_policy.probe_failed
-  to   = google_monitoring_alert_policy.alerts["probe_failed"]
 }

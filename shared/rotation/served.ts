@@ -6,25 +6,24 @@
 import type { RetiredVersion } from '../link/state.js';
 import type { RotationFacts } from './facts.js';
 
+/** Whether the probe's last look saw the gateway serve a server leaf other than the current one. */
+function servesAnother(f: RotationFacts): boolean {
+  return !!f.served && !!f.leaves.server && f.served.fingerprint !== f.leaves.server.fingerprint;
+}
+
 /** When a retired version may be disabled, given the version grace's time `disableAt`. */
 export function servedGateAt(f: RotationFacts, r: RetiredVersion, disableAt: number, servedGraceMs: number): number {
-  // No probe reached the gateway (no address, a partner, a failed dial): today's timing.
-  if (r.role !== 'server' || !f.served || !f.leaves.server || r.disabled) return disableAt;
-  if (f.served.fingerprint === f.leaves.server.fingerprint) return disableAt;
+  // No probe reached the gateway (no address, a partner, a failed dial), or it saw the current leaf: the version grace alone.
+  if (r.role !== 'server' || r.disabled || !servesAnother(f)) return disableAt;
   return Math.max(disableAt, Date.parse(r.since) + servedGraceMs);
 }
 
 /** A warning once the served grace of the newest superseded server version ended without the probe seeing the current leaf. */
 export function servedWarning(f: RotationFacts, now: Date, servedGraceMs: number): string | undefined {
-  if (!f.served || !f.leaves.server || f.served.fingerprint === f.leaves.server.fingerprint) return undefined;
+  if (!servesAnother(f)) return undefined;
   const since = Math.max(...f.retired.filter((r) => r.role === 'server').map((r) => Date.parse(r.since)));
   if (!Number.isFinite(since) || now.getTime() < since + servedGraceMs) return undefined;
-  return `the gateway was last seen serving a server leaf other than the current one (probed ${f.served.at.toISOString()}); the superseded version was retired after the served grace anyway: check that the ingress gateway reloads the Secret`;
-}
-
-/** Whether the probe's last look saw the gateway serve a server leaf other than the current one. */
-function servesAnother(f: RotationFacts): boolean {
-  return !!f.served && !!f.leaves.server && f.served.fingerprint !== f.leaves.server.fingerprint;
+  return `the gateway was last seen serving a server leaf other than the current one (probed ${f.served!.at.toISOString()}); the superseded version was retired after the served grace anyway: check that the ingress gateway reloads the Secret`;
 }
 
 /**
