@@ -2,9 +2,10 @@
 // private key, the issuing CA it matches, and the chain up to and including the root. Pure: time
 // is a parameter. Errors name the problem, never the key bytes.
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
-import { MeshlinkError } from '../errors.js';
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { keyAlgorithmOf, signsFor } from './keys.js';
 import { decodePemBlocks, encodePem } from './pem.js';
+import { readPemCertificates, subjectOf } from './pem-certificates.js';
 import { x509 } from './x509.js';
 
 /** A validated bundle, normalized: what the store keeps (SDS key names) and what a link CA is signed with. */
@@ -42,7 +43,7 @@ export function certificateFacts(pem: string): CertificateFacts {
   const [der] = decodePemBlocks(pem, 'CERTIFICATE');
   if (!der) throw new MeshlinkError('internal', 'no certificate to describe');
   const certificate = new NodeX509Certificate(der);
-  return { subject: certificate.subject.split('\n').join(', '), fingerprint: fingerprintOf(certificate), notAfter: new Date(certificate.validTo).toISOString() };
+  return { subject: subjectOf(certificate), fingerprint: fingerprintOf(certificate), notAfter: new Date(certificate.validTo).toISOString() };
 }
 
 /** decodePemBlocks, its refusal of a malformed block told as a bundle problem. */
@@ -63,16 +64,15 @@ function readKey(pem: string): KeyObject {
 }
 
 function readCertificates(text: string): NodeX509Certificate[] {
-  return blocks(text, 'CERTIFICATE').map((der, i) => {
-    try {
-      return new NodeX509Certificate(der);
-    } catch (cause) {
-      throw new MeshlinkError('invalid-argument', 'invalid issuer bundle: a certificate is not readable', { cause, details: [{ path: 'bundle', message: `certificate ${i + 1} is not a readable X.509 certificate` }] });
-    }
-  });
+  try {
+    return readPemCertificates(text);
+  } catch (err) {
+    if (!isMeshlinkError(err) || err.message.startsWith('malformed PEM')) throw invalid(err instanceof Error ? err.message : String(err));
+    throw new MeshlinkError('invalid-argument', 'invalid issuer bundle: a certificate is not readable', { cause: err, details: [{ path: 'bundle', message: err.message }] });
+  }
 }
 
-const name = (c: NodeX509Certificate) => c.subject.split('\n').join(', ');
+const name = subjectOf;
 const selfSigned = (c: NodeX509Certificate) => c.checkIssued(c) && c.verify(c.publicKey);
 const issued = (c: NodeX509Certificate, by: NodeX509Certificate) => c.checkIssued(by) && c.verify(by.publicKey);
 

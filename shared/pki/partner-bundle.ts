@@ -1,7 +1,7 @@
 // A partner's CA bundle (the `caCertificates` of an external side): read and judged with
 // node:crypto only, so the spec can check it without loading the minting library.
-import { X509Certificate } from 'node:crypto';
-import { decodePemBlocks } from './pem.js';
+import type { X509Certificate } from 'node:crypto';
+import { readPemCertificates, subjectOf } from './pem-certificates.js';
 
 export interface PartnerCa {
   subject: string;
@@ -10,23 +10,18 @@ export interface PartnerCa {
 
 /** The CA certificates of a bundle, or why it is not one: not PEM, unreadable, or a certificate that is no CA. */
 export function readPartnerBundle(pem: string): { cas: PartnerCa[] } | { error: string } {
-  let blocks: Buffer[];
+  let certificates: X509Certificate[];
   try {
-    blocks = decodePemBlocks(pem, 'CERTIFICATE');
-  } catch {
-    return { error: 'must be PEM: a malformed CERTIFICATE block' };
+    certificates = readPemCertificates(pem);
+  } catch (err) {
+    const message = (err as Error).message;
+    return { error: message.startsWith('malformed PEM') ? 'must be PEM: a malformed CERTIFICATE block' : message };
   }
-  if (blocks.length === 0) return { error: 'must be PEM: one or more -----BEGIN CERTIFICATE----- blocks' };
+  if (certificates.length === 0) return { error: 'must be PEM: one or more -----BEGIN CERTIFICATE----- blocks' };
   const cas: PartnerCa[] = [];
-  for (const [i, der] of blocks.entries()) {
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(der);
-    } catch {
-      return { error: `certificate ${i + 1} is not a readable X.509 certificate` };
-    }
-    if (!cert.ca) return { error: `certificate ${i + 1} (${cert.subject.replace(/\n/g, ', ')}) is not a CA certificate (basicConstraints CA:TRUE)` };
-    cas.push({ subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(cert.validTo) });
+  for (const [i, cert] of certificates.entries()) {
+    if (!cert.ca) return { error: `certificate ${i + 1} (${subjectOf(cert)}) is not a CA certificate (basicConstraints CA:TRUE)` };
+    cas.push({ subject: subjectOf(cert), notAfter: new Date(cert.validTo) });
   }
   return { cas };
 }
