@@ -12,7 +12,7 @@
 // after a timeout must not leak objects. Only `force` gives up what is left (a cluster gone for good). Every place is tried,
 // so shared objects (the ingress gateway Service's ports) are cleaned wherever a cluster answers.
 import { MeshlinkError } from '../errors.js';
-import type { LinkState, StalePlace } from '../link/state.js';
+import { specStored, type LinkState, type StalePlace } from '../link/state.js';
 import { clusterWideKey, type PlaceOwner } from '../link/places.js';
 import { ISTIO_API_VERSIONS } from '../link/spec.js';
 import type { AppDeps } from './deps.js';
@@ -34,7 +34,7 @@ export interface DeleteResult {
 async function whatToClear(deps: AppDeps, r: LinkRecord): Promise<{ owner: PlaceOwner; places: StalePlace[] }> {
   const stale = r.state.stale ?? [];
   if (r.state.deleted) return { owner: { name: r.link, istioApiVersion: r.state.deleted.istioApiVersion }, places: stale };
-  if (!r.state.specVersion) return { owner: { name: r.link, istioApiVersion: ISTIO_API_VERSIONS[0] }, places: [] }; // never synced
+  if (!specStored(r.state)) return { owner: { name: r.link, istioApiVersion: ISTIO_API_VERSIONS[0] }, places: [] }; // never synced
   const read = await readStoredSpec(deps, r);
   return { owner: read.owner, places: [...read.places, ...stale] };
 }
@@ -106,6 +106,7 @@ export async function deleteLink(deps: AppDeps, name: string, options: DeleteOpt
     const { owner, uncleared } = await clearAll(deps, r);
     if (uncleared.left.length === 0 || options.force) return { pending: [], abandoned: [...uncleared.abandoned, ...uncleared.left] };
     r.state = tombstone(r.state, owner, uncleared.left, deps.clock().toISOString());
+    r.spec = undefined; // a tombstone keeps places, not the spec
     await r.save();
     return { pending: uncleared.left, abandoned: uncleared.abandoned };
   });

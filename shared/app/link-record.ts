@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { MANAGER, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, storeLabels, storeSecretId } from '../link/names.js';
-import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
+import { ANNOTATION_SPEC, ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
 import { listPages, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 
@@ -30,7 +30,15 @@ export class LinkRecord {
     readonly link: string,
     private meta: SecretMetadata,
     public state: LinkState,
-  ) {}
+  ) {
+    this.spec = meta.annotations[ANNOTATION_SPEC];
+  }
+
+  /**
+   * The spec document (JSON) kept in the `meshlink-spec` annotation, written with every save;
+   * undefined when the spec is in a version (`state.specVersion`) or not stored (stored-spec.ts).
+   */
+  spec: string | undefined;
 
   get secretId(): string {
     return this.meta.id;
@@ -45,13 +53,13 @@ export class LinkRecord {
    * retries) does not lose the lease half-way as long as it keeps saving.
    */
   async save(): Promise<void> {
-    if (this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state)) return;
+    if (this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state) && this.meta.annotations[ANNOTATION_SPEC] === this.spec) return;
     const now = this.deps.clock();
     const lease = this.leaseHolder && this.state.lease?.holder === this.leaseHolder ? { lease: { holder: this.leaseHolder, until: new Date(now.getTime() + this.deps.settings.leaseMs).toISOString() } } : {};
     this.state = { ...this.state, ...lease, updatedAt: now.toISOString() };
     // Keep annotations others put on the secret; replace only meshlink's own.
     const others = Object.fromEntries(Object.entries(this.meta.annotations).filter(([k]) => !k.startsWith(STORE_ANNOTATION_PREFIX)));
-    this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...encodeState(this.state) }, this.meta.etag);
+    this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...linkAnnotations(this.state, this.spec) }, this.meta.etag);
   }
 
   /**
@@ -68,6 +76,11 @@ export class LinkRecord {
       throw err;
     }
   }
+}
+
+/** meshlink's annotations on the link secret: the state, and the spec when the annotation holds it. */
+function linkAnnotations(state: LinkState, spec: string | undefined): Record<string, string> {
+  return { ...encodeState(state), ...(spec !== undefined ? { [ANNOTATION_SPEC]: spec } : {}) };
 }
 
 export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord | undefined> {

@@ -94,14 +94,18 @@ describe('write cost on Secret Manager (per RPC)', () => {
     expect((await request(app, post('/links/mysql:rotate', { scope: 'leaf' }))).status).toBe(200);
     const rotation = writesByRpc(app.fake, before);
     const accesses = (app.fake.calls['AccessSecretVersion'] ?? 0) - (before['AccessSecretVersion'] ?? 0);
+    expect((await request(app, { method: 'GET', path: '/links/mysql', body: Buffer.alloc(0) })).status).toBe(200);
     console.log(JSON.stringify({ create, createWrites: total(create), rotation, rotationWrites: total(rotation), rotationPayloadReads: accesses }));
     // Measured before this budget: create 16 (5 CreateSecret, 7 UpdateSecret, 4 AddSecretVersion);
     // forced leaf rotation 12 (2 CreateSecret refused as existing, 8 UpdateSecret, 2 AddSecretVersion).
     // The host claim (one host per client cluster) added one CreateSecret: 17. Now the lease is
     // taken with the record's creation, the versions are recorded in one save with the sync
     // results and the lease release: 2 claims, the link record, its spec, the CA secret and
-    // version, each leaf's secret and version, one metadata update (the budget is 8).
-    expect(create).toEqual({ CreateSecret: 6, AddSecretVersion: 4, UpdateSecret: 1 });
+    // version, each leaf's secret and version, one metadata update (11). The spec is now an
+    // annotation written by that update, not a version (the budget is 8).
+    expect(create).toEqual({ CreateSecret: 6, AddSecretVersion: 3, UpdateSecret: 1 });
+    // The spec comes with the link's metadata: neither the rotation nor a GET reads a payload of the link secret.
+    expect(app.fake.requests.filter((r) => r.method === 'AccessSecretVersion' && String(r.request.name).includes('/secrets/meshlink-mysql-link/'))).toEqual([]);
     // One new version per credential, no CreateSecret for secrets the state names; the force
     // recorded with the lease; the new versions, sync results and the force's end saved with the
     // lease release: 2 writes per credential rotated.
