@@ -12,7 +12,8 @@ import { LOG_EVENTS } from '../log-events.js';
 import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
-import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
+import { LinkRecord, loadLink, withLease } from './link-record.js';
+import { releaseCreationLease, takeCreationLease } from './creation-lease.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
@@ -76,11 +77,34 @@ function revived(state: LinkState, spec: LinkSpec, now: string): LinkState {
 
 /**
  * A create refused once something was written (a mint that fails its checks): its credentials,
- * claims and record go, so the refusal leaves no trace. Runs under the lease.
+ * claims and record (if any) go, so the refusal leaves no trace. Runs under the lease.
  */
 async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
   await dropCredentials(deps, r.link);
   await dropRecord(deps, withoutLease(r));
+}
+
+/**
+ * A new link (no record): under the creation lease (creation-lease.ts), its CA, leaves and sync
+ * first, then its record, once, with the complete state and spec: 9 writes on Secret Manager
+ * (docs/architecture.md). A crash before the record leaves no record, so the link is invisible to
+ * reads, the sweep and registrations; the same POST completes it (adopting what was stored), and
+ * DELETE of the name removes what it left (delete.ts).
+ */
+async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string): Promise<LinkRecord> {
+  const r = new LinkRecord(deps, spec.name, undefined, initialState(spec, deps.clock().toISOString()));
+  const holder = await takeCreationLease(deps, r.state, linkPlaces(spec), spec.istioApiVersion, spec.name);
+  try {
+    await completeStore(deps, r, spec, doc, hash, undefined);
+    r.state = await syncSides(deps, spec, r.state);
+    await r.save();
+    return r;
+  } catch (err) {
+    // Refused after its first writes, it leaves nothing; a transient failure stays for a retry, at once.
+    if (isMeshlinkError(err) && !err.retryable && err.code !== 'conflict') await discardCreated(deps, r);
+    else await releaseCreationLease(deps, spec.name, holder);
+    throw err;
+  }
 }
 
 function initialState(spec: LinkSpec, now: string): LinkState {
@@ -274,8 +298,9 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   if (spec.issuer) await requireIssuer(deps, spec.issuer);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimHostAndPort(deps, spec.name, clientHostOf(spec), gatewayPortOf(spec));
-  const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
-  const created = !existing || !specStored(existing.state);
+  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash), true);
+  const record = existing;
+  const created = !specStored(existing.state);
 
   if (tombstone || incomplete(spec, record.state, hash)) {
     await withLease(deps, record, async (r) => {
@@ -298,6 +323,10 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       await r.saveAndRelease();
     });
   }
+  return answer(deps, spec, doc, record, created);
+}
+
+async function answer(deps: AppDeps, spec: LinkSpec, doc: unknown, record: LinkRecord, created: boolean): Promise<ApplyLinkResult> {
   const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
   return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) }) };
 }

@@ -10,6 +10,7 @@ import { linkPlaces, storedPlaces, type PlaceOwner } from '../link/places.js';
 import { parseLinkSpec, type LinkSpec } from '../link/spec.js';
 import type { StalePlace } from '../link/state.js';
 import { canonicalJson } from '../mesh/revision.js';
+import { versionsCreating } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import type { LinkRecord } from './link-record.js';
 import { decodeSpec, encodeSpec } from './payloads.js';
@@ -54,7 +55,8 @@ export async function storeSpec(deps: AppDeps, record: LinkRecord, doc: unknown,
     return '';
   }
   record.spec = undefined;
-  const newest = (await deps.store.listVersions(record.secretId)).find((v) => v.state === 'ENABLED');
+  // A new link's record is not written yet: the secret is made for the version, without a state (link-record.ts).
+  const newest = (await versionsCreating(deps, record.link, 'link')).find((v) => v.state === 'ENABLED');
   if (newest && Number(newest.version) > Number(record.state.specVersion || 0)) {
     const { payload } = await deps.store.accessVersion(record.secretId, newest.version);
     if (specHash(decodeSpec(payload, `${record.secretId} version ${newest.version}`)) === hash) {
