@@ -43,6 +43,9 @@ export class LinkRecord {
    */
   spec: string | undefined;
 
+  /** A record not written yet whose secret exists (made for a large spec's version): its first save initialises it. */
+  secretMade = false;
+
   get secretId(): string {
     return linkSecretId(this.deps, this.link);
   }
@@ -61,7 +64,7 @@ export class LinkRecord {
     const lease = this.leaseHolder && this.state.lease?.holder === this.leaseHolder ? { lease: { holder: this.leaseHolder, until: new Date(now.getTime() + this.deps.settings.leaseMs).toISOString() } } : {};
     this.state = { ...this.state, ...lease, updatedAt: now.toISOString() };
     if (!this.meta) {
-      this.meta = await createRecord(this.deps, this.link, linkAnnotations(this.state, this.spec));
+      this.meta = await createRecord(this.deps, this.link, linkAnnotations(this.state, this.spec), this.secretMade);
       return;
     }
     // Keep annotations others put on the secret; replace only meshlink's own.
@@ -114,12 +117,14 @@ export function newLease(deps: AppDeps, now: Date): { holder: string; until: str
  * complete state. A secret without a state (made for a large spec's version, stored-spec.ts) is
  * initialised; one with a state is another worker's record: `conflict`.
  */
-async function createRecord(deps: AppDeps, link: string, annotations: Record<string, string>): Promise<SecretMetadata> {
+async function createRecord(deps: AppDeps, link: string, annotations: Record<string, string>, exists: boolean): Promise<SecretMetadata> {
   const id = linkSecretId(deps, link);
-  try {
-    return await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations });
-  } catch (err) {
-    if (!isMeshlinkError(err, 'already-exists')) throw err;
+  if (!exists) {
+    try {
+      return await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations });
+    } catch (err) {
+      if (!isMeshlinkError(err, 'already-exists')) throw err;
+    }
   }
   const meta = await deps.store.getSecret(id);
   if (decodeState(meta.annotations, id)) throw new MeshlinkError('conflict', `link ${link} was created by another worker meanwhile; try again`);

@@ -57,6 +57,7 @@ export async function storeSpec(deps: AppDeps, record: LinkRecord, doc: unknown,
   record.spec = undefined;
   // A new link's record is not written yet: the secret is made for the version, without a state (link-record.ts).
   const newest = (await versionsCreating(deps, record.link, 'link')).find((v) => v.state === 'ENABLED');
+  record.secretMade = true;
   if (newest && Number(newest.version) > Number(record.state.specVersion || 0)) {
     const { payload } = await deps.store.accessVersion(record.secretId, newest.version);
     if (specHash(decodeSpec(payload, `${record.secretId} version ${newest.version}`)) === hash) {

@@ -10,10 +10,9 @@ import { SPEC_ANNOTATION_BYTES } from '../../shared/app/stored-spec.js';
 import { encodeSpec } from '../../shared/app/payloads.js';
 import { ANNOTATION_SPEC, encodeState } from '../../shared/link/state.js';
 import { parseLinkSpec, specDocument } from '../../shared/link/spec.js';
-import { mintCa } from '../../shared/pki/mint.js';
-import { joinPemBundle } from '../../shared/pki/inspect.js';
+import { splitPemBundle } from '../../shared/pki/inspect.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
-import { specInput } from '../support/builders.js';
+import { largeSpecInput, specInput } from '../support/builders.js';
 
 const LINK_SECRET = 'meshlink-mysql-link';
 
@@ -48,9 +47,8 @@ describe('a spec that fits the annotation', () => {
 describe('a spec over the annotation budget', () => {
   it('is a version of the link secret, read back and replaced by a smaller spec in the annotation', async () => {
     const app = testApp();
-    // A partner bundle of several CAs: the spec is over SPEC_ANNOTATION_BYTES.
-    const cas = await Promise.all(Array.from({ length: 8 }, (_, i) => mintCa({ link: `partner${i}`, host: 'partner.example', keyAlgorithm: 'ECDSA-P256', ttlMs: 300 * 86_400_000, now: app.clock(), generation: 1 })));
-    const big = specInput({ server: { external: { address: '203.0.113.9', port: 5432, caCertificates: joinPemBundle(cas.map((c) => c.certificate)), subjectAltNames: ['spiffe://partner.example/db'] } } });
+    const big = await largeSpecInput(app.clock());
+    const first = splitPemBundle((big.server as { external: { caCertificates: string } }).external.caCertificates)[0]!;
     expect(JSON.stringify(specDocument(parseLinkSpec(big))).length).toBeGreaterThan(SPEC_ANNOTATION_BYTES);
     await applyLink(app.deps, big);
     let record = (await loadLink(app.deps, 'mysql'))!;
@@ -60,7 +58,7 @@ describe('a spec over the annotation budget', () => {
     expect((await applyLink(app.deps, big)).created).toBe(false);
     expect(await app.memory.listVersions(LINK_SECRET)).toHaveLength(1);
 
-    const small = specInput({ server: { external: { address: '203.0.113.9', port: 5432, caCertificates: cas[0]!.certificate, subjectAltNames: ['spiffe://partner.example/db'] } } });
+    const small = specInput({ server: { external: { address: '203.0.113.9', port: 5432, caCertificates: first, subjectAltNames: ['spiffe://partner.example/db'] } } });
     await applyLink(app.deps, small);
     record = (await loadLink(app.deps, 'mysql'))!;
     expect(record.state.specVersion).toBe('');

@@ -14,7 +14,7 @@ import { listAllSecrets } from '../../shared/store/port.js';
 import type { RetryPolicy } from '../../shared/store/retry.js';
 import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
 import { startFakeSecretManager, type FakeSecretManager, type GrpcStatusName } from '../fakes/secret-manager-server.js';
-import { specInput } from '../support/builders.js';
+import { largeSpecInput, specInput } from '../support/builders.js';
 import { MemoryClusters } from '../support/memory-clusters.js';
 import { simulatedTiming } from '../support/simulated-timing.js';
 
@@ -112,6 +112,17 @@ describe('write cost on Secret Manager (per RPC)', () => {
     // recorded with the lease; the new versions, sync results and the force's end saved with the
     // lease release: 2 writes per credential rotated.
     expect(rotation).toEqual({ AddSecretVersion: 2, UpdateSecret: 2 });
+  });
+});
+
+describe('write cost of a link whose spec is over the annotation budget', () => {
+  it('is two writes more: its version, and the record made for it first then initialised', async () => {
+    const app = await quotaApp();
+    const large = await largeSpecInput(app.clock());
+    expect((await request(app, post('/links', large))).status).toBe(201);
+    // One-sided (the partner runs the server): the host claim, the CA's and the client's secret
+    // and version, the record: 6 with a spec in the annotation.
+    expect(writesByRpc(app.fake)).toEqual({ CreateSecret: 4, AddSecretVersion: 3, UpdateSecret: 1 });
   });
 });
 
