@@ -1,7 +1,7 @@
-// Use-case: delete a link (or what a create stopped half-way left: creation-lease.ts). Removes its objects from both clusters (by label), its port from the
-// ingress gateway Service and whatever updates left elsewhere (LinkState.stale), then deletes its
-// secrets and claims from the store, the link record last so that a crash half-way leaves a link
-// that a second DELETE finishes.
+// Use-case: delete a link, or what a create stopped before its record left (creation-lease.ts).
+// Removes its objects from both clusters (by label), its port from the ingress gateway Service and
+// whatever updates left elsewhere (LinkState.stale), then deletes its secrets and claims from the
+// store, the link record last so that a crash half-way leaves a link that a second DELETE finishes.
 //
 // Delete always works. A stored spec that no longer validates (older code) is read for its places
 // leniently (link/places.ts storedPlaces). A place whose cluster reference is malformed can never

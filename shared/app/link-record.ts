@@ -47,7 +47,7 @@ export class LinkRecord {
   secretMade = false;
 
   get secretId(): string {
-    return linkSecretId(this.deps, this.link);
+    return this.meta?.id ?? linkSecretId(this.deps, this.link);
   }
 
   /** The lease holder while `withLease` runs on this record: each save then extends the lease. */
