@@ -132,6 +132,17 @@ describe('a create stopped before its record', () => {
     expect(await leftOf(app)).toEqual([]);
   });
 
+  it('keeps its gateway port and host from other links past its lease, until DELETE gives them up', async () => {
+    const app = crashingApp();
+    await createCrashingAt(app, 4); // the claims, the CA secret and its version
+    app.clock.advance(app.deps.settings.leaseMs + 1);
+    const rival = specInput({ host: 'mysql.link.example.com' }, 'rival');
+    expect(await applyLink(app.deps, rival).catch((e: unknown) => e)).toMatchObject({ code: 'conflict', details: [{ path: 'host' }] });
+    expect(await applyLink(app.deps, { ...rival, host: 'rival.link.example.com' }).catch((e: unknown) => e)).toMatchObject({ details: [{ path: 'server.gatewayPort' }] });
+    await deleteLink(app.deps, 'mysql');
+    expect(await applyLink(app.deps, rival)).toMatchObject({ created: true });
+  });
+
   it('while it runs, refuses a DELETE of the name (409), which then works once the creation lease ran out', async () => {
     const app = crashingApp();
     await createCrashingAt(app, 4);
