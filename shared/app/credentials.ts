@@ -35,11 +35,12 @@ export async function dropCredentials(deps: AppDeps, link: string): Promise<void
 }
 
 /**
- * The role's versions, creating its secret when there is none (a new link, or one deleted by hand):
+ * The role's versions, creating its secret when there is none (a new link, or one deleted by hand;
+ * the link secret of a new link whose spec is a version, stored-spec.ts):
  * the version list is read before every store write anyway, so a secret that exists costs no
  * CreateSecret (a write, against Secret Manager's per-minute quota).
  */
-async function versionsCreating(deps: AppDeps, link: string, role: StoreRole): Promise<SecretVersionInfo[]> {
+export async function versionsCreating(deps: AppDeps, link: string, role: StoreRole): Promise<SecretVersionInfo[]> {
   const id = secretIdOf(deps, link, role);
   try {
     return await deps.store.listVersions(id);

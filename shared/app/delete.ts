@@ -1,7 +1,7 @@
-// Use-case: delete a link. Removes its objects from both clusters (by label), its port from the
-// ingress gateway Service and whatever updates left elsewhere (LinkState.stale), then deletes its
-// secrets and claims from the store, the link record last so that a crash half-way leaves a link
-// that a second DELETE finishes.
+// Use-case: delete a link, or what a create stopped before its record left (creation-lease.ts).
+// Removes its objects from both clusters (by label), its port from the ingress gateway Service and
+// whatever updates left elsewhere (LinkState.stale), then deletes its secrets and claims from the
+// store, the link record last so that a crash half-way leaves a link that a second DELETE finishes.
 //
 // Delete always works. A stored spec that no longer validates (older code) is read for its places
 // leniently (link/places.ts storedPlaces). A place whose cluster reference is malformed can never
@@ -11,13 +11,14 @@
 // syncRetryMs after each failed try). A repeated DELETE tries again and gives nothing up: a retry
 // after a timeout must not leak objects. Only `force` gives up what is left (a cluster gone for good). Every place is tried,
 // so shared objects (the ingress gateway Service's ports) are cleaned wherever a cluster answers.
-import { MeshlinkError } from '../errors.js';
-import type { LinkState, StalePlace } from '../link/state.js';
+import { isMeshlinkError, MeshlinkError } from '../errors.js';
+import { specStored, type LinkState, type StalePlace } from '../link/state.js';
 import { clusterWideKey, type PlaceOwner } from '../link/places.js';
 import { ISTIO_API_VERSIONS } from '../link/spec.js';
 import type { AppDeps } from './deps.js';
 import { dropCredentials } from './credentials.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
+import { halfCreated, labelledFor } from './creation-lease.js';
 import { readStoredSpec } from './stored-spec.js';
 import { clearPlaces, type Uncleared } from './prune.js';
 import { releaseClaims } from './port-claim.js';
@@ -34,7 +35,7 @@ export interface DeleteResult {
 async function whatToClear(deps: AppDeps, r: LinkRecord): Promise<{ owner: PlaceOwner; places: StalePlace[] }> {
   const stale = r.state.stale ?? [];
   if (r.state.deleted) return { owner: { name: r.link, istioApiVersion: r.state.deleted.istioApiVersion }, places: stale };
-  if (!r.state.specVersion) return { owner: { name: r.link, istioApiVersion: ISTIO_API_VERSIONS[0] }, places: [] }; // never synced
+  if (!specStored(r.state)) return { owner: { name: r.link, istioApiVersion: ISTIO_API_VERSIONS[0] }, places: [] }; // never synced
   const read = await readStoredSpec(deps, r);
   return { owner: read.owner, places: [...read.places, ...stale] };
 }
@@ -84,7 +85,11 @@ function tombstone(state: LinkState, owner: PlaceOwner, pending: StalePlace[], n
 /** The record and its claims go: after the lease is released, or with it (the record holds it). */
 export async function dropRecord(deps: AppDeps, record: LinkRecord): Promise<void> {
   await releaseClaims(deps, record.link, record.state);
-  await deps.store.deleteSecret(record.secretId);
+  try {
+    await deps.store.deleteSecret(record.secretId);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found')) throw err; // a new link's record, not written yet
+  }
 }
 
 /** The record as it goes under the lease: withLease then has no lease to release on it. */
@@ -99,13 +104,33 @@ export interface DeleteOptions {
   force?: boolean;
 }
 
+/**
+ * What a create that stopped before anything recorded its claims and places left (claims taken
+ * before its CA secret): every store secret labelled for the link goes, claims by their etag.
+ */
+async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult> {
+  const left = await labelledFor(deps, name);
+  if (left.length === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
+  for (const secret of left) {
+    try {
+      await deps.store.deleteSecret(secret.id, secret.etag);
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found')) throw err;
+    }
+  }
+  deps.log.info('deleted what a stopped create left', { link: name, secrets: left.length });
+  return { pending: [], abandoned: [] };
+}
+
 export async function deleteLink(deps: AppDeps, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
-  const record = await loadLink(deps, name);
-  if (!record) throw new MeshlinkError('not-found', `link ${name} not found`);
+  // A link created half-way (a crash before its record) is deleted from what its creation recorded.
+  const record = (await loadLink(deps, name)) ?? (await halfCreated(deps, name));
+  if (!record) return dropLeftovers(deps, name);
   const result = await withLease(deps, record, async (r): Promise<DeleteResult> => {
     const { owner, uncleared } = await clearAll(deps, r);
     if (uncleared.left.length === 0 || options.force) return { pending: [], abandoned: [...uncleared.abandoned, ...uncleared.left] };
     r.state = tombstone(r.state, owner, uncleared.left, deps.clock().toISOString());
+    r.spec = undefined; // a tombstone keeps places, not the spec
     await r.save();
     return { pending: uncleared.left, abandoned: uncleared.abandoned };
   });

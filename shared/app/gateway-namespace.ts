@@ -6,7 +6,8 @@ import type { Side } from '../link/names.js';
 import { canonicalJson } from '../mesh/revision.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
-import { decodeSpec } from './payloads.js';
+import { readSpecDocument } from './stored-spec.js';
+import { specStored } from '../link/state.js';
 
 type Raw = Record<string, unknown>;
 
@@ -121,8 +122,7 @@ function keptNamespace(stored: unknown, found: Found): string | undefined {
 async function storedSpec(deps: AppDeps, name: unknown): Promise<Raw | undefined> {
   if (!isLinkName(name)) return undefined;
   const record = await loadLink(deps, name);
-  if (!record?.state.specVersion) return undefined;
-  const { payload } = await deps.store.accessVersion(record.secretId, record.state.specVersion);
-  const doc = decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`);
+  if (!record || !specStored(record.state)) return undefined;
+  const doc = await readSpecDocument(deps, record);
   return isRaw(doc) ? doc : undefined;
 }

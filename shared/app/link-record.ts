@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { MANAGER, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE, storeLabels, storeSecretId } from '../link/names.js';
-import { ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
+import { ANNOTATION_SPEC, ANNOTATION_STATE, STORE_ANNOTATION_PREFIX, decodeState, encodeState, leaseHeld, type LinkState } from '../link/state.js';
 import { listPages, type SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 
@@ -23,17 +23,31 @@ export async function* listLinkSecrets(deps: AppDeps): AsyncGenerator<SecretMeta
   for await (const page of linkSecretPages(deps)) yield* page;
 }
 
-/** A loaded link: its state and the etag it was read at. */
+/**
+ * A link's record: its state and the etag it was read at; or, without metadata, a record not
+ * written yet (a new link's, app/provision.ts), which its first save creates.
+ */
 export class LinkRecord {
   constructor(
     private readonly deps: AppDeps,
     readonly link: string,
-    private meta: SecretMetadata,
+    private meta: SecretMetadata | undefined,
     public state: LinkState,
-  ) {}
+  ) {
+    this.spec = meta?.annotations[ANNOTATION_SPEC];
+  }
+
+  /**
+   * The spec document (JSON) kept in the `meshlink-spec` annotation, written with every save;
+   * undefined when the spec is in a version (`state.specVersion`) or not stored (stored-spec.ts).
+   */
+  spec: string | undefined;
+
+  /** A record not written yet whose secret exists (made for a large spec's version): its first save initialises it. */
+  secretMade = false;
 
   get secretId(): string {
-    return this.meta.id;
+    return this.meta?.id ?? linkSecretId(this.deps, this.link);
   }
 
   /** The lease holder while `withLease` runs on this record: each save then extends the lease. */
@@ -45,13 +59,17 @@ export class LinkRecord {
    * retries) does not lose the lease half-way as long as it keeps saving.
    */
   async save(): Promise<void> {
-    if (this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state)) return;
+    if (this.meta && this.meta.annotations[ANNOTATION_STATE] === JSON.stringify(this.state) && this.meta.annotations[ANNOTATION_SPEC] === this.spec) return;
     const now = this.deps.clock();
     const lease = this.leaseHolder && this.state.lease?.holder === this.leaseHolder ? { lease: { holder: this.leaseHolder, until: new Date(now.getTime() + this.deps.settings.leaseMs).toISOString() } } : {};
     this.state = { ...this.state, ...lease, updatedAt: now.toISOString() };
+    if (!this.meta) {
+      this.meta = await createRecord(this.deps, this.link, linkAnnotations(this.state, this.spec), this.secretMade);
+      return;
+    }
     // Keep annotations others put on the secret; replace only meshlink's own.
     const others = Object.fromEntries(Object.entries(this.meta.annotations).filter(([k]) => !k.startsWith(STORE_ANNOTATION_PREFIX)));
-    this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...encodeState(this.state) }, this.meta.etag);
+    this.meta = await this.deps.store.updateAnnotations(this.meta.id, { ...others, ...linkAnnotations(this.state, this.spec) }, this.meta.etag);
   }
 
   /**
@@ -70,6 +88,11 @@ export class LinkRecord {
   }
 }
 
+/** meshlink's annotations on the link secret: the state, and the spec when the annotation holds it. */
+function linkAnnotations(state: LinkState, spec: string | undefined): Record<string, string> {
+  return { ...encodeState(state), ...(spec !== undefined ? { [ANNOTATION_SPEC]: spec } : {}) };
+}
+
 export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord | undefined> {
   const id = linkSecretId(deps, link);
   let meta: SecretMetadata;
@@ -85,33 +108,27 @@ export async function loadLink(deps: AppDeps, link: string): Promise<LinkRecord 
 }
 
 /** A lease for a new holder, from `now`. */
-function newLease(deps: AppDeps, now: Date): { holder: string; until: string } {
+export function newLease(deps: AppDeps, now: Date): { holder: string; until: string } {
   return { holder: `${deps.workerId}/${randomUUID()}`, until: new Date(now.getTime() + deps.settings.leaseMs).toISOString() };
 }
 
 /**
- * Creates the link secret with its first state, or returns the existing one (create is
- * idempotent). A record this call creates holds the lease from its first write (`leaseHolder`
- * set, for withLease to take without a write of its own).
+ * Creates the link secret with these annotations: a new link's record, written once with its
+ * complete state. A secret without a state (made for a large spec's version, stored-spec.ts) is
+ * initialised; one with a state is another worker's record: `conflict`.
  */
-export async function createLinkRecord(deps: AppDeps, link: string, initial: LinkState): Promise<LinkRecord> {
+async function createRecord(deps: AppDeps, link: string, annotations: Record<string, string>, exists: boolean): Promise<SecretMetadata> {
   const id = linkSecretId(deps, link);
-  const lease = newLease(deps, deps.clock());
-  try {
-    const leased = { ...initial, lease };
-    const meta = await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations: encodeState(leased) });
-    const record = new LinkRecord(deps, link, meta, leased);
-    record.leaseHolder = lease.holder;
-    return record;
-  } catch (err) {
-    if (!isMeshlinkError(err, 'already-exists')) throw err;
+  if (!exists) {
+    try {
+      return await deps.store.createSecret(id, { labels: storeLabels(link, 'link'), annotations });
+    } catch (err) {
+      if (!isMeshlinkError(err, 'already-exists')) throw err;
+    }
   }
-  // A crash after createSecret, or a racing create: initialise the state if nobody did.
   const meta = await deps.store.getSecret(id);
-  const state = decodeState(meta.annotations, id);
-  if (state) return new LinkRecord(deps, link, meta, state);
-  const updated = await deps.store.updateAnnotations(id, { ...meta.annotations, ...encodeState(initial) }, meta.etag);
-  return new LinkRecord(deps, link, updated, initial);
+  if (decodeState(meta.annotations, id)) throw new MeshlinkError('conflict', `link ${link} was created by another worker meanwhile; try again`);
+  return deps.store.updateAnnotations(id, { ...meta.annotations, ...annotations }, meta.etag);
 }
 
 /** The lease as a compare-and-swap write on the state; returns the holder. */
@@ -144,9 +161,7 @@ export interface LeaseOptions {
  * after `leaseMs`, and the next run completes its work (invariant 5).
  */
 export async function withLease<T>(deps: AppDeps, record: LinkRecord, work: (record: LinkRecord) => Promise<T>, options: LeaseOptions = {}): Promise<T> {
-  // A record created by this worker holds the lease from its creation (createLinkRecord).
-  const created = record.leaseHolder !== undefined && record.state.lease?.holder === record.leaseHolder && !options.record;
-  const holder = created ? record.leaseHolder! : await takeLease(deps, record, options);
+  const holder = await takeLease(deps, record, options);
   record.leaseHolder = holder;
   try {
     return await work(record);

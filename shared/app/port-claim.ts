@@ -11,6 +11,7 @@ import type { LinkState } from '../link/state.js';
 import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
+import { halfCreated } from './creation-lease.js';
 
 export interface GatewayPort {
   cluster: string;
@@ -115,7 +116,9 @@ export function hostClaimMeta(link: string, at: ClientHost) {
  */
 async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: SecretMetadata, holder: string, at: T): Promise<boolean> {
   if (deps.clock().getTime() - Date.parse(claim.createTime) < deps.settings.leaseMs) return true;
-  const record = await loadLink(deps, holder);
+  // A holder whose create stopped before its record still holds what its creation names, until
+  // the same POST completes it or DELETE removes it (creation-lease.ts): its objects may be there.
+  const record = (await loadLink(deps, holder)) ?? (await halfCreated(deps, holder));
   return !!record && kind.uses(record.state, at);
 }
 

@@ -4,7 +4,7 @@
 // or nothing we accept. POST /links/{name}:probe runs it now; the sweep probes every link.
 import pLimit from 'p-limit';
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
-import { leaseHeld } from '../link/state.js';
+import { leaseHeld, specStored } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { probeRecord, probeTarget, sweepRecords, type ProbeRecord } from '../link/probe.js';
@@ -12,7 +12,7 @@ import type { ProbeObservation } from '../probe/port.js';
 import { readCredential } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { loadLink, type LinkRecord } from './link-record.js';
-import { readSpec } from './provision.js';
+import { readSpec } from './stored-spec.js';
 
 export interface ProbeOptions {
   /** `always` (POST :probe: the answer is what GET shows next), or `on-change` (the sweep: a write only when the verdict changed). */
@@ -26,7 +26,7 @@ export async function probeLink(deps: AppDeps, name: string, options: ProbeOptio
   const prober = deps.prober;
   if (!prober) throw new MeshlinkError('internal', 'no prober is configured in this deployment');
   const loaded = options.record ?? (await loadLink(deps, name));
-  if (!loaded || !loaded.state.specVersion || loaded.state.deleted) throw new MeshlinkError('not-found', `link ${name} not found`);
+  if (!loaded || !specStored(loaded.state) || loaded.state.deleted) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, loaded);
   const target = probeTarget(spec, loaded.state);
   let observation: ProbeObservation | undefined;

@@ -3,19 +3,17 @@
 // changes nothing (invariant 2); a changed mutable field re-renders, and what a move leaves in
 // the old namespace, cluster or Service goes once the new places are synced (prune.ts); a changed
 // issuer rolls the CA over (rotation); a changed host is refused.
-import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerCaExpiry, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
 import { SIDES } from '../link/names.js';
-import { retireVersions, trustedGenerations, type LinkState } from '../link/state.js';
+import { retireVersions, specStored, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
-import { canonicalJson } from '../mesh/revision.js';
 import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
 import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
 import type { AppDeps } from './deps.js';
-import { createLinkRecord, loadLink, withLease, type LinkRecord } from './link-record.js';
-import { decodeSpec, encodeSpec } from './payloads.js';
+import { LinkRecord, loadLink, withLease } from './link-record.js';
+import { releaseCreationLease, takeCreationLease } from './creation-lease.js';
 import { linkStatus, type LinkStatus } from './status.js';
 import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
@@ -23,7 +21,7 @@ import { pruneStale, withStalePlaces } from './prune.js';
 import { claimedHost, claimedPort, claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
 import { clusterWideKey, linkPlaces, stalePlaces } from '../link/places.js';
 import { dropRecord, withoutLease } from './delete.js';
-import { readStoredSpec, type StoredSpec } from './stored-spec.js';
+import { readStoredSpec, specHash, storeSpec, type StoredSpec } from './stored-spec.js';
 import { assertNamesFree } from './name-ownership.js';
 import { issuerTarget, requireIssuer } from './issuers.js';
 
@@ -32,16 +30,6 @@ export { SIDES };
 export interface ApplyLinkResult {
   created: boolean;
   status: LinkStatus;
-}
-
-function specHash(doc: unknown): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex').slice(0, 32);
-}
-
-/** Reads the spec a link was last applied with. */
-export async function readSpec(deps: AppDeps, record: LinkRecord): Promise<LinkSpec> {
-  const { payload } = await deps.store.accessVersion(record.secretId, record.state.specVersion);
-  return parseLinkSpec(decodeSpec(payload, `${record.secretId} version ${record.state.specVersion}`));
 }
 
 /** The ingress gateway port the link holds; none when the partner runs the server. */
@@ -89,11 +77,34 @@ function revived(state: LinkState, spec: LinkSpec, now: string): LinkState {
 
 /**
  * A create refused once something was written (a mint that fails its checks): its credentials,
- * claims and record go, so the refusal leaves no trace. Runs under the lease.
+ * claims and record (if any) go, so the refusal leaves no trace. Runs under the lease.
  */
 async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
   await dropCredentials(deps, r.link);
   await dropRecord(deps, withoutLease(r));
+}
+
+/**
+ * A new link (no record): under the creation lease (creation-lease.ts), its CA, leaves and sync
+ * first, then its record, once, with the complete state and spec: 9 writes on Secret Manager
+ * (docs/architecture.md). A crash before the record leaves no record, so the link is invisible to
+ * reads, the sweep and registrations; the same POST completes it (adopting what was stored), and
+ * DELETE of the name removes what it left (delete.ts).
+ */
+async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string): Promise<LinkRecord> {
+  const r = new LinkRecord(deps, spec.name, undefined, initialState(spec, deps.clock().toISOString()));
+  const holder = await takeCreationLease(deps, r.state, linkPlaces(spec), spec.istioApiVersion, spec.name);
+  try {
+    await completeStore(deps, r, spec, doc, hash, undefined);
+    r.state = await syncSides(deps, spec, r.state);
+    await r.save();
+    return r;
+  } catch (err) {
+    // Refused after its first writes, it leaves nothing; a transient failure stays for a retry, at once.
+    if (isMeshlinkError(err) && !err.retryable && err.code !== 'conflict') await discardCreated(deps, r);
+    else await releaseCreationLease(deps, spec.name, holder);
+    throw err;
+  }
 }
 
 function initialState(spec: LinkSpec, now: string): LinkState {
@@ -127,27 +138,10 @@ function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): bool
 }
 
 /**
- * The spec's store version: the newest one, if it holds this very spec and the state names no
- * later one (a run stopped before its state save stored it: adopted, not stored again), else a
- * new one. One metadata read; a payload read only when there is a version to adopt.
- */
-async function storeSpec(deps: AppDeps, record: LinkRecord, doc: unknown, hash: string): Promise<string> {
-  const newest = (await deps.store.listVersions(record.secretId)).find((v) => v.state === 'ENABLED');
-  if (newest && Number(newest.version) > Number(record.state.specVersion || 0)) {
-    const { payload } = await deps.store.accessVersion(record.secretId, newest.version);
-    if (specHash(decodeSpec(payload, `${record.secretId} version ${newest.version}`)) === hash) {
-      deps.log.info('adopting spec version stored by an interrupted run', { link: record.link, version: newest.version });
-      return newest.version;
-    }
-  }
-  return deps.store.addVersion(record.secretId, encodeSpec(doc));
-}
-
-/**
  * Stores the spec, the CA and the leaves that are missing. Runs under the lease. `previous` is the
  * spec the link had: the places it leaves are recorded in the same save as the new spec. The
  * state is not saved here: the caller's one save after the sync records it all (a crash before
- * leaves versions the next run adopts: storeSpec, and credentials.ts for the CA and leaves).
+ * leaves versions the next run adopts: stored-spec.ts, and credentials.ts for the CA and leaves).
  */
 async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined): Promise<void> {
   const now = deps.clock();
@@ -288,7 +282,7 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   const hash = specHash(doc);
   const existing = await loadLink(deps, spec.name);
   const tombstone = !!existing?.state.deleted;
-  const previous = existing?.state.specVersion && existing.state.specHash !== hash ? await readStoredSpec(deps, existing) : undefined;
+  const previous = existing && specStored(existing.state) && existing.state.specHash !== hash ? await readStoredSpec(deps, existing) : undefined;
   if (previous) {
     // The state holds the host the certificates are bound to, whether or not the old spec still validates.
     const changed = previous.spec ? immutableFieldsChanged(previous.spec, spec) : storedFieldsChanged(existing!.state, spec);
@@ -304,8 +298,9 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   if (spec.issuer) await requireIssuer(deps, spec.issuer);
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimHostAndPort(deps, spec.name, clientHostOf(spec), gatewayPortOf(spec));
-  const record = existing ?? (await createLinkRecord(deps, spec.name, initialState(spec, deps.clock().toISOString())));
-  const created = !existing || !existing.state.specHash;
+  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash), true);
+  const record = existing;
+  const created = !specStored(existing.state);
 
   if (tombstone || incomplete(spec, record.state, hash)) {
     await withLease(deps, record, async (r) => {
@@ -328,6 +323,10 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
       await r.saveAndRelease();
     });
   }
+  return answer(deps, spec, doc, record, created);
+}
+
+async function answer(deps: AppDeps, spec: LinkSpec, doc: unknown, record: LinkRecord, created: boolean): Promise<ApplyLinkResult> {
   const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
   return { created, status: linkStatus(spec, doc, record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) }) };
 }

@@ -3,18 +3,18 @@
 import { MeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK } from '../link/names.js';
 import { specDocument } from '../link/spec.js';
-import { decodeState, trustedGenerations } from '../link/state.js';
+import { decodeState, specStored, trustedGenerations } from '../link/state.js';
 import { caBundle } from './credentials.js';
 import { errorFields } from '../log.js';
 import type { AppDeps } from './deps.js';
 import { issuerTarget } from './issuers.js';
 import { listLinkSecrets, loadLink } from './link-record.js';
-import { readSpec } from './provision.js';
+import { readSpec } from './stored-spec.js';
 import { linkStatus, linkSummary, type LinkStatus, type LinkSummary } from './status.js';
 
 export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> {
   const record = await loadLink(deps, name);
-  if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${name} not found`);
+  if (!record || !specStored(record.state)) throw new MeshlinkError('not-found', `link ${name} not found`);
   const spec = await readSpec(deps, record);
   const issuer = spec.issuer ? await issuerTarget(deps, spec.issuer) : undefined;
   return linkStatus(spec, specDocument(spec), record.state, { now: deps.clock(), settings: deps.settings, ...(issuer ? { issuer } : {}) });
@@ -26,7 +26,7 @@ export async function getLink(deps: AppDeps, name: string): Promise<LinkStatus> 
  */
 export async function linkCaBundle(deps: AppDeps, name: string): Promise<string> {
   const record = await loadLink(deps, name);
-  if (!record || !record.state.specVersion || record.state.cas.length === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
+  if (!record || !specStored(record.state) || record.state.cas.length === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
   return caBundle(deps, name, record.state, trustedGenerations(record.state));
 }
 
@@ -63,7 +63,7 @@ export async function listLinkSummaries(deps: AppDeps): Promise<LinkSummary[]> {
     if (!name) continue;
     try {
       const state = decodeState(meta.annotations, meta.id);
-      if (state?.specVersion) out.push(linkSummary(name, state));
+      if (state && specStored(state)) out.push(linkSummary(name, state));
     } catch (err) {
       deps.log.warn('link state cannot be read; left out of the summary', { link: name, secret: meta.id, ...errorFields(err) });
     }

@@ -7,7 +7,7 @@
 // deletes nothing.
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, type Side } from '../link/names.js';
-import { decodeState, type LinkState } from '../link/state.js';
+import { decodeState, specStored, type LinkState } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { matchCluster, type MatchMode } from '../registration/aliases.js';
 import type { RegistrationEvent } from '../registration/events.js';
@@ -15,7 +15,8 @@ import type { SecretMetadata } from '../store/port.js';
 import type { AppDeps } from './deps.js';
 import { finishDeletion } from './delete.js';
 import { LinkRecord, listLinkSecrets, loadLink, withLease } from './link-record.js';
-import { SIDES, readSpec, syncSides } from './provision.js';
+import { SIDES, syncSides } from './provision.js';
+import { readSpec } from './stored-spec.js';
 import { pruneStale } from './prune.js';
 
 export interface RegistrationResult {
@@ -144,7 +145,7 @@ export async function registerCluster(deps: AppDeps, event: RegistrationEvent): 
   return forEachLink(deps, event, { mode: 'related', stale: true }, async (record, sides): Promise<Outcome> => {
     const state = record.state;
     if (state.deleted) return finishTombstone(deps, record, event);
-    if (!state.specVersion || sides.some((side) => !state.leaves[side])) return 'skipped';
+    if (!specStored(state) || sides.some((side) => !state.leaves[side])) return 'skipped';
     return withLease(deps, record, async (r): Promise<Outcome> => {
       const spec = await readSpec(deps, r);
       const errors: { side: Side; err: unknown }[] = [];

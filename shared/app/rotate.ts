@@ -4,7 +4,7 @@
 // any point is completed by the next run (invariant 5); the lease makes two workers rotate once.
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
-import { bundleTrust, retireVersions, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
+import { bundleTrust, retireVersions, specStored, withRetired, type LinkState, type RetiredVersion } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { chainsToAny, inspectCertificate, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
@@ -20,7 +20,7 @@ import type { AppDeps } from './deps.js';
 import { finishDeletion } from './delete.js';
 import { issuerTarget } from './issuers.js';
 import { loadLink, withLease, type LinkRecord } from './link-record.js';
-import { readSpec } from './provision.js';
+import { readSpec } from './stored-spec.js';
 import { pruneStale } from './prune.js';
 import { clusterOf, failedSync, syncSide } from './sync.js';
 
@@ -272,7 +272,7 @@ async function underLease(deps: AppDeps, record: LinkRecord, work: (r: LinkRecor
  */
 export async function rotateLink(deps: AppDeps, link: string, options: { reason?: string } = {}): Promise<RotationOutcome> {
   const record = await loadLink(deps, link);
-  if (!record || (!record.state.specVersion && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
+  if (!record || (!specStored(record.state) && !record.state.deleted)) return { link, outcome: 'not-found', steps: [] };
   const issuer = record.state.issuer ? await issuerTarget(deps, record.state.issuer) : undefined;
   const reason = dueReason(record.state, link, deps.clock(), deps.settings, issuer);
   if (!reason) return { link, outcome: 'not-due', steps: [], ...(options.reason ? { reason: options.reason } : {}) };
@@ -295,7 +295,7 @@ export interface ForceResult extends RotationOutcome {
 /** Forces a rotation now (suspected compromise): recorded in the state, then run as far as it can go. */
 export async function forceRotation(deps: AppDeps, link: string, scope: ForceScope, requestId?: string): Promise<ForceResult> {
   const record = await loadLink(deps, link);
-  if (!record || !record.state.specVersion) throw new MeshlinkError('not-found', `link ${link} not found`);
+  if (!record || !specStored(record.state)) throw new MeshlinkError('not-found', `link ${link} not found`);
   let decision = { duplicate: false, continued: false };
   // The force is recorded in the write that takes the lease.
   const recordTheForce = (state: LinkState) => {

@@ -11,7 +11,7 @@
 // MESHLINK_PROBE=off, it also probes each page's links' server ends (app/probe.ts), a few at a
 // time, once the page's due links are handed over.
 import { STORE_LABEL_LINK } from '../link/names.js';
-import { decodeState, leaseHeld } from '../link/state.js';
+import { decodeState, leaseHeld, specStored } from '../link/state.js';
 import { errorFields } from '../log.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { dueReason } from '../rotation/due.js';
@@ -80,7 +80,7 @@ export async function sweep(deps: AppDeps, queue: RotationQueue): Promise<SweepR
         }
         const reason = dueReason(state, link, now, deps.settings, target);
         // The listed state serves a link left alone; a due one is read again after its rotation.
-        if (probing && state.specVersion && !state.deleted) toProbe.push({ link, ...(reason ? {} : { record: new LinkRecord(deps, link, meta, state) }) });
+        if (probing && specStored(state) && !state.deleted) toProbe.push({ link, ...(reason ? {} : { record: new LinkRecord(deps, link, meta, state) }) });
         if (!reason) continue;
         if (leaseHeld(state, now)) report.skipped.push({ link, reason: `held by another worker until ${state.lease!.until}` });
         else if (report.due.length + due.length >= budget) report.deferred++;

@@ -16,6 +16,8 @@ export const ANNOTATION_STATE = 'meshlink-state';
 /** Flat copies for people and filters (`gcloud secrets list --filter`). */
 export const ANNOTATION_HOST = 'meshlink-host';
 export const ANNOTATION_NEXT_RENEWAL = 'meshlink-next-renewal';
+/** Annotation holding the spec document (JSON) on the link secret, when it fits (app/stored-spec.ts). */
+export const ANNOTATION_SPEC = 'meshlink-spec';
 
 /** CA rollover phases (invariant 1: trust before use). */
 export type RolloverPhase =
@@ -163,7 +165,10 @@ export interface LinkState {
    * name it, and when the first of its CAs (the spec's caCertificates) expires: the sweep reads no spec.
    */
   partner?: { side: Side; name: string; caNotAfter?: string };
-  /** Version of the link secret holding the current spec. */
+  /**
+   * Version of the link secret holding the current spec; '' when the spec is in the secret's
+   * `meshlink-spec` annotation instead (or not stored yet: see specStored).
+   */
   specVersion: string;
   specHash: string;
   /** Every CA currently trusted, oldest first. */
@@ -220,6 +225,14 @@ export function decodeState(annotations: Record<string, string>, secretId: strin
   } catch (cause) {
     throw new MeshlinkError('internal', `link state of ${secretId} is not valid JSON`, { cause });
   }
+}
+
+/**
+ * Whether the link's spec is stored: the question "was this link ever completed" of every reader
+ * (a record older code created before its spec, or a tombstone, is not a link to show, rotate or sync).
+ */
+export function specStored(state: LinkState): boolean {
+  return state.specHash !== '';
 }
 
 /** Is a worker holding the link right now (its lease not expired)? */

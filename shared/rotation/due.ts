@@ -3,7 +3,7 @@
 // rotated meanwhile does nothing. Pure.
 import { sideIdentity, type Side } from '../link/names.js';
 import type { LinkSpec } from '../link/spec.js';
-import type { LinkState } from '../link/state.js';
+import { specStored, type LinkState } from '../link/state.js';
 import { factsFromState, NEVER, type IssuerTarget, type RenewAt, type RotationFacts } from './facts.js';
 import { isAction, planNextStep, type RotationSettings, type Step } from './plan.js';
 import { renewalTime } from './renewal.js';
@@ -37,7 +37,7 @@ export function dueReason(state: LinkState, link: string, now: Date, settings: R
     const retryAt = Date.parse(state.staleFailedAt ?? state.deleted.at) + settings.syncRetryMs;
     return now.getTime() >= retryAt ? `deleted link: ${state.stale?.length ?? 0} place(s) not cleared yet` : undefined;
   }
-  if (!state.specVersion) return undefined; // never completed: POST /links finishes it
+  if (!specStored(state)) return undefined; // never completed: POST /links finishes it
   if (state.nextRenewal && now >= new Date(state.nextRenewal)) return `NearingExpiry: renewal due since ${state.nextRenewal}`;
   const step = metadataStep(state, link, now, settings, issuer);
   return isAction(step) ? step.reason : undefined;

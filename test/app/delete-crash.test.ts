@@ -8,9 +8,9 @@ import { getLink } from '../../shared/app/queries.js';
 import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
 import { sweep } from '../../shared/app/sweep.js';
 import { isMeshlinkError } from '../../shared/errors.js';
-import { LABEL_LINK, objectNames } from '../../shared/link/names.js';
 import { testApp } from '../support/app.js';
 import { specInput } from '../support/builders.js';
+import { leftOf } from '../support/leftovers.js';
 import { CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from '../support/crash.js';
 import { unavailable } from '../support/memory-clusters.js';
 
@@ -23,16 +23,6 @@ async function crashingLink() {
   return { ...app, plan };
 }
 type App = Awaited<ReturnType<typeof crashingLink>>;
-
-/** Everything of the link: store secrets (claims included) and what the clusters hold for it. */
-async function leftOf(app: App): Promise<string[]> {
-  const out = (await app.store.listSecrets({ labels: {} })).secrets.map((s) => `store ${s.id}`);
-  for (const [name, c] of app.clusters.clusters) {
-    for (const o of c.objects.values()) if (o.metadata.labels?.[LABEL_LINK] === 'mysql') out.push(`${name} ${o.kind} ${o.metadata.name}`);
-    for (const s of c.services.values()) for (const p of s.ports) if (p.name === objectNames('mysql').ingressServicePort) out.push(`${name} port ${p.port}`);
-  }
-  return out.sort();
-}
 
 /** DELETE crashing after write `n`; whether it crashed (false: it finished before write n). */
 async function deleteCrashingAt(app: App, n: number): Promise<boolean> {

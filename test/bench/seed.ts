@@ -1,11 +1,12 @@
 // Seeding many links without minting them: a real link's state (from applyLink) re-timed and
-// renamed per link, written straight to the store as its link secret (labels and state annotation,
-// exactly as applyLink leaves them) plus its three empty role secrets (ca, server, client) and its
+// renamed per link, written straight to the store as its link secret (labels, state and spec
+// annotations, exactly as applyLink leaves them) plus its three empty role secrets (ca, server, client) and its
 // gateway port claim, so listings see the same number of secrets as with real links.
 import { hostClaimId, hostClaimMeta, portClaimId, portClaimMeta } from '../../shared/app/port-claim.js';
 import { applyLink } from '../../shared/app/provision.js';
 import type { AppDeps } from '../../shared/app/deps.js';
-import { decodeState, encodeState, type LinkState } from '../../shared/link/state.js';
+import { ANNOTATION_SPEC, decodeState, encodeState, type LinkState } from '../../shared/link/state.js';
+import { parseLinkSpec, specDocument } from '../../shared/link/spec.js';
 import { storeLabels, storeSecretId, type StoreRole } from '../../shared/link/names.js';
 import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { nextRenewal } from '../../shared/rotation/renewal.js';
@@ -64,6 +65,15 @@ export function syntheticState(template: LinkState, i: number, issuedAt: Date, p
   return { name, state: { ...rest, ...(renewal ? { nextRenewal: renewal.toISOString() } : {}) } };
 }
 
+let specTemplate: ReturnType<typeof specDocument> | undefined;
+
+/** The spec annotation applyLink would leave for a synthetic link (a bench spec with the state's places; parsed once). */
+function syntheticSpec(name: string, state: LinkState): string {
+  specTemplate ??= specDocument(parseLinkSpec(benchSpec(0, 'synthetic')));
+  const t = specTemplate as Record<string, any>;
+  return JSON.stringify({ ...t, name, host: state.host, server: { ...t.server, cluster: state.serverCluster, gatewayPort: state.gatewayPort } });
+}
+
 /** What seeding needs: a store, or the Secret Manager fake written to directly. */
 export interface SecretCreator {
   createSecret(id: string, meta: Parameters<SecretStore['createSecret']>[1]): Promise<unknown>;
@@ -78,7 +88,7 @@ export async function seedSyntheticLinks(
   const first = options.first ?? 0;
   await concurrent(options.count, options.concurrency ?? 16, async (k) => {
     const { name, state } = syntheticState(options.template, first + k, options.issuedAt);
-    await store.createSecret(storeSecretId(prefix, name, 'link'), { labels: storeLabels(name, 'link'), annotations: encodeState(state) });
+    await store.createSecret(storeSecretId(prefix, name, 'link'), { labels: storeLabels(name, 'link'), annotations: { ...encodeState(state), [ANNOTATION_SPEC]: syntheticSpec(name, state) } });
     for (const role of ROLES) await store.createSecret(storeSecretId(prefix, name, role), { labels: storeLabels(name, role), annotations: {} });
     const port = { cluster: state.serverCluster, port: state.gatewayPort };
     await store.createSecret(portClaimId(prefix, port), portClaimMeta(name, port));

@@ -14,6 +14,7 @@ import type { Prober } from '../../shared/probe/port.js';
 import type { SecretStore } from '../../shared/store/port.js';
 import { testApp, type TestApp } from '../support/app.js';
 import { specInput, withField } from '../support/builders.js';
+import { makeSpecUnreadable } from '../support/unreadable-spec.js';
 import { checkAlertPolicies, checkLogLevelForAlerts, checkMetricFilters, checkQuietWhenHealthy, logMetrics } from './alert-checks.js';
 import { loadInfra } from './load.js';
 import { cloudRunEntry, matches, type LogEntry } from './logging-query.js';
@@ -51,8 +52,7 @@ async function troubledRun(service: string): Promise<LogEntry[]> {
   app.deps.prober = refusingProber;
   app.clock.advance(25 * DAY); // the workers never ran: renewals are overdue
   await sweep(app.deps, idle);
-  const record = (await loadLink(app.deps, 'unreadable'))!;
-  await app.store.destroyVersion(record.secretId, record.state.specVersion);
+  await makeSpecUnreadable(app.store, (await loadLink(app.deps, 'unreadable'))!.secretId);
   await sweep(app.deps, new InProcessRotationQueue(app.deps));
   const message = { data: { message: { data: Buffer.from(JSON.stringify({ link: 'unreadable', reason: 'NearingExpiry' })).toString('base64') } } };
   await handleRotateLinkEvent(app.deps, message);

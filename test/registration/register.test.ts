@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { handleRegistrationEvent, type RegistrationOutcome } from '../../functions/registration.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { getLink } from '../../shared/app/queries.js';
-import { createLinkRecord, loadLink, withLease } from '../../shared/app/link-record.js';
+import { loadLink, withLease } from '../../shared/app/link-record.js';
 import { MeshlinkError } from '../../shared/errors.js';
-import { credentialName, objectNames } from '../../shared/link/names.js';
+import { credentialName, objectNames, storeLabels } from '../../shared/link/names.js';
+import { encodeState } from '../../shared/link/state.js';
 import { PUBSUB_MESSAGE_PUBLISHED } from '../../shared/queue/pubsub-message.js';
 import { specInput } from '../support/builders.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
@@ -114,8 +115,8 @@ describe('registration', () => {
     const outcome = await deliver(app, fixture('gke-create-cluster-last'));
 
     expect(outcome).toMatchObject({ links: ['mysql', 'pg'], done: ['mysql', 'pg'] });
-    // mysql and pg: the spec and the client credential each; redis: nothing.
-    expect(app.store.calls.accessVersion - accessBefore).toBe(4);
+    // mysql and pg: the client credential each (the spec is in the link's metadata); redis: nothing.
+    expect(app.store.calls.accessVersion - accessBefore).toBe(2);
   });
 
   it('answers an event about a cluster no link names', async () => {
@@ -127,14 +128,14 @@ describe('registration', () => {
     expect({ store: storeWrites(app.store), clusters: app.clusters.totalWrites }).toEqual(before);
   });
 
-  it('skips a link whose spec and credentials are not stored yet', async () => {
+  it('skips a link whose spec and credentials are not stored yet (a record older code made first)', async () => {
     const app = testApp();
     const now = app.clock().toISOString();
-    await createLinkRecord(app.deps, 'half', {
+    await app.store.createSecret('meshlink-half-link', { labels: storeLabels('half', 'link'), annotations: encodeState({
       host: 'half.link.example.com', clientCluster: EDGE, serverCluster: DB_MEMBERSHIP, gatewayPort: 13306, specVersion: '', specHash: '',
       cas: [], signingGeneration: 0, phase: 'stable', phaseSince: now, leaves: {},
       sync: { client: { status: 'pending' }, server: { status: 'pending' } }, createdAt: now, updatedAt: now,
-    });
+    }) });
     const outcome = await deliver(app, own(EDGE, 'registered'));
     expect(outcome).toMatchObject({ outcome: 'handled', links: ['half'], skipped: ['half'], done: [] });
     expect(app.clusters.totalWrites).toBe(0);

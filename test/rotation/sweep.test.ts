@@ -1,6 +1,7 @@
 // The sweep (metadata only, page by page, due links fanned out), two sweeps racing, a worker
 // message delivered several times, and the in-process queue's bound.
 import { describe, expect, it, vi } from 'vitest';
+import { makeSpecUnreadable } from '../support/unreadable-spec.js';
 import type { AppDeps } from '../../shared/app/deps.js';
 import { loadLink } from '../../shared/app/link-record.js';
 import { forceRotation } from '../../shared/app/rotate.js';
@@ -148,8 +149,7 @@ describe('the in-process queue', () => {
     const app = rotationApp();
     await fiveLinks(app);
     app.clock.advance(20 * DAY);
-    const record = (await loadLink(app.deps, 'c'))!;
-    await app.store.destroyVersion(record.secretId, record.state.specVersion); // its spec is unreadable
+    await makeSpecUnreadable(app.store, (await loadLink(app.deps, 'c'))!.secretId);
     const { rotated: outcomes } = await sweep(app.deps, new InProcessRotationQueue(app.deps));
     expect(outcomes.find((o) => o.link === 'c')).toMatchObject({ outcome: 'failed', error: expect.any(String) });
     expect(outcomes.filter((o) => o.outcome === 'rotated')).toHaveLength(4);

@@ -1,6 +1,8 @@
 // Builders for test inputs: a valid link spec, changed field by field.
 import { isMeshlinkError } from '../../shared/errors.js';
 import { parseLinkSpec, type LinkSpecInput } from '../../shared/link/spec.js';
+import { joinPemBundle } from '../../shared/pki/inspect.js';
+import { mintCa } from '../../shared/pki/mint.js';
 
 export function specInput(overrides: Partial<Record<string, unknown>> = {}, name = 'mysql'): LinkSpecInput & Record<string, unknown> {
   return {
@@ -48,3 +50,9 @@ export const MALFORMED_CLUSTER_REFS = [
   'projects/p/zones//clusters/c',
   'kubeconfig:',
 ];
+
+/** A spec over the store's annotation budget (app/stored-spec.ts): a partner server with a bundle of eight CAs, current at `now`. */
+export async function largeSpecInput(now: Date): Promise<LinkSpecInput & Record<string, unknown>> {
+  const cas = await Promise.all(Array.from({ length: 8 }, (_, i) => mintCa({ link: `partner${i}`, host: 'partner.example', keyAlgorithm: 'ECDSA-P256', ttlMs: 300 * 86_400_000, now, generation: 1 })));
+  return specInput({ server: { external: { address: '203.0.113.9', port: 5432, caCertificates: joinPemBundle(cas.map((c) => c.certificate)), subjectAltNames: ['spiffe://partner.example/db'] } } });
+}

@@ -1,0 +1,165 @@
+// Invariants 5, 2 and 7 for creating a link, whose record is written last: a crash after any
+// single write (store or cluster) leaves a link that nothing but its own POST sees (reads 404,
+// the sweep and registrations pass it by) and that the same POST completes with one CA and one
+// version per secret; or that DELETE of its name removes entirely. Two creates of one name at once
+// make one CA and one version per secret.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { deleteLink } from '../../shared/app/delete.js';
+import { applyLink } from '../../shared/app/provision.js';
+import { getLink } from '../../shared/app/queries.js';
+import { registerCluster } from '../../shared/app/register.js';
+import { sweep } from '../../shared/app/sweep.js';
+import { InProcessRotationQueue } from '../../shared/queue/in-process-rotation-queue.js';
+import { loadLink } from '../../shared/app/link-record.js';
+import { isMeshlinkError } from '../../shared/errors.js';
+import { SIDES, storeSecretId } from '../../shared/link/names.js';
+import { testApp } from '../support/app.js';
+import { largeSpecInput, specInput } from '../support/builders.js';
+import { leftOf } from '../support/leftovers.js';
+import { clusterCredential } from '../support/cluster-trust.js';
+import { CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from '../support/crash.js';
+import { unavailable } from '../support/memory-clusters.js';
+
+function crashingApp() {
+  const app = testApp();
+  const plan = new CrashPlan();
+  app.deps.store = new CrashingStore(app.store, plan);
+  app.deps.clusters = new CrashingClusters(app.clusters, plan);
+  return { ...app, plan };
+}
+type App = ReturnType<typeof crashingApp>;
+
+/** POST crashing after write `n`; whether it crashed (false: it finished before write n). */
+async function createCrashingAt(app: App, n: number, spec: unknown = specInput()): Promise<boolean> {
+  app.plan.arm(n);
+  try {
+    await applyLink(app.deps, spec);
+  } catch (err) {
+    if (!(err instanceof SimulatedCrash)) throw err;
+  }
+  // A crash in a cluster write is recorded by the sync that made it, not thrown: the process is dead all the same.
+  const crashed = app.plan.crashed;
+  app.plan.restart();
+  return crashed;
+}
+
+/**
+ * One CA generation and one version in each credential secret (and of the spec, when it is a
+ * version), the ones the state names; the clusters present them.
+ */
+async function expectOneOfEach(app: App): Promise<void> {
+  const state = (await loadLink({ ...app.deps, store: app.store }, 'mysql'))!.state;
+  const versions = async (role: 'ca' | 'client' | 'server' | 'link') => (await app.memory.listVersions(storeSecretId('meshlink', 'mysql', role))).map((v) => v.version);
+  expect(state.cas.map((c) => c.generation)).toEqual([1]);
+  expect(await versions('ca')).toEqual([state.cas[0]!.version]);
+  expect(await versions('link')).toEqual(state.specVersion ? [state.specVersion] : []);
+  for (const side of SIDES.filter((s) => !state.partner || s !== state.partner.side)) {
+    expect(await versions(side)).toEqual([state.leaves[side]!.version]);
+    expect(state.sync[side]).toMatchObject({ status: 'synced', version: state.leaves[side]!.version });
+    expect(clusterCredential(app.clusters, 'mysql', side)).toBeDefined();
+  }
+}
+
+const notFound = (err: unknown) => isMeshlinkError(err, 'not-found');
+
+let large: unknown;
+beforeAll(async () => {
+  large = await largeSpecInput(testApp().clock());
+});
+
+describe.each([
+  ['in the annotation', () => specInput()],
+  ['over 4 KiB, a version', () => large],
+])('a crash after any write of a create, its spec %s', (_, spec) => {
+  it('leaves a link nothing else sees, which the same POST completes with one CA and one version per secret', async () => {
+    let n = 1;
+    for (; ; n++) {
+      const app = crashingApp();
+      const crashed = await createCrashingAt(app, n, spec());
+      if (!crashed) break;
+      // Before the record (the last write) nothing shows the link; after it, the link is complete.
+      if (!(await loadLink(app.deps, 'mysql'))) {
+        expect(notFound(await getLink(app.deps, 'mysql').catch((e: unknown) => e)), `crash after write ${n}`).toBe(true);
+        const writes = app.plan.writes;
+        const swept = await sweep(app.deps, { enqueue: async () => [] });
+        expect(swept.due).toEqual([]);
+        expect((await registerCluster(app.deps, { kind: 'registered', aliases: ['client-cluster'], source: 'meshlink' })).links).toEqual([]);
+        expect(app.plan.writes).toBe(writes);
+      }
+      app.clock.advance(app.deps.settings.leaseMs + 1); // the crashed process's creation lease runs out
+      await applyLink(app.deps, spec());
+      await expectOneOfEach(app);
+      expect(await applyLink(app.deps, spec())).toMatchObject({ created: false });
+    }
+    // At least the store's writes (2 claims, the CA secret with the creation lease and its
+    // version, each leaf's secret and version, the record) and the clusters'.
+    expect(n - 1).toBeGreaterThan(6);
+  });
+
+  it('leaves what DELETE of the name removes entirely: claims, credentials and cluster objects', async () => {
+    let n = 1;
+    for (; ; n++) {
+      const app = crashingApp();
+      const crashed = await createCrashingAt(app, n, spec());
+      app.clock.advance(app.deps.settings.leaseMs + 1);
+      await deleteLink(app.deps, 'mysql');
+      expect(await leftOf(app), `crash after write ${n}`).toEqual([]);
+      expect(notFound(await deleteLink(app.deps, 'mysql').catch((e: unknown) => e))).toBe(true);
+      if (!crashed) break;
+    }
+  });
+});
+
+describe('a create stopped before its record', () => {
+  it('with a cluster not answering at DELETE: the places stay for the sweep, as a deleted link\'s do', async () => {
+    const app = crashingApp();
+    let n = 1;
+    // The first crash after a cluster write: objects are there, the record is not.
+    for (; ; n++) {
+      const probe = crashingApp();
+      await createCrashingAt(probe, n);
+      if (probe.plan.log.at(-1)?.startsWith('cluster')) break;
+    }
+    await createCrashingAt(app, n);
+    expect(await loadLink(app.deps, 'mysql')).toBeUndefined();
+    app.clock.advance(app.deps.settings.leaseMs + 1);
+    app.clusters.target('client-cluster').failure = unavailable('client-cluster');
+    expect((await deleteLink(app.deps, 'mysql')).pending.length).toBeGreaterThan(0);
+    expect(notFound(await getLink(app.deps, 'mysql').catch((e: unknown) => e))).toBe(true);
+    app.clusters.target('client-cluster').failure = undefined;
+    app.clock.advance(app.deps.settings.syncRetryMs + 1);
+    await sweep(app.deps, new InProcessRotationQueue(app.deps));
+    expect(await leftOf(app)).toEqual([]);
+  });
+
+  it('keeps its gateway port and host from other links past its lease, until DELETE gives them up', async () => {
+    const app = crashingApp();
+    await createCrashingAt(app, 4); // the claims, the CA secret and its version
+    app.clock.advance(app.deps.settings.leaseMs + 1);
+    const rival = specInput({ host: 'mysql.link.example.com' }, 'rival');
+    expect(await applyLink(app.deps, rival).catch((e: unknown) => e)).toMatchObject({ code: 'conflict', details: [{ path: 'host' }] });
+    expect(await applyLink(app.deps, { ...rival, host: 'rival.link.example.com' }).catch((e: unknown) => e)).toMatchObject({ details: [{ path: 'server.gatewayPort' }] });
+    await deleteLink(app.deps, 'mysql');
+    expect(await applyLink(app.deps, rival)).toMatchObject({ created: true });
+  });
+
+  it('while it runs, refuses a DELETE of the name (409), which then works once the creation lease ran out', async () => {
+    const app = crashingApp();
+    await createCrashingAt(app, 4);
+    expect(await deleteLink(app.deps, 'mysql').catch((e: unknown) => e)).toMatchObject({ code: 'conflict' });
+    app.clock.advance(app.deps.settings.leaseMs + 1);
+    await deleteLink(app.deps, 'mysql');
+    expect(await leftOf(app)).toEqual([]);
+  });
+});
+
+describe('two creates of one name at once', () => {
+  it('make one CA and one version per secret: one creates, the other is refused or finds it made', async () => {
+    const app = crashingApp();
+    const other = { ...app.deps, workerId: 'other-worker' };
+    const results = await Promise.allSettled([applyLink(app.deps, specInput()), applyLink(other, specInput())]);
+    expect(results.filter((r) => r.status === 'fulfilled' && r.value.created)).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'conflict' });
+    await expectOneOfEach(app);
+  });
+});
