@@ -10,11 +10,12 @@
 // The ports patch is a strategic-merge patch: Service ports merge by `port`, so it adds its ports
 // and keeps the others. It carries apiVersion/kind/metadata, so `kubectl apply -R` over the
 // directory merges it the same way instead of failing on a headless document.
-// Writes are atomic and durable (shared/durable-file.ts); the first change through a target removes
-// the temp files killed writes left (a Secret's holds a key).
+// Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
+// one fsync per directory; the first change through a target removes the temp files killed writes
+// left (a Secret's holds a key).
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type DurableFs } from '../durable-file.js';
+import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
@@ -87,14 +88,14 @@ export class LocalDirectoryTarget implements ClusterTarget {
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     await this.open();
     const planned = await this.planApply(objects);
-    // The files at once: each is atomic and durable by itself, and their fsyncs overlap (a create's
-    // time was mostly fsyncs one after another). Should one fail, the next apply writes the rest.
-    await Promise.all(
-      objects.map((object, i) => {
-        const { file, text, outcome } = planned[i]!;
-        return outcome === 'unchanged' ? undefined : this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
-      }),
-    );
+    // The files at once, each atomic: their fsyncs overlap and each directory is fsynced once,
+    // after all of its renames (a create's time was mostly fsyncs one after another). Should one
+    // fail, the next apply writes the rest.
+    const changed = objects.flatMap((object, i) => {
+      const { file, text, outcome } = planned[i]!;
+      return outcome === 'unchanged' ? [] : [{ file, data: text, mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
+    });
+    await this.writeAll(changed);
     return objects.map((object, i) => ({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome: planned[i]!.outcome }));
   }
 
@@ -194,15 +195,17 @@ export class LocalDirectoryTarget implements ClusterTarget {
       return;
     }
     const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
-    await this.write(file, yaml().stringify(patch), 0o644);
+    await this.writeAll([{ file, data: yaml().stringify(patch), mode: 0o644 }]);
   }
 
-  private async write(file: string, text: string, mode: number): Promise<void> {
+  /** Writes the files (durable-file.ts writeAllDurably), creating their directories first. */
+  private async writeAll(files: FileWrite[]): Promise<void> {
+    if (files.length === 0) return;
     try {
-      await ensureDir(dirname(file), 0o700, this.fs);
-      await writeDurably(file, text, mode, this.fs);
+      for (const dir of new Set(files.map((f) => dirname(f.file)))) await ensureDir(dir, 0o700, this.fs);
+      await writeAllDurably(files, this.fs);
     } catch (err) {
-      throw new MeshlinkError('unavailable', `cannot write ${file}`, { cause: err });
+      throw new MeshlinkError('unavailable', `cannot write ${files.map((f) => f.file).join(', ')}`, { cause: err });
     }
   }
 

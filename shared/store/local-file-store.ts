@@ -1,11 +1,12 @@
 // The embedded default SecretStore: one directory per secret, metadata in meta.json and each
 // version's payload in versions/<n>; files 0600, directories 0700, every write atomic and durable
-// (shared/durable-file.ts). Opening the store (its first call) removes what killed writes left.
+// (shared/durable-file.ts) before the call returns, the fsyncs that do not depend on each other
+// made at once. Opening the store (its first call) removes what killed writes left.
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import { ensureDir, leftByOtherProcess, nodeFs, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
+import { commitFile, createInStaging, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFiles, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
 import type { SecretRecord, VersionRecord } from './model.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
 
@@ -144,12 +145,14 @@ class FileBackend implements RecordBackend {
     return this.guarded(`write secret ${record.id}`, async () => {
       if (!create) return writeDurably(path.join(this.secretDir(record.id), META), this.metaText(record), FILE_MODE, this.fs);
       // A new secret is assembled in a hidden directory and renamed into place, so a crash
-      // never leaves a secret directory without its meta.json.
+      // never leaves a secret directory without its meta.json. Nothing reads the staging
+      // directory: meta.json is written there in place, it and the directory's entries fsynced at
+      // once, before the rename.
       await ensureDir(this.root, DIR_MODE, this.fs);
       const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
       try {
         await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
-        await writeDurably(path.join(staging, META), this.metaText(record), FILE_MODE, this.fs);
+        await createInStaging({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
         await this.renameIntoPlace(staging, record.id);
       } catch (err) {
         await this.fs.rm(staging, { recursive: true, force: true });
@@ -189,10 +192,30 @@ class FileBackend implements RecordBackend {
     });
   }
 
-  writePayload(id: string, version: number, payload: Uint8Array): Promise<void> {
+  writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void> {
+    const { id } = record;
     return this.guarded(`write version ${version} of secret ${id}`, async () => {
-      await ensureDir(path.join(this.secretDir(id), VERSIONS), DIR_MODE, this.fs);
-      await writeDurably(this.payloadFile(id, version), payload, FILE_MODE, this.fs);
+      const versions = path.join(this.secretDir(id), VERSIONS);
+      await ensureDir(versions, DIR_MODE, this.fs);
+      // The payload and the record are staged (written and fsynced under temp names) at once: one
+      // wait on the disk instead of two. The payload's rename is durable before the record's
+      // rename names it: a power loss never leaves a version without its payload.
+      const [payloadFile, metaFile] = await stageFiles(
+        [
+          { file: this.payloadFile(id, version), data: payload, mode: FILE_MODE },
+          { file: path.join(this.secretDir(id), META), data: this.metaText(record), mode: FILE_MODE },
+        ],
+        this.fs,
+      );
+      try {
+        await commitFile(payloadFile!, this.fs);
+        await syncDir(versions, this.fs);
+      } catch (err) {
+        await discardStaged([metaFile!], this.fs);
+        throw err;
+      }
+      await commitFile(metaFile!, this.fs);
+      await syncDir(this.secretDir(id), this.fs);
     });
   }
 

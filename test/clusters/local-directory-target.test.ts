@@ -250,6 +250,23 @@ describe('LocalDirectoryTarget durability', () => {
     expect(events.splice(0)).toEqual([`rm ${file}`, 'fsync server/istio-system']);
   });
 
+  it('writes the files of one apply at once and fsyncs each directory once, after all of its renames', async () => {
+    const { fs, events } = recordingFs(base);
+    const target = new LocalDirectoryTarget('server', join(base, 'server'), fs);
+    const objects = [credentialSecret('mysql', 'server'), ingressGateway('mysql'), ...inNamespace([originateDestinationRule('mysql')], 'other')];
+    const files = ['server/istio-system/secret-meshlink-mysql-server.yaml', 'server/istio-system/gateway-mysql-ingress.yaml', 'server/other/destinationrule-originate-mtls-for-mysql.yaml'];
+
+    await target.apply(objects);
+
+    expect(events.filter((e) => e.startsWith('mkdir'))).toEqual(['mkdir server/istio-system', 'mkdir server/other']);
+    const renames = files.map((f) => events.indexOf(`rename ${f}.tmp-* -> ${f}`));
+    const syncs = ['fsync server/istio-system', 'fsync server/other'].map((e) => events.indexOf(e));
+    expect(events.filter((e) => e.startsWith('fsync server/') && !e.endsWith('.tmp-*')).sort()).toEqual(['fsync server/istio-system', 'fsync server/other']);
+    // Every temp file is fsynced before the first rename; every rename before its directory's fsync.
+    for (const f of files) expect(events.indexOf(`fsync ${f}.tmp-*`)).toBeLessThan(Math.min(...renames));
+    expect(Math.max(...renames)).toBeLessThan(Math.min(...syncs));
+  });
+
   it('removes the temp files killed writes left (a Secret’s holds a key) before its first change', async () => {
     const dir = join(base, 'server');
     await mkdir(join(dir, NS), { recursive: true });

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { manualClock } from '../support/clock.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
@@ -176,6 +176,9 @@ describe('LocalFileStore after a kill', () => {
   });
 });
 
+/** `events` with the entries at positions `from` up to `to` (exclusive) sorted: calls made at once, in any order. */
+const unordered = (events: string[], from: number, to: number) => [...events.slice(0, from), ...events.slice(from, to).sort(), ...events.slice(to)];
+
 describe('LocalFileStore durability', () => {
   it('writes, fsyncs the file, renames, then fsyncs the directory; a new directory is synced in its parent', async () => {
     const dir = await tempDir();
@@ -183,17 +186,32 @@ describe('LocalFileStore durability', () => {
     const store = new LocalFileStore(dir, { fs });
     const meta = (secret: string) => [`write ${secret}/meta.json.tmp-*`, `fsync ${secret}/meta.json.tmp-*`, `rename ${secret}/meta.json.tmp-* -> ${secret}/meta.json`, `fsync ${secret}`];
 
+    // A new secret's meta.json is written in place in its staging directory (which nothing
+    // reads), and it and the directory's entries are fsynced at once before the rename.
     await store.createSecret('s', { labels: {}, annotations: {} });
-    expect(events.splice(0)).toEqual(['mkdir secrets', 'fsync .', 'mkdir secrets/.s.new-*/versions', ...meta('secrets/.s.new-*'), 'rename secrets/.s.new-* -> secrets/s', 'fsync secrets']);
+    expect(unordered(events.splice(0), 4, 6)).toEqual([
+      'mkdir secrets',
+      'fsync .',
+      'mkdir secrets/.s.new-*/versions',
+      'write secrets/.s.new-*/meta.json',
+      'fsync secrets/.s.new-*',
+      'fsync secrets/.s.new-*/meta.json',
+      'rename secrets/.s.new-* -> secrets/s',
+      'fsync secrets',
+    ]);
 
+    // A version's payload and the record naming it are staged at once; the payload's rename is
+    // made durable before the record's rename.
     await store.addVersion('s', text('one'));
-    expect(events.splice(0)).toEqual([
-      'mkdir secrets/s/versions (exists)',
-      'write secrets/s/versions/1.tmp-*',
-      'fsync secrets/s/versions/1.tmp-*',
+    const staged = events.splice(0);
+    expect(staged[0]).toBe('mkdir secrets/s/versions (exists)');
+    expect(staged.slice(1, 5).sort()).toEqual(['fsync secrets/s/meta.json.tmp-*', 'fsync secrets/s/versions/1.tmp-*', 'write secrets/s/meta.json.tmp-*', 'write secrets/s/versions/1.tmp-*']);
+    for (const file of ['secrets/s/meta.json.tmp-*', 'secrets/s/versions/1.tmp-*']) expect(staged.indexOf(`write ${file}`)).toBeLessThan(staged.indexOf(`fsync ${file}`));
+    expect(staged.slice(5)).toEqual([
       'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
       'fsync secrets/s/versions',
-      ...meta('secrets/s'),
+      'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json',
+      'fsync secrets/s',
     ]);
 
     await store.destroyVersion('s', '1');
@@ -201,5 +219,41 @@ describe('LocalFileStore durability', () => {
 
     await store.deleteSecret('s');
     expect(events.splice(0)).toEqual(['rename secrets/s -> secrets/.s.deleted-*', 'fsync secrets', 'rm secrets/.s.deleted-*']);
+  });
+
+  it('stages the record while the payload is fsynced, and renames nothing before the payload is durable', async () => {
+    const dir = await tempDir();
+    const recorder = recordingFs(path.dirname(dir));
+    const store = new LocalFileStore(dir, { fs: recorder.fs });
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    recorder.events.splice(0);
+    const slow = recorder.holdSync('secrets/s/versions/1.tmp-*');
+
+    const adding = store.addVersion('s', text('one'));
+    await slow.reached;
+    // The record's temp file is written and fsynced meanwhile; nothing is renamed.
+    await vi.waitFor(() => expect(recorder.events).toContain('fsync secrets/s/meta.json.tmp-*'));
+    expect(recorder.events.filter((e) => e.startsWith('rename'))).toEqual([]);
+    slow.release();
+    expect(await adding).toBe('1');
+    expect(recorder.events.slice(-5)).toEqual([
+      'fsync secrets/s/versions/1.tmp-*',
+      'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
+      'fsync secrets/s/versions',
+      'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json',
+      'fsync secrets/s',
+    ]);
+  });
+
+  it('removes the record\'s temp file when the payload cannot be written, and adds no version', async () => {
+    const dir = await tempDir();
+    const recorder = recordingFs(path.dirname(dir));
+    const store = new LocalFileStore(dir, { fs: { ...recorder.fs, rename: async (from, to) => (from.includes('/versions/') ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : recorder.fs.rename(from, to)) } });
+    await store.createSecret('s', { labels: {}, annotations: {} });
+
+    await expect(store.addVersion('s', text('one'))).rejects.toMatchObject({ code: 'unavailable' });
+
+    expect(await store.listVersions('s')).toEqual([]);
+    expect((await readdir(path.join(dir, 's'), { recursive: true })).sort()).toEqual(['meta.json', 'versions']);
   });
 });
