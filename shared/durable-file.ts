@@ -4,8 +4,8 @@
 // rename itself on disk. Temp names carry a tag of this process, so what killed processes left can
 // be removed without touching this process's writes in flight.
 import { randomBytes } from 'node:crypto';
-import * as fsp from 'node:fs/promises';
 import path from 'node:path';
+import * as calls from './fs-calls.js';
 
 export interface WritableFile {
   writeFile(data: Uint8Array | string): Promise<void>;
@@ -23,11 +23,11 @@ export interface DurableFs {
 }
 
 export const nodeFs: DurableFs = {
-  open: (file, flags, mode) => fsp.open(file, flags, mode),
-  rename: (from, to) => fsp.rename(from, to),
-  rm: (target, options) => fsp.rm(target, options),
-  unlink: (file) => fsp.unlink(file),
-  mkdir: (dir, options) => fsp.mkdir(dir, options),
+  open: calls.open,
+  rename: calls.rename,
+  rm: calls.rm,
+  unlink: calls.unlink,
+  mkdir: calls.mkdir,
 };
 
 /** Random per process: a restarted process has another. */

@@ -13,10 +13,10 @@
 // Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
 // one fsync per directory; the first change through a target removes the temp files killed writes
 // left (a Secret's holds a key).
-import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
+import { readdirDeep, readText as readFileText } from '../fs-calls.js';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { yaml } from '../yaml.js';
@@ -277,7 +277,7 @@ function parseYaml(text: string, where: string): unknown {
 
 async function readText(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFileText(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MeshlinkError('unavailable', `cannot read ${file}`, { cause: err });
@@ -288,7 +288,7 @@ async function readText(file: string): Promise<string | undefined> {
 async function listFiles(dir: string, wanted: (name: string) => boolean): Promise<string[]> {
   let entries;
   try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    entries = await readdirDeep(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new MeshlinkError('unavailable', `cannot list ${dir}`, { cause: err });

@@ -2,9 +2,9 @@
 // version's payload in versions/<n>; files 0600, directories 0700, every write atomic and durable
 // (shared/durable-file.ts) before the call returns, the fsyncs that do not depend on each other
 // made at once. Opening the store (its first call) removes what killed writes left.
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
+import { readdir, readFile, readText } from '../fs-calls.js';
 import type { Clock } from '../clock.js';
 import { commitFile, createInStaging, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFiles, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
 import type { SecretRecord, VersionRecord } from './model.js';
@@ -133,7 +133,7 @@ class FileBackend implements RecordBackend {
     return this.guarded(`read secret ${id}`, async () => {
       const file = path.join(this.secretDir(id), META);
       try {
-        return parseMeta(await readFile(file, 'utf8'), file);
+        return parseMeta(await readText(file), file);
       } catch (err) {
         if (isMissing(err)) return undefined;
         throw err;
