@@ -66,7 +66,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
   private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
-    const text = yaml().stringify(object);
+    const text = yamlText(object);
     const raw = await readText(file);
     if (raw === undefined) return { file, text, outcome: 'created' };
     const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
@@ -250,6 +250,26 @@ function toPorts(raw: unknown[] | undefined): ServicePort[] {
 function mergePorts(base: ServicePort[], extra: ServicePort[]): ServicePort[] {
   const have = new Set(base.map((p) => p.port));
   return [...base, ...extra.filter((p) => !have.has(p.port))];
+}
+
+/**
+ * YAML texts by the object's JSON (the same JSON gives the same YAML: key order is kept), since
+ * checks and applies render the same objects again (a create's owner check, then its apply; each
+ * repeated spec): JSON.stringify costs a tenth of the YAML writer. Bounded; a Secret (key
+ * material) is never kept.
+ */
+const yamlTexts = new Map<string, string>();
+
+function yamlText(object: KubeObject): string {
+  if (object.kind === 'Secret') return yaml().stringify(object);
+  const key = JSON.stringify(object);
+  let text = yamlTexts.get(key);
+  if (text === undefined) {
+    text = yaml().stringify(object);
+    if (yamlTexts.size >= PARSED_TEXTS_KEPT) yamlTexts.delete(yamlTexts.keys().next().value!);
+    yamlTexts.set(key, text);
+  }
+  return text;
 }
 
 /**
