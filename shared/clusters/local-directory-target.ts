@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { readdirDeep, readText as readFileText } from '../fs-calls.js';
+import { createHash } from 'node:crypto';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { yaml } from '../yaml.js';
@@ -64,12 +65,12 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
-  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: ObjectHeader | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
     const text = yamlText(object);
     const raw = await readText(file);
     if (raw === undefined) return { file, text, outcome: 'created' };
-    const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
+    const existing = headerOf(raw, file);
     return { file, text, existing, outcome: sameRevision(existing, object) || raw === text ? 'unchanged' : 'updated' };
   }
 
@@ -156,7 +157,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       if (file.endsWith(PATCH_SUFFIX)) continue;
       const text = await readText(file);
       if (text === undefined) continue;
-      const object = parseYaml(text, file) as Partial<KubeObject> | null;
+      const object = headerOf(text, file);
       if (!object || !wanted.has(String(object.kind))) continue;
       if (!matchesLabels(object.metadata?.labels, labels) || isKept(keep, object.kind, object.metadata?.name)) continue;
       await this.remove(file);
@@ -225,7 +226,7 @@ interface ServiceDoc {
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 
-function sameRevision(existing: Partial<KubeObject> | null, desired: KubeObject): boolean {
+function sameRevision(existing: ObjectHeader | null, desired: KubeObject): boolean {
   const want = desired.metadata.annotations?.[ANNOTATION_REVISION];
   if (want === undefined) return false;
   return existing?.metadata?.annotations?.[ANNOTATION_REVISION] === want;
@@ -272,22 +273,45 @@ function yamlText(object: KubeObject): string {
   return text;
 }
 
+/** What checks and listings read of an object's file: its kind and metadata, never a Secret's data. */
+type ObjectHeader = Pick<Partial<KubeObject>, 'kind' | 'metadata'>;
+
 /**
- * Parsed files by their text: every apply and check re-reads the files the last one wrote, and
- * parsing YAML was the largest CPU cost of a create. Bounded; a Secret (key material) is never
- * kept; callers get a copy.
+ * Headers by the digest of the file's text (a digest, so no key is kept): every check, apply and
+ * listing reads files the last one wrote, and a listing reads every link's Secret (parsed whole on
+ * each create before). Bounded, with room for a listing of thousands of links.
+ */
+const headers = new Map<string, ObjectHeader | null>();
+const HEADERS_KEPT = 16_384;
+
+function headerOf(text: string, where: string): ObjectHeader | null {
+  const digest = createHash('sha256').update(text).digest('base64');
+  if (headers.has(digest)) return headers.get(digest)!;
+  const parsed = parseText(text, where) as Partial<KubeObject> | null;
+  const header = parsed && typeof parsed === 'object' ? { kind: parsed.kind, metadata: parsed.metadata } : null;
+  if (headers.size >= HEADERS_KEPT) headers.delete(headers.keys().next().value!);
+  headers.set(digest, header);
+  return header;
+}
+
+function parseText(text: string, where: string): unknown {
+  try {
+    return yaml().parse(text);
+  } catch (cause) {
+    throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
+  }
+}
+
+/**
+ * Parsed Service and ports-patch files by their text: each create and repeat reads the gateway
+ * Service's again. Bounded; a Secret (key material) is never kept; callers get a copy.
  */
 const parsedTexts = new Map<string, unknown>();
 const PARSED_TEXTS_KEPT = 512;
 
 function parseYaml(text: string, where: string): unknown {
   if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
-  let parsed: unknown;
-  try {
-    parsed = yaml().parse(text);
-  } catch (cause) {
-    throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
-  }
+  const parsed = parseText(text, where);
   if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') {
     if (parsedTexts.size >= PARSED_TEXTS_KEPT) parsedTexts.delete(parsedTexts.keys().next().value!);
     parsedTexts.set(text, structuredClone(parsed));

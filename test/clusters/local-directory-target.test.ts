@@ -3,9 +3,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
 import { isMeshlinkError } from '../../shared/errors.js';
+import { yaml } from '../../shared/yaml.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
 import { credentialSecret, ingressGateway, inNamespace, KINDS, labelledFor, linkObjects, originateDestinationRule } from './objects.js';
 import { recordingFs } from '../support/recording-fs.js';
@@ -169,6 +170,21 @@ describe('LocalDirectoryTarget', () => {
       await expect(target.checkOwners([credentialSecret('mysql', 'server'), originateDestinationRule('mysql')])).resolves.toBeUndefined();
       expect(await contents()).toEqual(before);
     });
+  });
+
+  it('parses an unchanged file once: checks, applies and listings after it read its kind and metadata again without parsing (Secrets included)', async () => {
+    const links = ['a', 'b', 'c'];
+    for (const link of links) await target.apply(linkObjects(link));
+    // Each file read once (and parsed): a check of every link.
+    for (const link of links) expect(await target.isCurrent(linkObjects(link))).toBe(true);
+    const parse = vi.spyOn(yaml(), 'parse');
+
+    for (const link of links) expect(await target.isCurrent(linkObjects(link))).toBe(true);
+    expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.secret, KINDS.gateway])).toBe(0);
+    await target.apply(linkObjects('a', 'r2'));
+
+    expect(parse).not.toHaveBeenCalled();
+    parse.mockRestore();
   });
 
   describe('deleteByLabel', () => {
