@@ -98,7 +98,7 @@ export async function stageFile({ file, data, mode }: FileWrite, fs: DurableFs =
  * Stages every file at once, so their fsyncs overlap (one wait on the disk, not one per file); if
  * one fails, the others' temp files are removed.
  */
-export async function stageFiles(files: readonly FileWrite[], fs: DurableFs = nodeFs): Promise<StagedFile[]> {
+async function stageFiles(files: readonly FileWrite[], fs: DurableFs = nodeFs): Promise<StagedFile[]> {
   const settled = await Promise.allSettled(files.map((f) => stageFile(f, fs)));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<StagedFile>).value);
@@ -152,13 +152,13 @@ export async function writeAllDurably(files: readonly FileWrite[], fs: DurableFs
 }
 
 /**
- * Creates `file` in a directory that nothing reads yet (a staging directory renamed into place
- * later), without a temp file: its content and the directory's entries are fsynced at once, so
- * both are durable before the directory is renamed. A kill leaves the staging directory, which
- * its owner removes.
+ * Writes `file` in place where nothing reads it until a later rename names it (a staging
+ * directory, a version number no record names yet): no temp file; its content and its
+ * directory's entries are fsynced at once, so both are durable before that rename. A kill leaves
+ * a partial file that nothing names, for the owner to remove or overwrite.
  */
-export async function createInStaging({ file, data, mode }: FileWrite, fs: DurableFs = nodeFs): Promise<void> {
-  const handle = await fs.open(file, 'wx', mode);
+export async function writeUnnamed({ file, data, mode }: FileWrite, fs: DurableFs = nodeFs): Promise<void> {
+  const handle = await fs.open(file, 'w', mode);
   try {
     const content = async () => {
       await handle.writeFile(data);

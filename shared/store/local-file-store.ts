@@ -6,7 +6,7 @@ import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
 import { readdir, readFile, readText } from '../fs-calls.js';
 import type { Clock } from '../clock.js';
-import { commitFile, createInStaging, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFiles, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
+import { commitFile, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFile, syncDir, tempSuffix, writeDurably, writeUnnamed, type DurableFs } from '../durable-file.js';
 import type { SecretRecord, VersionRecord } from './model.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
 
@@ -102,8 +102,10 @@ class FileBackend implements RecordBackend {
   /**
    * Removes what killed writes left, never this process's writes in flight (durable-file.ts): a
    * new secret's staging directory (`.<id>.new-*`) or a deleted one's (`.<id>.deleted-*`: all its
-   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`,
-   * `<id>/versions/<n>.tmp-*`: a payload's holds key material). None of them is ever read.
+   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`, and
+   * `<id>/versions/<n>.tmp-*`, which versions before payloads were written in place left: a
+   * payload's holds key material). None of them is ever read. A payload no record names yet
+   * (`versions/<n>` of a killed addVersion) is overwritten by the next version of that number.
    */
   private async removeDebris(): Promise<void> {
     const entries = await namesIn(this.root);
@@ -152,7 +154,7 @@ class FileBackend implements RecordBackend {
       const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
       try {
         await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
-        await createInStaging({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
+        await writeUnnamed({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
         await this.renameIntoPlace(staging, record.id);
       } catch (err) {
         await this.fs.rm(staging, { recursive: true, force: true });
@@ -195,26 +197,22 @@ class FileBackend implements RecordBackend {
   writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void> {
     const { id } = record;
     return this.guarded(`write version ${version} of secret ${id}`, async () => {
-      const versions = path.join(this.secretDir(id), VERSIONS);
-      await ensureDir(versions, DIR_MODE, this.fs);
-      // The payload and the record are staged (written and fsynced under temp names) at once: one
-      // wait on the disk instead of two. The payload's rename is durable before the record's
-      // rename names it: a power loss never leaves a version without its payload.
-      const [payloadFile, metaFile] = await stageFiles(
-        [
-          { file: this.payloadFile(id, version), data: payload, mode: FILE_MODE },
-          { file: path.join(this.secretDir(id), META), data: this.metaText(record), mode: FILE_MODE },
-        ],
-        this.fs,
-      );
-      try {
-        await commitFile(payloadFile!, this.fs);
-        await syncDir(versions, this.fs);
-      } catch (err) {
-        await discardStaged([metaFile!], this.fs);
-        throw err;
+      await ensureDir(path.join(this.secretDir(id), VERSIONS), DIR_MODE, this.fs);
+      // The payload goes straight to versions/<n>, which no record names yet (a killed write leaves
+      // an unreferenced file, which the next version of that number overwrites). Its content and
+      // directory entry, and the record's temp file, are fsynced at once: one wait on the disk.
+      // Only then is the record renamed into place: a power loss never leaves a version without
+      // its payload.
+      const [payloadWrite, metaStage] = await Promise.allSettled([
+        writeUnnamed({ file: this.payloadFile(id, version), data: payload, mode: FILE_MODE }, this.fs),
+        stageFile({ file: path.join(this.secretDir(id), META), data: this.metaText(record), mode: FILE_MODE }, this.fs),
+      ]);
+      if (metaStage.status === 'rejected') throw metaStage.reason;
+      if (payloadWrite.status === 'rejected') {
+        await discardStaged([metaStage.value], this.fs);
+        throw payloadWrite.reason;
       }
-      await commitFile(metaFile!, this.fs);
+      await commitFile(metaStage.value, this.fs);
       await syncDir(this.secretDir(id), this.fs);
     });
   }

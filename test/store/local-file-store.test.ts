@@ -168,7 +168,7 @@ describe('LocalFileStore after a kill', () => {
     const held = recorder.hold();
     const adding = writer.addVersion('s', text('two'));
     await held.reached;
-    expect((await readdir(path.join(dir, 's', 'versions'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
+    expect((await readdir(path.join(dir, 's'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
     await new LocalFileStore(dir).getSecret('s'); // another store opens meanwhile
     held.release();
     expect(await adding).toBe('2');
@@ -200,19 +200,20 @@ describe('LocalFileStore durability', () => {
       'fsync secrets',
     ]);
 
-    // A version's payload and the record naming it are staged at once; the payload's rename is
-    // made durable before the record's rename.
+    // A version's payload is written in place (no record names versions/1 yet) and fsynced with
+    // its directory and the record's temp file, all at once; then the record is renamed.
     await store.addVersion('s', text('one'));
     const staged = events.splice(0);
     expect(staged[0]).toBe('mkdir secrets/s/versions (exists)');
-    expect(staged.slice(1, 5).sort()).toEqual(['fsync secrets/s/meta.json.tmp-*', 'fsync secrets/s/versions/1.tmp-*', 'write secrets/s/meta.json.tmp-*', 'write secrets/s/versions/1.tmp-*']);
-    for (const file of ['secrets/s/meta.json.tmp-*', 'secrets/s/versions/1.tmp-*']) expect(staged.indexOf(`write ${file}`)).toBeLessThan(staged.indexOf(`fsync ${file}`));
-    expect(staged.slice(5)).toEqual([
-      'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
+    expect(staged.slice(1, 6).sort()).toEqual([
+      'fsync secrets/s/meta.json.tmp-*',
       'fsync secrets/s/versions',
-      'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json',
-      'fsync secrets/s',
+      'fsync secrets/s/versions/1',
+      'write secrets/s/meta.json.tmp-*',
+      'write secrets/s/versions/1',
     ]);
+    for (const file of ['secrets/s/meta.json.tmp-*', 'secrets/s/versions/1']) expect(staged.indexOf(`write ${file}`)).toBeLessThan(staged.indexOf(`fsync ${file}`));
+    expect(staged.slice(6)).toEqual(['rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
 
     await store.destroyVersion('s', '1');
     expect(events.splice(0)).toEqual([...meta('secrets/s'), 'unlink secrets/s/versions/1', 'fsync secrets/s/versions']);
@@ -221,13 +222,16 @@ describe('LocalFileStore durability', () => {
     expect(events.splice(0)).toEqual(['rename secrets/s -> secrets/.s.deleted-*', 'fsync secrets', 'rm secrets/.s.deleted-*']);
   });
 
-  it('stages the record while the payload is fsynced, and renames nothing before the payload is durable', async () => {
+  it.each([
+    ['the payload', 'secrets/s/versions/1'],
+    ['the payload\'s directory entry', 'secrets/s/versions'],
+  ])('stages the record while %s is fsynced, and renames it only once that is durable', async (_what, slowFile) => {
     const dir = await tempDir();
     const recorder = recordingFs(path.dirname(dir));
     const store = new LocalFileStore(dir, { fs: recorder.fs });
     await store.createSecret('s', { labels: {}, annotations: {} });
     recorder.events.splice(0);
-    const slow = recorder.holdSync('secrets/s/versions/1.tmp-*');
+    const slow = recorder.holdSync(slowFile);
 
     const adding = store.addVersion('s', text('one'));
     await slow.reached;
@@ -236,19 +240,14 @@ describe('LocalFileStore durability', () => {
     expect(recorder.events.filter((e) => e.startsWith('rename'))).toEqual([]);
     slow.release();
     expect(await adding).toBe('1');
-    expect(recorder.events.slice(-5)).toEqual([
-      'fsync secrets/s/versions/1.tmp-*',
-      'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
-      'fsync secrets/s/versions',
-      'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json',
-      'fsync secrets/s',
-    ]);
+    expect(recorder.events.slice(-3)).toEqual([`fsync ${slowFile}`, 'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
   });
 
   it('removes the record\'s temp file when the payload cannot be written, and adds no version', async () => {
     const dir = await tempDir();
     const recorder = recordingFs(path.dirname(dir));
-    const store = new LocalFileStore(dir, { fs: { ...recorder.fs, rename: async (from, to) => (from.includes('/versions/') ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : recorder.fs.rename(from, to)) } });
+    const failing = { ...recorder.fs, open: async (file: string, flags: string, mode?: number) => (file.includes('/versions/') ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : recorder.fs.open(file, flags, mode)) };
+    const store = new LocalFileStore(dir, { fs: failing });
     await store.createSecret('s', { labels: {}, annotations: {} });
 
     await expect(store.addVersion('s', text('one'))).rejects.toMatchObject({ code: 'unavailable' });
