@@ -283,7 +283,7 @@ export function createSection(f: CreateFigures): Section {
         `(${ratio(httpRepeat.latency.median / localRepeat.latency.median)}): functions-framework runs each request in a \`domain\`, whose async hooks cost on every promise made ` +
         `(the local adapters make one per file system call: \`shared/fs-calls.ts\`). Minting a P-256 set takes section 1's median, and the same create on an in-memory store ` +
         `and clusters ${ms(first.latency.median)} (the last table); the rest is the disk: the file store's ${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes ` +
-        `and both clusters' YAML files wait for about 30 fsyncs one after another (a new secret 2, a version 3, a state save 2, a cluster apply 2: \`docs/architecture.md\`), ` +
+        `and both clusters' YAML files wait for 28 fsyncs one after another (2 for each new secret, version, state save, ports patch and cluster apply: \`docs/architecture.md\`), ` +
         'each from a fraction of a millisecond on an idle disk to several on a shared one.',
       `**Aim: a create p50 at most 20 ms on the embedded defaults** (issue 18): ${ms(localCreate.latency.median)} in process and ${ms(httpCreate.latency.median)} over HTTP, ` +
         `one at a time: **${httpCreate.latency.median <= 20 ? 'met' : 'not met'}**` +
