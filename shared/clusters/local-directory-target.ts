@@ -64,14 +64,17 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return true;
   }
 
-  /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
-  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: ObjectHeader | null }> {
+  /**
+   * What applying the object would do to its file, the file's path, and the object the file holds.
+   * The object's YAML is written only when it is needed: a file at the object's revision is
+   * current without it.
+   */
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; outcome: AppliedObject['outcome']; existing?: ObjectHeader | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
-    const text = yamlText(object);
     const raw = await readText(file);
-    if (raw === undefined) return { file, text, outcome: 'created' };
+    if (raw === undefined) return { file, outcome: 'created' };
     const existing = headerOf(raw, file);
-    return { file, text, existing, outcome: sameRevision(existing, object) || raw === text ? 'unchanged' : 'updated' };
+    return { file, existing, outcome: sameRevision(existing, object) || raw === yaml().stringify(object) ? 'unchanged' : 'updated' };
   }
 
   async checkOwners(objects: KubeObject[]): Promise<void> {
@@ -93,10 +96,12 @@ export class LocalDirectoryTarget implements ClusterTarget {
     // after all of its renames (a create's time was mostly fsyncs one after another). Should one
     // fail, the next apply writes the rest.
     const changed = objects.flatMap((object, i) => {
-      const { file, text, outcome } = planned[i]!;
-      return outcome === 'unchanged' ? [] : [{ file, data: text, mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
+      const { file, outcome } = planned[i]!;
+      return outcome === 'unchanged' ? [] : [{ object, file, data: yaml().stringify(object), mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
     });
-    await this.writeAll(changed);
+    await this.writeAll(changed.map(({ file, data, mode }) => ({ file, data, mode })));
+    // What was written is known without reading it back.
+    for (const { data, object } of changed) rememberHeader(data, object);
     return objects.map((object, i) => ({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome: planned[i]!.outcome }));
   }
 
@@ -253,26 +258,6 @@ function mergePorts(base: ServicePort[], extra: ServicePort[]): ServicePort[] {
   return [...base, ...extra.filter((p) => !have.has(p.port))];
 }
 
-/**
- * YAML texts by the object's JSON (the same JSON gives the same YAML: key order is kept), since
- * checks and applies render the same objects again (a create's owner check, then its apply; each
- * repeated spec): JSON.stringify costs a tenth of the YAML writer. Bounded; a Secret (key
- * material) is never kept.
- */
-const yamlTexts = new Map<string, string>();
-
-function yamlText(object: KubeObject): string {
-  if (object.kind === 'Secret') return yaml().stringify(object);
-  const key = JSON.stringify(object);
-  let text = yamlTexts.get(key);
-  if (text === undefined) {
-    text = yaml().stringify(object);
-    if (yamlTexts.size >= PARSED_TEXTS_KEPT) yamlTexts.delete(yamlTexts.keys().next().value!);
-    yamlTexts.set(key, text);
-  }
-  return text;
-}
-
 /** What checks and listings read of an object's file: its kind and metadata, never a Secret's data. */
 type ObjectHeader = Pick<Partial<KubeObject>, 'kind' | 'metadata'>;
 
@@ -284,14 +269,24 @@ type ObjectHeader = Pick<Partial<KubeObject>, 'kind' | 'metadata'>;
 const headers = new Map<string, ObjectHeader | null>();
 const HEADERS_KEPT = 16_384;
 
-function headerOf(text: string, where: string): ObjectHeader | null {
-  const digest = createHash('sha256').update(text).digest('base64');
-  if (headers.has(digest)) return headers.get(digest)!;
-  const parsed = parseText(text, where) as Partial<KubeObject> | null;
-  const header = parsed && typeof parsed === 'object' ? { kind: parsed.kind, metadata: parsed.metadata } : null;
+const digestOf = (text: string) => createHash('sha256').update(text).digest('base64');
+
+function keepHeader(digest: string, header: ObjectHeader | null): ObjectHeader | null {
   if (headers.size >= HEADERS_KEPT) headers.delete(headers.keys().next().value!);
   headers.set(digest, header);
   return header;
+}
+
+function headerOf(text: string, where: string): ObjectHeader | null {
+  const digest = digestOf(text);
+  if (headers.has(digest)) return headers.get(digest)!;
+  const parsed = parseText(text, where) as Partial<KubeObject> | null;
+  return keepHeader(digest, parsed && typeof parsed === 'object' ? { kind: parsed.kind, metadata: parsed.metadata } : null);
+}
+
+/** The header of the text just written for `object` (its YAML reads back as the object). */
+function rememberHeader(text: string, object: KubeObject): void {
+  keepHeader(digestOf(text), { kind: object.kind, metadata: structuredClone(object.metadata) });
 }
 
 function parseText(text: string, where: string): unknown {

@@ -172,7 +172,7 @@ describe('LocalDirectoryTarget', () => {
     });
   });
 
-  it('parses an unchanged file once: checks, applies and listings after it read its kind and metadata again without parsing (Secrets included)', async () => {
+  it('parses a file it did not write once: checks, applies and listings read its kind and metadata again without parsing (Secrets included), and those of what it wrote', async () => {
     const links = ['a', 'b', 'c'];
     for (const link of links) await target.apply(linkObjects(link));
     // Each file read once (and parsed): a check of every link.
@@ -182,6 +182,9 @@ describe('LocalDirectoryTarget', () => {
     for (const link of links) expect(await target.isCurrent(linkObjects(link))).toBe(true);
     expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.secret, KINDS.gateway])).toBe(0);
     await target.apply(linkObjects('a', 'r2'));
+    // What it wrote, it knows without reading it back.
+    expect(await target.isCurrent(linkObjects('a', 'r2'))).toBe(true);
+    expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.secret, KINDS.gateway])).toBe(0);
 
     expect(parse).not.toHaveBeenCalled();
     parse.mockRestore();
