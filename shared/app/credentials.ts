@@ -90,6 +90,27 @@ export async function readCa(deps: AppDeps, link: string, version: string): Prom
   return decodeCa(payload, `${id} version ${version}`);
 }
 
+/**
+ * The CAs a request already holds, by the state's record of them: a create's CA, just minted, signs
+ * both leaves and fills both sides' trust without a store read, and one object means one parse of
+ * its key (mint.ts remembers issuers by object; decoding the key's PEM costs more than a leaf).
+ * Keyed by the record object, so an entry lives no longer than the state naming it: one request.
+ */
+const heldCas = new WeakMap<CaRecord, { version: string; ca: LinkCa }>();
+
+function holdCa(record: CaRecord, ca: LinkCa): void {
+  heldCas.set(record, { version: record.version, ca });
+}
+
+/** The CA of a state's record: the one this request holds, else read from the store (once). */
+async function caOf(deps: AppDeps, link: string, record: CaRecord): Promise<LinkCa> {
+  const held = heldCas.get(record);
+  if (held?.version === record.version) return held.ca;
+  const ca = await readCa(deps, link, record.version);
+  holdCa(record, ca);
+  return ca;
+}
+
 export async function readCredential(deps: AppDeps, link: string, side: Side, version = 'latest'): Promise<{ version: string; credential: SdsCredential }> {
   const id = secretIdOf(deps, link, side);
   const accessed = await deps.store.accessVersion(id, version);
@@ -155,7 +176,9 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     const summary = inspectCertificate(ca.certificate);
     if (summary.isCa && summary.notAfter > now) {
       deps.log.info('adopting CA version stored by an interrupted run', { link: spec.name, secret: id, version: candidate });
-      return { record: caRecord(candidate, ca, generation, now, spec.issuer), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
+      const record = caRecord(candidate, ca, generation, now, spec.issuer);
+      holdCa(record, ca);
+      return { record, orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
   const ca = await mintLinkCa(deps, spec, generation, now);
@@ -164,7 +187,9 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
-  return { record: caRecord(version, ca, generation, now, spec.issuer, summary), orphans: leftOver(deps, spec.name, id, orphans) };
+  const record = caRecord(version, ca, generation, now, spec.issuer, summary);
+  holdCa(record, ca);
+  return { record, orphans: leftOver(deps, spec.name, id, orphans) };
 }
 
 /** The PEM bundle of the given CA generations (what a side's `ca.crt` holds): each CA, or its roots under an issuer. */
@@ -173,7 +198,7 @@ export async function caBundle(deps: AppDeps, link: string, state: LinkState, ge
   for (const generation of generations) {
     const record = state.cas.find((ca) => ca.generation === generation);
     if (!record) throw new MeshlinkError('internal', `link ${link} has no CA generation ${generation}`);
-    const ca = await readCa(deps, link, record.version);
+    const ca = await caOf(deps, link, record);
     pems.push(ca.roots ?? ca.certificate);
   }
   return joinPemBundle(pems);
@@ -266,7 +291,7 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
   const id = secretIdOf(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
-  const ca = await readCa(deps, spec.name, signing.version);
+  const ca = await caOf(deps, spec.name, signing);
   const bundle = await trustBundle(deps, spec, state, side, trust);
   const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
   if (candidate) {

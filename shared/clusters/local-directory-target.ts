@@ -10,12 +10,14 @@
 // The ports patch is a strategic-merge patch: Service ports merge by `port`, so it adds its ports
 // and keeps the others. It carries apiVersion/kind/metadata, so `kubectl apply -R` over the
 // directory merges it the same way instead of failing on a headless document.
-// Writes are atomic and durable (shared/durable-file.ts); the first change through a target removes
-// the temp files killed writes left (a Secret's holds a key).
-import { readdir, readFile } from 'node:fs/promises';
+// Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
+// one fsync per directory; the first change through a target removes the temp files killed writes
+// left (a Secret's holds a key).
 import { dirname, join, resolve } from 'node:path';
-import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeDurably, type DurableFs } from '../durable-file.js';
+import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
+import { readdirDeep, readText as readFileText } from '../fs-calls.js';
+import { createHash } from 'node:crypto';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { yaml } from '../yaml.js';
@@ -62,14 +64,17 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return true;
   }
 
-  /** What applying the object would do to its file, the file's path and new text, and the object the file holds. */
-  private async outcomeOf(object: KubeObject): Promise<{ file: string; text: string; outcome: AppliedObject['outcome']; existing?: Partial<KubeObject> | null }> {
+  /**
+   * What applying the object would do to its file, the file's path, and the object the file holds.
+   * The object's YAML is written only when it is needed: a file at the object's revision is
+   * current without it.
+   */
+  private async outcomeOf(object: KubeObject): Promise<{ file: string; outcome: AppliedObject['outcome']; existing?: ObjectHeader | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
-    const text = yaml().stringify(object);
     const raw = await readText(file);
-    if (raw === undefined) return { file, text, outcome: 'created' };
-    const existing = parseYaml(raw, file) as Partial<KubeObject> | null;
-    return { file, text, existing, outcome: sameRevision(existing, object) || raw === text ? 'unchanged' : 'updated' };
+    if (raw === undefined) return { file, outcome: 'created' };
+    const existing = headerOf(raw, file);
+    return { file, existing, outcome: sameRevision(existing, object) || raw === yaml().stringify(object) ? 'unchanged' : 'updated' };
   }
 
   async checkOwners(objects: KubeObject[]): Promise<void> {
@@ -87,14 +92,16 @@ export class LocalDirectoryTarget implements ClusterTarget {
   async apply(objects: KubeObject[]): Promise<AppliedObject[]> {
     await this.open();
     const planned = await this.planApply(objects);
-    // The files at once: each is atomic and durable by itself, and their fsyncs overlap (a create's
-    // time was mostly fsyncs one after another). Should one fail, the next apply writes the rest.
-    await Promise.all(
-      objects.map((object, i) => {
-        const { file, text, outcome } = planned[i]!;
-        return outcome === 'unchanged' ? undefined : this.write(file, text, object.kind === 'Secret' ? 0o600 : 0o644);
-      }),
-    );
+    // The files at once, each atomic: their fsyncs overlap and each directory is fsynced once,
+    // after all of its renames (a create's time was mostly fsyncs one after another). Should one
+    // fail, the next apply writes the rest.
+    const changed = objects.flatMap((object, i) => {
+      const { file, outcome } = planned[i]!;
+      return outcome === 'unchanged' ? [] : [{ object, file, data: yaml().stringify(object), mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
+    });
+    await this.writeAll(changed.map(({ file, data, mode }) => ({ file, data, mode })));
+    // What was written is known without reading it back.
+    for (const { data, object } of changed) rememberHeader(data, object);
     return objects.map((object, i) => ({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome: planned[i]!.outcome }));
   }
 
@@ -155,7 +162,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
       if (file.endsWith(PATCH_SUFFIX)) continue;
       const text = await readText(file);
       if (text === undefined) continue;
-      const object = parseYaml(text, file) as Partial<KubeObject> | null;
+      const object = headerOf(text, file);
       if (!object || !wanted.has(String(object.kind))) continue;
       if (!matchesLabels(object.metadata?.labels, labels) || isKept(keep, object.kind, object.metadata?.name)) continue;
       await this.remove(file);
@@ -194,15 +201,17 @@ export class LocalDirectoryTarget implements ClusterTarget {
       return;
     }
     const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
-    await this.write(file, yaml().stringify(patch), 0o644);
+    await this.writeAll([{ file, data: yaml().stringify(patch), mode: 0o644 }]);
   }
 
-  private async write(file: string, text: string, mode: number): Promise<void> {
+  /** Writes the files (durable-file.ts writeAllDurably), creating their directories first. */
+  private async writeAll(files: FileWrite[]): Promise<void> {
+    if (files.length === 0) return;
     try {
-      await ensureDir(dirname(file), 0o700, this.fs);
-      await writeDurably(file, text, mode, this.fs);
+      for (const dir of new Set(files.map((f) => dirname(f.file)))) await ensureDir(dir, 0o700, this.fs);
+      await writeAllDurably(files, this.fs);
     } catch (err) {
-      throw new MeshlinkError('unavailable', `cannot write ${file}`, { cause: err });
+      throw new MeshlinkError('unavailable', `cannot write ${files.map((f) => f.file).join(', ')}`, { cause: err });
     }
   }
 
@@ -222,7 +231,7 @@ interface ServiceDoc {
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 
-function sameRevision(existing: Partial<KubeObject> | null, desired: KubeObject): boolean {
+function sameRevision(existing: ObjectHeader | null, desired: KubeObject): boolean {
   const want = desired.metadata.annotations?.[ANNOTATION_REVISION];
   if (want === undefined) return false;
   return existing?.metadata?.annotations?.[ANNOTATION_REVISION] === want;
@@ -249,22 +258,55 @@ function mergePorts(base: ServicePort[], extra: ServicePort[]): ServicePort[] {
   return [...base, ...extra.filter((p) => !have.has(p.port))];
 }
 
+/** What checks and listings read of an object's file: its kind and metadata, never a Secret's data. */
+type ObjectHeader = Pick<Partial<KubeObject>, 'kind' | 'metadata'>;
+
 /**
- * Parsed files by their text: every apply and check re-reads the files the last one wrote, and
- * parsing YAML was the largest CPU cost of a create. Bounded; a Secret (key material) is never
- * kept; callers get a copy.
+ * Headers by the digest of the file's text (a digest, so no key is kept): every check, apply and
+ * listing reads files the last one wrote, and a listing reads every link's Secret (parsed whole on
+ * each create before). Bounded, with room for a listing of thousands of links.
+ */
+const headers = new Map<string, ObjectHeader | null>();
+const HEADERS_KEPT = 16_384;
+
+const digestOf = (text: string) => createHash('sha256').update(text).digest('base64');
+
+function keepHeader(digest: string, header: ObjectHeader | null): ObjectHeader | null {
+  if (headers.size >= HEADERS_KEPT) headers.delete(headers.keys().next().value!);
+  headers.set(digest, header);
+  return header;
+}
+
+function headerOf(text: string, where: string): ObjectHeader | null {
+  const digest = digestOf(text);
+  if (headers.has(digest)) return headers.get(digest)!;
+  const parsed = parseText(text, where) as Partial<KubeObject> | null;
+  return keepHeader(digest, parsed && typeof parsed === 'object' ? { kind: parsed.kind, metadata: parsed.metadata } : null);
+}
+
+/** The header of the text just written for `object` (its YAML reads back as the object). */
+function rememberHeader(text: string, object: KubeObject): void {
+  keepHeader(digestOf(text), { kind: object.kind, metadata: structuredClone(object.metadata) });
+}
+
+function parseText(text: string, where: string): unknown {
+  try {
+    return yaml().parse(text);
+  } catch (cause) {
+    throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
+  }
+}
+
+/**
+ * Parsed Service and ports-patch files by their text: each create and repeat reads the gateway
+ * Service's again. Bounded; a Secret (key material) is never kept; callers get a copy.
  */
 const parsedTexts = new Map<string, unknown>();
 const PARSED_TEXTS_KEPT = 512;
 
 function parseYaml(text: string, where: string): unknown {
   if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
-  let parsed: unknown;
-  try {
-    parsed = yaml().parse(text);
-  } catch (cause) {
-    throw new MeshlinkError('internal', `cannot parse YAML file for ${where}`, { cause });
-  }
+  const parsed = parseText(text, where);
   if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') {
     if (parsedTexts.size >= PARSED_TEXTS_KEPT) parsedTexts.delete(parsedTexts.keys().next().value!);
     parsedTexts.set(text, structuredClone(parsed));
@@ -274,7 +316,7 @@ function parseYaml(text: string, where: string): unknown {
 
 async function readText(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFileText(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new MeshlinkError('unavailable', `cannot read ${file}`, { cause: err });
@@ -285,7 +327,7 @@ async function readText(file: string): Promise<string | undefined> {
 async function listFiles(dir: string, wanted: (name: string) => boolean): Promise<string[]> {
   let entries;
   try {
-    entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    entries = await readdirDeep(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new MeshlinkError('unavailable', `cannot list ${dir}`, { cause: err });

@@ -1,4 +1,5 @@
-// The few DER bytes the X.509 library has no class for: name constraints and the key-identifier input.
+// The few DER bytes the X.509 library has no class for (name constraints, the key-identifier
+// input), and the extensions of a certificate found by OID without parsing them all.
 import { MeshlinkError } from '../errors.js';
 
 function encodeLength(length: number): Uint8Array {
@@ -53,4 +54,41 @@ export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
     throw new MeshlinkError('invalid-argument', 'not a SubjectPublicKeyInfo');
   }
   return spki.subarray(bits.start + 1, bits.end);
+}
+
+/** The DER contents of an OBJECT IDENTIFIER, hex: `551d11` is 2.5.29.17. */
+export type OidHex = string;
+
+/**
+ * The extnValue contents of each extension of a DER certificate, by its OID. The X.509 library
+ * parses every extension to find one: twice the cost of the rest of a certificate's reading.
+ * Call it on a certificate the library has read (its structure is checked there).
+ */
+export function certificateExtensions(der: Uint8Array): Map<OidHex, Uint8Array> {
+  const found = new Map<OidHex, Uint8Array>();
+  const tbs = readTlv(der, readTlv(der, 0).start);
+  for (let at = tbs.start; at < tbs.end; ) {
+    const field = readTlv(der, at);
+    at = field.end;
+    if (field.tag !== 0xa3) continue; // [3] extensions, after the fields before it
+    const list = readTlv(der, field.start);
+    for (let next = list.start; next < list.end; ) {
+      const extension = readTlv(der, next);
+      next = extension.end;
+      const oid = readTlv(der, extension.start);
+      let value = readTlv(der, oid.end);
+      if (value.tag === 0x01) value = readTlv(der, value.end); // critical
+      found.set(Buffer.from(der.subarray(oid.start, oid.end)).toString('hex'), der.subarray(value.start, value.end));
+    }
+  }
+  return found;
+}
+
+/** BasicConstraints' cA (a SEQUENCE whose first element, when a BOOLEAN, is cA; absent, false). */
+export function basicConstraintsCa(value: Uint8Array | undefined): boolean {
+  if (value === undefined) return false;
+  const sequence = readTlv(value, 0);
+  if (sequence.start === sequence.end) return false;
+  const first = readTlv(value, sequence.start);
+  return first.tag === 0x01 && value[first.start] !== 0;
 }

@@ -1,11 +1,15 @@
 // Reading certificates back: summaries, PEM bundles, and key/issuer checks. Pure and synchronous.
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
+import { basicConstraintsCa, certificateExtensions } from './der.js';
 import { decodePemBlocks, encodePem } from './pem.js';
 import type { CertificateSummary } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
 
 const LABEL = 'CERTIFICATE';
+/** 2.5.29.17 and 2.5.29.19, as DER contents. */
+const OID_SUBJECT_ALT_NAME = '551d11';
+const OID_BASIC_CONSTRAINTS = '551d13';
 
 function fingerprintOf(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
@@ -32,14 +36,17 @@ function readNode(pem: string): NodeX509Certificate {
 
 export function inspectCertificate(pem: string): CertificateSummary {
   const der = firstDer(pem);
-  const { BasicConstraintsExtension, SubjectAlternativeNameExtension, X509Certificate: Certificate } = x509();
+  const { GeneralNames, X509Certificate: Certificate } = x509();
   let certificate: X509Certificate;
   try {
     certificate = new Certificate(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
   } catch (cause) {
     throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
   }
-  const names = certificate.getExtension(SubjectAlternativeNameExtension)?.names.items ?? [];
+  // The two extensions read, and only those (the library's getExtension parses them all).
+  const extensions = certificateExtensions(der);
+  const san = extensions.get(OID_SUBJECT_ALT_NAME);
+  const names = san ? new GeneralNames(new Uint8Array(san)).items : [];
   return {
     serialNumber: certificate.serialNumber,
     subject: certificate.subject,
@@ -49,7 +56,7 @@ export function inspectCertificate(pem: string): CertificateSummary {
     fingerprint: fingerprintOf(der),
     dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
     uris: names.filter((n) => n.type === 'url').map((n) => n.value),
-    isCa: certificate.getExtension(BasicConstraintsExtension)?.ca ?? false,
+    isCa: basicConstraintsCa(extensions.get(OID_BASIC_CONSTRAINTS)),
   };
 }
 

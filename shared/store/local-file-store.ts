@@ -1,11 +1,12 @@
 // The embedded default SecretStore: one directory per secret, metadata in meta.json and each
 // version's payload in versions/<n>; files 0600, directories 0700, every write atomic and durable
-// (shared/durable-file.ts). Opening the store (its first call) removes what killed writes left.
-import { readdir, readFile } from 'node:fs/promises';
+// (shared/durable-file.ts) before the call returns, the fsyncs that do not depend on each other
+// made at once. Opening the store (its first call) removes what killed writes left.
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
+import { readdir, readFile, readText } from '../fs-calls.js';
 import type { Clock } from '../clock.js';
-import { ensureDir, leftByOtherProcess, nodeFs, syncDir, tempSuffix, writeDurably, type DurableFs } from '../durable-file.js';
+import { commitFile, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFile, syncDir, tempSuffix, writeDurably, writeUnnamed, type DurableFs } from '../durable-file.js';
 import type { SecretRecord, VersionRecord } from './model.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
 
@@ -101,8 +102,10 @@ class FileBackend implements RecordBackend {
   /**
    * Removes what killed writes left, never this process's writes in flight (durable-file.ts): a
    * new secret's staging directory (`.<id>.new-*`) or a deleted one's (`.<id>.deleted-*`: all its
-   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`,
-   * `<id>/versions/<n>.tmp-*`: a payload's holds key material). None of them is ever read.
+   * versions), and temp files of meta.json or of a payload (`<id>/meta.json.tmp-*`, and
+   * `<id>/versions/<n>.tmp-*`, which versions before payloads were written in place left: a
+   * payload's holds key material). None of them is ever read. A payload no record names yet
+   * (`versions/<n>` of a killed addVersion) is overwritten by the next version of that number.
    */
   private async removeDebris(): Promise<void> {
     const entries = await namesIn(this.root);
@@ -132,7 +135,7 @@ class FileBackend implements RecordBackend {
     return this.guarded(`read secret ${id}`, async () => {
       const file = path.join(this.secretDir(id), META);
       try {
-        return parseMeta(await readFile(file, 'utf8'), file);
+        return parseMeta(await readText(file), file);
       } catch (err) {
         if (isMissing(err)) return undefined;
         throw err;
@@ -144,12 +147,14 @@ class FileBackend implements RecordBackend {
     return this.guarded(`write secret ${record.id}`, async () => {
       if (!create) return writeDurably(path.join(this.secretDir(record.id), META), this.metaText(record), FILE_MODE, this.fs);
       // A new secret is assembled in a hidden directory and renamed into place, so a crash
-      // never leaves a secret directory without its meta.json.
+      // never leaves a secret directory without its meta.json. Nothing reads the staging
+      // directory: meta.json is written there in place, it and the directory's entries fsynced at
+      // once, before the rename.
       await ensureDir(this.root, DIR_MODE, this.fs);
       const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
       try {
         await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
-        await writeDurably(path.join(staging, META), this.metaText(record), FILE_MODE, this.fs);
+        await writeUnnamed({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
         await this.renameIntoPlace(staging, record.id);
       } catch (err) {
         await this.fs.rm(staging, { recursive: true, force: true });
@@ -189,10 +194,26 @@ class FileBackend implements RecordBackend {
     });
   }
 
-  writePayload(id: string, version: number, payload: Uint8Array): Promise<void> {
+  writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void> {
+    const { id } = record;
     return this.guarded(`write version ${version} of secret ${id}`, async () => {
       await ensureDir(path.join(this.secretDir(id), VERSIONS), DIR_MODE, this.fs);
-      await writeDurably(this.payloadFile(id, version), payload, FILE_MODE, this.fs);
+      // The payload goes straight to versions/<n>, which no record names yet (a killed write leaves
+      // an unreferenced file, which the next version of that number overwrites). Its content and
+      // directory entry, and the record's temp file, are fsynced at once: one wait on the disk.
+      // Only then is the record renamed into place: a power loss never leaves a version without
+      // its payload.
+      const [payloadWrite, metaStage] = await Promise.allSettled([
+        writeUnnamed({ file: this.payloadFile(id, version), data: payload, mode: FILE_MODE }, this.fs),
+        stageFile({ file: path.join(this.secretDir(id), META), data: this.metaText(record), mode: FILE_MODE }, this.fs),
+      ]);
+      if (metaStage.status === 'rejected') throw metaStage.reason;
+      if (payloadWrite.status === 'rejected') {
+        await discardStaged([metaStage.value], this.fs);
+        throw payloadWrite.reason;
+      }
+      await commitFile(metaStage.value, this.fs);
+      await syncDir(this.secretDir(id), this.fs);
     });
   }
 

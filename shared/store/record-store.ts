@@ -32,7 +32,12 @@ export interface RecordBackend {
   remove(id: string): Promise<void>;
   /** Every record, metadata only. */
   readAll(): Promise<SecretRecord[]>;
-  writePayload(id: string, version: number, payload: Uint8Array): Promise<void>;
+  /**
+   * Stores the payload of `version` and then `record`, which names it: the payload is durable
+   * before the record is (a crash in between leaves an unreferenced payload, which the next
+   * version of that number overwrites, never a version without its payload).
+   */
+  writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void>;
   /** `undefined` when the payload is gone. */
   readPayload(id: string, version: number): Promise<Uint8Array | undefined>;
   /** Idempotent. */
@@ -107,10 +112,7 @@ export class RecordStore implements SecretStore {
     validatePayload(payload);
     return this.locked(id, async () => {
       const { record, version } = withNewVersion(await this.load(id), crc32c(payload), this.clock());
-      // Payload first: a crash before the record is written leaves an unreferenced file that the
-      // next addVersion overwrites, never a version without its payload.
-      await this.backend.writePayload(id, version.version, payload);
-      await this.backend.write(record, false);
+      await this.backend.writeVersion(record, version.version, payload);
       return String(version.version);
     });
   }

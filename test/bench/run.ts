@@ -1,5 +1,7 @@
 // `npm run bench`: runs every benchmark section, prints a table per section and writes
 // docs/benchmarks.md with the machine, the figures and what they mean. Not part of `npm test`.
+// `npm run bench -- 2` (section numbers) runs and prints only those: the document is written by a
+// whole run only, so its figures always come from one run.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,17 +44,50 @@ function machineMarkdown(m: Machine): string {
   ].join('\n');
 }
 
+interface Ran {
+  section: Section;
+  failures: string[];
+}
+
+/** The sections in order, each with the checks its figures must pass. */
+const SECTIONS: (() => Promise<Ran>)[] = [
+  async () => ({ section: (await timedSection('1. minting', () => measureMint(log), mintSection)).section, failures: [] }),
+  async () => {
+    const { section, figures } = await timedSection('2. creating links', () => measureCreate(log), createSection);
+    return { section, failures: createChecks(figures) };
+  },
+  async () => {
+    const { section, figures } = await timedSection('3. sweeping', () => measureSweep(log), sweepSection);
+    return { section, failures: sweepChecks(figures) };
+  },
+  async () => ({ section: (await timedSection('4. cold start', () => measureColdStart(log), coldStartSection)).section, failures: [] }),
+];
+
+/** The section numbers named on the command line (`npm run bench -- 2 3`); none names every section. */
+function chosenSections(args: string[]): number[] {
+  if (args.length === 0) return SECTIONS.map((_, i) => i + 1);
+  const numbers = [...new Set(args.map(Number))].sort((a, b) => a - b);
+  if (numbers.some((n) => !Number.isInteger(n) || n < 1 || n > SECTIONS.length)) throw new Error(`usage: npm run bench [-- SECTION...] with sections 1 to ${SECTIONS.length}; got ${args.join(' ')}`);
+  return numbers;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const machine = describeMachine();
-  process.stdout.write(`meshlink benchmarks on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node.js ${machine.node}, ${machine.date}\n`);
-
-  const mint = await timedSection('1. minting', () => measureMint(log), mintSection);
-  const create = await timedSection('2. creating links', () => measureCreate(log), createSection);
-  const sweep = await timedSection('3. sweeping', () => measureSweep(log), sweepSection);
-  const cold = await timedSection('4. cold start', () => measureColdStart(log), coldStartSection);
-  const sections = [mint.section, create.section, sweep.section, cold.section];
-  const failures = [...createChecks(create.figures), ...sweepChecks(sweep.figures)];
+  process.stdout.write(`meshlink benchmarks on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node.js ${machine.node}, load ${machine.load.toFixed(1)}, ${machine.date}\n`);
+  const chosen = chosenSections(process.argv.slice(2));
+  const ran: Ran[] = [];
+  for (const n of chosen) ran.push(await SECTIONS[n - 1]!());
+  const sections = ran.map((r) => r.section);
+  const failures = ran.flatMap((r) => r.failures);
+  if (failures.length > 0) {
+    process.stderr.write(`\nbenchmark checks failed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
+    process.exitCode = 1;
+  }
+  if (chosen.length < SECTIONS.length) {
+    process.stdout.write(`\nsections ${chosen.join(', ')} only: ${path.relative(ROOT, OUTPUT)} is written by a whole run\n`);
+    return;
+  }
   const totalSeconds = (performance.now() - t0) / 1000;
 
   const doc = [
@@ -68,10 +103,6 @@ async function main(): Promise<void> {
   ].join('\n\n');
   await writeFile(OUTPUT, `${doc}\n`);
   process.stdout.write(`\nwrote ${path.relative(ROOT, OUTPUT)} in ${ms(totalSeconds * 1000)}\n`);
-  if (failures.length > 0) {
-    process.stderr.write(`\nbenchmark checks failed:\n${failures.map((f) => `  ${f}`).join('\n')}\n`);
-    process.exitCode = 1;
-  }
 }
 
 await main();

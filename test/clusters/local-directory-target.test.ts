@@ -3,9 +3,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalDirectoryTarget } from '../../shared/clusters/local-directory-target.js';
 import { isMeshlinkError } from '../../shared/errors.js';
+import { yaml } from '../../shared/yaml.js';
 import { LABEL_LINK } from '../../shared/link/names.js';
 import { credentialSecret, ingressGateway, inNamespace, KINDS, labelledFor, linkObjects, originateDestinationRule } from './objects.js';
 import { recordingFs } from '../support/recording-fs.js';
@@ -171,6 +172,24 @@ describe('LocalDirectoryTarget', () => {
     });
   });
 
+  it('parses a file it did not write once: checks, applies and listings read its kind and metadata again without parsing (Secrets included), and those of what it wrote', async () => {
+    const links = ['a', 'b', 'c'];
+    for (const link of links) await target.apply(linkObjects(link));
+    // Each file read once (and parsed): a check of every link.
+    for (const link of links) expect(await target.isCurrent(linkObjects(link))).toBe(true);
+    const parse = vi.spyOn(yaml(), 'parse');
+
+    for (const link of links) expect(await target.isCurrent(linkObjects(link))).toBe(true);
+    expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.secret, KINDS.gateway])).toBe(0);
+    await target.apply(linkObjects('a', 'r2'));
+    // What it wrote, it knows without reading it back.
+    expect(await target.isCurrent(linkObjects('a', 'r2'))).toBe(true);
+    expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.secret, KINDS.gateway])).toBe(0);
+
+    expect(parse).not.toHaveBeenCalled();
+    parse.mockRestore();
+  });
+
   describe('deleteByLabel', () => {
     it('spares the objects named in keep, by kind and name', async () => {
       await target.apply(linkObjects('a'));
@@ -248,6 +267,23 @@ describe('LocalDirectoryTarget durability', () => {
 
     expect(await target.deleteByLabel({ [LABEL_LINK]: 'mysql' }, [KINDS.secret])).toBe(1);
     expect(events.splice(0)).toEqual([`rm ${file}`, 'fsync server/istio-system']);
+  });
+
+  it('writes the files of one apply at once and fsyncs each directory once, after all of its renames', async () => {
+    const { fs, events } = recordingFs(base);
+    const target = new LocalDirectoryTarget('server', join(base, 'server'), fs);
+    const objects = [credentialSecret('mysql', 'server'), ingressGateway('mysql'), ...inNamespace([originateDestinationRule('mysql')], 'other')];
+    const files = ['server/istio-system/secret-meshlink-mysql-server.yaml', 'server/istio-system/gateway-mysql-ingress.yaml', 'server/other/destinationrule-originate-mtls-for-mysql.yaml'];
+
+    await target.apply(objects);
+
+    expect(events.filter((e) => e.startsWith('mkdir'))).toEqual(['mkdir server/istio-system', 'mkdir server/other']);
+    const renames = files.map((f) => events.indexOf(`rename ${f}.tmp-* -> ${f}`));
+    const syncs = ['fsync server/istio-system', 'fsync server/other'].map((e) => events.indexOf(e));
+    expect(events.filter((e) => e.startsWith('fsync server/') && !e.endsWith('.tmp-*')).sort()).toEqual(['fsync server/istio-system', 'fsync server/other']);
+    // Every temp file is fsynced before the first rename; every rename before its directory's fsync.
+    for (const f of files) expect(events.indexOf(`fsync ${f}.tmp-*`)).toBeLessThan(Math.min(...renames));
+    expect(Math.max(...renames)).toBeLessThan(Math.min(...syncs));
   });
 
   it('removes the temp files killed writes left (a Secret’s holds a key) before its first change', async () => {

@@ -1,9 +1,11 @@
 // Reading certificates back: summaries, bundles with dedup, key matching and issuer checks.
-import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createHash, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sideIdentity } from '../../shared/link/names.js';
 import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { chainsToAny, inspectCertificate, isIssuedBy, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../../shared/pki/inspect.js';
+import { x509 } from '../../shared/pki/x509.js';
 import { DAY_MS, HOST, LINK, mintLinkSet, NOW, type LinkSet } from './fixtures.js';
 
 let set: LinkSet;
@@ -48,6 +50,51 @@ describe('inspectCertificate', () => {
     });
     expect(summary.fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(summary.fingerprint).toBe(fingerprint(set[side].certificate));
+  });
+
+  it('reads the names and the CA flag as the X.509 library reads every extension, whatever the certificate carries', async () => {
+    const lib = x509();
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+    const label = fc.stringMatching(/^[a-z0-9]{1,12}$/);
+    const name = fc.oneof(
+      label.map((v) => ({ type: 'dns' as const, value: `${v}.example.com` })),
+      label.map((v) => ({ type: 'url' as const, value: `spiffe://${v}.example.com/ns/x/sa/${v}` })),
+      label.map((v) => ({ type: 'email' as const, value: `${v}@example.com` })),
+      fc.ipV4().map((v) => ({ type: 'ip' as const, value: v })),
+    );
+    // Extensions around the two read, in any order, critical or not; BasicConstraints absent, CA or not.
+    const extensions = fc.record({
+      names: fc.option(fc.array(name, { maxLength: 4 })),
+      constraints: fc.option(fc.record({ ca: fc.boolean(), pathLength: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }), critical: fc.boolean() })),
+      keyUsage: fc.boolean(),
+      reversed: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(extensions, async ({ names, constraints, keyUsage, reversed }) => {
+        const list = [
+          ...(names ? [new lib.SubjectAlternativeNameExtension(names)] : []),
+          ...(constraints ? [new lib.BasicConstraintsExtension(constraints.ca, constraints.ca ? constraints.pathLength : undefined, constraints.critical)] : []),
+          ...(keyUsage ? [new lib.KeyUsagesExtension(lib.KeyUsageFlags.digitalSignature, true)] : []),
+          await lib.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        ];
+        const certificate = await lib.X509CertificateGenerator.createSelfSigned({
+          serialNumber: '01',
+          name: 'CN=property',
+          notBefore: NOW,
+          notAfter: new Date(NOW.getTime() + DAY_MS),
+          keys,
+          signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+          extensions: reversed ? list.reverse() : list,
+        });
+        const all = certificate.getExtension(lib.SubjectAlternativeNameExtension)?.names.items ?? [];
+        expect(inspectCertificate(certificate.toString('pem'))).toMatchObject({
+          dnsNames: all.filter((n) => n.type === 'dns').map((n) => n.value),
+          uris: all.filter((n) => n.type === 'url').map((n) => n.value),
+          isCa: certificate.getExtension(lib.BasicConstraintsExtension)?.ca ?? false,
+        });
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('reads the first certificate of a chain and any PEM layout', () => {

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { manualClock } from '../support/clock.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
@@ -168,13 +168,16 @@ describe('LocalFileStore after a kill', () => {
     const held = recorder.hold();
     const adding = writer.addVersion('s', text('two'));
     await held.reached;
-    expect((await readdir(path.join(dir, 's', 'versions'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
+    expect((await readdir(path.join(dir, 's'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
     await new LocalFileStore(dir).getSecret('s'); // another store opens meanwhile
     held.release();
     expect(await adding).toBe('2');
     expect(decode((await writer.accessVersion('s')).payload)).toBe('two');
   });
 });
+
+/** `events` with the entries at positions `from` up to `to` (exclusive) sorted: calls made at once, in any order. */
+const unordered = (events: string[], from: number, to: number) => [...events.slice(0, from), ...events.slice(from, to).sort(), ...events.slice(to)];
 
 describe('LocalFileStore durability', () => {
   it('writes, fsyncs the file, renames, then fsyncs the directory; a new directory is synced in its parent', async () => {
@@ -183,23 +186,73 @@ describe('LocalFileStore durability', () => {
     const store = new LocalFileStore(dir, { fs });
     const meta = (secret: string) => [`write ${secret}/meta.json.tmp-*`, `fsync ${secret}/meta.json.tmp-*`, `rename ${secret}/meta.json.tmp-* -> ${secret}/meta.json`, `fsync ${secret}`];
 
+    // A new secret's meta.json is written in place in its staging directory (which nothing
+    // reads), and it and the directory's entries are fsynced at once before the rename.
     await store.createSecret('s', { labels: {}, annotations: {} });
-    expect(events.splice(0)).toEqual(['mkdir secrets', 'fsync .', 'mkdir secrets/.s.new-*/versions', ...meta('secrets/.s.new-*'), 'rename secrets/.s.new-* -> secrets/s', 'fsync secrets']);
-
-    await store.addVersion('s', text('one'));
-    expect(events.splice(0)).toEqual([
-      'mkdir secrets/s/versions (exists)',
-      'write secrets/s/versions/1.tmp-*',
-      'fsync secrets/s/versions/1.tmp-*',
-      'rename secrets/s/versions/1.tmp-* -> secrets/s/versions/1',
-      'fsync secrets/s/versions',
-      ...meta('secrets/s'),
+    expect(unordered(events.splice(0), 4, 6)).toEqual([
+      'mkdir secrets',
+      'fsync .',
+      'mkdir secrets/.s.new-*/versions',
+      'write secrets/.s.new-*/meta.json',
+      'fsync secrets/.s.new-*',
+      'fsync secrets/.s.new-*/meta.json',
+      'rename secrets/.s.new-* -> secrets/s',
+      'fsync secrets',
     ]);
+
+    // A version's payload is written in place (no record names versions/1 yet) and fsynced with
+    // its directory and the record's temp file, all at once; then the record is renamed.
+    await store.addVersion('s', text('one'));
+    const staged = events.splice(0);
+    expect(staged[0]).toBe('mkdir secrets/s/versions (exists)');
+    expect(staged.slice(1, 6).sort()).toEqual([
+      'fsync secrets/s/meta.json.tmp-*',
+      'fsync secrets/s/versions',
+      'fsync secrets/s/versions/1',
+      'write secrets/s/meta.json.tmp-*',
+      'write secrets/s/versions/1',
+    ]);
+    for (const file of ['secrets/s/meta.json.tmp-*', 'secrets/s/versions/1']) expect(staged.indexOf(`write ${file}`)).toBeLessThan(staged.indexOf(`fsync ${file}`));
+    expect(staged.slice(6)).toEqual(['rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
 
     await store.destroyVersion('s', '1');
     expect(events.splice(0)).toEqual([...meta('secrets/s'), 'unlink secrets/s/versions/1', 'fsync secrets/s/versions']);
 
     await store.deleteSecret('s');
     expect(events.splice(0)).toEqual(['rename secrets/s -> secrets/.s.deleted-*', 'fsync secrets', 'rm secrets/.s.deleted-*']);
+  });
+
+  it.each([
+    ['the payload', 'secrets/s/versions/1'],
+    ['the payload\'s directory entry', 'secrets/s/versions'],
+  ])('stages the record while %s is fsynced, and renames it only once that is durable', async (_what, slowFile) => {
+    const dir = await tempDir();
+    const recorder = recordingFs(path.dirname(dir));
+    const store = new LocalFileStore(dir, { fs: recorder.fs });
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    recorder.events.splice(0);
+    const slow = recorder.holdSync(slowFile);
+
+    const adding = store.addVersion('s', text('one'));
+    await slow.reached;
+    // The record's temp file is written and fsynced meanwhile; nothing is renamed.
+    await vi.waitFor(() => expect(recorder.events).toContain('fsync secrets/s/meta.json.tmp-*'));
+    expect(recorder.events.filter((e) => e.startsWith('rename'))).toEqual([]);
+    slow.release();
+    expect(await adding).toBe('1');
+    expect(recorder.events.slice(-3)).toEqual([`fsync ${slowFile}`, 'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
+  });
+
+  it('removes the record\'s temp file when the payload cannot be written, and adds no version', async () => {
+    const dir = await tempDir();
+    const recorder = recordingFs(path.dirname(dir));
+    const failing = { ...recorder.fs, open: async (file: string, flags: string, mode?: number) => (file.includes('/versions/') ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : recorder.fs.open(file, flags, mode)) };
+    const store = new LocalFileStore(dir, { fs: failing });
+    await store.createSecret('s', { labels: {}, annotations: {} });
+
+    await expect(store.addVersion('s', text('one'))).rejects.toMatchObject({ code: 'unavailable' });
+
+    expect(await store.listVersions('s')).toEqual([]);
+    expect((await readdir(path.join(dir, 's'), { recursive: true })).sort()).toEqual(['meta.json', 'versions']);
   });
 });

@@ -30,8 +30,9 @@ class MemoryBackend implements RecordBackend {
     return [...this.records.values()];
   }
 
-  async writePayload(id: string, version: number, payload: Uint8Array): Promise<void> {
-    this.payloads.set(`${id}/${version}`, Uint8Array.from(payload));
+  async writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void> {
+    this.payloads.set(`${record.id}/${version}`, Uint8Array.from(payload));
+    await this.write(record);
   }
 
   async readPayload(id: string, version: number): Promise<Uint8Array | undefined> {
