@@ -1,5 +1,7 @@
 // `npm run bench`: runs every benchmark section, prints a table per section and writes
 // docs/benchmarks.md with the machine, the figures and what they mean. Not part of `npm test`.
+// `npm run bench -- 4` (section numbers) runs and prints only those, and writes no file: the
+// document holds one whole run.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,10 +49,22 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   process.stdout.write(`meshlink benchmarks on ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node.js ${machine.node}, ${machine.date}\n`);
 
-  const mint = await timedSection('1. minting', () => measureMint(log), mintSection);
-  const create = await timedSection('2. creating links', () => measureCreate(log), createSection);
-  const sweep = await timedSection('3. sweeping', () => measureSweep(log), sweepSection);
-  const cold = await timedSection('4. cold start', () => measureColdStart(log), coldStartSection);
+  const runMint = () => timedSection('1. minting', () => measureMint(log), mintSection);
+  const runCreate = () => timedSection('2. creating links', () => measureCreate(log), createSection);
+  const runSweep = () => timedSection('3. sweeping', () => measureSweep(log), sweepSection);
+  const runCold = () => timedSection('4. cold start', () => measureColdStart(log), coldStartSection);
+  const only = process.argv.slice(2);
+  if (only.length > 0) {
+    const byNumber: Record<string, () => Promise<unknown>> = { '1': runMint, '2': runCreate, '3': runSweep, '4': runCold };
+    const unknown = only.filter((n) => !byNumber[n]);
+    if (unknown.length > 0) throw new Error(`no bench section ${unknown.join(', ')}: name sections 1 to 4`);
+    for (const n of only) await byNumber[n]!();
+    return;
+  }
+  const mint = await runMint();
+  const create = await runCreate();
+  const sweep = await runSweep();
+  const cold = await runCold();
   const sections = [mint.section, create.section, sweep.section, cold.section];
   const failures = [...createChecks(create.figures), ...sweepChecks(sweep.figures)];
   const totalSeconds = (performance.now() - t0) / 1000;
