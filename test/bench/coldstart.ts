@@ -254,15 +254,19 @@ export async function measureColdStart(log: (line: string) => void): Promise<Col
       baseline.push(performance.now() - t0);
     }
 
-    const starts: StartFigure[] = [];
-    for (const c of cases) {
-      await coldRun(c); // warms the file system cache, as a deployed image's is
-      const runs: ColdRun[] = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await coldRun(c));
-      const second = runs.every((r) => r.secondMs !== undefined) ? summarize(runs.map((r) => r.secondMs!)) : undefined;
-      starts.push({ label: c.label, first: summarize(runs.map((r) => r.firstMs)), firstCall: describeCall(c.first), ...(second && c.second ? { second, secondCall: describeCall(c.second) } : {}) });
-      log(`cold start ${c.label}: ${ms(starts.at(-1)!.first.median)}`);
+    // Round by round (every case once a round), so that a change in the machine's load between
+    // rounds weighs on every case alike, the hello world included, and not on the cases run then.
+    for (const c of cases) await coldRun(c); // warms the file system cache, as a deployed image's is
+    const runs: ColdRun[][] = cases.map(() => []);
+    for (let i = 0; i < RUNS; i++) {
+      for (const [k, c] of cases.entries()) runs[k]!.push(await coldRun(c));
     }
+    const starts: StartFigure[] = cases.map((c, k) => {
+      const mine = runs[k]!;
+      const second = mine.every((r) => r.secondMs !== undefined) ? summarize(mine.map((r) => r.secondMs!)) : undefined;
+      return { label: c.label, first: summarize(mine.map((r) => r.firstMs)), firstCall: describeCall(c.first), ...(second && c.second ? { second, secondCall: describeCall(c.second) } : {}) };
+    });
+    for (const s of starts) log(`cold start ${s.label}: ${ms(s.first.median)}`);
 
     const imports = [
       await importTime('hello world module (functions-framework only)', path.join(FIXTURES, 'hello.js')),
@@ -333,7 +337,7 @@ export function coldStartSection(f: ColdStartFigures): Section {
   return {
     title: '4. Cold start',
     method: [
-      `Each run is a fresh process; ${RUNS} runs per case after one unmeasured run (file cache warm, as on a deployed instance), median and p95. ` +
+      `Each run is a fresh process; ${RUNS} runs per case after one unmeasured run (file cache warm, as on a deployed instance), median and p95; the runs go round by round, every case once a round, so that the machine's load weighs on all alike. ` +
         'Import times: a fresh process imports one module and reports the import\'s duration and the time since the process started. ' +
         'Loaded SDKs: the same processes started with `node --import test/bench/fixtures/module-probe.mjs`, which records every module URL (ES modules through a `module.register` resolve hook, CommonJS ones from `require.cache`) and reports them after the requests.',
     ],
