@@ -8,8 +8,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { BUNDLE_DIR, LAZY_LIBRARIES } from '../../esbuild.config.js';
 import { FUNCTION_NAMES } from '../../functions/names.js';
 import { startFakeSecretManager } from '../fakes/secret-manager-server.js';
 import { binaryCloudEvent, fixture, pubsubMessage } from '../support/registration.js';
@@ -83,7 +84,12 @@ interface ColdRun {
   packages?: Set<string>;
 }
 
+/** The bundle's own files of libraries (esbuild.config.ts), by URL: the package each stands for. */
+const BUNDLED_LIBRARIES = new Map(Object.entries(LAZY_LIBRARIES).map(([name, file]) => [pathToFileURL(path.join(BUNDLE_DIR, file)).href, name]));
+
 function packageOf(url: string): string | undefined {
+  const bundled = BUNDLED_LIBRARIES.get(url);
+  if (bundled) return bundled;
   const at = url.lastIndexOf('/node_modules/');
   if (at < 0) return undefined;
   const [scope, name] = url.slice(at + '/node_modules/'.length).split('/');
@@ -364,7 +370,7 @@ export function coldStartSection(f: ColdStartFigures): Section {
       `Each run is a fresh process; ${RUNS} runs per case after one unmeasured run (file cache warm, as on a deployed instance), median and p95; the runs go round by round, every case once a round, so that the machine's load weighs on all alike. ` +
         'CPU: the user and system time the process had used, all threads, when the first answer came (Linux\'s /proc, 10 ms ticks). ' +
         'Import times: a fresh process imports one module and reports the import\'s duration and the time since the process started. ' +
-        'Loaded SDKs: the same processes started with `node --import test/bench/fixtures/module-probe.mjs`, which records every module URL (ES modules through a `module.register` resolve hook, CommonJS ones from `require.cache`) and reports them after the requests.',
+        'Loaded SDKs (a library the bundle holds as a file of its own counts as its package): the same processes started with `node --import test/bench/fixtures/module-probe.mjs`, which records every module URL (ES modules through a `module.register` resolve hook, CommonJS ones from `require.cache`) and reports them after the requests.',
     ],
     tables: [
       {
