@@ -29,7 +29,7 @@ const RUNS = 5;
 const PROBE_TIMEOUT_MS = 30_000;
 
 /** The SDKs whose load a cold start should pay only on the path that needs them. */
-const HEAVY = ['@google-cloud/secret-manager', '@kubernetes/client-node', '@google-cloud/container', '@google-cloud/pubsub', '@peculiar/x509', 'google-gax', '@grpc/grpc-js', 'yaml'];
+const HEAVY = ['@google-cloud/secret-manager', '@kubernetes/client-node', '@google-cloud/container', '@google-cloud/pubsub', '@peculiar/x509', 'google-gax', '@grpc/grpc-js', 'yaml', 'cloudevents'];
 
 interface HttpCall {
   method: string;
@@ -354,7 +354,7 @@ export function coldStartSection(f: ColdStartFigures): Section {
     `**Heavy SDKs by path**: after GET /healthz on the local store the process has loaded ${eagerOnHealthz.length ? eagerOnHealthz.join(', ') : 'none of them'}. ` +
       'The Kubernetes client and the Google SDKs are loaded only where needed (`LazyKubernetesTarget`, the store chosen in `compose.ts`), and so is `@peculiar/x509` ' +
       `(with \`reflect-metadata\`, \`tsyringe\` and the \`@peculiar/asn1-*\` schemas): \`shared/pki/x509.ts\` loads it on the first mint or certificate read, which pays its ${ms(x509.importMs.median)} (bundled into one file; the package's files take ${ms(x509Package.importMs.median)}); ` +
-      'a liveness probe, a listing or an event on links not due never does. `yaml` loads on the first YAML request body or the first call on a local cluster directory (`shared/yaml.ts`).' +
+      'a liveness probe, a listing or an event on links not due never does. `yaml` loads on the first YAML request body or the first call on a local cluster directory (`shared/yaml.ts`), `cloudevents` on the first event (`functions/cloud-event-request.ts`).' +
       (smHealthz.loaded['@google-cloud/secret-manager']
         ? ` With the Secret Manager store, GET /healthz also loads \`@google-cloud/secret-manager\` (with \`google-gax\` and \`@grpc/grpc-js\`): the HTTP function composes the app (\`runtimeDeps()\`) before routing, so a liveness probe pays for the store client (${ms(sm.first.median - api.first.median)} more than on the local store).`
         : ''),
