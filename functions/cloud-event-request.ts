@@ -4,13 +4,25 @@
 // subscription}` (what a push subscription sends; the framework turns one into a CloudEvent on the
 // `/projects/P/topics/T` path). Anything else cannot be an event: a 400 naming why, for the
 // CloudEvent functions and the local replay route.
-import { HTTP, type CloudEvent } from 'cloudevents';
+import type * as CloudEvents from 'cloudevents';
 import { MeshlinkError } from '../shared/errors.js';
+import { requireLibrary } from '../shared/require-library.js';
 import { checkBodySize, mediaType, type ApiRequest } from './http-api.js';
 
 const BINARY_HEADERS = ['ce-specversion', 'ce-type', 'ce-source', 'ce-id'] as const;
 /** The attributes every CloudEvent has (CloudEvents 1.0, "Required Attributes"). */
 const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'] as const;
+let sdk: typeof CloudEvents | undefined;
+
+/**
+ * The SDK, loaded (its CommonJS build) on the first event: with uuid and ajv's runtime it costs tens
+ * of milliseconds, which the HTTP API's cold start would otherwise pay for nothing.
+ */
+function cloudEvents(): typeof CloudEvents {
+  sdk ??= requireLibrary<typeof CloudEvents>('cloudevents');
+  return sdk;
+}
+
 const HOW = 'send the ce-specversion, ce-type, ce-source and ce-id headers (binary mode), Content-Type application/cloudevents+json (structured mode), or a Pub/Sub push body';
 
 function notAnEvent(why: string): MeshlinkError {
@@ -42,9 +54,9 @@ function decodeEvent(headers: Record<string, string>, body: Buffer, structured: 
     const missing = REQUIRED_ATTRIBUTES.filter((a) => typeof event[a] !== 'string' || event[a] === '');
     if (missing.length > 0) throw new MeshlinkError('invalid-argument', 'invalid CloudEvent', { details: missing.map((a) => ({ path: a, message: 'is required (a non-empty string)' })) });
   }
-  let event: CloudEvent<unknown>;
+  let event: CloudEvents.CloudEvent<unknown>;
   try {
-    event = HTTP.toEvent({ headers, body: body.toString('utf8') }) as CloudEvent<unknown>;
+    event = cloudEvents().HTTP.toEvent({ headers, body: body.toString('utf8') }) as CloudEvents.CloudEvent<unknown>;
   } catch (err) {
     // The attributes are checked above (structured) or present (binary): what fails is the JSON.
     throw new MeshlinkError('invalid-argument', `${what} is not valid JSON`, { cause: err, details: [{ path: '(root)', message: (err as Error).message }] });

@@ -3,7 +3,7 @@
 // Thin: decode the trigger, call a use-case, encode the answer. A CloudEvent handler throws only
 // for a retryable failure (Pub/Sub redelivers); anything permanent is logged and acknowledged.
 import * as ff from '@google-cloud/functions-framework';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AppDeps } from '../shared/app/deps.js';
 import { getLink } from '../shared/app/queries.js';
 import { forceRotation, rotateLink, type RotationOutcome } from '../shared/app/rotate.js';

@@ -59,12 +59,13 @@ async function makeCas(config: Config): Promise<CertificateAuthorityService> {
 }
 
 export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
-  const store = await makeStore(config);
+  // Each adapter's module is loaded now, on the first invocation: all at once, not one after another.
+  const [store, cas, prober] = await Promise.all([makeStore(config), makeCas(config), makeProber()]);
   return {
     store,
     // Secret Manager reads the organisation's secrets itself; the local store stands in for them.
     ...(store.readForeignSecret ? { foreignSecrets: { readForeignSecret: store.readForeignSecret.bind(store) } } : {}),
-    cas: await makeCas(config),
+    cas,
     clusters: restrictClusterAccess(
       new KubernetesClusterResolver({
         stateDir: config.stateDir,
@@ -74,7 +75,7 @@ export async function composeApp(config: Config, options: { workerId: string; cl
       }),
       config.clusterAccess,
     ),
-    prober: await makeProber(),
+    prober,
     clock: options.clock ?? systemClock,
     log: options.log ?? createLogger({ minSeverity: config.logLevel }),
     settings: { ...DEFAULT_SETTINGS, ...config.rotation, secretPrefix: config.secretPrefix, probe: config.probe },

@@ -1,7 +1,7 @@
 // Configuration: parsed once, by a pure function of the environment (a zod schema, as the link
 // spec is); a bad value fails at start with a message naming the variable. The composition root
 // (compose.ts) turns it into adapters.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import { DEFAULT_SETTINGS, type AppSettings } from './app/deps.js';

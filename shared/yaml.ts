@@ -2,13 +2,13 @@
 // loading it (its CommonJS build, about 70 files) costs tens of milliseconds of every cold start,
 // and only a YAML request body and the local cluster directories need it: GET /healthz, JSON
 // requests and the Kubernetes target never load it.
-import { createRequire } from 'node:module';
 import type * as Yaml from 'yaml';
+import { requireLibrary } from './require-library.js';
 
 let library: typeof Yaml | undefined;
 
 /** The library, loaded (synchronously, the build Node resolves for `require`) on the first call. */
 export function yaml(): typeof Yaml {
-  library ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  library ??= requireLibrary<typeof Yaml>('yaml');
   return library;
 }

@@ -11,7 +11,7 @@ import { decodeState } from '../link/state.js';
 import { certificateFacts, parseIssuerBundle, type CertificateFacts, type IssuerBundle } from '../pki/issuer-bundle.js';
 import { poolRoots } from '../pki/pool-trust.js';
 import { CA_POOL_NAME, type CertificateAuthorityService } from '../cas/port.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { FOREIGN_SECRET_NAME, listAllSecrets, sameStoreForeignSecrets, type ForeignSecretReader, type SecretMetadata } from '../store/port.js';
 import type { IssuerTarget } from '../rotation/facts.js';
 import type { AppDeps } from './deps.js';

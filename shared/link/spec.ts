@@ -1,6 +1,6 @@
 // The link spec: what a user writes, its schema and defaults, and validation into a LinkSpec.
 // Pure: no I/O. Errors name the field (`server.gatewayPort`) and the reason.
-import { z } from 'zod';
+import * as z from 'zod';
 import { MeshlinkError, type ErrorDetail } from '../errors.js';
 import { clusterRefProblem, MAX_CLUSTER_REF_LENGTH } from './cluster-ref.js';
 import { formatDuration, parseDuration } from './duration.js';
