@@ -5,6 +5,7 @@ import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, rawBody, type ApiResponse, type Route } from './http-api.js';
 import { toApiRequest } from './http-request.js';
+import { outsideDomain } from './outside-domain.js';
 import { runtimeDeps } from './runtime.js';
 import './registration.js';
 import { probeRoutes } from './probe.js';
@@ -27,6 +28,7 @@ function send(res: ff.Response, response: ApiResponse): void {
 }
 
 ff.http(FUNCTION_NAMES.api, async (req, res) => {
-  const response = await handleApiRequest(await runtimeDeps(), toApiRequest(req), [...rotationRoutes, ...probeRoutes, ...uiRoutes, ...localRoutes]);
+  const request = toApiRequest(req);
+  const response = await outsideDomain(async () => handleApiRequest(await runtimeDeps(), request, [...rotationRoutes, ...probeRoutes, ...uiRoutes, ...localRoutes]));
   send(res, response);
 });

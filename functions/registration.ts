@@ -12,6 +12,7 @@ import { isIgnored, messageFromCloudEvent } from '../shared/queue/pubsub-message
 import { cloudEventFromRequest } from './cloud-event-request.js';
 import type { Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
+import { outsideDomain } from './outside-domain.js';
 import { runtimeDeps } from './runtime.js';
 
 export type RegistrationOutcome =
@@ -45,7 +46,7 @@ export async function handleRegistrationEvent(deps: AppDeps, cloudEvent: unknown
 }
 
 ff.cloudEvent(FUNCTION_NAMES.clusterRegistration, async (cloudEvent: ff.CloudEvent<unknown>) => {
-  await handleRegistrationEvent(await runtimeDeps(), cloudEvent);
+  await outsideDomain(async () => handleRegistrationEvent(await runtimeDeps(), cloudEvent));
 });
 
 /** For the local server: the function's handling behind POST /events/cluster-registration. */

@@ -17,6 +17,7 @@ import { isIgnored, type Ignored } from '../shared/queue/pubsub-message.js';
 import { decodeRotationMessage } from '../shared/queue/pubsub-rotation-queue.js';
 import { bodyFormat, decodeBody, type ApiRequest, type Route } from './http-api.js';
 import { FUNCTION_NAMES } from './names.js';
+import { outsideDomain } from './outside-domain.js';
 import { runtimeConfig, runtimeDeps } from './runtime.js';
 
 /** The worker: rotates the one link of a message. Returns the outcome, or why the message was ignored. */
@@ -72,13 +73,15 @@ export function oneQueuePerApp(make: QueueFor): QueueFor {
 
 const runtimeQueue: QueueFor = oneQueuePerApp((deps) => makeRotationQueue(runtimeConfig(), deps));
 
-ff.cloudEvent(FUNCTION_NAMES.sweep, async () => {
-  const deps = await runtimeDeps();
-  await handleSweepEvent(deps, await runtimeQueue(deps));
-});
+ff.cloudEvent(FUNCTION_NAMES.sweep, () =>
+  outsideDomain(async () => {
+    const deps = await runtimeDeps();
+    await handleSweepEvent(deps, await runtimeQueue(deps));
+  }),
+);
 
 ff.cloudEvent<unknown>(FUNCTION_NAMES.rotateLink, async (event: ff.CloudEvent<unknown>) => {
-  await handleRotateLinkEvent(await runtimeDeps(), event);
+  await outsideDomain(async () => handleRotateLinkEvent(await runtimeDeps(), event));
 });
 
 const rotateBody = z.strictObject({

@@ -3,8 +3,7 @@
 // synchronously: a trip through libuv's thread pool (a thread woken, a callback queued) cost 5 to
 // 10 times the call itself on a busy 2-core machine (about 480 µs against 75 µs for a read). What
 // waits for the disk (fsync) or may take long (listing or removing a tree) goes to the pool, as
-// one callback call under one promise: fs/promises made about 30 promises for a read, and
-// functions-framework runs each HTTP request in a domain, whose async hooks cost on every promise.
+// one callback call under one promise: fs/promises made about 30 promises for a read.
 import fs, { type Dirent } from 'node:fs';
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value?: T) => void;
