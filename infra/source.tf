@@ -38,8 +38,8 @@ resource "google_storage_bucket_object" "source" {
 
   lifecycle {
     precondition {
-      condition     = fileexists("${local.source_dir}/dist/bundle/index.js")
-      error_message = "dist/bundle/index.js (package.json main) is missing: run `npm ci && npm run build` in the repository root before terraform apply."
+      condition     = fileexists("${local.source_dir}/dist/bundle/index.mjs")
+      error_message = "dist/bundle/index.mjs (package.json main) is missing: run `npm ci && npm run build` in the repository root before terraform apply."
     }
   }
 }

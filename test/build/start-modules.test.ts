@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_DIR, bundleFunctions, bundleOptions, LAZY_LIBRARIES } from '../../esbuild.config.js';
+import { BUNDLE_DIR, BUNDLE_ENTRY, bundleFunctions, bundleOptions, LAZY_LIBRARIES } from '../../esbuild.config.js';
 
 const run = promisify(execFile);
 
@@ -88,11 +88,11 @@ describe('the deployed bundle', () => {
     atStart = await modulesAfter(`await import(${JSON.stringify(entry())});`, { tsx: false });
   });
   afterAll(() => rm(outdir, { recursive: true, force: true }));
-  const entry = () => pathToFileURL(path.join(outdir, 'index.js')).href;
+  const entry = () => pathToFileURL(path.join(outdir, 'index.mjs')).href;
 
   it('is what package.json names as main (what Cloud Functions, and the bench, start)', async () => {
     const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { main: string; scripts: Record<string, string> };
-    expect(path.resolve(pkg.main)).toBe(path.join(BUNDLE_DIR, 'index.js'));
+    expect(path.resolve(pkg.main)).toBe(BUNDLE_ENTRY);
     expect(pkg.scripts.build).toContain('esbuild.config.ts');
   });
 
