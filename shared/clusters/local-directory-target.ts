@@ -20,6 +20,7 @@ import { readdirDeep, readText as readFileText } from '../fs-calls.js';
 import { createHash } from 'node:crypto';
 import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
+import { setBounded } from '../bounded-map.js';
 import { yaml } from '../yaml.js';
 import { isKept, labelSelector, matchesLabels } from './selector.js';
 import { assertOwned } from './ownership.js';
@@ -272,9 +273,7 @@ const HEADERS_KEPT = 16_384;
 const digestOf = (text: string) => createHash('sha256').update(text).digest('base64');
 
 function keepHeader(digest: string, header: ObjectHeader | null): ObjectHeader | null {
-  if (headers.size >= HEADERS_KEPT) headers.delete(headers.keys().next().value!);
-  headers.set(digest, header);
-  return header;
+  return setBounded(headers, HEADERS_KEPT, digest, header);
 }
 
 function headerOf(text: string, where: string): ObjectHeader | null {
@@ -308,8 +307,7 @@ function parseYaml(text: string, where: string): unknown {
   if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
   const parsed = parseText(text, where);
   if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') {
-    if (parsedTexts.size >= PARSED_TEXTS_KEPT) parsedTexts.delete(parsedTexts.keys().next().value!);
-    parsedTexts.set(text, structuredClone(parsed));
+    setBounded(parsedTexts, PARSED_TEXTS_KEPT, text, structuredClone(parsed));
   }
   return parsed;
 }

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import type { ListQuery, SecretMetadata, SecretPage, SecretVersionInfo, VersionState } from './port.js';
+import { setBounded } from '../bounded-map.js';
 
 /** Secret Manager's listing limits (reference/google-cloud.md §1). */
 export const DEFAULT_PAGE_SIZE = 100;
@@ -266,9 +267,7 @@ export class ListingSnapshots {
 
   private keep(key: string, rest: SecretMetadata[], now: number): void {
     for (const [k, v] of this.kept) if (v.until <= now) this.kept.delete(k);
-    // Oldest first out: a Map iterates in insertion order.
-    while (this.kept.size >= this.maxListings) this.kept.delete(this.kept.keys().next().value!);
-    this.kept.set(key, { rest, until: now + this.ttlMs });
+    setBounded(this.kept, this.maxListings, key, { rest, until: now + this.ttlMs });
   }
 }
 
