@@ -21,7 +21,7 @@ import { loadLink, withLease, type LinkRecord } from './link-record.js';
 import { halfCreated, labelledFor } from './creation-lease.js';
 import { readStoredSpec } from './stored-spec.js';
 import { clearPlaces, type Uncleared } from './prune.js';
-import { releaseClaims } from './port-claim.js';
+import { dropClaimsOutsideStore, releaseClaims } from './port-claim.js';
 
 /** What a delete could not remove. */
 export interface DeleteResult {
@@ -106,11 +106,13 @@ export interface DeleteOptions {
 
 /**
  * What a create that stopped before anything recorded its claims and places left (claims taken
- * before its CA secret): every store secret labelled for the link goes, claims by their etag.
+ * before its CA secret): every store secret labelled for the link goes, claims by their etag, and
+ * its claims outside the store.
  */
 async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult> {
   const left = await labelledFor(deps, name);
-  if (left.length === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
+  const outside = await dropClaimsOutsideStore(deps, name);
+  if (left.length === 0 && outside === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
   for (const secret of left) {
     try {
       await deps.store.deleteSecret(secret.id, secret.etag);
@@ -118,7 +120,7 @@ async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult>
       if (!isMeshlinkError(err, 'not-found')) throw err;
     }
   }
-  deps.log.info('deleted what a stopped create left', { link: name, secrets: left.length });
+  deps.log.info('deleted what a stopped create left', { link: name, secrets: left.length, claims: outside });
   return { pending: [], abandoned: [] };
 }
 

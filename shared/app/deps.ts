@@ -1,5 +1,6 @@
 // What every use-case is given: the two ports, the clock, a logger and a few settings.
 import type { Clock } from '../clock.js';
+import type { ClaimStore } from '../claims/port.js';
 import type { CertificateAuthorityService } from '../cas/port.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';
@@ -27,6 +28,11 @@ export interface AppSettings extends RotationSettings {
 
 export interface AppDeps {
   store: SecretStore;
+  /**
+   * Where claims are kept when not in the store: a Cloud Storage bucket (MESHLINK_CLAIMS_BUCKET).
+   * Absent: secrets of the store (app/port-claim.ts).
+   */
+  claims?: ClaimStore;
   /** Secrets the organisation manages (issuers of type secretManager); absent: the store's own (sameStoreForeignSecrets). */
   foreignSecrets?: ForeignSecretReader;
   /** Google CA Service, for issuers of type cas (absent: such issuers are refused). */

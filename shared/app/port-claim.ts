@@ -3,12 +3,15 @@
 // client cluster (Istio does not merge two). Each link holds a claim on its (server cluster,
 // gateway port) and on its (client cluster, host): a store secret created only if absent, so
 // checking costs one read however many links there are, and of two links created at once with the
-// same port or host exactly one gets it.
+// same port or host exactly one gets it. Where claims are kept is the ClaimStore's (claims/port.ts):
+// secrets of the store, or objects of a Cloud Storage bucket (deps.claims) with the claim secrets an
+// older deployment made still honoured.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
-import { STORE_LABEL_LINK, storeLabels } from '../link/names.js';
+import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, storeLabels } from '../link/names.js';
 import type { LinkState } from '../link/state.js';
-import type { SecretMetadata } from '../store/port.js';
+import { withLegacyClaims, type Claim, type ClaimStore } from '../claims/port.js';
+import { secretClaims } from '../claims/secret-claims.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
 import { halfCreated } from './creation-lease.js';
@@ -107,6 +110,12 @@ export function hostClaimMeta(link: string, at: ClientHost) {
   return claimMeta(HOST, link, at);
 }
 
+/** The claims: the bucket's, with the store's claim secrets as legacy, or the store's alone. */
+function claimsOf(deps: AppDeps): ClaimStore {
+  const secrets = secretClaims(deps.store);
+  return deps.claims ? withLegacyClaims(deps.claims, secrets) : secrets;
+}
+
 /**
  * Whether a claim another link holds still counts. A claim is made before the state that names
  * the value is saved (a new link's record, a change), so a young claim counts whatever the
@@ -114,7 +123,7 @@ export function hostClaimMeta(link: string, at: ClientHost) {
  * deleted link's tombstone still does). One left by a link deleted or moved half-way (a crash
  * between its steps) is then taken over.
  */
-async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: SecretMetadata, holder: string, at: T): Promise<boolean> {
+async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: Claim, holder: string, at: T): Promise<boolean> {
   if (deps.clock().getTime() - Date.parse(claim.createTime) < deps.settings.leaseMs) return true;
   // A holder whose create stopped before its record still holds what its creation names, until
   // the same POST completes it or DELETE removes it (creation-lease.ts): its objects may be there.
@@ -122,27 +131,23 @@ async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: SecretMetadata
   return !!record && kind.uses(record.state, at);
 }
 
-/** The claim secret, or undefined when nobody holds one. */
-async function readClaim<T>(deps: AppDeps, kind: ClaimKind<T>, at: T): Promise<SecretMetadata | undefined> {
-  try {
-    return await deps.store.getSecret(claimId(kind, deps.settings.secretPrefix, at));
-  } catch (err) {
-    if (!isMeshlinkError(err, 'not-found')) throw err;
-    return undefined;
-  }
+/** The claim, or undefined when nobody holds one. */
+function readClaim<T>(deps: AppDeps, kind: ClaimKind<T>, at: T): Promise<Claim | undefined> {
+  return claimsOf(deps).read(claimId(kind, deps.settings.secretPrefix, at));
 }
 
 /**
  * Makes sure `link` holds the claim on `at`: one read when it does (none when `first` is that
  * read, already made). True when this call took it.
  */
-async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, first?: { held: SecretMetadata | undefined }): Promise<boolean> {
+async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, first?: { held: Claim | undefined }): Promise<boolean> {
+  const claims = claimsOf(deps);
   const id = claimId(kind, deps.settings.secretPrefix, at);
   for (let attempt = 0; attempt < 3; attempt++) {
     const held = attempt === 0 && first ? first.held : await readClaim(deps, kind, at);
     if (!held) {
       try {
-        await deps.store.createSecret(id, claimMeta(kind, link, at));
+        await claims.create(id, claimMeta(kind, link, at));
         return true;
       } catch (err) {
         if (!isMeshlinkError(err, 'already-exists')) throw err;
@@ -154,7 +159,7 @@ async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, 
     if (holder && (await holds(deps, kind, held, holder, at))) throw kind.taken(holder, at);
     deps.log.info(`taking over a ${kind.prefix} claim its holder no longer uses`, { link, holder, claim: kind.key(at).replace('\n', ' ') });
     try {
-      await deps.store.deleteSecret(id, held.etag);
+      await claims.delete(held);
     } catch (err) {
       if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
     }
@@ -163,7 +168,7 @@ async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, 
 }
 
 /** A claim read and judged, not taken yet: throws when another link holds it. */
-async function check<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<{ held: SecretMetadata | undefined }> {
+async function check<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<{ held: Claim | undefined }> {
   const held = await readClaim(deps, kind, at);
   const holder = held?.labels[STORE_LABEL_LINK];
   if (held && holder && holder !== link && (await holds(deps, kind, held, holder, at))) throw kind.taken(holder, at);
@@ -190,10 +195,10 @@ export async function claimHostAndPort(deps: AppDeps, link: string, host: Client
 
 /** Gives the claim up if `link` holds it; idempotent. */
 async function release<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<void> {
-  const id = claimId(kind, deps.settings.secretPrefix, at);
+  const claims = claimsOf(deps);
   try {
-    const held = await deps.store.getSecret(id);
-    if (held.labels[STORE_LABEL_LINK] === link) await deps.store.deleteSecret(id, held.etag);
+    const held = await claims.read(claimId(kind, deps.settings.secretPrefix, at));
+    if (held?.labels[STORE_LABEL_LINK] === link) await claims.delete(held);
   } catch (err) {
     if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
   }
@@ -220,4 +225,21 @@ export async function releaseClaims(deps: AppDeps, link: string, state: ClaimSta
   if (port) await releaseGatewayPort(deps, link, port);
   const host = claimedHost(state);
   if (host) await releaseHost(deps, link, host);
+}
+
+/**
+ * Deletes the claims of `link` kept outside the store (a bucket), which a listing of the store by
+ * its label does not find: what a create that stopped before its CA secret left. How many.
+ */
+export async function dropClaimsOutsideStore(deps: AppDeps, link: string): Promise<number> {
+  if (!deps.claims) return 0;
+  const left = await deps.claims.listOutsideStore({ [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_LINK]: link });
+  for (const claim of left) {
+    try {
+      await deps.claims.delete(claim);
+    } catch (err) {
+      if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
+    }
+  }
+  return left.length;
 }
