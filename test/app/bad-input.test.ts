@@ -21,6 +21,7 @@ import { encodeState, type LinkState } from '../../shared/link/state.js';
 import { MALFORMED_CLUSTER_REFS, specInput, withField } from '../support/builders.js';
 import { storeWrites, testApp, type TestApp } from '../support/app.js';
 import { unavailable } from '../support/memory-clusters.js';
+import { CLAIM_BACKENDS, CLAIMS_BUCKET, useClaims } from '../support/claim-backends.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -140,54 +141,64 @@ describe('a malformed cluster reference (defect 2)', () => {
   });
 });
 
-describe('one host per client cluster (defect 3)', () => {
+describe.each(CLAIM_BACKENDS)('one host per client cluster (defect 3), claims in %s', (backend) => {
   const SAME_HOST = withField(withField(specInput({}, 'postgres'), 'host', 'mysql.link.example.com'), 'server.gatewayPort', 15432);
+  async function claimApp() {
+    const app = testApp();
+    return { ...app, view: await useClaims(backend, app.deps, app.clock) };
+  }
 
   it('refuses a second link with the host on the same client cluster: 409 naming host, nothing written', async () => {
-    const app = testApp();
+    const app = await claimApp();
     await applyLink(app.deps, specInput());
-    const before = { writes: storeWrites(app.store), cluster: app.clusters.totalWrites };
+    const before = { writes: storeWrites(app.store), objects: app.view.objectWrites(), cluster: app.clusters.totalWrites };
     const err = await refusal(applyLink(app.deps, SAME_HOST));
     expect(err).toMatchObject({ code: 'conflict', details: [{ path: 'host', message: expect.stringMatching(/already used by link mysql on client cluster client-cluster/) }] });
-    expect({ writes: storeWrites(app.store), cluster: app.clusters.totalWrites }).toEqual(before);
+    expect({ writes: storeWrites(app.store), objects: app.view.objectWrites(), cluster: app.clusters.totalWrites }).toEqual(before);
     expect(await loadLink(app.deps, 'postgres')).toBeUndefined();
   });
 
   it('accepts the host on another client cluster', async () => {
-    const app = testApp();
+    const app = await claimApp();
     await applyLink(app.deps, specInput());
     expect((await applyLink(app.deps, withField(SAME_HOST, 'client.cluster', 'client-cluster-2'))).created).toBe(true);
   });
 
   it('gives exactly one of two links created at once the host, and the loser leaves no claim', async () => {
-    const app = testApp();
+    const app = await claimApp();
     const results = await Promise.allSettled([applyLink(app.deps, specInput()), applyLink(app.deps, SAME_HOST)]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const winner = (await loadLink(app.deps, 'mysql')) ? 'mysql' : 'postgres';
-    const claims = (await storeIds(app)).filter((id) => id.includes('-port-') || id.includes('-host-'));
-    expect(claims).toHaveLength(2);
-    for (const id of claims) expect((await app.store.getSecret(id)).labels['meshlink-link']).toBe(winner);
+    const ids = (link: string) => [hostClaimId('meshlink', { cluster: 'client-cluster', host: 'mysql.link.example.com' }), portClaimId('meshlink', { cluster: 'server-cluster', port: link === 'mysql' ? 13306 : 15432 })];
+    for (const id of ids(winner)) expect(await app.view.holderOf(id)).toBe(winner);
+    // The loser's port claim was given back (its host claim was never made).
+    expect(await app.view.holderOf(ids(winner === 'mysql' ? 'postgres' : 'mysql')[1]!)).toBeUndefined();
+    expect((await storeIds(app)).filter((id) => id.includes('-port-') || id.includes('-host-'))).toHaveLength(app.view.fake ? 0 : 2);
+    expect(app.view.fake?.objects(CLAIMS_BUCKET).size ?? 2).toBe(2);
   });
 
   it('frees the host on delete and on a client cluster move', async () => {
-    const app = testApp();
+    const app = await claimApp();
     await applyLink(app.deps, specInput());
     await applyLink(app.deps, withField(specInput(), 'client.cluster', 'client-cluster-2'));
     expect((await applyLink(app.deps, SAME_HOST)).created).toBe(true); // on client-cluster, freed by the move
     await deleteLink(app.deps, 'mysql');
     const id = hostClaimId(app.deps.settings.secretPrefix, { cluster: 'client-cluster-2', host: 'mysql.link.example.com' });
-    expect(await refusal(app.store.getSecret(id))).toMatchObject({ code: 'not-found' });
+    expect(await app.view.holderOf(id)).toBeUndefined();
   });
 
   it('a re-apply of an unchanged link costs one read per claim and writes nothing', async () => {
-    const app = testApp();
+    const app = await claimApp();
     await applyLink(app.deps, specInput());
-    const reads = app.store.calls.getSecret;
-    const writes = storeWrites(app.store);
+    const objectReads = app.view.objectReads();
+    const reads = app.store.calls.getSecret + objectReads;
+    const writes = storeWrites(app.store) + app.view.objectWrites();
     await applyLink(app.deps, specInput());
-    expect(storeWrites(app.store)).toBe(writes);
-    // The link record twice (gateway namespace discovery, then the apply), then one read per claim.
-    expect(app.store.calls.getSecret - reads).toBe(4);
+    expect(storeWrites(app.store) + app.view.objectWrites()).toBe(writes);
+    // The link record twice (gateway namespace discovery, then the apply), then one read per
+    // claim (a bucket's claims found there: no read of a legacy claim secret).
+    expect(app.store.calls.getSecret + app.view.objectReads() - reads).toBe(4);
+    expect(app.view.objectReads() - objectReads).toBe(app.view.fake ? 2 : 0);
   });
 });
 

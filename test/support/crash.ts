@@ -1,10 +1,12 @@
 // Crash injection behind both ports: the N-th write (store: createSecret, addVersion,
 // updateAnnotations, disable, destroy, delete; cluster: an apply that changes something, a
 // Service port added or removed, a delete) is performed, then a simulated crash is thrown, and
-// every later call fails too until `restart()` (the process is gone). A hook runs after every
+// every later call fails too until `restart()` (the process is gone); claims kept outside the
+// store (CrashingClaims) count their creates and deletes as writes. A hook runs after every
 // write, so a test can check an invariant at every intermediate state.
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServicePort } from '../../shared/clusters/port.js';
 import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo } from '../../shared/store/port.js';
+import type { Claim, ClaimStore } from '../../shared/claims/port.js';
 
 export class SimulatedCrash extends Error {
   constructor(readonly write: number) {
@@ -169,5 +171,32 @@ export class CrashingClusters implements ClusterResolver {
   ) {}
   target(cluster: string): ClusterTarget {
     return new CrashingTarget(this.inner.target(cluster), this.plan);
+  }
+}
+
+/** Claims outside the store (a bucket) behind the same plan: a claim made or deleted is a write. */
+export class CrashingClaims implements ClaimStore {
+  constructor(
+    private readonly inner: ClaimStore,
+    private readonly plan: CrashPlan,
+  ) {}
+
+  async create(id: string, meta: { labels: Record<string, string>; annotations: Record<string, string> }): Promise<void> {
+    this.plan.alive();
+    await this.inner.create(id, meta);
+    this.plan.wrote(`claims.create ${id}`);
+  }
+  async read(id: string): Promise<Claim | undefined> {
+    this.plan.alive();
+    return this.inner.read(id);
+  }
+  async delete(claim: Claim): Promise<void> {
+    this.plan.alive();
+    await this.inner.delete(claim);
+    this.plan.wrote(`claims.delete ${claim.id}`);
+  }
+  async listOutsideStore(labels: Record<string, string>): Promise<Claim[]> {
+    this.plan.alive();
+    return this.inner.listOutsideStore(labels);
   }
 }
