@@ -17,17 +17,21 @@ import { testApp } from '../support/app.js';
 import { largeSpecInput, specInput } from '../support/builders.js';
 import { leftOf } from '../support/leftovers.js';
 import { clusterCredential } from '../support/cluster-trust.js';
-import { CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from '../support/crash.js';
+import { CrashingClaims, CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from '../support/crash.js';
+import { useClaims, type ClaimBackend } from '../support/claim-backends.js';
 import { unavailable } from '../support/memory-clusters.js';
 
-function crashingApp() {
+/** A test app whose every write may crash; with a bucket, its claims' creates and deletes are writes too. */
+async function crashingApp(backend: ClaimBackend = 'store secrets') {
   const app = testApp();
   const plan = new CrashPlan();
+  await useClaims(backend, app.deps, app.clock);
   app.deps.store = new CrashingStore(app.store, plan);
   app.deps.clusters = new CrashingClusters(app.clusters, plan);
+  if (app.deps.claims) app.deps.claims = new CrashingClaims(app.deps.claims, plan);
   return { ...app, plan };
 }
-type App = ReturnType<typeof crashingApp>;
+type App = Awaited<ReturnType<typeof crashingApp>>;
 
 /** POST crashing after write `n`; whether it crashed (false: it finished before write n). */
 async function createCrashingAt(app: App, n: number, spec: unknown = specInput()): Promise<boolean> {
@@ -68,13 +72,14 @@ beforeAll(async () => {
 });
 
 describe.each([
-  ['in the annotation', () => specInput()],
-  ['over 4 KiB, a version', () => large],
-])('a crash after any write of a create, its spec %s', (_, spec) => {
+  ['in the annotation', 'store secrets', () => specInput()],
+  ['over 4 KiB, a version', 'store secrets', () => large],
+  ['in the annotation', 'a Cloud Storage bucket', () => specInput()],
+] as const)('a crash after any write of a create, its spec %s, claims in %s', (_, backend, spec) => {
   it('leaves a link nothing else sees, which the same POST completes with one CA and one version per secret', async () => {
     let n = 1;
     for (; ; n++) {
-      const app = crashingApp();
+      const app = await crashingApp(backend);
       const crashed = await createCrashingAt(app, n, spec());
       if (!crashed) break;
       // Before the record (the last write) nothing shows the link; after it, the link is complete.
@@ -99,7 +104,7 @@ describe.each([
   it('leaves what DELETE of the name removes entirely: claims, credentials and cluster objects', async () => {
     let n = 1;
     for (; ; n++) {
-      const app = crashingApp();
+      const app = await crashingApp(backend);
       const crashed = await createCrashingAt(app, n, spec());
       app.clock.advance(app.deps.settings.leaseMs + 1);
       await deleteLink(app.deps, 'mysql');
@@ -112,11 +117,11 @@ describe.each([
 
 describe('a create stopped before its record', () => {
   it('with a cluster not answering at DELETE: the places stay for the sweep, as a deleted link\'s do', async () => {
-    const app = crashingApp();
+    const app = await crashingApp();
     let n = 1;
     // The first crash after a cluster write: objects are there, the record is not.
     for (; ; n++) {
-      const probe = crashingApp();
+      const probe = await crashingApp();
       await createCrashingAt(probe, n);
       if (probe.plan.log.at(-1)?.startsWith('cluster')) break;
     }
@@ -133,7 +138,7 @@ describe('a create stopped before its record', () => {
   });
 
   it('keeps its gateway port and host from other links past its lease, until DELETE gives them up', async () => {
-    const app = crashingApp();
+    const app = await crashingApp();
     await createCrashingAt(app, 4); // the claims, the CA secret and its version
     app.clock.advance(app.deps.settings.leaseMs + 1);
     const rival = specInput({ host: 'mysql.link.example.com' }, 'rival');
@@ -144,7 +149,7 @@ describe('a create stopped before its record', () => {
   });
 
   it('while it runs, refuses a DELETE of the name (409), which then works once the creation lease ran out', async () => {
-    const app = crashingApp();
+    const app = await crashingApp();
     await createCrashingAt(app, 4);
     expect(await deleteLink(app.deps, 'mysql').catch((e: unknown) => e)).toMatchObject({ code: 'conflict' });
     app.clock.advance(app.deps.settings.leaseMs + 1);
@@ -155,7 +160,7 @@ describe('a create stopped before its record', () => {
 
 describe('two creates of one name at once', () => {
   it('make one CA and one version per secret: one creates, the other is refused or finds it made', async () => {
-    const app = crashingApp();
+    const app = await crashingApp();
     const other = { ...app.deps, workerId: 'other-worker' };
     const results = await Promise.allSettled([applyLink(app.deps, specInput()), applyLink(other, specInput())]);
     expect(results.filter((r) => r.status === 'fulfilled' && r.value.created)).toHaveLength(1);
