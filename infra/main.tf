@@ -59,6 +59,7 @@ locals {
     MESHLINK_PROJECT              = var.project_id
     MESHLINK_PROJECT_NUMBER       = local.project_number
     MESHLINK_SECRET_PREFIX        = var.secret_prefix
+    MESHLINK_CLAIMS_BUCKET        = google_storage_bucket.claims.name
     MESHLINK_ROTATION_TOPIC       = google_pubsub_topic.feed["rotate-link"].id
     MESHLINK_CLUSTER_ACCESS       = join(",", compact([var.enable_gke ? "gke" : "", var.enable_fleet ? "fleet" : ""]))
     MESHLINK_FLEET_PROJECT        = var.enable_fleet ? local.fleet_project_id : ""

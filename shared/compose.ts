@@ -13,6 +13,7 @@ import type { Prober } from './probe/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './queue/port.js';
 import type { CertificateAuthorityService } from './cas/port.js';
+import type { ClaimStore } from './claims/port.js';
 
 async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
   if (config.store.kind === 'local') {
@@ -27,6 +28,16 @@ async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignS
     ...(location ? { location } : {}),
     ...(endpoint ? { apiEndpoint: endpoint.host, port: endpoint.port, plaintext: endpoint.plaintext } : {}),
   });
+}
+
+/**
+ * Claims in a Cloud Storage bucket (MESHLINK_CLAIMS_BUCKET), backing off as the store does; the
+ * storage library is loaded on the first claim read. None: claims are secrets of the store.
+ */
+async function makeClaims(config: Config): Promise<ClaimStore | undefined> {
+  if (config.store.kind !== 'secret-manager' || !config.store.claimsBucket) return undefined;
+  const { CloudStorageClaims } = await import('./claims/cloud-storage-claims.js');
+  return new CloudStorageClaims({ bucket: config.store.claimsBucket, retry: { totalMs: config.store.retryMs } });
 }
 
 /** The probe dials with node:tls; MESHLINK_PROBE=off only stops the sweep's probes (POST :probe still runs when asked). */
@@ -60,9 +71,10 @@ async function makeCas(config: Config): Promise<CertificateAuthorityService> {
 
 export async function composeApp(config: Config, options: { workerId: string; clock?: Clock; log?: Logger }): Promise<AppDeps> {
   // Each adapter's module is loaded now, on the first invocation: all at once, not one after another.
-  const [store, cas, prober] = await Promise.all([makeStore(config), makeCas(config), makeProber()]);
+  const [store, claims, cas, prober] = await Promise.all([makeStore(config), makeClaims(config), makeCas(config), makeProber()]);
   return {
     store,
+    ...(claims ? { claims } : {}),
     // Secret Manager reads the organisation's secrets itself; the local store stands in for them.
     ...(store.readForeignSecret ? { foreignSecrets: { readForeignSecret: store.readForeignSecret.bind(store) } } : {}),
     cas,

@@ -6,6 +6,7 @@ import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import { DEFAULT_SETTINGS, type AppSettings } from './app/deps.js';
 import { connectGatewayEndpoint as connectGatewayEndpointOf } from './link/cluster-ref.js';
+import { BUCKET_NAME } from './claims/bucket-name.js';
 
 export interface Config {
   store:
@@ -17,6 +18,8 @@ export interface Config {
         endpoint?: Endpoint;
         /** Longest backoff of one call on RESOURCE_EXHAUSTED/UNAVAILABLE (MESHLINK_STORE_RETRY); 0 = no retry. */
         retryMs: number;
+        /** The Cloud Storage bucket that holds the claims (MESHLINK_CLAIMS_BUCKET); absent: claims are secrets. */
+        claimsBucket?: string;
       };
   /** Google CA Service endpoint replacing Google's (MESHLINK_CAS_ENDPOINT): Private Service Connect, or a local test server. */
   casEndpoint?: Endpoint;
@@ -154,6 +157,12 @@ const environment = {
   MESHLINK_PROBE_TIMEOUT: variable(duration('must be a duration up to 1m such as 5s', { maxMs: 60_000 }).optional()),
   MESHLINK_PROBE_CONCURRENCY: variable(count(256).optional()),
   MESHLINK_CAS_ENDPOINT: grpcEndpoint,
+  MESHLINK_CLAIMS_BUCKET: variable(
+    z
+      .string()
+      .regex(BUCKET_NAME, 'must be a Cloud Storage bucket name (lowercase letters, digits, -, _ and dots; 3 to 63 characters), without gs://')
+      .optional(),
+  ),
 } satisfies z.ZodRawShape;
 
 /** What MESHLINK_STORE=secret-manager reads besides. */
@@ -186,7 +195,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     const { MESHLINK_SECRET_MANAGER_LOCATION: location, MESHLINK_SECRET_MANAGER_ENDPOINT: endpoint, MESHLINK_STORE_RETRY: retryMs } = parseEach(secretManagerEnvironment, env, problems);
     const project = e.MESHLINK_PROJECT ?? e.GOOGLE_CLOUD_PROJECT;
     if (!project) problems.push({ path: 'MESHLINK_PROJECT', message: 'is required when MESHLINK_STORE=secret-manager' });
-    else store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}), retryMs: retryMs ?? 0 };
+    else store = { kind: 'secret-manager', project, ...(location ? { location } : {}), ...(endpoint ? { endpoint } : {}), retryMs: retryMs ?? 0, ...(e.MESHLINK_CLAIMS_BUCKET ? { claimsBucket: e.MESHLINK_CLAIMS_BUCKET } : {}) };
+  } else if (e.MESHLINK_CLAIMS_BUCKET) {
+    // The local store keeps its claims as files beside the rest: a bucket is for Secret Manager's quotas.
+    problems.push({ path: 'MESHLINK_CLAIMS_BUCKET', message: 'is only used with MESHLINK_STORE=secret-manager' });
   }
 
   const projectNumbers: Record<string, string> = {};

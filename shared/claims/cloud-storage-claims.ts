@@ -11,6 +11,7 @@ import { MeshlinkError, type ErrorCode } from '../errors.js';
 import { LazyClient } from '../lazy-client.js';
 import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from '../store/retry.js';
 import type { Claim, ClaimStore } from './port.js';
+import { BUCKET_NAME } from './bucket-name.js';
 
 export interface CloudStorageClaimsOptions {
   bucket: string;
@@ -21,13 +22,6 @@ export interface CloudStorageClaimsOptions {
   /** Sleep, clock and randomness of the backoff (tests). */
   timing?: RetryTiming;
 }
-
-/**
- * Bucket names as Cloud Storage takes them: lowercase letters, digits, `-`, `_` and dots, starting
- * and ending with a letter or digit, 3 to 63 characters (222 with dots, 63 between two), no
- * `goog` prefix and no `google` inside.
- */
-export const BUCKET_NAME = /^(?=.{3,222}$)(?=[a-z0-9])(?!goog)(?!.*google)[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*(?<=[a-z0-9])$/;
 
 const LOOPBACK_URL = /^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/;
 

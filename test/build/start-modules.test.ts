@@ -42,7 +42,7 @@ async function packagesAfter(script: string): Promise<Set<string>> {
 }
 
 /** Libraries only some request paths need: cloudevents is the CloudEvent functions' (and the local replay route's). */
-const ON_FIRST_USE = ['yaml', '@peculiar/x509', '@kubernetes/client-node', '@google-cloud/secret-manager', '@google-cloud/container', '@google-cloud/pubsub', '@google-cloud/security-private-ca', 'cloudevents'];
+const ON_FIRST_USE = ['yaml', '@peculiar/x509', '@kubernetes/client-node', '@google-cloud/secret-manager', '@google-cloud/container', '@google-cloud/pubsub', '@google-cloud/security-private-ca', '@google-cloud/storage', 'cloudevents'];
 
 describe('modules loaded at start', () => {
   let atStart: Set<string>;
@@ -56,6 +56,15 @@ describe('modules loaded at start', () => {
 
   it.each(ON_FIRST_USE)('importing every function does not load %s', (name) => {
     expect(atStart.has(name)).toBe(false);
+  });
+
+  it('a deployment with a claims bucket loads @google-cloud/storage on its first claim, not when composed', async () => {
+    const composed = await packagesAfter(
+      `const { composeApp } = await import('./shared/compose.ts');
+       const { parseConfig } = await import('./shared/config.ts');
+       await composeApp(parseConfig({ MESHLINK_STORE: 'secret-manager', MESHLINK_PROJECT: 'p', MESHLINK_CLAIMS_BUCKET: 'p-claims' }), { workerId: 'w' });`,
+    );
+    expect(composed.has('@google-cloud/storage')).toBe(false);
   });
 
   it('a YAML body loads yaml on first use', async () => {

@@ -21,6 +21,7 @@ const BAD: [variable: string, value: string, env?: Record<string, string>][] = [
   ['MESHLINK_SWEEP_PAGE_SIZE', '0'],
   ['MESHLINK_SECRET_MANAGER_ENDPOINT', 'plaintext://10.0.0.1:9000', SM],
   ['MESHLINK_STORE_RETRY', '11m', SM],
+  ['MESHLINK_CLAIMS_BUCKET', 'gs://claims', SM],
 ];
 
 describe('parseConfig', () => {

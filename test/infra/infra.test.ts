@@ -51,6 +51,11 @@ const ROLE_POLICY: RolePolicy = {
     'secretmanager.secrets.get',
     'secretmanager.secrets.update',
     'secretmanager.secrets.delete',
+    // The claims' bucket only (infra/claims.tf): no update, ACL or bucket permission.
+    'storage.objects.create',
+    'storage.objects.get',
+    'storage.objects.list',
+    'storage.objects.delete',
   ],
   forbidden: ['roles/owner', 'roles/editor', 'roles/container.developer', 'roles/container.admin'],
 };
@@ -352,6 +357,23 @@ const MUTATIONS: Mutation[] = [
     mutate: (c) => {
       const role = resource(c, 'google_project_iam_custom_role', 'cluster_access');
       role.permissions = [...(role.permissions as string[]), 'container.clusters.update'];
+    },
+  },
+  {
+    name: 'the claim keeper may also overwrite objects (storage.objects.update)',
+    check: 'roles',
+    expect: 'permission storage.objects.update is not on the allowlist',
+    mutate: (c) => {
+      const role = resource(c, 'google_project_iam_custom_role', 'claim_keeper');
+      role.permissions = [...(role.permissions as string[]), 'storage.objects.update'];
+    },
+  },
+  {
+    name: 'the claims bucket is granted storage.admin',
+    check: 'roles',
+    expect: 'role roles/storage.admin is not on the allowlist',
+    mutate: (c) => {
+      resource(c, 'google_storage_bucket_iam_member', 'runtime_claims').role = 'roles/storage.admin';
     },
   },
   {
