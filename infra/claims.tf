@@ -1,5 +1,5 @@
 # The claims' bucket (MESHLINK_CLAIMS_BUCKET): one object per claimed gateway port and host,
-# created only if absent and deleted at its generation (shared/claims/cloud-storage-claims.ts).
+# created only if absent and deleted at its generation (shared/store/claims/cloud-storage-claims.ts).
 # Claims here cost no Secret Manager quota: a link creation is 7 Secret Manager writes, not 9.
 
 resource "google_storage_bucket" "claims" {

@@ -13,7 +13,7 @@ import type { Prober } from './probe/port.js';
 import { MeshlinkError } from './errors.js';
 import type { RotationQueue } from './queue/port.js';
 import type { CertificateAuthorityService } from './cas/port.js';
-import type { ClaimStore } from './claims/port.js';
+import type { ClaimStore } from './store/claims/port.js';
 
 async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignSecretReader>> {
   if (config.store.kind === 'local') {
@@ -36,7 +36,7 @@ async function makeStore(config: Config): Promise<SecretStore & Partial<ForeignS
  */
 async function makeClaims(config: Config): Promise<ClaimStore | undefined> {
   if (config.store.kind !== 'secret-manager' || !config.store.claimsBucket) return undefined;
-  const { CloudStorageClaims } = await import('./claims/cloud-storage-claims.js');
+  const { CloudStorageClaims } = await import('./store/claims/cloud-storage-claims.js');
   return new CloudStorageClaims({ bucket: config.store.claimsBucket, retry: { totalMs: config.store.retryMs } });
 }
 

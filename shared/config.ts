@@ -6,7 +6,7 @@ import { MeshlinkError, type ErrorDetail } from './errors.js';
 import { parseDuration } from './link/duration.js';
 import { DEFAULT_SETTINGS, type AppSettings } from './app/deps.js';
 import { connectGatewayEndpoint as connectGatewayEndpointOf } from './link/cluster-ref.js';
-import { BUCKET_NAME } from './claims/bucket-name.js';
+import { BUCKET_NAME } from './store/claims/bucket-name.js';
 
 export interface Config {
   store:

@@ -1,6 +1,6 @@
 // What every use-case is given: the two ports, the clock, a logger and a few settings.
 import type { Clock } from '../clock.js';
-import type { ClaimStore } from '../claims/port.js';
+import type { ClaimStore } from '../store/claims/port.js';
 import type { CertificateAuthorityService } from '../cas/port.js';
 import type { ClusterResolver } from '../clusters/port.js';
 import type { Logger } from '../log.js';

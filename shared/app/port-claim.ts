@@ -3,15 +3,14 @@
 // client cluster (Istio does not merge two). Each link holds a claim on its (server cluster,
 // gateway port) and on its (client cluster, host): a store secret created only if absent, so
 // checking costs one read however many links there are, and of two links created at once with the
-// same port or host exactly one gets it. Where claims are kept is the ClaimStore's (claims/port.ts):
-// secrets of the store, or objects of a Cloud Storage bucket (deps.claims) with the claim secrets an
-// older deployment made still honoured.
+// same port or host exactly one gets it. Where claims are kept is the ClaimStore's
+// (store/claims/port.ts): secrets of the store, or objects of a Cloud Storage bucket (deps.claims)
+// with the claim secrets an older deployment made still honoured.
 import { createHash } from 'node:crypto';
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { MANAGER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, storeLabels } from '../link/names.js';
 import type { LinkState } from '../link/state.js';
-import { withLegacyClaims, type Claim, type ClaimStore } from '../claims/port.js';
-import { secretClaims } from '../claims/secret-claims.js';
+import { secretClaims, withLegacyClaims, type Claim, type ClaimStore } from '../store/claims/port.js';
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
 import { halfCreated } from './creation-lease.js';

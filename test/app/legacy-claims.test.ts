@@ -7,7 +7,7 @@ import { deleteLink } from '../../shared/app/delete.js';
 import { hostClaimId, portClaimId } from '../../shared/app/port-claim.js';
 import { applyLink } from '../../shared/app/provision.js';
 import { storeLabels } from '../../shared/link/names.js';
-import { secretClaims } from '../../shared/claims/secret-claims.js';
+import { secretClaims } from '../../shared/store/claims/port.js';
 import { specInput, withField } from '../support/builders.js';
 import { storeWrites, testApp } from '../support/app.js';
 import { bucketClaims, CLAIMS_BUCKET } from '../support/claim-backends.js';

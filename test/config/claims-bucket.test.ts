@@ -1,7 +1,7 @@
 // MESHLINK_CLAIMS_BUCKET: the Cloud Storage bucket that holds the claims of a Secret Manager
 // deployment; a name Cloud Storage would refuse, or the local store, fails at start naming it.
 import { describe, expect, it } from 'vitest';
-import { CloudStorageClaims } from '../../shared/claims/cloud-storage-claims.js';
+import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
 import { composeApp } from '../../shared/compose.js';
 import { parseConfig } from '../../shared/config.js';
 

@@ -1,5 +1,5 @@
 // A wire-level fake of the Cloud Storage JSON API subset the claims adapter uses
-// (shared/claims/cloud-storage-claims.ts), over plain HTTP on loopback, so the adapter is tested
+// (shared/store/claims/cloud-storage-claims.ts), over plain HTTP on loopback, so the adapter is tested
 // through the real @google-cloud/storage client and its wire format.
 //
 // Supports, on the buckets named at start: objects.insert as a multipart upload

@@ -19,7 +19,7 @@ import { startFakeSecretManager, type FakeSecretManager, type GrpcStatusName } f
 import { largeSpecInput, specInput } from '../support/builders.js';
 import { MemoryClusters } from '../support/memory-clusters.js';
 import { simulatedTiming } from '../support/simulated-timing.js';
-import { CloudStorageClaims } from '../../shared/claims/cloud-storage-claims.js';
+import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
 import { startFakeCloudStorage, type FakeCloudStorage } from '../fakes/cloud-storage-server.js';
 
 const BUCKET = 'meshlink-claims-quota';

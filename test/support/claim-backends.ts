@@ -1,9 +1,8 @@
 // Where a test app's claims are kept, so claim tests run over each ClaimStore adapter: secrets of
 // the store (the default) or a Cloud Storage bucket, through the real client against the fake.
 import { afterEach } from 'vitest';
-import { CloudStorageClaims } from '../../shared/claims/cloud-storage-claims.js';
-import type { ClaimStore } from '../../shared/claims/port.js';
-import { secretClaims } from '../../shared/claims/secret-claims.js';
+import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
+import { secretClaims, type ClaimStore } from '../../shared/store/claims/port.js';
 import { STORE_LABEL_LINK } from '../../shared/link/names.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AppDeps } from '../../shared/app/deps.js';

@@ -6,7 +6,7 @@
 // write, so a test can check an invariant at every intermediate state.
 import type { AppliedObject, ClusterResolver, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServicePort } from '../../shared/clusters/port.js';
 import type { AccessedVersion, ListQuery, SecretMetadata, SecretPage, SecretStore, SecretVersionInfo } from '../../shared/store/port.js';
-import type { Claim, ClaimStore } from '../../shared/claims/port.js';
+import type { Claim, ClaimStore } from '../../shared/store/claims/port.js';
 
 export class SimulatedCrash extends Error {
   constructor(readonly write: number) {

@@ -2,7 +2,7 @@
 // (a bucket), and what the clusters hold for it.
 import { LABEL_LINK, objectNames } from '../../shared/link/names.js';
 import type { SecretStore } from '../../shared/store/port.js';
-import type { ClaimStore } from '../../shared/claims/port.js';
+import type { ClaimStore } from '../../shared/store/claims/port.js';
 import type { MemoryClusters } from './memory-clusters.js';
 
 export async function leftOf(app: { store: SecretStore; clusters: MemoryClusters; deps?: { claims?: ClaimStore } }, link = 'mysql'): Promise<string[]> {

@@ -1,8 +1,10 @@
 // The ClaimStore port: where a link's claims on what two links cannot share (a gateway port, a
 // host: app/port-claim.ts) are kept. A claim is made only if absent, read, and deleted only while
 // it is the one read, so of two links claiming at once exactly one wins, and a takeover never
-// deletes a claim made since. Adapters: secrets of the SecretStore (secret-claims.ts, the
+// deletes a claim made since. Adapters: secrets of the SecretStore (secretClaims below, the
 // default), objects in a Cloud Storage bucket (cloud-storage-claims.ts). Errors as SecretStore's.
+import { isMeshlinkError } from '../../errors.js';
+import type { SecretStore } from '../port.js';
 
 export interface Claim {
   id: string;
@@ -46,5 +48,29 @@ export function withLegacyClaims(primary: ClaimStore, legacy: ClaimStore): Claim
     },
     delete: (claim) => (claim.legacySecret ? legacy.delete(claim) : primary.delete(claim)),
     listOutsideStore: (labels) => primary.listOutsideStore(labels),
+  };
+}
+
+/**
+ * Claims as secrets of the SecretStore (no payload; the holder in a label): the default, and the
+ * claims a deployment made before it had a bucket (withLegacyClaims).
+ */
+export function secretClaims(store: SecretStore): ClaimStore {
+  return {
+    create: async (id, meta) => {
+      await store.createSecret(id, meta);
+    },
+    read: async (id) => {
+      try {
+        const { labels, annotations, createTime, etag } = await store.getSecret(id);
+        return { id, labels: { ...annotations, ...labels }, createTime, etag };
+      } catch (err) {
+        if (isMeshlinkError(err, 'not-found')) return undefined;
+        throw err;
+      }
+    },
+    delete: (claim) => store.deleteSecret(claim.id, claim.etag),
+    // A listing of the store by label finds them.
+    listOutsideStore: async () => [],
   };
 }

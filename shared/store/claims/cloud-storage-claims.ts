@@ -7,9 +7,9 @@
 // Every call carries a generation precondition or is a read, so a retry whose first attempt was
 // applied is recognised: a create answered 412 by our own object, a delete answered 404.
 import type { Bucket, File, FileMetadata } from '@google-cloud/storage';
-import { MeshlinkError, type ErrorCode } from '../errors.js';
-import { LazyClient } from '../lazy-client.js';
-import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from '../store/retry.js';
+import { MeshlinkError, type ErrorCode } from '../../errors.js';
+import { LazyClient } from '../../lazy-client.js';
+import { DEFAULT_RETRY_POLICY, realTiming, withRetry, type RetryPolicy, type RetryTiming } from '../retry.js';
 import type { Claim, ClaimStore } from './port.js';
 import { BUCKET_NAME } from './bucket-name.js';
 

@@ -2,8 +2,8 @@
 // wire-level fake: create only if absent, read, delete at a generation; errors as port codes; 429
 // and 503 retried, and a retried write whose first answer was lost not mistaken for another's.
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloudStorageClaims } from '../../shared/claims/cloud-storage-claims.js';
-import type { ClaimStore } from '../../shared/claims/port.js';
+import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
+import type { ClaimStore } from '../../shared/store/claims/port.js';
 import { isMeshlinkError, MeshlinkError } from '../../shared/errors.js';
 import { manualClock } from '../support/clock.js';
 import { simulatedTiming } from '../support/simulated-timing.js';
