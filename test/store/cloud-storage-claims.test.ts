@@ -1,9 +1,10 @@
 // The Cloud Storage claims adapter through the real @google-cloud/storage client against the
 // wire-level fake: create only if absent, read, delete at a generation; errors as port codes; 429
 // and 503 retried, and a retried write whose first answer was lost not mistaken for another's.
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
-import type { ClaimStore } from '../../shared/store/claims/port.js';
+import type { Claim, ClaimStore } from '../../shared/store/claims/port.js';
 import { isMeshlinkError, MeshlinkError } from '../../shared/errors.js';
 import { manualClock } from '../support/clock.js';
 import { simulatedTiming } from '../support/simulated-timing.js';
@@ -152,5 +153,57 @@ describe('Cloud Storage claims', () => {
     }
     expect(() => new CloudStorageClaims({ bucket: 'claims', apiEndpoint: 'https://storage.example.com' })).toThrow(/local test server/);
     expect(() => new CloudStorageClaims({ bucket: 'my.claims.example.com' })).not.toThrow();
+  });
+});
+
+/** One step on two claim ids by three holders: make a claim, read it (kept), delete as read earlier. */
+type Step = { op: 'create'; id: number; holder: number } | { op: 'read'; id: number } | { op: 'delete'; read: number };
+
+const STEP: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({ op: fc.constant('create' as const), id: fc.nat(1), holder: fc.nat(2) }),
+  fc.record({ op: fc.constant('read' as const), id: fc.nat(1) }),
+  fc.record({ op: fc.constant('delete' as const), read: fc.nat(7) }),
+);
+
+describe('Cloud Storage claims against a model', () => {
+  it('a claim is made only when absent, and deleted only as it was read (any sequence of steps)', async () => {
+    const { claims } = await setup();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(STEP, { maxLength: 20 }), async (steps) => {
+        run++;
+        const idOf = (i: number) => `meshlink-port-run${run}-${i}`;
+        // The model: per id, the holder and a counter that a new claim bumps.
+        const model = new Map<number, { holder: string; made: number }>();
+        let made = 0;
+        const reads: { id: number; made: number; claim: Claim }[] = [];
+        for (const step of steps) {
+          if (step.op === 'create') {
+            const holder = `link${step.holder}`;
+            const err = await errorOf(claims.create(idOf(step.id), other(holder)));
+            if (model.has(step.id)) expect(err).toMatchObject({ code: 'already-exists' });
+            else {
+              expect(err).toBeUndefined();
+              model.set(step.id, { holder, made: ++made });
+            }
+          } else if (step.op === 'read') {
+            const claim = await claims.read(idOf(step.id));
+            expect(claim?.labels['meshlink-link']).toBe(model.get(step.id)?.holder);
+            if (claim) reads.push({ id: step.id, made: model.get(step.id)!.made, claim });
+          } else if (reads.length > 0) {
+            const read = reads[step.read % reads.length]!;
+            const err = await errorOf(claims.delete(read.claim));
+            const now = model.get(read.id);
+            if (!now) expect(err).toMatchObject({ code: 'not-found' });
+            else if (now.made !== read.made) expect(err).toMatchObject({ code: 'conflict' });
+            else {
+              expect(err).toBeUndefined();
+              model.delete(read.id);
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
