@@ -10,12 +10,13 @@ import { SIDES } from '../link/names.js';
 import { retireVersions, specStored, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
-import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
+import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate, versionsCreating } from './credentials.js';
+import { allSettled } from '../settle.js';
 import type { AppDeps } from './deps.js';
 import { LinkRecord, loadLink, withLease } from './link-record.js';
 import { releaseCreationLease, takeCreationLease } from './creation-lease.js';
 import { linkStatus, type LinkStatus } from './status.js';
-import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
+import { clusterOf, failedSync, ingressAddress, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
 import { claimedHost, claimedPort, claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
@@ -169,18 +170,26 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     if (portMoves) await releaseGatewayPort(deps, spec.name, oldPort);
     if (hostMoves) await releaseHost(deps, spec.name, oldHost);
   }
+  const sides = clusterSides(spec).filter((side) => !record.state.leaves[side] || partnerTrustChanged(spec, record.state, side));
   if (record.state.cas.length === 0) {
-    const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
+    // The new leaves' secrets are made while the CA's version is written: they do not depend on it.
+    const [{ record: ca, orphans }] = await allSettled([
+      storeNewCa(deps, record.state, spec, 1, now),
+      ...sides.filter((side) => !record.state.leaves[side]).map((side) => versionsCreating(deps, spec.name, side)),
+    ]);
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
   }
-  for (const side of clusterSides(spec)) {
-    const old = record.state.leaves[side];
-    if (old && !partnerTrustChanged(spec, record.state, side)) continue;
-    // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
-    const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
-    const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
-    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, old ? [old.version, ...orphans] : orphans, now);
-  }
+  // Each side's leaf depends on the CA only: both are minted and stored at once.
+  const leaves = await allSettled(
+    sides.map(async (side) => {
+      const old = record.state.leaves[side];
+      // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
+      const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
+      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
+      return { side, leaf, retire: old ? [old.version, ...orphans] : orphans };
+    }),
+  );
+  for (const { side, leaf, retire } of leaves) record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, retire, now);
 }
 
 /**
@@ -196,14 +205,21 @@ export async function syncSides(
 ): Promise<LinkState> {
   let next = state;
   // The partner's side has nothing of ours to sync (a caller may name both sides).
-  for (const side of sides.filter((s) => clusterSides(spec).includes(s))) {
-    try {
-      next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
-    } catch (err) {
-      onFailure?.(side, err);
-      deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, side), side, reason: String(err) });
-      next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
+  const syncing = sides.filter((s) => clusterSides(spec).includes(s));
+  // Both sides at once: the client's objects need the server's ingress address, read first (a
+  // server cluster that cannot be read leaves the client the address last recorded).
+  const ingress = syncing.length > 1 ? { address: await ingressAddress(deps, spec, state, 'server').catch(() => state.sync.server.address) } : undefined;
+  const results = await Promise.allSettled(syncing.map((side) => syncSide(deps, spec, state, side, ingress)));
+  for (const [i, side] of syncing.entries()) {
+    const result = results[i]!;
+    if (result.status === 'fulfilled') {
+      next = { ...next, sync: { ...next.sync, [side]: result.value } };
+      continue;
     }
+    const err: unknown = result.reason;
+    onFailure?.(side, err);
+    deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, side), side, reason: String(err) });
+    next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
   }
   const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
   const renewal = nextRenewal(next, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, next.partner !== undefined))?.toISOString();
