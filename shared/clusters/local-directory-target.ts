@@ -169,8 +169,9 @@ export class LocalDirectoryTarget implements ClusterTarget {
     const root = namespace === undefined ? this.dir : dirname(this.objectFile(namespace, 'Secret', 'any'));
     let deleted = 0;
     const index = await this.index();
+    const under = `${resolve(root)}${sep}`;
     const matching = [...index].filter(([file, object]) => {
-      if (!file.startsWith(`${resolve(root)}${sep}`) || !object || !wanted.has(String(object.kind))) return false;
+      if (!file.startsWith(under) || !object || !wanted.has(String(object.kind))) return false;
       return matchesLabels(object.metadata?.labels, labels) && !isKept(keep, object.kind, object.metadata?.name);
     });
     for (const [file] of matching.sort(([a], [b]) => (a < b ? -1 : 1))) {
