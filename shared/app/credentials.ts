@@ -69,9 +69,9 @@ export interface Stored<T> {
  * an interrupted run may have stored; `orphans` are all versions not destroyed that the state
  * neither uses nor retires.
  */
-async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
+async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined, listed?: SecretVersionInfo[]): Promise<{ candidate?: string; orphans: string[] }> {
   const known = knownVersions(state, role);
-  const orphans = (await versionsCreating(deps, link, role)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
+  const orphans = (listed ?? (await versionsCreating(deps, link, role))).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
   const newest = orphans.find((v) => v.state === 'ENABLED');
   const candidate = newest && (after === undefined || Number(newest.version) > Number(after)) ? newest.version : undefined;
   return { ...(candidate ? { candidate } : {}), orphans: orphans.map((v) => v.version) };
@@ -285,15 +285,16 @@ async function issueFromPool(deps: AppDeps, spec: LinkSpec, side: Side, pool: Po
 
 /**
  * Issues a new leaf for a side from the signing CA (or the link's CA pool), with `ca.crt` holding the trusted generations,
- * and stores it as a new version (or adopts the version an interrupted run stored).
+ * and stores it as a new version (or adopts the version an interrupted run stored). `listed`: the
+ * side's versions, when the caller has just listed them (versionsCreating).
  */
-export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
+export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[], listed?: SecretVersionInfo[]): Promise<Stored<LeafRecord>> {
   const id = secretIdOf(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await caOf(deps, spec.name, signing);
   const bundle = await trustBundle(deps, spec, state, side, trust);
-  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version, listed);
   if (candidate) {
     const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {

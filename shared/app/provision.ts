@@ -6,6 +6,7 @@
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerCaExpiry, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
+import type { SecretVersionInfo } from '../store/port.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, specStored, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
@@ -171,12 +172,12 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     if (hostMoves) await releaseHost(deps, spec.name, oldHost);
   }
   const sides = clusterSides(spec).filter((side) => !record.state.leaves[side] || partnerTrustChanged(spec, record.state, side));
+  // A new leaf's versions, listed (its secret made if there is none) while the CA's version is written: they do not depend on it.
+  const listed = new Map<Side, SecretVersionInfo[]>();
   if (record.state.cas.length === 0) {
-    // The new leaves' secrets are made while the CA's version is written: they do not depend on it.
-    const [{ record: ca, orphans }] = await allSettled([
-      storeNewCa(deps, record.state, spec, 1, now),
-      ...sides.filter((side) => !record.state.leaves[side]).map((side) => versionsCreating(deps, spec.name, side)),
-    ]);
+    const fresh = sides.filter((side) => !record.state.leaves[side]);
+    const [{ record: ca, orphans }, ...versions] = await allSettled([storeNewCa(deps, record.state, spec, 1, now), ...fresh.map((side) => versionsCreating(deps, spec.name, side))]);
+    fresh.forEach((side, i) => listed.set(side, versions[i] as SecretVersionInfo[]));
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
   }
   // Each side's leaf depends on the CA only: both are minted and stored at once.
@@ -185,7 +186,7 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
       const old = record.state.leaves[side];
       // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
       const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
-      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
+      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust, listed.get(side));
       return { side, leaf, retire: old ? [old.version, ...orphans] : orphans };
     }),
   );

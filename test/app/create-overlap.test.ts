@@ -68,4 +68,11 @@ describe('creating a link', () => {
       ['createSecret link'],
     ]);
   });
+
+  it('reads each secret\'s versions once, as when it made its writes one after another', async () => {
+    const app = testApp();
+    expect((await applyLink(app.deps, specInput())).created).toBe(true);
+    // The CA's and each leaf's (the leaves' listed while the CA's version is written, not again).
+    expect(app.store.calls.listVersions).toBe(3);
+  });
 });
