@@ -11,7 +11,7 @@ import { SIDES } from '../link/names.js';
 import { retireVersions, specStored, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
-import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate, versionsCreating } from './credentials.js';
+import { bundleDigest, dropCredentials, mintAhead, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate, versionsCreating, type MintedAhead } from './credentials.js';
 import { allSettled } from '../settle.js';
 import type { AppDeps } from './deps.js';
 import { LinkRecord, loadLink, withLease } from './link-record.js';
@@ -93,11 +93,11 @@ async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
  * reads, the sweep and registrations; the same POST completes it (adopting what was stored), and
  * DELETE of the name removes what it left (delete.ts).
  */
-async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string): Promise<LinkRecord> {
+async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string, ahead: MintedAhead | undefined): Promise<LinkRecord> {
   const r = new LinkRecord(deps, spec.name, undefined, initialState(spec, deps.clock().toISOString()));
   const holder = await takeCreationLease(deps, r.state, linkPlaces(spec), spec.istioApiVersion, spec.name);
   try {
-    await completeStore(deps, r, spec, doc, hash, undefined);
+    await completeStore(deps, r, spec, doc, hash, undefined, ahead);
     r.state = await syncSides(deps, spec, r.state);
     await r.save();
     return r;
@@ -145,7 +145,7 @@ function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): bool
  * state is not saved here: the caller's one save after the sync records it all (a crash before
  * leaves versions the next run adopts: stored-spec.ts, and credentials.ts for the CA and leaves).
  */
-async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined): Promise<void> {
+async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined, ahead?: MintedAhead): Promise<void> {
   const now = deps.clock();
   if (record.state.specHash !== hash) {
     const version = await storeSpec(deps, record, doc, hash);
@@ -176,17 +176,23 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
   const listed = new Map<Side, SecretVersionInfo[]>();
   if (record.state.cas.length === 0) {
     const fresh = sides.filter((side) => !record.state.leaves[side]);
-    const [{ record: ca, orphans }, ...versions] = await allSettled([storeNewCa(deps, record.state, spec, 1, now), ...fresh.map((side) => versionsCreating(deps, spec.name, side))]);
+    const [{ record: ca, orphans }, ...versions] = await allSettled([storeNewCa(deps, record.state, spec, 1, now, ahead?.ca), ...fresh.map((side) => versionsCreating(deps, spec.name, side))]);
     fresh.forEach((side, i) => listed.set(side, versions[i] as SecretVersionInfo[]));
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
   }
   // Each side's leaf depends on the CA only: both are minted and stored at once.
+  // Minted ahead, they serve unless a crashed run's CA was adopted (storeNewLeaf compares).
+  const aheadCa = await ahead?.ca.catch(() => undefined);
+  const aheadOf = (side: Side) => {
+    const leaf = ahead?.leaves.get(side);
+    return aheadCa && leaf ? { ca: aheadCa, leaf } : undefined;
+  };
   const leaves = await allSettled(
     sides.map(async (side) => {
       const old = record.state.leaves[side];
       // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
       const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
-      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust, listed.get(side));
+      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust, listed.get(side), aheadOf(side));
       return { side, leaf, retire: old ? [old.version, ...orphans] : orphans };
     }),
   );
@@ -313,9 +319,11 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
   if (spec.issuer) await requireIssuer(deps, spec.issuer);
+  // A new link's credentials are minted while its claims and creation lease wait on the store.
+  const ahead = existing ? undefined : mintAhead(spec, clusterSides(spec), deps.clock());
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimHostAndPort(deps, spec.name, clientHostOf(spec), gatewayPortOf(spec));
-  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash), true);
+  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash, ahead), true);
   const record = existing;
   const created = !specStored(existing.state);
 
