@@ -69,9 +69,9 @@ export interface Stored<T> {
  * an interrupted run may have stored; `orphans` are all versions not destroyed that the state
  * neither uses nor retires.
  */
-async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined): Promise<{ candidate?: string; orphans: string[] }> {
+async function unrecordedVersions(deps: AppDeps, link: string, state: LinkState, role: RetiredVersion['role'], after: string | undefined, listed?: SecretVersionInfo[]): Promise<{ candidate?: string; orphans: string[] }> {
   const known = knownVersions(state, role);
-  const orphans = (await versionsCreating(deps, link, role)).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
+  const orphans = (listed ?? (await versionsCreating(deps, link, role))).filter((v) => v.state !== 'DESTROYED' && !known.has(v.version));
   const newest = orphans.find((v) => v.state === 'ENABLED');
   const candidate = newest && (after === undefined || Number(newest.version) > Number(after)) ? newest.version : undefined;
   return { ...(candidate ? { candidate } : {}), orphans: orphans.map((v) => v.version) };
@@ -146,12 +146,17 @@ function poolRecord(version: string, ca: PoolGeneration, generation: number, now
   return { generation, version, notBefore: now.toISOString(), notAfter, fingerprint: roots[0]!.fingerprint, anchors: roots.map((r) => r.fingerprint) };
 }
 
+/** What minting the link's CA of `generation` asks, but for an issuing parent. */
+function caRequest(spec: LinkSpec, generation: number, now: Date) {
+  return { link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation };
+}
+
 /**
  * Mints a link CA: self-signed, or under the spec's issuer, with the chain and roots its leaves
  * need; under a CA pool, no CA: the generation is the pool's roots as fetched now.
  */
 async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now: Date): Promise<LinkCa> {
-  const request = { link: spec.name, host: spec.host, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.caTtlMs, now, generation };
+  const request = caRequest(spec, generation, now);
   if (!spec.issuer) return mintCa(request);
   const signer = await readIssuerSigner(deps, spec.issuer);
   if (signer.type === 'cas') {
@@ -163,11 +168,44 @@ async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now
   return { ...ca, chain: bundle.chain, roots: bundle.root };
 }
 
+/** A side's leaf, minted by the link's CA under the spec's key algorithm and lifetime. */
+function mintSideLeaf(spec: LinkSpec, side: Side, ca: CredentialPem, now: Date): Promise<CredentialPem> {
+  return mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
+}
+
+/** A new link's CA and the leaves it signs, minted ahead of their store writes (mintAhead). */
+export interface MintedAhead {
+  ca: Promise<CredentialPem>;
+  leaves: Map<Side, Promise<CredentialPem>>;
+}
+
+/** `work` on a later turn of the event loop, once the I/O started before it is under way. */
+function nextTurn<T>(work: () => Promise<T>): Promise<T> {
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(work);
+}
+
+/**
+ * Mints a new link's self-signed CA (generation 1) and its leaves while its first writes (claims,
+ * creation lease) wait on the store: minting is CPU only, and the event loop is idle in those
+ * waits. Nothing is written: a refused create leaves no trace, and a create that adopts versions a
+ * crashed run stored does not use them (storeNewCa, storeNewLeaf). Under an issuer the CA's signer
+ * is read and a CA pool issues remotely: minted in turn, as before.
+ */
+export function mintAhead(spec: LinkSpec, sides: readonly Side[], now: Date): MintedAhead | undefined {
+  if (spec.issuer) return undefined;
+  const ca = nextTurn(() => mintCa(caRequest(spec, 1, now)));
+  const leaves = new Map(sides.map((side) => [side, ca.then((minted) => nextTurn(() => mintSideLeaf(spec, side, minted, now)))] as const));
+  // A create that stops before its CA never asks for them: their failures are its own.
+  for (const minted of [ca, ...leaves.values()]) minted.catch(() => {});
+  return { ca, leaves };
+}
+
 /**
  * Adds a CA generation to the store (or adopts one a crashed run stored) and returns its record.
- * The caller puts it in the state and saves.
+ * The caller puts it in the state and saves. `ahead`: the CA minted ahead (mintAhead), used unless
+ * a stored one is adopted.
  */
-export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date): Promise<Stored<CaRecord>> {
+export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec, generation: number, now: Date, ahead?: Promise<LinkCa>): Promise<Stored<CaRecord>> {
   const id = secretIdOf(deps, spec.name, 'ca');
   const newestKnown = state.cas.reduce<string | undefined>((max, ca) => (max === undefined || Number(ca.version) > Number(max) ? ca.version : max), undefined);
   const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, 'ca', newestKnown);
@@ -181,7 +219,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
       return { record, orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
-  const ca = await mintLinkCa(deps, spec, generation, now);
+  const ca = await (ahead ?? mintLinkCa(deps, spec, generation, now));
   // Read back before it is stored, with the parser every later read uses: a failed mint stores nothing.
   const summary = inspectCertificate(ca.certificate);
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
@@ -285,15 +323,26 @@ async function issueFromPool(deps: AppDeps, spec: LinkSpec, side: Side, pool: Po
 
 /**
  * Issues a new leaf for a side from the signing CA (or the link's CA pool), with `ca.crt` holding the trusted generations,
- * and stores it as a new version (or adopts the version an interrupted run stored).
+ * and stores it as a new version (or adopts the version an interrupted run stored). `listed`: the
+ * side's versions, when the caller has just listed them (versionsCreating); `ahead`: the leaf
+ * minted ahead (mintAhead), used when its CA is the signing CA.
  */
-export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSpec, side: Side, now: Date, trust: number[]): Promise<Stored<LeafRecord>> {
+export async function storeNewLeaf(
+  deps: AppDeps,
+  state: LinkState,
+  spec: LinkSpec,
+  side: Side,
+  now: Date,
+  trust: number[],
+  listed?: SecretVersionInfo[],
+  ahead?: { ca: CredentialPem; leaf: Promise<CredentialPem> },
+): Promise<Stored<LeafRecord>> {
   const id = secretIdOf(deps, spec.name, side);
   const signing = state.cas.find((ca) => ca.generation === state.signingGeneration);
   if (!signing) throw new MeshlinkError('internal', `link ${spec.name} has no signing CA`);
   const ca = await caOf(deps, spec.name, signing);
   const bundle = await trustBundle(deps, spec, state, side, trust);
-  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version);
+  const { candidate, orphans } = await unrecordedVersions(deps, spec.name, state, side, state.leaves[side]?.version, listed);
   if (candidate) {
     const { credential } = await readCredential(deps, spec.name, side, candidate);
     if (fitsPlan(credential, ca.certificate, spec.host, bundle, now)) {
@@ -301,10 +350,7 @@ export async function storeNewLeaf(deps: AppDeps, state: LinkState, spec: LinkSp
       return { record: leafRecord(candidate, credential, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans, candidate) };
     }
   }
-  const leaf =
-    ca.caPool !== undefined
-      ? await issueFromPool(deps, spec, side, ca)
-      : await mintLeaf({ ca, link: spec.name, host: spec.host, side, keyAlgorithm: spec.certificates.keyAlgorithm, ttlMs: spec.certificates.leafTtlMs, now });
+  const leaf = ca.caPool !== undefined ? await issueFromPool(deps, spec, side, ca) : await (ahead?.ca === ca ? ahead.leaf : mintSideLeaf(spec, side, ca, now));
   // Under an issuer the peer trusts the root only: the leaf is sent with the link CA and the chain
   // up to it (a pool's leaf comes with its chain already).
   const certificate = ca.roots && ca.caPool === undefined ? leaf.certificate + ca.certificate + (ca.chain ?? '') : leaf.certificate;

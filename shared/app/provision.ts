@@ -6,16 +6,18 @@
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { clusterSide, clusterSides, DEFAULT_GATEWAY_NAMESPACE, externalSide, GATEWAY_DEFAULTS, immutableFieldsChanged, nipIoHost, parseLinkSpec, partnerCaExpiry, partnerName, serverPort, specDocument, type LinkSpec } from '../link/spec.js';
 import type { Side } from '../link/names.js';
+import type { SecretVersionInfo } from '../store/port.js';
 import { SIDES } from '../link/names.js';
 import { retireVersions, specStored, trustedGenerations, type LinkState } from '../link/state.js';
 import { LOG_EVENTS } from '../log-events.js';
 import { nextRenewal, rolloverWaitMs } from '../rotation/renewal.js';
-import { bundleDigest, dropCredentials, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate } from './credentials.js';
+import { bundleDigest, dropCredentials, mintAhead, partnerBundle, storeNewCa, storeNewLeaf, storeTrustUpdate, versionsCreating, type MintedAhead } from './credentials.js';
+import { allSettled } from '../settle.js';
 import type { AppDeps } from './deps.js';
 import { LinkRecord, loadLink, withLease } from './link-record.js';
 import { releaseCreationLease, takeCreationLease } from './creation-lease.js';
 import { linkStatus, type LinkStatus } from './status.js';
-import { clusterOf, failedSync, sideIsCurrent, syncSide } from './sync.js';
+import { clusterOf, failedSync, ingressAddress, sideIsCurrent, syncSide } from './sync.js';
 import { resolveGatewayNamespaces } from './gateway-namespace.js';
 import { pruneStale, withStalePlaces } from './prune.js';
 import { claimedHost, claimedPort, claimHostAndPort, releaseGatewayPort, releaseHost, type ClientHost, type GatewayPort } from './port-claim.js';
@@ -91,11 +93,11 @@ async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
  * reads, the sweep and registrations; the same POST completes it (adopting what was stored), and
  * DELETE of the name removes what it left (delete.ts).
  */
-async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string): Promise<LinkRecord> {
+async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string, ahead: MintedAhead | undefined): Promise<LinkRecord> {
   const r = new LinkRecord(deps, spec.name, undefined, initialState(spec, deps.clock().toISOString()));
   const holder = await takeCreationLease(deps, r.state, linkPlaces(spec), spec.istioApiVersion, spec.name);
   try {
-    await completeStore(deps, r, spec, doc, hash, undefined);
+    await completeStore(deps, r, spec, doc, hash, undefined, ahead);
     r.state = await syncSides(deps, spec, r.state);
     await r.save();
     return r;
@@ -143,7 +145,7 @@ function partnerTrustChanged(spec: LinkSpec, state: LinkState, side: Side): bool
  * state is not saved here: the caller's one save after the sync records it all (a crash before
  * leaves versions the next run adopts: stored-spec.ts, and credentials.ts for the CA and leaves).
  */
-async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined): Promise<void> {
+async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, doc: unknown, hash: string, previous: StoredSpec | undefined, ahead?: MintedAhead): Promise<void> {
   const now = deps.clock();
   if (record.state.specHash !== hash) {
     const version = await storeSpec(deps, record, doc, hash);
@@ -169,18 +171,32 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     if (portMoves) await releaseGatewayPort(deps, spec.name, oldPort);
     if (hostMoves) await releaseHost(deps, spec.name, oldHost);
   }
+  const sides = clusterSides(spec).filter((side) => !record.state.leaves[side] || partnerTrustChanged(spec, record.state, side));
+  // A new leaf's versions, listed (its secret made if there is none) while the CA's version is written: they do not depend on it.
+  const listed = new Map<Side, SecretVersionInfo[]>();
   if (record.state.cas.length === 0) {
-    const { record: ca, orphans } = await storeNewCa(deps, record.state, spec, 1, now);
+    const fresh = sides.filter((side) => !record.state.leaves[side]);
+    const [{ record: ca, orphans }, ...versions] = await allSettled([storeNewCa(deps, record.state, spec, 1, now, ahead?.ca), ...fresh.map((side) => versionsCreating(deps, spec.name, side))]);
+    fresh.forEach((side, i) => listed.set(side, versions[i] as SecretVersionInfo[]));
     record.state = retireVersions({ ...record.state, cas: [ca], signingGeneration: ca.generation }, 'ca', orphans, now);
   }
-  for (const side of clusterSides(spec)) {
-    const old = record.state.leaves[side];
-    if (old && !partnerTrustChanged(spec, record.state, side)) continue;
-    // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
-    const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
-    const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust);
-    record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, old ? [old.version, ...orphans] : orphans, now);
-  }
+  // Each side's leaf depends on the CA only: both are minted and stored at once.
+  // Minted ahead, they serve unless a crashed run's CA was adopted (storeNewLeaf compares).
+  const aheadCa = await ahead?.ca.catch(() => undefined);
+  const aheadOf = (side: Side) => {
+    const leaf = ahead?.leaves.get(side);
+    return aheadCa && leaf ? { ca: aheadCa, leaf } : undefined;
+  };
+  const leaves = await allSettled(
+    sides.map(async (side) => {
+      const old = record.state.leaves[side];
+      // Facing a partner, its CAs are the trust (none of ours); a new partner bundle is published with the same leaf.
+      const trust = partnerBundle(spec, side) ? [] : trustedGenerations(record.state);
+      const { record: leaf, orphans } = old ? await storeTrustUpdate(deps, record.state, spec, side, trust) : await storeNewLeaf(deps, record.state, spec, side, now, trust, listed.get(side), aheadOf(side));
+      return { side, leaf, retire: old ? [old.version, ...orphans] : orphans };
+    }),
+  );
+  for (const { side, leaf, retire } of leaves) record.state = retireVersions({ ...record.state, leaves: { ...record.state.leaves, [side]: leaf } }, side, retire, now);
 }
 
 /**
@@ -196,14 +212,21 @@ export async function syncSides(
 ): Promise<LinkState> {
   let next = state;
   // The partner's side has nothing of ours to sync (a caller may name both sides).
-  for (const side of sides.filter((s) => clusterSides(spec).includes(s))) {
-    try {
-      next = { ...next, sync: { ...next.sync, [side]: await syncSide(deps, spec, next, side) } };
-    } catch (err) {
-      onFailure?.(side, err);
-      deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, side), side, reason: String(err) });
-      next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
+  const syncing = sides.filter((s) => clusterSides(spec).includes(s));
+  // Both sides at once: the client's objects need the server's ingress address, read first (a
+  // server cluster that cannot be read leaves the client the address last recorded).
+  const ingress = syncing.length > 1 ? { address: await ingressAddress(deps, spec, state, 'server').catch(() => state.sync.server.address) } : undefined;
+  const results = await Promise.allSettled(syncing.map((side) => syncSide(deps, spec, state, side, ingress)));
+  for (const [i, side] of syncing.entries()) {
+    const result = results[i]!;
+    if (result.status === 'fulfilled') {
+      next = { ...next, sync: { ...next.sync, [side]: result.value } };
+      continue;
     }
+    const err: unknown = result.reason;
+    onFailure?.(side, err);
+    deps.log.warn('could not sync link side', { event: LOG_EVENTS.syncFailed, link: spec.name, cluster: clusterOf(spec, side), side, reason: String(err) });
+    next = { ...next, sync: { ...next.sync, [side]: failedSync(next.sync[side], err, deps.clock().toISOString()) } };
   }
   const failed = clusterSides(spec).map((s) => next.sync[s]).find((s) => s.status !== 'synced' && s.status !== 'pending');
   const renewal = nextRenewal(next, spec.certificates.renewBefore, rolloverWaitMs(deps.settings, next.partner !== undefined))?.toISOString();
@@ -296,9 +319,11 @@ export async function applyLink(deps: AppDeps, input: unknown): Promise<ApplyLin
   // Before the first write: a name another link's object holds is a 409, never an overwrite.
   await assertNamesFree(deps, spec);
   if (spec.issuer) await requireIssuer(deps, spec.issuer);
+  // A new link's credentials are minted while its claims and creation lease wait on the store.
+  const ahead = existing ? undefined : mintAhead(spec, clusterSides(spec), deps.clock());
   // On every apply, so a link that holds no claim yet (made before claims) takes one.
   await claimHostAndPort(deps, spec.name, clientHostOf(spec), gatewayPortOf(spec));
-  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash), true);
+  if (!existing) return answer(deps, spec, doc, await createLink(deps, spec, doc, hash, ahead), true);
   const record = existing;
   const created = !specStored(existing.state);
 

@@ -13,6 +13,7 @@ import type { KubeObject, ServicePort } from '../clusters/port.js';
 import { readCredential, secretIdOf } from './credentials.js';
 import type { AppDeps } from './deps.js';
 import { errorFields } from '../log.js';
+import { allSettled } from '../settle.js';
 
 export function clusterOf(spec: LinkSpec, side: Side): string {
   return clusterSide(spec, side).cluster;
@@ -24,13 +25,17 @@ function objectsRevision(objects: KubeObject[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Renders what a side's cluster must hold, reading that side's credential from the store. */
-export async function desiredObjects(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<{ objects: KubeObject[]; credentialVersion: string }> {
+/**
+ * Renders what a side's cluster must hold, reading that side's credential from the store. The
+ * client's objects name the server's ingress address: `ingress` when the caller read it, else the
+ * one the server's last sync recorded.
+ */
+export async function desiredObjects(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side, ingress?: IngressRead): Promise<{ objects: KubeObject[]; credentialVersion: string }> {
   const leaf = state.leaves[side];
   if (!leaf) throw new MeshlinkError('internal', `link ${spec.name} has no ${side} credential yet`);
   const { version, credential } = await readCredential(deps, spec.name, side, leaf.version);
   const secret = renderCredentialSecret(spec, side, credential, `${secretIdOf(deps, spec.name, side)}@${version}`);
-  const mesh = renderSideObjects(spec, side, serverAddress(spec) ?? state.sync.server.address);
+  const mesh = renderSideObjects(spec, side, serverAddress(spec) ?? (ingress ? ingress.address : state.sync.server.address));
   // The Secret goes first: the Gateway or DestinationRule that names it must find it.
   return { objects: [secret, ...mesh], credentialVersion: version };
 }
@@ -61,8 +66,13 @@ async function ensurePorts(deps: AppDeps, spec: LinkSpec, side: Side): Promise<S
   return added;
 }
 
+/** The server's ingress address as read by a caller that syncs both sides at once (syncSides). */
+export interface IngressRead {
+  address: string | undefined;
+}
+
 /** The server's ingress address as the client side needs it: the spec's, else the Service's, else the last one seen. */
-async function ingressAddress(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<string | undefined> {
+export async function ingressAddress(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<string | undefined> {
   const known = side === 'server' ? state.sync.server.address : undefined;
   if (side !== 'server' || serverAddress(spec)) return known;
   const ports = gatewayServicePorts(spec, side);
@@ -77,15 +87,19 @@ function projection(state: LinkState, side: Side): Pick<SideSync, 'caGeneration'
 }
 
 /**
- * Brings one side's cluster in line with the store and returns the new sync record.
+ * Brings one side's cluster in line with the store and returns the new sync record. `ingress`: the
+ * server's ingress address, already read by the caller (syncSides, which syncs both sides at once:
+ * the client's objects cannot wait for the server's sync to record it).
  * Throws the adapter's error (callers decide whether it is retryable).
  */
-export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side): Promise<SideSync> {
+export async function syncSide(deps: AppDeps, spec: LinkSpec, state: LinkState, side: Side, ingress?: IngressRead): Promise<SideSync> {
   const target = deps.clusters.target(clusterOf(spec, side));
-  const added = await ensurePorts(deps, spec, side);
-  const address = await ingressAddress(deps, spec, state, side);
-  const { objects, credentialVersion } = await desiredObjects(deps, spec, state, side);
-  const applied = await target.apply(objects);
+  // The ports, the address and the objects do not depend on each other: the writes' waits overlap.
+  const [added, address, { objects, credentialVersion, applied }] = await allSettled([
+    ensurePorts(deps, spec, side),
+    side === 'server' && ingress ? Promise.resolve(ingress.address) : ingressAddress(deps, spec, state, side),
+    desiredObjects(deps, spec, state, side, ingress).then(async (desired) => ({ ...desired, applied: await target.apply(desired.objects) })),
+  ]);
   const writes = applied.filter((a) => a.outcome !== 'unchanged');
   if (writes.length > 0) deps.log.info('applied link objects', { link: spec.name, cluster: target.cluster, side, changed: writes.map((a) => `${a.kind}/${a.name}:${a.outcome}`) });
   const previous = state.sync[side];

@@ -12,8 +12,9 @@
 // directory merges it the same way instead of failing on a headless document.
 // Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
 // one fsync per directory; the first change through a target removes the temp files killed writes
-// left (a Secret's holds a key).
-import { dirname, join, resolve } from 'node:path';
+// left (a Secret's holds a key). The YAML is written by yaml-text.ts; the yaml library parses only
+// files this process did not write (one process per state directory).
+import { dirname, join, resolve, sep } from 'node:path';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { readdirDeep, readText as readFileText } from '../fs-calls.js';
@@ -22,6 +23,7 @@ import { ANNOTATION_REVISION } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { setBounded } from '../bounded-map.js';
 import { yaml } from '../yaml.js';
+import { yamlText } from './yaml-text.js';
 import { isKept, labelSelector, matchesLabels } from './selector.js';
 import { assertOwned } from './ownership.js';
 import type { AppliedObject, ClusterTarget, KubeObject, ObjectKind, ObjectRef, ServiceInfo, ServicePort } from './port.js';
@@ -33,6 +35,15 @@ const PATCH_SUFFIX = '.ports-patch.yaml';
  * each other's ports. Serialised per file, process-wide (targets on one directory share it).
  */
 const patchLocks = new KeyedLock();
+
+/**
+ * The object files under each directory (by resolved path) and their headers, once a
+ * deleteByLabel has listed and read them: the directory's targets are its only writers (one
+ * process per state directory), so what they write and remove keeps it current, and a
+ * deleteByLabel reads no file. It runs on every sync whose objects changed (the sweep for objects
+ * under former names), and read every Gateway file of the namespace there, on each create: O(links).
+ */
+const indexes = new Map<string, Promise<Map<string, ObjectHeader | null>>>();
 
 /** A temp file of a killed write: `<file>.tmp-<suffix>`, or `<file>.<12 hex>.tmp` as older versions named them. */
 const isStaleTemp = (name: string) => leftByOtherProcess(name, 'tmp') || /\.[0-9a-f]{12}\.tmp$/.test(name);
@@ -75,7 +86,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
     const raw = await readText(file);
     if (raw === undefined) return { file, outcome: 'created' };
     const existing = headerOf(raw, file);
-    return { file, existing, outcome: sameRevision(existing, object) || raw === yaml().stringify(object) ? 'unchanged' : 'updated' };
+    return { file, existing, outcome: sameRevision(existing, object) || raw === yamlText(object) ? 'unchanged' : 'updated' };
   }
 
   async checkOwners(objects: KubeObject[]): Promise<void> {
@@ -98,11 +109,11 @@ export class LocalDirectoryTarget implements ClusterTarget {
     // fail, the next apply writes the rest.
     const changed = objects.flatMap((object, i) => {
       const { file, outcome } = planned[i]!;
-      return outcome === 'unchanged' ? [] : [{ object, file, data: yaml().stringify(object), mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
+      return outcome === 'unchanged' ? [] : [{ object, file, data: yamlText(object), mode: object.kind === 'Secret' ? 0o600 : 0o644 }];
     });
     await this.writeAll(changed.map(({ file, data, mode }) => ({ file, data, mode })));
     // What was written is known without reading it back.
-    for (const { data, object } of changed) rememberHeader(data, object);
+    for (const { data, object, file } of changed) this.indexed(file, rememberHeader(data, object));
     return objects.map((object, i) => ({ kind: object.kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, outcome: planned[i]!.outcome }));
   }
 
@@ -157,19 +168,44 @@ export class LocalDirectoryTarget implements ClusterTarget {
     // One namespace is one directory (its name checked like every path segment).
     const root = namespace === undefined ? this.dir : dirname(this.objectFile(namespace, 'Secret', 'any'));
     let deleted = 0;
-    // A file's name starts with its object's kind (objectFile): only those of a wanted kind are read.
-    const prefixes = kinds.map((k) => `${k.kind.toLowerCase()}-`);
-    for (const file of await listFiles(root, (name) => name.endsWith('.yaml') && prefixes.some((p) => name.startsWith(p)))) {
-      if (file.endsWith(PATCH_SUFFIX)) continue;
-      const text = await readText(file);
-      if (text === undefined) continue;
-      const object = headerOf(text, file);
-      if (!object || !wanted.has(String(object.kind))) continue;
-      if (!matchesLabels(object.metadata?.labels, labels) || isKept(keep, object.kind, object.metadata?.name)) continue;
+    const index = await this.index();
+    const under = `${resolve(root)}${sep}`;
+    const matching = [...index].filter(([file, object]) => {
+      if (!file.startsWith(under) || !object || !wanted.has(String(object.kind))) return false;
+      return matchesLabels(object.metadata?.labels, labels) && !isKept(keep, object.kind, object.metadata?.name);
+    });
+    for (const [file] of matching.sort(([a], [b]) => (a < b ? -1 : 1))) {
       await this.remove(file);
       deleted += 1;
     }
     return deleted;
+  }
+
+  /** The directory's object files and their headers (indexes, below): listed and read once. */
+  private index(): Promise<Map<string, ObjectHeader | null>> {
+    const key = resolve(this.dir);
+    let index = indexes.get(key);
+    if (!index) {
+      index = this.readIndex();
+      indexes.set(key, index);
+      index.catch(() => indexes.delete(key));
+    }
+    return index;
+  }
+
+  private async readIndex(): Promise<Map<string, ObjectHeader | null>> {
+    const index = new Map<string, ObjectHeader | null>();
+    for (const file of await listFiles(this.dir, (name) => name.endsWith('.yaml') && !name.endsWith(PATCH_SUFFIX))) {
+      const text = await readText(file);
+      if (text !== undefined) index.set(resolve(file), headerOf(text, file));
+    }
+    return index;
+  }
+
+  /** Keeps the directory's index (if listed yet) in step with a file written (its header) or removed (null). */
+  private indexed(file: string, header: ObjectHeader | undefined): void {
+    const at = resolve(file);
+    void indexes.get(resolve(this.dir))?.then((index) => (header ? index.set(at, header) : index.delete(at)), () => {});
   }
 
   /** A directory of YAML files has no pods to look at. */
@@ -202,7 +238,10 @@ export class LocalDirectoryTarget implements ClusterTarget {
       return;
     }
     const patch = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { ports } };
-    await this.writeAll([{ file, data: yaml().stringify(patch), mode: 0o644 }]);
+    const data = yamlText(patch);
+    await this.writeAll([{ file, data, mode: 0o644 }]);
+    // Read back on every sync of a link through that Service, and longer with each link: known without parsing.
+    rememberParsed(data, patch);
   }
 
   /** Writes the files (durable-file.ts writeAllDurably), creating their directories first. */
@@ -219,6 +258,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   /** A removed file stays removed after a power loss: the directory is synced. */
   private async remove(file: string): Promise<void> {
     try {
+      this.indexed(file, undefined);
       await this.fs.rm(file, { force: true });
       await syncDir(dirname(file), this.fs);
     } catch (err) {
@@ -284,8 +324,8 @@ function headerOf(text: string, where: string): ObjectHeader | null {
 }
 
 /** The header of the text just written for `object` (its YAML reads back as the object). */
-function rememberHeader(text: string, object: KubeObject): void {
-  keepHeader(digestOf(text), { kind: object.kind, metadata: structuredClone(object.metadata) });
+function rememberHeader(text: string, object: KubeObject): ObjectHeader {
+  return keepHeader(digestOf(text), { kind: object.kind, metadata: structuredClone(object.metadata) })!;
 }
 
 function parseText(text: string, where: string): unknown {
@@ -306,10 +346,13 @@ const PARSED_TEXTS_KEPT = 512;
 function parseYaml(text: string, where: string): unknown {
   if (parsedTexts.has(text)) return structuredClone(parsedTexts.get(text));
   const parsed = parseText(text, where);
-  if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') {
-    setBounded(parsedTexts, PARSED_TEXTS_KEPT, text, structuredClone(parsed));
-  }
+  if ((parsed as { kind?: unknown } | null)?.kind !== 'Secret') rememberParsed(text, parsed);
   return parsed;
+}
+
+/** What `text` parses to (never a Secret's), kept for the next read of that text. */
+function rememberParsed(text: string, parsed: unknown): void {
+  setBounded(parsedTexts, PARSED_TEXTS_KEPT, text, structuredClone(parsed));
 }
 
 async function readText(file: string): Promise<string | undefined> {

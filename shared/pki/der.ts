@@ -1,5 +1,6 @@
 // The few DER bytes the X.509 library has no class for (name constraints, the key-identifier
-// input), and the extensions of a certificate found by OID without parsing them all.
+// input), and what a certificate's reading needs (its validity, its extensions found by OID, the
+// names of its SubjectAltName) without the library's parse of the whole certificate.
 import { MeshlinkError } from '../errors.js';
 
 function encodeLength(length: number): Uint8Array {
@@ -82,6 +83,47 @@ export function certificateExtensions(der: Uint8Array): Map<OidHex, Uint8Array> 
     }
   }
   return found;
+}
+
+/** A UTCTime (two-digit year: 1950 to 2049, RFC 5280 4.1.2.5.1) or GeneralizedTime, in UTC. */
+function derTime(der: Uint8Array, field: Tlv): Date {
+  const text = Buffer.from(der.subarray(field.start, field.end)).toString('latin1');
+  const parts = (field.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/ : field.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\.\d+)?Z$/ : undefined)?.exec(text);
+  if (!parts) throw new MeshlinkError('invalid-argument', 'not a DER certificate time');
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const fullYear = field.tag === 0x17 ? (year < 50 ? 2000 + year : 1900 + year) : year;
+  const at = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, Math.floor(Number(parts[7] ?? 0) * 1000)));
+  at.setUTCFullYear(fullYear); // Date.UTC reads years 0 to 99 as 1900 to 1999
+  return at;
+}
+
+/**
+ * The validity of a DER certificate (notBefore, notAfter): the fifth field of the
+ * TBSCertificate, after the optional [0] version. Call it on a certificate OpenSSL has read.
+ */
+export function certificateValidity(der: Uint8Array): { notBefore: Date; notAfter: Date } {
+  const tbs = readTlv(der, readTlv(der, 0).start);
+  let at = tbs.start;
+  if (readTlv(der, at).tag === 0xa0) at = readTlv(der, at).end;
+  for (let skip = 0; skip < 3; skip++) at = readTlv(der, at).end; // serial, signature, issuer
+  const validity = readTlv(der, at);
+  const notBefore = readTlv(der, validity.start);
+  return { notBefore: derTime(der, notBefore), notAfter: derTime(der, readTlv(der, notBefore.end)) };
+}
+
+/** The dNSName [2] and uniformResourceIdentifier [6] entries of a SubjectAltName value, in order. */
+export function subjectAltNames(value: Uint8Array | undefined): { dnsNames: string[]; uris: string[] } {
+  const names = { dnsNames: [] as string[], uris: [] as string[] };
+  if (value === undefined) return names;
+  const sequence = readTlv(value, 0);
+  for (let at = sequence.start; at < sequence.end; ) {
+    const name = readTlv(value, at);
+    at = name.end;
+    const text = () => Buffer.from(value.subarray(name.start, name.end)).toString('latin1'); // IA5String
+    if (name.tag === 0x82) names.dnsNames.push(text());
+    else if (name.tag === 0x86) names.uris.push(text());
+  }
+  return names;
 }
 
 /** BasicConstraints' cA (a SEQUENCE whose first element, when a BOOLEAN, is cA; absent, false). */

@@ -1,7 +1,7 @@
 // Reading certificates back: summaries, PEM bundles, and key/issuer checks. Pure and synchronous.
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
-import { basicConstraintsCa, certificateExtensions } from './der.js';
+import { basicConstraintsCa, certificateExtensions, certificateValidity, subjectAltNames } from './der.js';
 import { decodePemBlocks, encodePem } from './pem.js';
 import type { CertificateSummary } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
@@ -34,28 +34,38 @@ function readNode(pem: string): NodeX509Certificate {
   return readDer(firstDer(pem));
 }
 
+/**
+ * What meshlink reads of a certificate. OpenSSL (node:crypto) reads it whole, refusing what it
+ * cannot; the dates, names and CA flag come from the DER (der.ts), and the subject, issuer and
+ * serial number, in the X.509 library's notation, from the library on first use: its parse of a
+ * certificate (about 1 ms) was most of a create's three readings, and a create reads none of them.
+ */
 export function inspectCertificate(pem: string): CertificateSummary {
   const der = firstDer(pem);
-  const { GeneralNames, X509Certificate: Certificate } = x509();
-  let certificate: X509Certificate;
-  try {
-    certificate = new Certificate(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
-  } catch (cause) {
-    throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
-  }
-  // The two extensions read, and only those (the library's getExtension parses them all).
+  readDer(der);
+  let certificate: X509Certificate | undefined;
+  const library = (): X509Certificate => {
+    try {
+      certificate ??= new (x509().X509Certificate)(new Uint8Array(der)); // a plain ArrayBuffer-backed view, as the library types want
+    } catch (cause) {
+      throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate', { cause });
+    }
+    return certificate;
+  };
   const extensions = certificateExtensions(der);
-  const san = extensions.get(OID_SUBJECT_ALT_NAME);
-  const names = san ? new GeneralNames(new Uint8Array(san)).items : [];
   return {
-    serialNumber: certificate.serialNumber,
-    subject: certificate.subject,
-    issuer: certificate.issuer,
-    notBefore: certificate.notBefore,
-    notAfter: certificate.notAfter,
+    get serialNumber() {
+      return library().serialNumber;
+    },
+    get subject() {
+      return library().subject;
+    },
+    get issuer() {
+      return library().issuer;
+    },
+    ...certificateValidity(der),
     fingerprint: fingerprintOf(der),
-    dnsNames: names.filter((n) => n.type === 'dns').map((n) => n.value),
-    uris: names.filter((n) => n.type === 'url').map((n) => n.value),
+    ...subjectAltNames(extensions.get(OID_SUBJECT_ALT_NAME)),
     isCa: basicConstraintsCa(extensions.get(OID_BASIC_CONSTRAINTS)),
   };
 }

@@ -7,7 +7,8 @@ import { MeshlinkError } from '../errors.js';
 import { readdir, readFile, readText } from '../fs-calls.js';
 import type { Clock } from '../clock.js';
 import { commitFile, discardStaged, ensureDir, leftByOtherProcess, nodeFs, stageFile, syncDir, tempSuffix, writeDurably, writeUnnamed, type DurableFs } from '../durable-file.js';
-import type { SecretRecord, VersionRecord } from './model.js';
+import { cloneRecord, type SecretRecord, type VersionRecord } from './model.js';
+import { setBounded } from '../bounded-map.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
 
 const FILE_MODE = 0o600;
@@ -57,6 +58,16 @@ async function namesIn(dir: string): Promise<string[]> {
     throw err;
   }
 }
+
+/**
+ * Records as this process last read or wrote them, by directory and id: the store is the only
+ * process on its directory (README), so a record need not be read and parsed again (a create read
+ * each of its secrets' meta.json 3 to 4 times). Shared by the stores on one directory, as their
+ * locks are; bounded (a sweep of more secrets reads the others from disk); entries are copies; a
+ * write that fails drops its entry, as the disk may hold the old record or the new.
+ */
+const records = new Map<string, SecretRecord>();
+const RECORDS_KEPT = 4_096;
 
 interface MetaFile extends SecretRecord {
   schema: number;
@@ -131,37 +142,55 @@ class FileBackend implements RecordBackend {
     return `${JSON.stringify(meta, null, 2)}\n`;
   }
 
+  private cacheKey(id: string): string {
+    return `${this.root}\0${id}`;
+  }
+
+  /** `write` changes the record on disk to `record`, and the cache with it once that is done. */
+  private async caching(record: SecretRecord, write: () => Promise<void>): Promise<void> {
+    const key = this.cacheKey(record.id);
+    records.delete(key);
+    await write();
+    setBounded(records, RECORDS_KEPT, key, cloneRecord(record));
+  }
+
   read(id: string): Promise<SecretRecord | undefined> {
     return this.guarded(`read secret ${id}`, async () => {
+      const kept = records.get(this.cacheKey(id));
+      if (kept) return cloneRecord(kept);
       const file = path.join(this.secretDir(id), META);
+      let record: SecretRecord;
       try {
-        return parseMeta(await readText(file), file);
+        record = parseMeta(await readText(file), file);
       } catch (err) {
         if (isMissing(err)) return undefined;
         throw err;
       }
+      setBounded(records, RECORDS_KEPT, this.cacheKey(id), cloneRecord(record));
+      return record;
     });
   }
 
   write(record: SecretRecord, create: boolean): Promise<void> {
-    return this.guarded(`write secret ${record.id}`, async () => {
-      if (!create) return writeDurably(path.join(this.secretDir(record.id), META), this.metaText(record), FILE_MODE, this.fs);
-      // A new secret is assembled in a hidden directory and renamed into place, so a crash
-      // never leaves a secret directory without its meta.json. Nothing reads the staging
-      // directory: meta.json is written there in place, it and the directory's entries fsynced at
-      // once, before the rename.
-      await ensureDir(this.root, DIR_MODE, this.fs);
-      const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
-      try {
-        await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
-        await writeUnnamed({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
-        await this.renameIntoPlace(staging, record.id);
-      } catch (err) {
-        await this.fs.rm(staging, { recursive: true, force: true });
-        throw err;
-      }
-      await syncDir(this.root, this.fs);
-    });
+    return this.guarded(`write secret ${record.id}`, () => this.caching(record, () => (create ? this.writeNew(record) : writeDurably(path.join(this.secretDir(record.id), META), this.metaText(record), FILE_MODE, this.fs))));
+  }
+
+  private async writeNew(record: SecretRecord): Promise<void> {
+    // A new secret is assembled in a hidden directory and renamed into place, so a crash
+    // never leaves a secret directory without its meta.json. Nothing reads the staging
+    // directory: meta.json is written there in place, it and the directory's entries fsynced at
+    // once, before the rename.
+    await ensureDir(this.root, DIR_MODE, this.fs);
+    const staging = path.join(this.root, `.${record.id}.new-${tempSuffix()}`);
+    try {
+      await this.fs.mkdir(path.join(staging, VERSIONS), { recursive: true, mode: DIR_MODE });
+      await writeUnnamed({ file: path.join(staging, META), data: this.metaText(record), mode: FILE_MODE }, this.fs);
+      await this.renameIntoPlace(staging, record.id);
+    } catch (err) {
+      await this.fs.rm(staging, { recursive: true, force: true });
+      throw err;
+    }
+    await syncDir(this.root, this.fs);
   }
 
   private async renameIntoPlace(staging: string, id: string): Promise<void> {
@@ -179,6 +208,7 @@ class FileBackend implements RecordBackend {
   remove(id: string): Promise<void> {
     return this.guarded(`delete secret ${id}`, async () => {
       // Renamed away first (atomic), then deleted: a crash leaves hidden debris, not half a secret.
+      records.delete(this.cacheKey(id));
       const doomed = path.join(this.root, `.${id}.deleted-${tempSuffix()}`);
       await this.fs.rename(this.secretDir(id), doomed);
       await syncDir(this.root, this.fs);
@@ -196,7 +226,7 @@ class FileBackend implements RecordBackend {
 
   writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void> {
     const { id } = record;
-    return this.guarded(`write version ${version} of secret ${id}`, async () => {
+    return this.guarded(`write version ${version} of secret ${id}`, () => this.caching(record, async () => {
       await ensureDir(path.join(this.secretDir(id), VERSIONS), DIR_MODE, this.fs);
       // The payload goes straight to versions/<n>, which no record names yet (a killed write leaves
       // an unreferenced file, which the next version of that number overwrites). Its content and
@@ -214,7 +244,7 @@ class FileBackend implements RecordBackend {
       }
       await commitFile(metaStage.value, this.fs);
       await syncDir(this.secretDir(id), this.fs);
-    });
+    }));
   }
 
   readPayload(id: string, version: number): Promise<Uint8Array | undefined> {

@@ -16,7 +16,7 @@ import { SIDES, storeSecretId } from '../../shared/link/names.js';
 import { testApp } from '../support/app.js';
 import { largeSpecInput, specInput } from '../support/builders.js';
 import { leftOf } from '../support/leftovers.js';
-import { clusterCredential } from '../support/cluster-trust.js';
+import { clusterCredential, trustViolations } from '../support/cluster-trust.js';
 import { CrashingClaims, CrashingClusters, CrashingStore, CrashPlan, SimulatedCrash } from '../support/crash.js';
 import { useClaims, type ClaimBackend } from '../support/claim-backends.js';
 import { unavailable } from '../support/memory-clusters.js';
@@ -62,6 +62,8 @@ async function expectOneOfEach(app: App): Promise<void> {
     expect(state.sync[side]).toMatchObject({ status: 'synced', version: state.leaves[side]!.version });
     expect(clusterCredential(app.clusters, 'mysql', side)).toBeDefined();
   }
+  // Each leaf under the CA the state names (an adopted CA, not one minted ahead by the repeat).
+  expect(trustViolations(app.clusters, 'mysql')).toEqual([]);
 }
 
 const notFound = (err: unknown) => isMeshlinkError(err, 'not-found');

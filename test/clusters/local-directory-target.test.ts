@@ -1,4 +1,5 @@
 // The local directory target: YAML files for kubectl, revision skip, Secret modes, ports patch.
+import fs from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,7 +191,51 @@ describe('LocalDirectoryTarget', () => {
     parse.mockRestore();
   });
 
+  it('writes no YAML through the library and parses none of its own ports patches: a sync per link read the growing patch back', async () => {
+    await seedService([{ name: 'https', port: 443 }]);
+    const [parse, write] = [vi.spyOn(yaml(), 'parse'), vi.spyOn(yaml(), 'stringify')];
+    await target.getService(NS, 'istio-ingressgateway'); // the dropped-in Service: parsed once (if not yet in this process)
+    parse.mockClear();
+    for (let port = 20_000; port < 20_010; port++) {
+      await target.ensureServicePorts(NS, 'istio-ingressgateway', [{ name: `tls-${port}`, port }]);
+      expect((await target.getService(NS, 'istio-ingressgateway'))!.ports).toHaveLength(port - 20_000 + 2);
+      await target.apply(linkObjects(`l${port}`));
+    }
+    expect(parse).not.toHaveBeenCalled();
+    expect(write).not.toHaveBeenCalled();
+    [parse, write].forEach((spy) => spy.mockRestore());
+    expect((await read('service-istio-ingressgateway.ports-patch.yaml')).spec.ports).toHaveLength(10);
+  });
+
   describe('deleteByLabel', () => {
+    /** Object files read while `work` runs. */
+    async function filesRead(work: () => Promise<unknown>): Promise<string[]> {
+      const readFile = vi.spyOn(fs, 'readFileSync');
+      try {
+        await work();
+        return readFile.mock.calls.map(([f]) => String(f)).filter((f) => f.endsWith('.yaml'));
+      } finally {
+        readFile.mockRestore();
+      }
+    }
+
+    it('reads each file once per process, written before it started included; then none, however many links', async () => {
+      // Written by an earlier process: found by the first listing.
+      await new LocalDirectoryTarget('server', dir).apply([...linkObjects('a'), ...linkObjects('b')]);
+      expect(await filesRead(() => target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.gateway]))).toHaveLength(6);
+
+      for (const link of ['c', 'd', 'e']) await target.apply(linkObjects(link));
+      const reads = await filesRead(async () => {
+        expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.gateway, KINDS.secret])).toBe(0);
+        expect(await target.deleteByLabel({ [LABEL_LINK]: 'd' }, [KINDS.gateway], NS)).toBe(1);
+        // Another target on the directory sees what this one wrote and removed.
+        expect(await new LocalDirectoryTarget('other', dir).deleteByLabel({ [LABEL_LINK]: 'd' }, [KINDS.gateway, KINDS.secret])).toBe(1);
+        expect(await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.secret])).toBe(1);
+      });
+      expect(reads).toEqual([]);
+      expect((await readdir(join(dir, NS))).filter((f) => f.includes('-d-') || f.endsWith('-d.yaml') || f.includes('-a-server'))).toEqual(['destinationrule-originate-mtls-for-d.yaml']);
+    });
+
     it('spares the objects named in keep, by kind and name', async () => {
       await target.apply(linkObjects('a'));
       const count = await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.secret], NS, [

@@ -1,7 +1,7 @@
 // Reading certificates back: summaries, bundles with dedup, key matching and issuer checks.
 import { createHash, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { sideIdentity } from '../../shared/link/names.js';
 import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { chainsToAny, inspectCertificate, isIssuedBy, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../../shared/pki/inspect.js';
@@ -95,6 +95,52 @@ describe('inspectCertificate', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('reads the dates, subject, issuer and serial as the X.509 library reads them, UTCTime and GeneralizedTime alike', async () => {
+    const lib = x509();
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+    // 1950 to 2049 are UTCTime, the rest GeneralizedTime (RFC 5280 4.1.2.5), up to 9999-12-31.
+    const time = fc.date({ min: new Date('1950-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => new Date(Math.floor(d.getTime() / 1000) * 1000));
+    const label = fc.stringMatching(/^[a-z0-9][a-z0-9 .-]{0,20}$/);
+    await fc.assert(
+      fc.asyncProperty(time, time, label, fc.option(label, { nil: undefined }), fc.stringMatching(/^[0-7][0-9a-f]{1,31}$/), async (a, b, cn, org, serialNumber) => {
+        const [notBefore, notAfter] = a <= b ? [a, b] : [b, a];
+        const certificate = await lib.X509CertificateGenerator.createSelfSigned({
+          serialNumber,
+          name: `CN=${cn}${org ? `, O=${org}` : ''}`,
+          notBefore,
+          notAfter,
+          keys,
+          signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        });
+        const summary = inspectCertificate(certificate.toString('pem'));
+        expect({ ...summary }).toMatchObject({
+          notBefore: certificate.notBefore,
+          notAfter: certificate.notAfter,
+          subject: certificate.subject,
+          issuer: certificate.issuer,
+          serialNumber: certificate.serialNumber,
+        });
+        expect([summary.notBefore, summary.notAfter]).toEqual([notBefore, notAfter]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('parses a certificate with the X.509 library only once its subject, issuer or serial is asked for', () => {
+    const lib = x509();
+    // onInit: what the library's certificate constructor runs to parse.
+    const parse = vi.spyOn(lib.X509Certificate.prototype as unknown as { onInit: (...a: unknown[]) => void }, 'onInit');
+    try {
+      const summary = inspectCertificate(set.server.certificate);
+      expect([summary.notAfter, summary.dnsNames, summary.uris, summary.isCa, summary.fingerprint]).toHaveLength(5);
+      expect(parse).not.toHaveBeenCalled();
+      expect([summary.subject, summary.issuer, summary.serialNumber]).toEqual([`CN=${HOST}`, `CN=meshlink ${LINK} CA 1, O=meshlink`, new NodeX509Certificate(set.server.certificate).serialNumber.toLowerCase()]);
+      expect(parse).toHaveBeenCalledTimes(1);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('reads the first certificate of a chain and any PEM layout', () => {

@@ -1,5 +1,6 @@
 // The local file store: the SecretStore contract, plus its on-disk layout, modes and crash safety.
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
+import fs from 'node:fs';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -132,6 +133,66 @@ describe('LocalFileStore on disk', () => {
   it('lists nothing from a directory that does not exist yet', async () => {
     const fresh = new LocalFileStore(path.join(dir, 'not-yet'));
     expect(await fresh.listSecrets({ labels: {} })).toEqual({ secrets: [] });
+  });
+});
+
+describe('LocalFileStore records in memory (the only process on its directory)', () => {
+  /** meta.json files read from disk while `work` runs (a secret not there yet is looked for on disk). */
+  async function metaReads(work: () => Promise<unknown>): Promise<string[]> {
+    const read = vi.spyOn(fs, 'readFileSync');
+    try {
+      await work();
+      return read.mock.calls.map(([file]) => String(file)).filter((file, i) => file.endsWith('meta.json') && read.mock.results[i]!.type === 'return');
+    } finally {
+      read.mockRestore();
+    }
+  }
+
+  it('reads no record it wrote, from any store on the directory, and one it did not write once', async () => {
+    const dir = await tempDir();
+    const store = new LocalFileStore(dir);
+    const reads = await metaReads(async () => {
+      await store.createSecret('s', { labels: { role: 'ca' }, annotations: {} });
+      await store.addVersion('s', text('one'));
+      const { etag } = await store.getSecret('s');
+      await store.updateAnnotations('s', { phase: 'next' }, etag);
+      await store.listVersions('s');
+      await new LocalFileStore(dir).getSecret('s');
+      expect((await store.listSecrets({ labels: { role: 'ca' } })).secrets.map((m) => m.annotations)).toEqual([{ phase: 'next' }]);
+    });
+    expect(reads).toEqual([]);
+
+    // A secret this process never saw (as after a restart): read from disk once.
+    await cp(path.join(dir, 's'), path.join(dir, 't'), { recursive: true });
+    const other = await metaReads(async () => {
+      await store.getSecret('t');
+      await store.listVersions('t');
+      expect(decode((await store.accessVersion('t', '1')).payload)).toBe('one');
+    });
+    expect(other).toEqual([path.join(dir, 't', 'meta.json')]);
+  });
+
+  it('reads the record from disk again after a write that failed (the disk holds the old one or the new)', async () => {
+    const dir = await tempDir();
+    const recorder = recordingFs(path.dirname(dir));
+    let failing = false;
+    const store = new LocalFileStore(dir, {
+      fs: { ...recorder.fs, rename: async (from, to) => (failing ? Promise.reject(Object.assign(new Error('I/O'), { code: 'EIO' })) : recorder.fs.rename(from, to)) },
+    });
+    const { etag } = await store.createSecret('s', { labels: {}, annotations: { phase: 'one' } });
+    failing = true;
+    await expect(store.updateAnnotations('s', { phase: 'two' }, etag)).rejects.toMatchObject({ code: 'unavailable' });
+    failing = false;
+    let meta;
+    expect(await metaReads(async () => (meta = await store.getSecret('s')))).toHaveLength(1);
+    expect(meta).toMatchObject({ annotations: { phase: 'one' }, etag });
+  });
+
+  it('hands out copies: changing what a read returned changes nothing kept', async () => {
+    const store = new LocalFileStore(await tempDir());
+    await store.createSecret('s', { labels: { role: 'ca' }, annotations: { phase: 'one' } });
+    (await store.getSecret('s')).annotations.phase = 'changed';
+    expect((await store.getSecret('s')).annotations).toEqual({ phase: 'one' });
   });
 });
 
