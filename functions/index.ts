@@ -5,7 +5,6 @@ import * as ff from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES } from './names.js';
 import { handleApiRequest, rawBody, type ApiResponse, type Route } from './http-api.js';
 import { toApiRequest } from './http-request.js';
-import { outsideDomain } from './outside-domain.js';
 import { runtimeDeps } from './runtime.js';
 import './registration.js';
 import { probeRoutes } from './probe.js';
@@ -29,6 +28,7 @@ function send(res: ff.Response, response: ApiResponse): void {
 
 ff.http(FUNCTION_NAMES.api, async (req, res) => {
   const request = toApiRequest(req);
-  const response = await outsideDomain(async () => handleApiRequest(await runtimeDeps(), request, [...rotationRoutes, ...probeRoutes, ...uiRoutes, ...localRoutes]));
+  // No domain to leave: framework-errors.ts runs HTTP functions in none.
+  const response = await handleApiRequest(await runtimeDeps(), request, [...rotationRoutes, ...probeRoutes, ...uiRoutes, ...localRoutes]);
   send(res, response);
 });

@@ -14,6 +14,7 @@ import { secretClaims, withLegacyClaims, type Claim, type ClaimStore } from '../
 import type { AppDeps } from './deps.js';
 import { loadLink } from './link-record.js';
 import { halfCreated } from './creation-lease.js';
+import { allSettled } from '../settle.js';
 
 export interface GatewayPort {
   cluster: string;
@@ -175,21 +176,24 @@ async function check<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T):
 }
 
 /**
- * Makes sure `link` holds its host and its gateway port: both are read and judged before either is
- * taken, so a refusal writes nothing (one read each when the link holds them); should the second
- * be taken by another link meanwhile, the first is given back. A side the partner runs claims
- * nothing: no host when it runs the client, no port when it runs the server (undefined).
+ * Makes sure `link` holds its host and its gateway port: both are read and judged at once before
+ * either is taken, so a refusal writes nothing (one read each when the link holds them); then both
+ * are taken at once (one wait on the store, not two). Should one be taken by another link meanwhile
+ * or fail, the one this call took is given back once its own create is over (allSettled: a give-back
+ * never races the create it undoes). A side the partner runs claims nothing: no host when it runs
+ * the client, no port when it runs the server (undefined).
  */
 export async function claimHostAndPort(deps: AppDeps, link: string, host: ClientHost | undefined, port: GatewayPort | undefined): Promise<void> {
-  const hostRead = host && (await check(deps, HOST, link, host));
-  const portRead = port && (await check(deps, PORT, link, port));
-  const tookHost = !!host && (await claim(deps, HOST, link, host, hostRead));
-  try {
-    if (port) await claim(deps, PORT, link, port, portRead);
-  } catch (err) {
-    if (tookHost) await release(deps, HOST, link, host!);
-    throw err;
-  }
+  const [hostRead, portRead] = await allSettled([host && check(deps, HOST, link, host), port && check(deps, PORT, link, port)]);
+  const [tookHost, tookPort] = await Promise.allSettled([
+    !!host && claim(deps, HOST, link, host, hostRead),
+    !!port && claim(deps, PORT, link, port, portRead),
+  ]);
+  const failed = [tookHost, tookPort].find((took): took is PromiseRejectedResult => took.status === 'rejected');
+  if (!failed) return;
+  const took = (result: PromiseSettledResult<boolean>) => result.status === 'fulfilled' && result.value;
+  await allSettled([took(tookHost) && release(deps, HOST, link, host!), took(tookPort) && release(deps, PORT, link, port!)]);
+  throw failed.reason;
 }
 
 /** Gives the claim up if `link` holds it; idempotent. */

@@ -1,8 +1,8 @@
 // A create's independent writes run at once, so their waits on the store and the disk overlap
 // (on the local adapters each write waits for fsyncs): the leaves' secrets while the CA's version
-// is written, both leaves' versions, both sides' cluster writes. Writes that depend on another
-// still wait for it: the claims, then the creation lease, then the CA, the leaves, the syncs, and
-// the record last.
+// is written, both leaves' versions, both sides' cluster writes, the host's and the port's claims.
+// Writes that depend on another still wait for it: the claims, then the creation lease, then the
+// CA, the leaves, the syncs, and the record last.
 import { describe, expect, it, vi } from 'vitest';
 import { applyLink } from '../../shared/app/provision.js';
 import type { ClusterResolver, ClusterTarget } from '../../shared/clusters/port.js';
@@ -71,13 +71,12 @@ describe('creating a link', () => {
     return { app, waves };
   }
 
-  it('makes its independent writes at once: 7 waves of writes, one after another', async () => {
+  it('makes its independent writes at once: 6 waves of writes, one after another', async () => {
     const { app, waves } = recordedApp();
     expect((await applyLink(app.deps, specInput())).created).toBe(true);
 
     expect(waves.waves.map((w) => [...w].sort())).toEqual([
-      ['createSecret host-claim'],
-      ['createSecret port-claim'],
+      ['createSecret host-claim', 'createSecret port-claim'],
       ['createSecret ca'],
       ['addVersion ca', 'createSecret client', 'createSecret server'],
       ['addVersion client', 'addVersion server'],
@@ -96,8 +95,8 @@ describe('creating a link', () => {
       mints.onMint = () => {};
     }
     expect(minted.map((m) => m.kind).sort()).toEqual(['ca', 'client', 'server']);
-    // Waves 1 to 3: the host claim, the port claim, the creation lease (the CA's version is wave 4).
-    for (const m of minted) expect(m).toMatchObject({ writing: true, wave: expect.toSatisfy((n: number) => n >= 1 && n <= 3) });
+    // Waves 1 and 2: the claims, the creation lease (the CA's version is wave 3).
+    for (const m of minted) expect(m).toMatchObject({ writing: true, wave: expect.toSatisfy((n: number) => n >= 1 && n <= 2) });
   });
 
   it('writes nothing for a request its claims refuse, whatever it minted ahead', async () => {

@@ -319,16 +319,16 @@ export function createSection(f: CreateFigures): Section {
       `**Where a create's time goes**: ${ms(localCreate.latency.median)} in process against ${ms(httpCreate.latency.median)} over HTTP (one at a time), so HTTP and the framework add ` +
         `${httpCreate.latency.median > 1.1 * localCreate.latency.median ? ms(httpCreate.latency.median - localCreate.latency.median) : 'nothing measurable (under the run\'s 10% noise)'}; for a repeat, ${ms(localRepeat.latency.median)} against ${ms(httpRepeat.latency.median)} ` +
         `(${ratio(httpRepeat.latency.median / localRepeat.latency.median)}): express, the framework and a loopback round trip. functions-framework runs each request in a \`domain\`, ` +
-        `whose async hooks cost on every promise made under it (about 25 ms a create here): meshlink's functions do their work outside it (\`functions/outside-domain.ts\`). Minting a P-256 set takes section 1's median, and the same create on an in-memory store ` +
+        `whose async hooks cost on every promise made under it (about 25 ms a create here): meshlink's functions do their work outside it (\`functions/outside-domain.ts\`), and its HTTP functions run in none (\`functions/framework-errors.ts\`), as the first domain a process makes tracks every promise after it, in a domain or not (2 to 4 ms a create). Minting a P-256 set takes section 1's median, and the same create on an in-memory store ` +
         `and clusters ${ms(first.latency.median)} (the last table); the rest is the disk: the file store's ${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes ` +
-        `and both clusters' YAML files, made in 7 waves of writes one after another (the host claim, the port claim, the creation lease on the CA secret, ` +
+        `and both clusters' YAML files, made in 6 waves of writes one after another (the host and port claims at once, the creation lease on the CA secret, ` +
         'the CA\'s version with the leaves\' secrets, both leaves\' versions, both sides\' syncs, the record: `docs/architecture.md`), each wave waiting for 2 fsyncs in turn ' +
-        '(a file\'s content, then the directory entry of its rename): 14 waits, each from a fraction of a millisecond on an idle disk to several on a shared one.',
+        '(a file\'s content, then the directory entry of its rename): 12 waits, each from a fraction of a millisecond on an idle disk to several on a shared one.',
       `**Aim: a create p50 at most 20 ms on the embedded defaults** (issue 18): ${ms(localCreate.latency.median)} in process and ${ms(httpCreate.latency.median)} over HTTP, ` +
         `one at a time: **${httpCreate.latency.median <= 20 ? 'met' : 'not met'}**` +
         (httpCreate.latency.median <= 20
           ? '.'
-          : ': every write is durable (fsynced) before the request is answered; the 14 waits on the disk and the file system calls of 9 store writes and 10 cluster files ' +
+          : ': every write is durable (fsynced) before the request is answered; the 12 waits on the disk and the file system calls of 9 store writes and 10 cluster files ' +
             'take most of it here, and each store write would need to wait once, not twice, to go much lower (an append-only journal: issue 18).'),
       storeBudgetFinding(f.stores),
       last.listPagesPerCreate === 0

@@ -1,7 +1,13 @@
 // functions-framework runs each request inside a node:domain, whose async hooks tag every promise
-// made under it (functions/outside-domain.ts): meshlink's functions do their work outside it.
+// made under it (functions/outside-domain.ts): meshlink's functions do their work outside it, and
+// its HTTP functions make none (functions/framework-errors.ts): the first domain made enables the
+// hooks for every promise of the process, in a domain or not.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import domain from 'node:domain';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as ff from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
 import '../../functions/index.js';
 import { FUNCTION_NAMES } from '../../functions/names.js';
 import { outsideDomain } from '../../functions/outside-domain.js';
@@ -68,5 +74,51 @@ describe(`the ${FUNCTION_NAMES.api} function behind functions-framework`, () => 
     expect(res.status).toBe(201);
     expect(domains.length).toBeGreaterThan(5);
     expect(domains.filter((d) => d !== undefined)).toEqual([]);
+  });
+});
+
+describe('HTTP functions behind functions-framework', () => {
+  ff.http('test-throws', () => {
+    throw new Error('thrown by the handler');
+  });
+  ff.http('test-rejects', async () => {
+    await Promise.resolve();
+    throw new Error('rejected by the handler');
+  });
+  const app = testApp({ start: new Date().toISOString() });
+  beforeAll(() => setRuntimeDeps(app.deps));
+  afterAll(() => setRuntimeDeps(undefined));
+  afterEach(() => vi.restoreAllMocks());
+
+  async function serve(name: string, run: (url: string) => Promise<void>): Promise<void> {
+    const server = getTestServer(name) as unknown as Server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  it(`serve ${FUNCTION_NAMES.api} requests without making a domain`, async () => {
+    const create = vi.spyOn(domain, 'create');
+    await serve(FUNCTION_NAMES.api, async (url) => {
+      const res = await fetch(`${url}/links`, { method: 'POST', body: JSON.stringify(specInput()), headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(201);
+    });
+    expect(create).not.toHaveBeenCalled();
+  });
+
+  it.each(['test-throws', 'test-rejects'])('answer a handler\'s unexpected error (%s) with a JSON 500, no stack trace', async (name) => {
+    const errors: unknown[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...args) => void errors.push(args));
+    await serve(name, async (url) => {
+      const res = await fetch(`${url}/`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      const text = await res.text();
+      expect(JSON.parse(text)).toEqual({ error: 'internal error' });
+      expect(text).not.toMatch(/ by the handler|at /);
+    });
   });
 });
