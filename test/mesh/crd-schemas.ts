@@ -198,7 +198,7 @@ export function loadCrdValidator(file: string = CRD_FILE): CrdValidator {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`crd-schemas: cannot read ${file}; the repository must be checked out beside ../shared`, { cause: err });
+    throw new Error(`crd-schemas: cannot read ${file} (the CRD schemas vendored under test/fixtures/istio)`, { cause: err });
   }
   const crds = parseAllDocuments(text)
     .map((d) => d.toJS() as Crd | null)
