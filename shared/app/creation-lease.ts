@@ -5,10 +5,13 @@
 // lease on a record does; one left by a crashed create has expired and is taken over, and the run
 // that takes it adopts the versions the crashed one stored. The annotation also keeps what a
 // DELETE of a half-created link needs without a spec (its claims and places): see halfCreated.
+// Taken over by a POST of another spec, it keeps the places the stopped run named that the new
+// spec does not use, until the new run has cleared them (provision.ts createLink).
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, MANAGER, storeLabels } from '../link/names.js';
 import type { LinkState, StalePlace } from '../link/state.js';
 import type { LinkSpec } from '../link/spec.js';
+import { linkPlaces, stalePlaces } from '../link/places.js';
 import type { SecretMetadata } from '../store/port.js';
 import { secretIdOf } from './credentials.js';
 import type { AppDeps } from './deps.js';
@@ -40,31 +43,40 @@ function heldError(link: string, until: string): MeshlinkError {
   return new MeshlinkError('conflict', `link ${link} is being created by another worker until ${until}; try again`);
 }
 
+/** What a crashed create left that a create taking its lease over meets: its state (its claims) and the places the new spec no longer uses. */
+export interface StoppedCreation {
+  state: LinkState;
+  left: StalePlace[];
+}
+
 /**
  * Takes the creation lease of a link that has no record: creates its CA secret with the lease
- * (the one write), or takes over an expired one (a crashed create: one more write). `conflict`
- * while another create holds it. Returns the holder.
+ * (the one write), or takes over an expired one (a crashed create: one more write, which also
+ * names the places the crashed one left, so a DELETE before this run's record still finds them).
+ * `conflict` while another create holds it. Returns the holder, and what a taken-over create left.
  */
-export async function takeCreationLease(deps: AppDeps, state: LinkState, places: StalePlace[], istioApiVersion: LinkSpec['istioApiVersion'], link: string): Promise<string> {
-  const id = secretIdOf(deps, link, 'ca');
-  const creation: Creation = { lease: newLease(deps, deps.clock()), state, places, istioApiVersion };
-  const annotations = { [ANNOTATION_CREATING]: JSON.stringify(creation) };
+export async function takeCreationLease(deps: AppDeps, state: LinkState, spec: LinkSpec): Promise<{ holder: string; stopped?: StoppedCreation }> {
+  const id = secretIdOf(deps, spec.name, 'ca');
+  const creation: Creation = { lease: newLease(deps, deps.clock()), state, places: linkPlaces(spec), istioApiVersion: spec.istioApiVersion };
+  const holder = creation.lease.holder;
   try {
-    await deps.store.createSecret(id, { labels: storeLabels(link, 'ca'), annotations });
-    return creation.lease.holder;
+    await deps.store.createSecret(id, { labels: storeLabels(spec.name, 'ca'), annotations: { [ANNOTATION_CREATING]: JSON.stringify(creation) } });
+    return { holder };
   } catch (err) {
     if (!isMeshlinkError(err, 'already-exists')) throw err;
   }
   const meta = await deps.store.getSecret(id);
-  const held = readCreation(meta)?.lease;
-  if (held && new Date(held.until) > deps.clock()) throw heldError(link, held.until);
+  const before = readCreation(meta);
+  if (before && new Date(before.lease.until) > deps.clock()) throw heldError(spec.name, before.lease.until);
+  const left = before ? stalePlaces(before.places, spec) : [];
+  const taken: Creation = { ...creation, places: [...creation.places, ...left] };
   try {
-    await deps.store.updateAnnotations(id, { ...meta.annotations, ...annotations }, meta.etag);
+    await deps.store.updateAnnotations(id, { ...meta.annotations, [ANNOTATION_CREATING]: JSON.stringify(taken) }, meta.etag);
   } catch (err) {
-    if (isMeshlinkError(err, 'conflict')) throw heldError(link, creation.lease.until);
+    if (isMeshlinkError(err, 'conflict')) throw heldError(spec.name, creation.lease.until);
     throw err;
   }
-  return creation.lease.holder;
+  return before ? { holder, stopped: { state: before.state, left } } : { holder };
 }
 
 /**

@@ -107,12 +107,11 @@ export interface DeleteOptions {
 /**
  * What a create that stopped before anything recorded its claims and places left (claims taken
  * before its CA secret): every store secret labelled for the link goes, claims by their etag, and
- * its claims outside the store.
+ * its claims outside the store. How many went.
  */
-async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult> {
+async function dropLabelled(deps: AppDeps, name: string): Promise<number> {
   const left = await labelledFor(deps, name);
   const outside = await dropClaimsOutsideStore(deps, name);
-  if (left.length === 0 && outside === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
   for (const secret of left) {
     try {
       await deps.store.deleteSecret(secret.id, secret.etag);
@@ -120,13 +119,19 @@ async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult>
       if (!isMeshlinkError(err, 'not-found')) throw err;
     }
   }
-  deps.log.info('deleted what a stopped create left', { link: name, secrets: left.length, claims: outside });
+  if (left.length + outside > 0) deps.log.info('deleted what a stopped create left', { link: name, secrets: left.length, claims: outside });
+  return left.length + outside;
+}
+
+async function dropLeftovers(deps: AppDeps, name: string): Promise<DeleteResult> {
+  if ((await dropLabelled(deps, name)) === 0) throw new MeshlinkError('not-found', `link ${name} not found`);
   return { pending: [], abandoned: [] };
 }
 
 export async function deleteLink(deps: AppDeps, name: string, options: DeleteOptions = {}): Promise<DeleteResult> {
   // A link created half-way (a crash before its record) is deleted from what its creation recorded.
-  const record = (await loadLink(deps, name)) ?? (await halfCreated(deps, name));
+  const saved = await loadLink(deps, name);
+  const record = saved ?? (await halfCreated(deps, name));
   if (!record) return dropLeftovers(deps, name);
   const result = await withLease(deps, record, async (r): Promise<DeleteResult> => {
     const { owner, uncleared } = await clearAll(deps, r);
@@ -137,6 +142,8 @@ export async function deleteLink(deps: AppDeps, name: string, options: DeleteOpt
     return { pending: uncleared.left, abandoned: uncleared.abandoned };
   });
   if (result.pending.length === 0) await dropRecord(deps, record);
+  // Claims its creation no longer names: taken by a POST of another spec that stopped too.
+  if (result.pending.length === 0 && !saved) await dropLabelled(deps, name);
   deps.log.info(result.pending.length > 0 ? 'deleted link; places left for the sweep' : 'deleted link', { link: name, pending: result.pending.length, abandoned: result.abandoned.length });
   return result;
 }

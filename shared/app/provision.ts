@@ -90,23 +90,43 @@ async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
  * A new link (no record): under the creation lease (creation-lease.ts), its CA, leaves and sync
  * first, then its record, once, with the complete state and spec: 9 writes on Secret Manager
  * (docs/architecture.md). A crash before the record leaves no record, so the link is invisible to
- * reads, the sweep and registrations; the same POST completes it (adopting what was stored), and
- * DELETE of the name removes what it left (delete.ts).
+ * reads, the sweep and registrations; a POST of the name completes it (adopting what was stored),
+ * and DELETE of the name removes what it left (delete.ts). A POST of another spec also clears the
+ * places the stopped create used that it does not, and gives up its claims, as an update does.
  */
 async function createLink(deps: AppDeps, spec: LinkSpec, doc: unknown, hash: string, ahead: MintedAhead | undefined): Promise<LinkRecord> {
   const r = new LinkRecord(deps, spec.name, undefined, initialState(spec, deps.clock().toISOString()));
-  const holder = await takeCreationLease(deps, r.state, linkPlaces(spec), spec.istioApiVersion, spec.name);
+  const { holder, stopped } = await takeCreationLease(deps, r.state, spec);
+  if (stopped) r.state = withStalePlaces(r.state, stopped.left);
   try {
     await completeStore(deps, r, spec, doc, hash, undefined, ahead);
-    r.state = await syncSides(deps, spec, r.state);
+    r.state = await pruneStale(deps, spec, await syncSides(deps, spec, r.state));
     await r.save();
-    return r;
   } catch (err) {
     // Refused after its first writes, it leaves nothing; a transient failure stays for a retry, at once.
     if (isMeshlinkError(err) && !err.retryable && err.code !== 'conflict') await discardCreated(deps, r);
     else await releaseCreationLease(deps, spec.name, holder);
     throw err;
   }
+  if (stopped) await releaseClaimsLeft(deps, spec.name, claimsLeft(stopped.state, spec));
+  return r;
+}
+
+/**
+ * The claims `before` names that `spec` does not use (a partner's side holds none: port-claim.ts
+ * claimedPort, claimedHost). Given up only once a saved state names the new ones.
+ */
+function claimsLeft(before: LinkState, spec: LinkSpec): { port?: GatewayPort; host?: ClientHost } {
+  const [oldPort, newPort] = [claimedPort(before), gatewayPortOf(spec)];
+  const [oldHost, newHost] = [claimedHost(before), clientHostOf(spec)];
+  const portMoves = !!oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port);
+  const hostMoves = !!oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host);
+  return { ...(portMoves ? { port: oldPort } : {}), ...(hostMoves ? { host: oldHost } : {}) };
+}
+
+async function releaseClaimsLeft(deps: AppDeps, link: string, left: { port?: GatewayPort; host?: ClientHost }): Promise<void> {
+  if (left.port) await releaseGatewayPort(deps, link, left.port);
+  if (left.host) await releaseHost(deps, link, left.host);
 }
 
 function initialState(spec: LinkSpec, now: string): LinkState {
@@ -162,14 +182,10 @@ async function completeStore(deps: AppDeps, record: LinkRecord, spec: LinkSpec, 
     };
     // Released once the state names the new port and client cluster: saved at once (a crash
     // before leaves a claim the next holder takes over). From the state, not the previous spec
-    // (which may not validate). A partner's side holds no claim (port-claim.ts claimedPort, claimedHost).
-    const [oldPort, newPort] = [claimedPort(before), gatewayPortOf(spec)];
-    const [oldHost, newHost] = [claimedHost(before), clientHostOf(spec)];
-    const portMoves = !!oldPort && (oldPort.cluster !== newPort?.cluster || oldPort.port !== newPort.port);
-    const hostMoves = !!oldHost && (oldHost.cluster !== newHost?.cluster || oldHost.host !== newHost.host);
-    if (portMoves || hostMoves) await record.save();
-    if (portMoves) await releaseGatewayPort(deps, spec.name, oldPort);
-    if (hostMoves) await releaseHost(deps, spec.name, oldHost);
+    // (which may not validate).
+    const left = claimsLeft(before, spec);
+    if (left.port || left.host) await record.save();
+    await releaseClaimsLeft(deps, spec.name, left);
   }
   const sides = clusterSides(spec).filter((side) => !record.state.leaves[side] || partnerTrustChanged(spec, record.state, side));
   // A new leaf's versions, listed (its secret made if there is none) while the CA's version is written: they do not depend on it.
