@@ -12,7 +12,10 @@ import { specInput } from '../support/builders.js';
 /** Strings YAML is tempted to read as something else, beside arbitrary ones. */
 const tricky = fc.constantFrom('yes', 'No', 'on', 'OFF', 'y', 'null', '~', 'true', '012', '0x1F', '0o17', '0b101', '1e3', '1_000', '1:30', '.5', '.inf', '-.inf', '.nan', '2026-12-07', '203.0.113.10', 'a: b', 'a:', ':a', '- a', '#a', 'a #b', '"q"', "'q'", '', ' ', 'a\nb', '*ref', '&anchor', '!tag', '%x', '@x', '`x', '{}', '[]', 'tls.crt', 'meshlink.io/link', 'spiffe://x/ns/y', 'LS0t+/=');
 const key = fc.oneof(tricky, fc.string());
-const scalar = fc.oneof(tricky, fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null));
+// Numbers as JSON holds them: no -0 (JSON.stringify writes it 0, and so does yamlText; YAML 1.1
+// has no negative zero to read back), as no Kubernetes object holds one.
+const number = fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d));
+const scalar = fc.oneof(tricky, fc.string(), fc.integer(), number, fc.boolean(), fc.constant(null));
 const { value } = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, scalar, tie('list'), tie('map')),
   list: fc.array(tie('value'), { maxLength: 4 }),
