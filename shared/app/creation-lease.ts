@@ -9,7 +9,7 @@
 // spec does not use, until the new run has cleared them (provision.ts createLink).
 import { MeshlinkError, isMeshlinkError } from '../errors.js';
 import { STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, MANAGER, storeLabels } from '../link/names.js';
-import type { LinkState, StalePlace } from '../link/state.js';
+import { decodeJsonAnnotation, type LinkState, type StalePlace } from '../link/state.js';
 import type { LinkSpec } from '../link/spec.js';
 import { linkPlaces, stalePlaces } from '../link/places.js';
 import type { SecretMetadata } from '../store/port.js';
@@ -30,13 +30,7 @@ interface Creation {
 }
 
 function readCreation(meta: SecretMetadata): Creation | undefined {
-  const raw = meta.annotations[ANNOTATION_CREATING];
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw) as Creation;
-  } catch (cause) {
-    throw new MeshlinkError('internal', `creation record of ${meta.id} is not valid JSON`, { cause });
-  }
+  return decodeJsonAnnotation<Creation>(meta.annotations, ANNOTATION_CREATING, `creation record of ${meta.id}`);
 }
 
 function heldError(link: string, until: string): MeshlinkError {

@@ -7,7 +7,7 @@
 import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import { issuerSecretId, issuerStoreLabels, ISSUER_ROLE, MANAGER, STORE_LABEL_ISSUER, STORE_LABEL_LINK, STORE_LABEL_MANAGED_BY, STORE_LABEL_ROLE } from '../link/names.js';
 import { isIssuerName } from '../link/spec.js';
-import { decodeState } from '../link/state.js';
+import { decodeJsonAnnotation, decodeState } from '../link/state.js';
 import { certificateFacts, parseIssuerBundle, type CertificateFacts, type IssuerBundle } from '../pki/issuer-bundle.js';
 import { poolRoots } from '../pki/pool-trust.js';
 import { CA_POOL_NAME, type CertificateAuthorityService } from '../cas/port.js';
@@ -63,13 +63,7 @@ function requireName(name: string): void {
 }
 
 function recordOf(meta: SecretMetadata): IssuerRecord | undefined {
-  const raw = meta.annotations[ANNOTATION_ISSUER];
-  if (raw === undefined) return undefined;
-  try {
-    return JSON.parse(raw) as IssuerRecord;
-  } catch (cause) {
-    throw new MeshlinkError('internal', `issuer record of ${meta.id} is not valid JSON`, { cause });
-  }
+  return decodeJsonAnnotation<IssuerRecord>(meta.annotations, ANNOTATION_ISSUER, `issuer record of ${meta.id}`);
 }
 
 async function metadataOf(deps: AppDeps, name: string): Promise<SecretMetadata | undefined> {

@@ -131,6 +131,15 @@ async function holds<T>(deps: AppDeps, kind: ClaimKind<T>, claim: Claim, holder:
   return !!record && kind.uses(record.state, at);
 }
 
+/** Deletes a claim as it was read; one gone or made again since is not this call's to delete. */
+async function dropClaim(claims: ClaimStore, held: Claim): Promise<void> {
+  try {
+    await claims.delete(held);
+  } catch (err) {
+    if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
+  }
+}
+
 /** The claim, or undefined when nobody holds one. */
 function readClaim<T>(deps: AppDeps, kind: ClaimKind<T>, at: T): Promise<Claim | undefined> {
   return claimsOf(deps).read(claimId(kind, deps.settings.secretPrefix, at));
@@ -158,11 +167,7 @@ async function claim<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T, 
     if (holder === link) return false;
     if (holder && (await holds(deps, kind, held, holder, at))) throw kind.taken(holder, at);
     deps.log.info(`taking over a ${kind.prefix} claim its holder no longer uses`, { link, holder, claim: kind.key(at).replace('\n', ' ') });
-    try {
-      await claims.delete(held);
-    } catch (err) {
-      if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
-    }
+    await dropClaim(claims, held);
   }
   throw new MeshlinkError('conflict', `the claim on ${kind.prefix} ${kind.key(at).replace('\n', ' ')} changed hands while it was read; try again`);
 }
@@ -199,12 +204,8 @@ export async function claimHostAndPort(deps: AppDeps, link: string, host: Client
 /** Gives the claim up if `link` holds it; idempotent. */
 async function release<T>(deps: AppDeps, kind: ClaimKind<T>, link: string, at: T): Promise<void> {
   const claims = claimsOf(deps);
-  try {
-    const held = await claims.read(claimId(kind, deps.settings.secretPrefix, at));
-    if (held?.labels[STORE_LABEL_LINK] === link) await claims.delete(held);
-  } catch (err) {
-    if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
-  }
+  const held = await claims.read(claimId(kind, deps.settings.secretPrefix, at));
+  if (held?.labels[STORE_LABEL_LINK] === link) await dropClaim(claims, held);
 }
 
 /** `link` holds the port (true: taken by this call), or a 400 naming the holder. */
@@ -237,12 +238,6 @@ export async function releaseClaims(deps: AppDeps, link: string, state: ClaimSta
 export async function dropClaimsOutsideStore(deps: AppDeps, link: string): Promise<number> {
   if (!deps.claims) return 0;
   const left = await deps.claims.listOutsideStore({ [STORE_LABEL_MANAGED_BY]: MANAGER, [STORE_LABEL_LINK]: link });
-  for (const claim of left) {
-    try {
-      await deps.claims.delete(claim);
-    } catch (err) {
-      if (!isMeshlinkError(err, 'not-found') && !isMeshlinkError(err, 'conflict')) throw err;
-    }
-  }
+  for (const claim of left) await dropClaim(deps.claims, claim);
   return left.length;
 }

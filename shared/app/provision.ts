@@ -88,8 +88,8 @@ async function discardCreated(deps: AppDeps, r: LinkRecord): Promise<void> {
 
 /**
  * A new link (no record): under the creation lease (creation-lease.ts), its CA, leaves and sync
- * first, then its record, once, with the complete state and spec: 9 writes on Secret Manager
- * (docs/architecture.md). A crash before the record leaves no record, so the link is invisible to
+ * first, then its record, once, with the complete state and spec: 9 writes on Secret Manager, 7
+ * with the claims in a bucket (docs/architecture.md). A crash before the record leaves no record, so the link is invisible to
  * reads, the sweep and registrations; a POST of the name completes it (adopting what was stored),
  * and DELETE of the name removes what it left (delete.ts). A POST of another spec also clears the
  * places the stopped create used that it does not, and gives up its claims, as an update does.

@@ -217,14 +217,19 @@ export function encodeState(state: LinkState): Record<string, string> {
   return annotations;
 }
 
-export function decodeState(annotations: Record<string, string>, secretId: string): LinkState | undefined {
-  const raw = annotations[ANNOTATION_STATE];
+/** A JSON record meshlink keeps in an annotation (`what` names it in the error); undefined when absent. */
+export function decodeJsonAnnotation<T>(annotations: Record<string, string>, key: string, what: string): T | undefined {
+  const raw = annotations[key];
   if (raw === undefined) return undefined;
   try {
-    return JSON.parse(raw) as LinkState;
+    return JSON.parse(raw) as T;
   } catch (cause) {
-    throw new MeshlinkError('internal', `link state of ${secretId} is not valid JSON`, { cause });
+    throw new MeshlinkError('internal', `${what} is not valid JSON`, { cause });
   }
+}
+
+export function decodeState(annotations: Record<string, string>, secretId: string): LinkState | undefined {
+  return decodeJsonAnnotation<LinkState>(annotations, ANNOTATION_STATE, `link state of ${secretId}`);
 }
 
 /**
