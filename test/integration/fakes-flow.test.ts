@@ -1,16 +1,21 @@
 // The create-link flow end to end through the real client libraries against wire-level fakes:
 // @google-cloud/secret-manager against a local gRPC Secret Manager, @kubernetes/client-node
 // against two local Kubernetes API servers over TLS with bearer tokens (one reached as a GKE
-// cluster through getCluster, one through a kubeconfig context).
+// cluster through getCluster, one through a kubeconfig context); the claims kept as secrets, then
+// in a bucket through @google-cloud/storage against a local Cloud Storage JSON API.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppDeps } from '../../shared/app/deps.js';
+import { CloudStorageClaims } from '../../shared/store/claims/cloud-storage-claims.js';
 import { SecretManagerStore } from '../../shared/store/secret-manager-store.js';
+import { startFakeCloudStorage, type FakeCloudStorage } from '../fakes/cloud-storage-server.js';
 import { startFakeKubeApi, type FakeKubeApi } from '../fakes/kube-api-server.js';
 import { startFakeSecretManager, type FakeSecretManager } from '../fakes/secret-manager-server.js';
+import { STORE_LABEL_LINK, STORE_LABEL_ROLE } from '../../shared/link/names.js';
 import { specInput } from '../support/builders.js';
+import { CLAIM_BACKENDS, CLAIMS_BUCKET } from '../support/claim-backends.js';
 import { deleteLink, fakesDeps, gkeClusterOf, kubeWrites, MYSQL_CLIENT_OBJECTS, postLink, tearDown } from '../support/fakes-deps.js';
 
 const SERVER_REF = 'projects/acme/locations/europe-west1/clusters/db-cluster';
@@ -27,8 +32,10 @@ function kubeconfig(fake: FakeKubeApi): string {
   });
 }
 
-describe('create, re-apply and delete a link through the real clients and wire-level fakes', () => {
+describe.each(CLAIM_BACKENDS)('create, re-apply and delete a link through the real clients and wire-level fakes, claims in %s', (backend) => {
+  const inBucket = backend === 'a Cloud Storage bucket';
   let sm: FakeSecretManager;
+  let gcs: FakeCloudStorage | undefined;
   let serverApi: FakeKubeApi;
   let clientApi: FakeKubeApi;
   let store: SecretManagerStore;
@@ -51,9 +58,21 @@ describe('create, re-apply and delete a link through the real clients and wire-l
         return gkeClusterOf(serverApi);
       },
     }, 'fakes-test');
+    if (inBucket) {
+      gcs = await startFakeCloudStorage({ buckets: [CLAIMS_BUCKET] });
+      deps.claims = new CloudStorageClaims({ bucket: CLAIMS_BUCKET, apiEndpoint: gcs.url });
+    }
   });
 
-  afterAll(() => tearDown(store, [sm, serverApi, clientApi], dir));
+  afterAll(() => tearDown(store, [sm, serverApi, clientApi, ...(gcs ? [gcs] : [])], dir));
+
+  /** The claims held, as (claim kind, link) pairs: in the bucket, or as claim secrets. */
+  const claimsHeld = async () => {
+    const labelled = inBucket
+      ? [...gcs!.objects(CLAIMS_BUCKET).values()].map((o) => o.metadata)
+      : (await store.listSecrets({ labels: {} })).secrets.map((m) => m.labels).filter((l) => l[STORE_LABEL_ROLE]?.endsWith('-claim'));
+    return labelled.map((l) => `${l[STORE_LABEL_ROLE]} ${l[STORE_LABEL_LINK]}`).sort();
+  };
 
   const spec = specInput({ client: { cluster: CLIENT_REF, port: 3306 }, server: { cluster: SERVER_REF, service: 'mysql.default.svc.cluster.local', port: 3306 } });
   const post = () => postLink(deps, spec);
@@ -66,7 +85,9 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     expect(body.server.sync.status).toBe('synced');
     expect(body.client.sync.status).toBe('synced');
     expect(body.server.address).toBe('203.0.113.10'); // read from the ingress gateway Service
-    expect(sm.calls['CreateSecret']).toBe(6); // link, ca, server, client, gateway port claim, host claim
+    // link, ca, server, client; the gateway port and host claims too without a bucket
+    expect(sm.calls['CreateSecret']).toBe(inBucket ? 4 : 6);
+    expect(await claimsHeld()).toEqual(['host-claim mysql', 'port-claim mysql']);
 
     const kinds = (api: FakeKubeApi) => api.objects().map((o) => `${o.kind}/${o.metadata.name}`).sort();
     expect(kinds(serverApi)).toEqual(['Gateway/mysql-ingress', 'Secret/meshlink-mysql-server', 'Service/istio-ingressgateway', 'VirtualService/mysql-ingress']);
@@ -138,6 +159,7 @@ describe('create, re-apply and delete a link through the real clients and wire-l
       expect([(res.body as any).server.sync.status, (res.body as any).client.sync.status]).toEqual(['synced', 'synced']);
       expect(held()).toEqual([...move.want].sort());
     }
+    expect(await claimsHeld()).toEqual(['host-claim mysql', 'port-claim mysql']); // the ports left given back
   });
 
   it('deletes the link: objects and port gone from the clusters, secrets gone from the store', async () => {
@@ -148,5 +170,6 @@ describe('create, re-apply and delete a link through the real clients and wire-l
     const ingress = serverApi.objects().find((o) => o.metadata.namespace === 'istio-system') as any;
     expect(ingress.spec.ports.map((p: any) => p.port)).toEqual([443]);
     expect((await store.listSecrets({ labels: {} })).secrets).toEqual([]);
+    expect(await claimsHeld()).toEqual([]);
   });
 });
