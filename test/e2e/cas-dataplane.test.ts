@@ -106,9 +106,10 @@ describe('a link under a CA Service pool', () => {
       expect(splitPemBundle(secret['tls.crt']).map(cn)).toEqual([`CN=${HOST}`, 'CN=Fake CAS Issuing CA 1']);
     }
     // The generation the state records is the pool's roots: its store version holds no key.
-    const caVersions = join(stateDir, 'store', storeSecretId('meshlink', 'mysql', 'ca'));
-    const { readdir } = await import('node:fs/promises');
-    for (const v of await readdir(join(caVersions, 'versions'))) expect(await readFile(join(caVersions, 'versions', v), 'utf8')).not.toMatch(/PRIVATE KEY|tls\.key/);
+    const caSecret = storeSecretId('meshlink', 'mysql', 'ca');
+    for (const v of await deps.store.listVersions(caSecret)) {
+      if (v.state === 'ENABLED') expect(new TextDecoder().decode((await deps.store.accessVersion(caSecret, v.version)).payload)).not.toMatch(/PRIVATE KEY|tls\.key/);
+    }
     expect((await call(deps, 'GET', '/issuers/pki')).body.links).toEqual(['mysql', 'pg']);
   });
 
