@@ -5,7 +5,7 @@
 // only anchor, stay apart from another link's under the same pool (the pins), and renew via the
 // pool while traffic flows.
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -88,7 +88,7 @@ async function twoLinksUnderOnePool() {
 describe('a link under a CA Service pool', () => {
   it('carries bytes with the pool root as the only anchor; the leaves are the pool\'s, no link CA or key of its own', async () => {
     const issuedBefore = fake.issued.size;
-    const { deps, stateDir, mysql, dp, put, status } = await twoLinksUnderOnePool();
+    const { deps, mysql, dp, put, status } = await twoLinksUnderOnePool();
     const root = fake.pool(POOL).cas[0]!.root;
     expect(put).toMatchObject({ name: 'pki', type: 'cas', caPool: POOL, roots: [{ fingerprint: fingerprint(root), subject: 'CN=Fake CAS Root 1, O=Example Bank' }], links: [] });
     expect(status.issuer).toEqual({ name: 'pki', rootFingerprints: [fingerprint(root)] });
