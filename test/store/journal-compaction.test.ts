@@ -3,7 +3,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import { journalFs } from '../support/journal-fs.js';
 
@@ -72,6 +72,37 @@ describe('LocalFileStore compaction', () => {
       await check(reopened);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('switches files while an fdatasync is in flight, and closes the old one only once it has settled', async () => {
+    const calls = journalFs();
+    const store = new LocalFileStore(dir, { fs: calls.fs });
+    let release = () => {};
+    try {
+      await store.createSecret('a', { labels: {}, annotations: {} });
+      await store.createSecret('b', { labels: {}, annotations: {} });
+      const big = 'x'.repeat(12 * 1024);
+      const update = async (id: string, n: number) => store.updateAnnotations(id, { big, n: String(n) }, (await store.getSecret(id)).etag);
+      let n = 0;
+      while ((await size()) < MiB - 13 * 1024) await update('a', n++);
+      // This update's append passes 1 MiB; its fdatasync is held, and the next append compacts.
+      const held = calls.holdNextSync();
+      release = held.release;
+      const crossing = update('a', n++);
+      await held.reached;
+      expect(await size()).toBeGreaterThan(MiB);
+      const after = update('b', 0);
+      await vi.waitFor(async () => expect(await size()).toBeLessThan(100 * 1024));
+      expect(calls.log.closed).toEqual([]);
+      held.release();
+      await Promise.all([crossing, after]);
+      expect(calls.log.closed).toHaveLength(1);
+      expect((await store.getSecret('a')).annotations.n).toBe(String(n - 1));
+      expect((await store.getSecret('b')).annotations.n).toBe('0');
+    } finally {
+      release();
+      await store.close();
     }
   });
 });

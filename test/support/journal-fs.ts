@@ -1,6 +1,7 @@
 // The local store journal's descriptor calls over the real file system, counted and failable:
 // each fdatasync is counted with the file size it covers (the size when it started), reads are
-// counted, and `failNext` makes the next call of a kind throw (ENOSPC, EIO) before it runs.
+// counted, closes logged, `holdNextSync` pauses an fdatasync, and `failNext` makes the next call
+// of a kind throw (ENOSPC, EIO) before it runs.
 import fs from 'node:fs';
 import { nodeJournalFs, type JournalFs } from '../../shared/store/journal-file.js';
 
@@ -15,7 +16,10 @@ export function journalFs() {
     syncing: 0,
     reads: 0,
     writes: 0,
+    /** Descriptors closed, in order. */
+    closed: [] as number[],
   };
+  let hold: { reached: () => void; until: Promise<void> } | undefined;
   const failure = (kind: Failable) => {
     const f = failures.get(kind);
     if (f && f.skip-- > 0) return undefined;
@@ -49,6 +53,12 @@ export function journalFs() {
       const size = fs.fstatSync(fd).size;
       log.syncing++;
       try {
+        if (hold) {
+          const h = hold;
+          hold = undefined;
+          h.reached();
+          await h.until;
+        }
         if (f) throw fail(f.code);
         await nodeJournalFs.datasync(fd);
       } finally {
@@ -56,10 +66,23 @@ export function journalFs() {
       }
       log.synced.push(size);
     },
+    close(fd) {
+      log.closed.push(fd);
+      nodeJournalFs.close(fd);
+    },
   };
   return {
     fs: calls,
     log,
+    /** The next fdatasync waits for `release()`; `reached` resolves once it waits. */
+    holdNextSync() {
+      let release!: () => void;
+      let reached!: () => void;
+      const until = new Promise<void>((r) => (release = r));
+      const waiting = new Promise<void>((r) => (reached = r));
+      hold = { reached, until };
+      return { reached: waiting, release };
+    },
     /** The next call of `kind` (after `skip` more) fails with `code` (a write after landing `afterBytes` of its bytes). */
     failNext(kind: Failable, code: string, options: { afterBytes?: number; skip?: number } = {}) {
       failures.set(kind, { code, skip: options.skip ?? 0, ...(options.afterBytes === undefined ? {} : { afterBytes: options.afterBytes }) });
