@@ -46,6 +46,9 @@ export function open(file: string, flags: string, mode?: number): Promise<FdFile
   });
 }
 
+/** Waits for a file's data (and the size that reaches it) to be on disk. */
+export const fdatasync = (fd: number): Promise<void> => pooled((done) => fs.fdatasync(fd, done));
+
 export const rename = (from: string, to: string): Promise<void> => inline(() => fs.renameSync(from, to));
 export const rm = (target: string, options: { recursive?: boolean; force?: boolean }): Promise<void> => pooled((done) => fs.rm(target, options, done));
 export const unlink = (file: string): Promise<void> => inline(() => fs.unlinkSync(file));

@@ -33,9 +33,9 @@ export interface RecordBackend {
   /** Every record, metadata only. */
   readAll(): Promise<SecretRecord[]>;
   /**
-   * Stores the payload of `version` and then `record`, which names it: the payload is durable
-   * before the record is (a crash in between leaves an unreferenced payload, which the next
-   * version of that number overwrites, never a version without its payload).
+   * Stores the payload of `version` and `record`, which names it: the payload is durable no later
+   * than the record is (the file store writes both in one journal frame), never a version without
+   * its payload.
    */
   writeVersion(record: SecretRecord, version: number, payload: Uint8Array): Promise<void>;
   /** `undefined` when the payload is gone. */

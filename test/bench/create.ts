@@ -322,14 +322,14 @@ export function createSection(f: CreateFigures): Section {
         `whose async hooks cost on every promise made under it (about 25 ms a create here): meshlink's functions do their work outside it (\`functions/outside-domain.ts\`), and its HTTP functions run in none (\`functions/framework-errors.ts\`), as the first domain a process makes tracks every promise after it, in a domain or not (2 to 4 ms a create). Minting a P-256 set takes section 1's median, and the same create on an in-memory store ` +
         `and clusters ${ms(first.latency.median)} (the last table); the rest is the disk: the file store's ${per(httpCreate.counters.store.writes, requests(httpCreate))} durable writes ` +
         `and both clusters' YAML files, made in 6 waves of writes one after another (the host and port claims at once, the creation lease on the CA secret, ` +
-        'the CA\'s version with the leaves\' secrets, both leaves\' versions, both sides\' syncs, the record: `docs/architecture.md`), each wave waiting for 2 fsyncs in turn ' +
-        '(a file\'s content, then the directory entry of its rename): 12 waits, each from a fraction of a millisecond on an idle disk to several on a shared one.',
+        'the CA\'s version with the leaves\' secrets, both leaves\' versions, both sides\' syncs, the record: `docs/architecture.md`): a wave\'s store writes share one fdatasync of the ' +
+        'store\'s journal (group commit), a sync\'s cluster files wait for 2 fsyncs in turn (a file\'s content, then the directory entry of its rename), each from a fraction of a millisecond on an idle disk to several on a shared one.',
       `**Aim: a create p50 at most 20 ms on the embedded defaults** (issue 18): ${ms(localCreate.latency.median)} in process and ${ms(httpCreate.latency.median)} over HTTP, ` +
         `one at a time: **${httpCreate.latency.median <= 20 ? 'met' : 'not met'}**` +
         (httpCreate.latency.median <= 20
           ? '.'
-          : ': every write is durable (fsynced) before the request is answered; the 12 waits on the disk and the file system calls of 9 store writes and 10 cluster files ' +
-            'take most of it here, and each store write would need to wait once, not twice, to go much lower (an append-only journal: issue 18).'),
+          : ': every write is durable (fsynced) before the request is answered; the waits on the disk (one fdatasync per wave of store writes, 2 fsyncs in turn per sync of cluster files) ' +
+            'and the file system calls of 10 cluster files take most of it here.'),
       storeBudgetFinding(f.stores),
       last.listPagesPerCreate === 0
         ? `**A create makes the same calls however many links exist**: beside ${count(last.existing)} links it lists nothing and makes ${per(last.metadataReadsPerCreate, 1)} metadata reads ` +

@@ -5,7 +5,7 @@
 // only anchor, stay apart from another link's under the same pool (the pins), and renew via the
 // pool while traffic flows.
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -88,7 +88,7 @@ async function twoLinksUnderOnePool() {
 describe('a link under a CA Service pool', () => {
   it('carries bytes with the pool root as the only anchor; the leaves are the pool\'s, no link CA or key of its own', async () => {
     const issuedBefore = fake.issued.size;
-    const { deps, stateDir, mysql, dp, put, status } = await twoLinksUnderOnePool();
+    const { deps, mysql, dp, put, status } = await twoLinksUnderOnePool();
     const root = fake.pool(POOL).cas[0]!.root;
     expect(put).toMatchObject({ name: 'pki', type: 'cas', caPool: POOL, roots: [{ fingerprint: fingerprint(root), subject: 'CN=Fake CAS Root 1, O=Example Bank' }], links: [] });
     expect(status.issuer).toEqual({ name: 'pki', rootFingerprints: [fingerprint(root)] });
@@ -106,9 +106,10 @@ describe('a link under a CA Service pool', () => {
       expect(splitPemBundle(secret['tls.crt']).map(cn)).toEqual([`CN=${HOST}`, 'CN=Fake CAS Issuing CA 1']);
     }
     // The generation the state records is the pool's roots: its store version holds no key.
-    const caVersions = join(stateDir, 'store', storeSecretId('meshlink', 'mysql', 'ca'));
-    const { readdir } = await import('node:fs/promises');
-    for (const v of await readdir(join(caVersions, 'versions'))) expect(await readFile(join(caVersions, 'versions', v), 'utf8')).not.toMatch(/PRIVATE KEY|tls\.key/);
+    const caSecret = storeSecretId('meshlink', 'mysql', 'ca');
+    for (const v of await deps.store.listVersions(caSecret)) {
+      if (v.state === 'ENABLED') expect(new TextDecoder().decode((await deps.store.accessVersion(caSecret, v.version)).payload)).not.toMatch(/PRIVATE KEY|tls\.key/);
+    }
     expect((await call(deps, 'GET', '/issuers/pki')).body.links).toEqual(['mysql', 'pg']);
   });
 

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { MeshlinkError } from '../../shared/errors.js';
+import { listAllSecrets } from '../../shared/store/port.js';
 import { objectNames, egressServicePortName } from '../../shared/link/names.js';
 import { changedPaths, SEED_NAMES, sendJson, type Reply, type Snapshot, type World } from './harness.js';
 
@@ -65,18 +66,26 @@ function parsedDoc(text: string): ClusterDoc {
 }
 
 /**
+ * The store's secrets with these labels (all without), as its port shows them: the local store
+ * keeps every secret in one journal file, which a create and delete leave longer.
+ */
+export async function storeView(world: World, labels: Record<string, string> = {}): Promise<Map<string, string>> {
+  const view = new Map<string, string>();
+  const { store } = world.deps;
+  for await (const meta of listAllSecrets(store, { labels })) {
+    const versions = await store.listVersions(meta.id);
+    view.set(`store/${meta.id}`, JSON.stringify({ ...meta, versions }));
+    for (const v of versions.filter((v) => v.state === 'ENABLED')) view.set(`store/${meta.id}/${v.version}`, new TextDecoder().decode((await store.accessVersion(meta.id, v.version)).payload));
+  }
+  return view;
+}
+
+/**
  * What belongs to one link in the world's files: its store secrets (by label), its objects in the
  * cluster directories (by label) and its entries in the gateway Services' ports patches.
  */
 export async function linkView(world: World, link: string): Promise<Map<string, string>> {
-  const view = new Map<string, string>();
-  const storeDir = join(world.stateDir, 'store');
-  for (const id of await readdir(storeDir)) {
-    const meta = JSON.parse(await readFile(join(storeDir, id, 'meta.json'), 'utf8'));
-    if (meta.labels?.['meshlink-link'] !== link) continue;
-    view.set(`store/${id}`, JSON.stringify(meta));
-    for (const v of await readdir(join(storeDir, id, 'versions'))) view.set(`store/${id}/${v}`, await readFile(join(storeDir, id, 'versions', v), 'utf8'));
-  }
+  const view = await storeView(world, { 'meshlink-link': link });
   // The link's ingress port is its own wherever it is; the egress port is shared by every link
   // through an egress gateway: it counts on the default egress gateway Service beside the link's objects.
   const ingressPort = objectNames(link).ingressServicePort;

@@ -1,33 +1,48 @@
-// The local file store: the SecretStore contract, plus its on-disk layout, modes and crash safety.
-import fs from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, unlink } from 'node:fs/promises';
+// The local file store: the SecretStore contract, plus its journal on disk, modes, group commit,
+// erasure and failures (power loss: journal-power-loss.test.ts; migration and compaction: their own files).
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../support/clock.js';
 import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import { describeSecretStoreContract } from './contract.js';
-import { recordingFs } from '../support/recording-fs.js';
+import { journalFs } from '../support/journal-fs.js';
 
 const dirs: string[] = [];
+const stores: LocalFileStore[] = [];
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'meshlink-store-'));
   dirs.push(dir);
   return path.join(dir, 'secrets');
 }
+function open(dir: string, options: ConstructorParameters<typeof LocalFileStore>[1] = {}): LocalFileStore {
+  const store = new LocalFileStore(dir, options);
+  stores.push(store);
+  return store;
+}
 afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
 describeSecretStoreContract('LocalFileStore', async () => {
   const clock = manualClock();
-  return { store: new LocalFileStore(await tempDir(), { clock }), advance: (ms) => clock.advance(ms) };
+  return { store: open(await tempDir(), { clock }), advance: (ms) => clock.advance(ms) };
 });
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
+const journal = (dir: string) => path.join(dir, 'store.journal');
+/** A payload with a random marker, to look for in the raw file. */
+const marked = () => {
+  const marker = `KEY-${randomBytes(12).toString('hex')}`;
+  return { marker, payload: text(`-----BEGIN PRIVATE KEY-----${marker}-----END PRIVATE KEY-----`) };
+};
 
 describe('LocalFileStore on disk', () => {
   let dir: string;
@@ -35,285 +50,214 @@ describe('LocalFileStore on disk', () => {
 
   beforeEach(async () => {
     dir = await tempDir();
-    store = new LocalFileStore(dir);
+    store = open(dir);
     await store.createSecret('s', { labels: { role: 'ca' }, annotations: { phase: 'active' } });
     await store.addVersion('s', text('one'));
     await store.addVersion('s', text('two'));
   });
 
-  it('lays out meta.json and one payload file per version', async () => {
-    expect((await readdir(dir)).sort()).toEqual(['s']);
-    expect((await readdir(path.join(dir, 's'))).sort()).toEqual(['meta.json', 'versions']);
-    expect((await readdir(path.join(dir, 's', 'versions'))).sort()).toEqual(['1', '2']);
-    expect(await readFile(path.join(dir, 's', 'versions', '2'), 'utf8')).toBe('two');
-    const meta = JSON.parse(await readFile(path.join(dir, 's', 'meta.json'), 'utf8'));
-    expect(meta).toMatchObject({ id: 's', labels: { role: 'ca' }, annotations: { phase: 'active' } });
-    expect(meta.versions.map((v: { state: string }) => v.state)).toEqual(['ENABLED', 'ENABLED']);
+  it('keeps every secret in one journal file, mode 0600 in a directory of mode 0700', async () => {
+    await store.createSecret('t', { labels: {}, annotations: {} });
+    expect(await readdir(dir)).toEqual(['store.journal']);
+    expect(await mode(dir)).toBe(0o700);
+    expect(await mode(journal(dir))).toBe(0o600);
   });
 
-  it.each([
-    ['the store directory', [], 0o700],
-    ['a secret directory', ['s'], 0o700],
-    ['the versions directory', ['s', 'versions'], 0o700],
-    ['meta.json', ['s', 'meta.json'], 0o600],
-    ['a payload file', ['s', 'versions', '1'], 0o600],
-  ])('gives %s mode %o', async (_what, parts, expected) => {
-    await store.updateAnnotations('s', { phase: 'next' }, (await store.getSecret('s')).etag);
-    expect(await mode(path.join(dir, ...parts))).toBe(expected);
-  });
-
-  it('deletes the payload file of a destroyed version', async () => {
-    await store.destroyVersion('s', '1');
-    expect(await readdir(path.join(dir, 's', 'versions'))).toEqual(['2']);
-  });
-
-  it('removes the whole directory of a deleted secret', async () => {
-    await store.deleteSecret('s');
-    expect(await readdir(dir)).toEqual([]);
-  });
-
-  it('keeps the old content when a write was interrupted before its rename', async () => {
-    const before = await store.getSecret('s');
-    // What a crash between writing the temp file and renaming it leaves behind.
-    await writeFile(path.join(dir, 's', 'meta.json.tmp-deadbeef'), '{"torn":', { mode: 0o600 });
-    await writeFile(path.join(dir, 's', 'versions', '3.tmp-deadbeef'), 'partial', { mode: 0o600 });
-    await writeFile(path.join(dir, '.t.new-deadbeef'), '', { mode: 0o600 });
-    const reopened = new LocalFileStore(dir);
-    expect(await reopened.getSecret('s')).toEqual(before);
-    expect((await reopened.listSecrets({ labels: {} })).secrets.map((s) => s.id)).toEqual(['s']);
+  it('persists across a close and reopen (the journal replayed)', async () => {
+    const { etag } = await store.updateAnnotations('s', { phase: 'next' }, (await store.getSecret('s')).etag);
+    await store.disableVersion('s', '1');
+    const versions = await store.listVersions('s');
+    await store.close();
+    const reopened = open(dir);
+    expect(await reopened.getSecret('s')).toMatchObject({ annotations: { phase: 'next' }, etag, labels: { role: 'ca' } });
+    expect(await reopened.listVersions('s')).toEqual(versions);
+    expect(decode((await reopened.accessVersion('s', '2')).payload)).toBe('two');
     expect(await reopened.addVersion('s', text('three'))).toBe('3');
-    expect(decode((await reopened.accessVersion('s')).payload)).toBe('three');
-    const updated = await reopened.updateAnnotations('s', { phase: 'next' }, before.etag);
-    expect((await reopened.getSecret('s')).etag).toBe(updated.etag);
-  });
-
-  it.each([
-    ['after the payload of version 3 was written but not recorded', async () => writeFile(path.join(dir, 's', 'versions', '3'), 'orphan', { mode: 0o600 })],
-    ['while the payload of version 3 was being written', async () => writeFile(path.join(dir, 's', 'versions', '3.tmp-0badc0de'), 'half', { mode: 0o600 })],
-  ])('completes the next addVersion after a crash %s', async (_when, crash) => {
-    await crash();
-    expect(await store.addVersion('s', text('three'))).toBe('3');
-    expect(decode((await store.accessVersion('s')).payload)).toBe('three');
-  });
-
-  it('erases a payload left behind by a crash during destroy when the destroy is repeated', async () => {
-    await store.destroyVersion('s', '1');
-    // A crash between recording DESTROYED and unlinking would leave the file.
-    await writeFile(path.join(dir, 's', 'versions', '1'), 'one', { mode: 0o600 });
-    await store.destroyVersion('s', '1');
-    expect(await readdir(path.join(dir, 's', 'versions'))).toEqual(['2']);
-  });
-
-  it('persists across store instances', async () => {
-    const reopened = new LocalFileStore(dir);
-    expect(decode((await reopened.accessVersion('s', '1')).payload)).toBe('one');
-    expect(await reopened.listVersions('s')).toEqual(await store.listVersions('s'));
   });
 
   it('serialises updates from two store instances on the same directory', async () => {
-    const other = new LocalFileStore(dir);
+    const other = open(dir);
     const { etag } = await store.getSecret('s');
     const results = await Promise.allSettled([store.updateAnnotations('s', { by: 'one' }, etag), other.updateAnnotations('s', { by: 'two' }, etag)]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
   });
 
-  it('reports a corrupted payload file as internal', async () => {
-    await writeFile(path.join(dir, 's', 'versions', '2'), 'tampered');
+  it('reports a payload changed in the file as internal', async () => {
+    const bytes = await readFile(journal(dir));
+    const at = bytes.lastIndexOf('two');
+    bytes.write('TWO', at);
+    await writeFile(journal(dir), bytes);
     const err = await store.accessVersion('s', '2').catch((e: unknown) => e);
     expect(isMeshlinkError(err, 'internal')).toBe(true);
   });
 
-  it('lists metadata without reading payload files', async () => {
-    // With every payload gone, a listing that touched one would fail.
-    for (const v of ['1', '2']) await unlink(path.join(dir, 's', 'versions', v));
-    const page = await store.listSecrets({ labels: { role: 'ca' } });
-    expect(page.secrets.map((s) => s.id)).toEqual(['s']);
+  it('lists nothing from a directory that does not exist yet', async () => {
+    const fresh = open(path.join(dir, 'not-yet'));
+    expect(await fresh.listSecrets({ labels: {} })).toEqual({ secrets: [] });
   });
 
-  it('lists nothing from a directory that does not exist yet', async () => {
-    const fresh = new LocalFileStore(path.join(dir, 'not-yet'));
-    expect(await fresh.listSecrets({ labels: {} })).toEqual({ secrets: [] });
+  it('refuses with permission-denied a journal it may not open', async () => {
+    await store.close();
+    await writeFile(journal(dir), '', { mode: 0o000 }).catch(() => undefined);
+    const { chmod } = await import('node:fs/promises');
+    await chmod(journal(dir), 0o000);
+    if (process.getuid?.() === 0) return; // root opens it anyway
+    const err = await open(dir).getSecret('s').catch((e: unknown) => e);
+    expect(isMeshlinkError(err, 'permission-denied')).toBe(true);
   });
 });
 
 describe('LocalFileStore records in memory (the only process on its directory)', () => {
-  /** meta.json files read from disk while `work` runs (a secret not there yet is looked for on disk). */
-  async function metaReads(work: () => Promise<unknown>): Promise<string[]> {
-    const read = vi.spyOn(fs, 'readFileSync');
-    try {
-      await work();
-      return read.mock.calls.map(([file]) => String(file)).filter((file, i) => file.endsWith('meta.json') && read.mock.results[i]!.type === 'return');
-    } finally {
-      read.mockRestore();
-    }
-  }
-
-  it('reads no record it wrote, from any store on the directory, and one it did not write once', async () => {
+  it('reads no record from the file: written ones are kept, and the replay parsed the others', async () => {
     const dir = await tempDir();
-    const store = new LocalFileStore(dir);
-    const reads = await metaReads(async () => {
-      await store.createSecret('s', { labels: { role: 'ca' }, annotations: {} });
-      await store.addVersion('s', text('one'));
-      const { etag } = await store.getSecret('s');
-      await store.updateAnnotations('s', { phase: 'next' }, etag);
-      await store.listVersions('s');
-      await new LocalFileStore(dir).getSecret('s');
-      expect((await store.listSecrets({ labels: { role: 'ca' } })).secrets.map((m) => m.annotations)).toEqual([{ phase: 'next' }]);
-    });
-    expect(reads).toEqual([]);
-
-    // A secret this process never saw (as after a restart): read from disk once.
-    await cp(path.join(dir, 's'), path.join(dir, 't'), { recursive: true });
-    const other = await metaReads(async () => {
-      await store.getSecret('t');
-      await store.listVersions('t');
-      expect(decode((await store.accessVersion('t', '1')).payload)).toBe('one');
-    });
-    expect(other).toEqual([path.join(dir, 't', 'meta.json')]);
-  });
-
-  it('reads the record from disk again after a write that failed (the disk holds the old one or the new)', async () => {
-    const dir = await tempDir();
-    const recorder = recordingFs(path.dirname(dir));
-    let failing = false;
-    const store = new LocalFileStore(dir, {
-      fs: { ...recorder.fs, rename: async (from, to) => (failing ? Promise.reject(Object.assign(new Error('I/O'), { code: 'EIO' })) : recorder.fs.rename(from, to)) },
-    });
-    const { etag } = await store.createSecret('s', { labels: {}, annotations: { phase: 'one' } });
-    failing = true;
-    await expect(store.updateAnnotations('s', { phase: 'two' }, etag)).rejects.toMatchObject({ code: 'unavailable' });
-    failing = false;
-    let meta;
-    expect(await metaReads(async () => (meta = await store.getSecret('s')))).toHaveLength(1);
-    expect(meta).toMatchObject({ annotations: { phase: 'one' }, etag });
+    const store = open(dir);
+    await store.createSecret('s', { labels: { role: 'ca' }, annotations: {} });
+    await store.addVersion('s', text('one'));
+    await store.close();
+    const calls = journalFs();
+    const reopened = open(dir, { fs: calls.fs });
+    await reopened.getSecret('s'); // opened: the file read once
+    calls.log.reads = 0;
+    const { etag } = await reopened.getSecret('s');
+    await reopened.updateAnnotations('s', { phase: 'next' }, etag);
+    await reopened.listVersions('s');
+    expect((await reopened.listSecrets({ labels: { role: 'ca' } })).secrets.map((m) => m.annotations)).toEqual([{ phase: 'next' }]);
+    expect(calls.log.reads).toBe(0);
+    // A payload is read at its offset: one positional read.
+    expect(decode((await reopened.accessVersion('s', '1')).payload)).toBe('one');
+    expect(calls.log.reads).toBe(1);
   });
 
   it('hands out copies: changing what a read returned changes nothing kept', async () => {
-    const store = new LocalFileStore(await tempDir());
+    const store = open(await tempDir());
     await store.createSecret('s', { labels: { role: 'ca' }, annotations: { phase: 'one' } });
     (await store.getSecret('s')).annotations.phase = 'changed';
     expect((await store.getSecret('s')).annotations).toEqual({ phase: 'one' });
   });
 });
 
-describe('LocalFileStore after a kill', () => {
-  let dir: string;
-
-  beforeEach(async () => {
-    dir = await tempDir();
-    const store = new LocalFileStore(dir);
-    await store.createSecret('s', { labels: {}, annotations: {} });
-    await store.addVersion('s', text('one'));
-  });
-
-  const tree = async () => (await readdir(dir, { recursive: true })).sort();
-
-  it('removes, when it opens, the temp files and staging directories killed writes left, and nothing else', async () => {
-    const before = await tree();
-    await writeFile(path.join(dir, 's', 'meta.json.tmp-deadbeef'), '{"torn":', { mode: 0o600 });
-    await writeFile(path.join(dir, 's', 'versions', '2.tmp-0badc0de'), 'key material', { mode: 0o600 });
-    await writeFile(path.join(dir, 's', 'versions', '3.tmp-0badc0de-0123456789ab'), 'key material', { mode: 0o600 });
-    await mkdir(path.join(dir, '.t.new-deadbeef', 'versions'), { recursive: true });
-    await writeFile(path.join(dir, '.t.new-deadbeef', 'meta.json.tmp-deadbeef'), '{}');
-    await mkdir(path.join(dir, '.u.deleted-deadbeef', 'versions'), { recursive: true });
-    await writeFile(path.join(dir, '.u.deleted-deadbeef', 'versions', '1'), 'key material');
-    const reopened = new LocalFileStore(dir);
-    expect(decode((await reopened.accessVersion('s')).payload)).toBe('one');
-    expect(await tree()).toEqual(before);
-  });
-
-  it('leaves alone the temp file of a write in flight in this process', async () => {
-    const recorder = recordingFs(dir);
-    const writer = new LocalFileStore(dir, { fs: recorder.fs });
-    await writer.getSecret('s'); // opened
-    const held = recorder.hold();
-    const adding = writer.addVersion('s', text('two'));
-    await held.reached;
-    expect((await readdir(path.join(dir, 's'))).filter((n) => n.includes('.tmp-'))).toHaveLength(1);
-    await new LocalFileStore(dir).getSecret('s'); // another store opens meanwhile
-    held.release();
-    expect(await adding).toBe('2');
-    expect(decode((await writer.accessVersion('s')).payload)).toBe('two');
+describe('LocalFileStore group commit', () => {
+  it('makes fewer fdatasyncs than concurrent writes, and answers none before one that covers it', async () => {
+    const dir = await tempDir();
+    const calls = journalFs();
+    const store = open(dir, { fs: calls.fs });
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (const id of ids) await store.createSecret(id, { labels: {}, annotations: {} });
+    const etags = await Promise.all(ids.map(async (id) => (await store.getSecret(id)).etag));
+    const before = calls.log.synced.length;
+    /** When a write answers, an fdatasync that returned covered the end of its frame (found by a marker in it). */
+    const covered = (marker: string) => {
+      const end = readFileSync(journal(dir), 'latin1').indexOf(marker) + marker.length;
+      return end > marker.length && Math.max(...calls.log.synced) >= end;
+    };
+    const answers = await Promise.all(
+      ids.map(async (id, i) => {
+        const marker = `mark-${id}-${randomBytes(6).toString('hex')}`;
+        await (i % 2 ? store.addVersion(id, text(marker)) : store.updateAnnotations(id, { n: marker }, etags[i]!));
+        return covered(marker);
+      }),
+    );
+    expect(answers).toEqual(ids.map(() => true));
+    expect(calls.log.synced.length - before).toBeLessThan(ids.length);
   });
 });
 
-/** `events` with the entries at positions `from` up to `to` (exclusive) sorted: calls made at once, in any order. */
-const unordered = (events: string[], from: number, to: number) => [...events.slice(0, from), ...events.slice(from, to).sort(), ...events.slice(to)];
-
-describe('LocalFileStore durability', () => {
-  it('writes, fsyncs the file, renames, then fsyncs the directory; a new directory is synced in its parent', async () => {
-    const dir = await tempDir();
-    const { fs, events } = recordingFs(path.dirname(dir));
-    const store = new LocalFileStore(dir, { fs });
-    const meta = (secret: string) => [`write ${secret}/meta.json.tmp-*`, `fsync ${secret}/meta.json.tmp-*`, `rename ${secret}/meta.json.tmp-* -> ${secret}/meta.json`, `fsync ${secret}`];
-
-    // A new secret's meta.json is written in place in its staging directory (which nothing
-    // reads), and it and the directory's entries are fsynced at once before the rename.
-    await store.createSecret('s', { labels: {}, annotations: {} });
-    expect(unordered(events.splice(0), 4, 6)).toEqual([
-      'mkdir secrets',
-      'fsync .',
-      'mkdir secrets/.s.new-*/versions',
-      'write secrets/.s.new-*/meta.json',
-      'fsync secrets/.s.new-*',
-      'fsync secrets/.s.new-*/meta.json',
-      'rename secrets/.s.new-* -> secrets/s',
-      'fsync secrets',
-    ]);
-
-    // A version's payload is written in place (no record names versions/1 yet) and fsynced with
-    // its directory and the record's temp file, all at once; then the record is renamed.
-    await store.addVersion('s', text('one'));
-    const staged = events.splice(0);
-    expect(staged[0]).toBe('mkdir secrets/s/versions (exists)');
-    expect(staged.slice(1, 6).sort()).toEqual([
-      'fsync secrets/s/meta.json.tmp-*',
-      'fsync secrets/s/versions',
-      'fsync secrets/s/versions/1',
-      'write secrets/s/meta.json.tmp-*',
-      'write secrets/s/versions/1',
-    ]);
-    for (const file of ['secrets/s/meta.json.tmp-*', 'secrets/s/versions/1']) expect(staged.indexOf(`write ${file}`)).toBeLessThan(staged.indexOf(`fsync ${file}`));
-    expect(staged.slice(6)).toEqual(['rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
-
-    await store.destroyVersion('s', '1');
-    expect(events.splice(0)).toEqual([...meta('secrets/s'), 'unlink secrets/s/versions/1', 'fsync secrets/s/versions']);
-
-    await store.deleteSecret('s');
-    expect(events.splice(0)).toEqual(['rename secrets/s -> secrets/.s.deleted-*', 'fsync secrets', 'rm secrets/.s.deleted-*']);
-  });
-
+describe('LocalFileStore erasure', () => {
   it.each([
-    ['the payload', 'secrets/s/versions/1'],
-    ['the payload\'s directory entry', 'secrets/s/versions'],
-  ])('stages the record while %s is fsynced, and renames it only once that is durable', async (_what, slowFile) => {
+    ['destroyVersion', (s: LocalFileStore) => s.destroyVersion('s', '1')],
+    ['deleteSecret', (s: LocalFileStore) => s.deleteSecret('s')],
+  ])('after %s the payload bytes are not in the journal any more, and a reopen still replays', async (_what, destroy) => {
     const dir = await tempDir();
-    const recorder = recordingFs(path.dirname(dir));
-    const store = new LocalFileStore(dir, { fs: recorder.fs });
+    const store = open(dir);
+    const { marker, payload } = marked();
     await store.createSecret('s', { labels: {}, annotations: {} });
-    recorder.events.splice(0);
-    const slow = recorder.holdSync(slowFile);
-
-    const adding = store.addVersion('s', text('one'));
-    await slow.reached;
-    // The record's temp file is written and fsynced meanwhile; nothing is renamed.
-    await vi.waitFor(() => expect(recorder.events).toContain('fsync secrets/s/meta.json.tmp-*'));
-    expect(recorder.events.filter((e) => e.startsWith('rename'))).toEqual([]);
-    slow.release();
-    expect(await adding).toBe('1');
-    expect(recorder.events.slice(-3)).toEqual([`fsync ${slowFile}`, 'rename secrets/s/meta.json.tmp-* -> secrets/s/meta.json', 'fsync secrets/s']);
+    await store.addVersion('s', payload);
+    await store.addVersion('s', text('kept'));
+    await store.createSecret('t', { labels: {}, annotations: {} });
+    expect((await readFile(journal(dir), 'latin1')).includes(marker)).toBe(true);
+    await destroy(store);
+    expect((await readFile(journal(dir), 'latin1')).includes(marker)).toBe(false);
+    await store.close();
+    const reopened = open(dir);
+    expect((await reopened.getSecret('t')).id).toBe('t');
+    expect(await reopened.listSecrets({ labels: {} }).then((p) => p.secrets.length)).toBe(_what === 'deleteSecret' ? 1 : 2);
   });
 
-  it('removes the record\'s temp file when the payload cannot be written, and adds no version', async () => {
+  it('zeroes on open a destroyed payload a crash left before its erasure', async () => {
     const dir = await tempDir();
-    const recorder = recordingFs(path.dirname(dir));
-    const failing = { ...recorder.fs, open: async (file: string, flags: string, mode?: number) => (file.includes('/versions/') ? Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' })) : recorder.fs.open(file, flags, mode)) };
-    const store = new LocalFileStore(dir, { fs: failing });
+    const calls = journalFs();
+    const store = open(dir, { fs: calls.fs });
+    const { marker, payload } = marked();
     await store.createSecret('s', { labels: {}, annotations: {} });
+    await store.addVersion('s', payload);
+    // The erasure's write fails after the DESTROYED record is durable: what a crash there leaves.
+    calls.failNext('write', 'EIO', { skip: 1 });
+    const destroying = store.destroyVersion('s', '1');
+    await expect(destroying).rejects.toMatchObject({ code: 'unavailable' });
+    expect((await readFile(journal(dir), 'latin1')).includes(marker)).toBe(true);
+    expect((await store.listVersions('s')).map((v) => v.state)).toEqual(['DESTROYED']);
+    expect((await readFile(journal(dir), 'latin1')).includes(marker)).toBe(false);
+  });
+});
 
-    await expect(store.addVersion('s', text('one'))).rejects.toMatchObject({ code: 'unavailable' });
-
+describe('LocalFileStore failures', () => {
+  it('cuts a torn append off again: the file keeps its length and the store stays usable', async () => {
+    const dir = await tempDir();
+    const calls = journalFs();
+    const store = open(dir, { fs: calls.fs });
+    const { etag } = await store.createSecret('s', { labels: {}, annotations: { phase: 'one' } });
+    const size = (await stat(journal(dir))).size;
+    calls.failNext('write', 'ENOSPC', { afterBytes: 7 });
+    await expect(store.addVersion('s', text('big'))).rejects.toMatchObject({ code: 'unavailable' });
+    expect((await stat(journal(dir))).size).toBe(size);
     expect(await store.listVersions('s')).toEqual([]);
-    expect((await readdir(path.join(dir, 's'), { recursive: true })).sort()).toEqual(['meta.json', 'versions']);
+    expect(await store.getSecret('s')).toMatchObject({ etag, annotations: { phase: 'one' } });
+    expect(await store.addVersion('s', text('fits'))).toBe('1');
+    await store.close();
+    expect(decode((await open(dir).accessVersion('s', '1')).payload)).toBe('fits');
+  });
+
+  it('fails every call until it replays the file, when a torn append cannot be cut off', async () => {
+    const dir = await tempDir();
+    const calls = journalFs();
+    const store = open(dir, { fs: calls.fs });
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    calls.failNext('write', 'ENOSPC', { afterBytes: 7 });
+    calls.failNext('truncate', 'EIO');
+    await expect(store.addVersion('s', text('big'))).rejects.toMatchObject({ code: 'unavailable' });
+    // The next call opens the journal again: the torn frame is cut by the replay.
+    expect(await store.listVersions('s')).toEqual([]);
+    expect(await store.addVersion('s', text('fits'))).toBe('1');
+    expect(decode((await store.accessVersion('s')).payload)).toBe('fits');
+  });
+
+  it('rejects as unavailable the writes a failed fdatasync covered, and the next call replays from disk', async () => {
+    const dir = await tempDir();
+    const calls = journalFs();
+    const store = open(dir, { fs: calls.fs });
+    const { etag } = await store.createSecret('s', { labels: {}, annotations: { phase: 'one' } });
+    await store.createSecret('t', { labels: {}, annotations: {} });
+    calls.failNext('datasync', 'EIO');
+    const results = await Promise.allSettled([store.updateAnnotations('s', { phase: 'two' }, etag), store.addVersion('t', text('x'))]);
+    expect(results.map((r) => r.status === 'rejected' && isMeshlinkError(r.reason, 'unavailable'))).toEqual([true, true]);
+    const reads = calls.log.reads;
+    // Replayed: the frames reached the page cache, so the file has them (a real disk may not).
+    expect((await store.getSecret('s')).annotations).toEqual({ phase: 'two' });
+    expect(calls.log.reads).toBeGreaterThan(reads);
+    expect(await store.addVersion('t', text('y'))).toBe('2');
+  });
+
+  it('cuts on open what follows the last whole frame (a torn append before a power loss)', async () => {
+    const dir = await tempDir();
+    const store = open(dir);
+    await store.createSecret('s', { labels: {}, annotations: {} });
+    const size = (await stat(journal(dir))).size;
+    await store.addVersion('s', text('lost'));
+    await store.close();
+    await truncate(journal(dir), size + 20);
+    const reopened = open(dir);
+    expect(await reopened.listVersions('s')).toEqual([]);
+    expect((await stat(journal(dir))).size).toBe(size);
+    expect(await reopened.addVersion('s', text('again'))).toBe('1');
   });
 });
