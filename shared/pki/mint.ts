@@ -1,5 +1,6 @@
 // Minting: a link's self-signed, name-constrained CA and the server and client leaves it signs.
 import { createHash, createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { setBounded } from '../bounded-map.js';
 import { MeshlinkError } from '../errors.js';
 import { sideIdentity } from '../link/names.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -13,8 +14,9 @@ import {
   subjectKeyIdentifier,
 } from './extensions.js';
 import { ALGORITHMS, readPrivateKey, signsFor } from './keys.js';
+import { readCertificate } from './inspect.js';
 import { encodePem } from './pem.js';
-import { BACKDATE_MS, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
+import { BACKDATE_MS, type CertificateSummary, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
 
 
@@ -35,6 +37,28 @@ interface Issuer {
 // both leaves of a link without parsing its PEM again (OpenSSL's PEM key decoding alone costs
 // more than minting a leaf). Entries go with the object; no key outlives what the caller holds.
 const issuers = new WeakMap<CredentialPem, Issuer>();
+
+/** A minted credential as it was handed out, and its certificate's summary as read back then. */
+interface ReadBack {
+  certificate: string;
+  privateKey: string;
+  summary: CertificateSummary;
+}
+
+// Keyed by the credential object, like issuers: the store write that follows a mint takes its
+// reading rather than parsing the certificate and decoding its key again (about 1 ms a create).
+const readBacks = new WeakMap<object, ReadBack>();
+
+/**
+ * The summary of a credential this process minted, unchanged since: read back by OpenSSL and
+ * inspect.ts (the parser every later read uses) and its key pair checked before mintCa or mintLeaf
+ * returned it. Undefined for any other credential (read from the store, issued by a CA pool,
+ * copied or changed), which the caller must read and check itself.
+ */
+export function mintedSummary(credential: { certificate: string; privateKey?: string }): CertificateSummary | undefined {
+  const known = readBacks.get(credential);
+  return known && known.certificate === credential.certificate && known.privateKey === credential.privateKey ? known.summary : undefined;
+}
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyIdentifier(spki: Uint8Array): Uint8Array {
@@ -113,14 +137,17 @@ async function issue(spec: Issue): Promise<Issued> {
     (spec.issuer?.key ?? privateKey)!,
     spec.issuer?.algorithm ?? spec.keyAlgorithm,
   );
-  // Read back by OpenSSL, which the gateways use too: a mismatch here is a bug, never shipped.
-  if (!matchesKey(new NodeX509Certificate(certificate), spki, privateKey)) {
+  // Read back by OpenSSL, which the gateways use too, and summarized as every later read does: a
+  // certificate that does not read, or a mismatch, is a bug, never shipped.
+  const { openssl, summary } = readCertificate(certificate);
+  if (!matchesKey(openssl, spki, privateKey)) {
     throw new MeshlinkError('internal', 'minted certificate does not match its private key');
   }
   const credential = {
     certificate: encodePem(certificate, 'CERTIFICATE'),
     privateKey: privateKeyPem,
   };
+  readBacks.set(credential, { ...credential, summary });
   return { credential, certificate, ...(privateKey ? { key: privateKey } : {}), keyId };
 }
 
@@ -202,6 +229,17 @@ function issuerOf(ca: CredentialPem): Issuer {
 }
 
 /**
+ * DER subjects of leaves by host: a link's two leaves share theirs (CN=<host>), and the library's
+ * ASN.1 serializer costs more than the rest of a leaf's encoding. Bounded; the bytes are only read.
+ */
+const leafSubjects = new Map<string, Uint8Array>();
+const LEAF_SUBJECTS_KEPT = 256;
+
+function leafSubject(host: string): Uint8Array {
+  return leafSubjects.get(host) ?? setBounded(leafSubjects, LEAF_SUBJECTS_KEPT, host, new Uint8Array(new (x509().Name)(`CN=${host}`).toArrayBuffer()));
+}
+
+/**
  * Mints a server or client leaf signed by the link CA. Its lifetime is clamped into the CA's:
  * a leaf never outlives (nor predates) the CA that signs it.
  */
@@ -214,7 +252,7 @@ export async function mintLeaf(req: MintLeafRequest): Promise<CredentialPem> {
   if (notAfter.getTime() <= now) throw new MeshlinkError('invalid-argument', `the CA expired at ${issuer.notAfter.toISOString()}`);
   const fixed = fixedExtensions();
   const { credential } = await issue({
-    subject: new Uint8Array(new (x509().Name)(`CN=${req.host}`).toArrayBuffer()),
+    subject: leafSubject(req.host),
     issuer,
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
