@@ -1,5 +1,5 @@
 // Minting: a link's self-signed, name-constrained CA and the server and client leaves it signs.
-import { createHash, createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { setBounded } from '../bounded-map.js';
 import { MeshlinkError } from '../errors.js';
 import { sideIdentity } from '../link/names.js';
@@ -120,9 +120,9 @@ async function issue(spec: Issue): Promise<Issued> {
   if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
     throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
   }
-  const { privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
-  // A key that signs (a CA's) is read back as a KeyObject; a leaf's is not needed as one.
-  const privateKey = spec.signs ? createPrivateKey(privateKeyPem) : undefined;
+  // A key that signs (a CA's) comes as a KeyObject too; a leaf's is not needed as one.
+  const algorithm = ALGORITHMS[spec.keyAlgorithm];
+  const { privateKeyPem, spki, key: privateKey } = spec.signs ? await algorithm.generateSigning() : { ...(await algorithm.generate()), key: undefined };
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
