@@ -165,7 +165,8 @@ async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now
   }
   const { bundle } = signer;
   const ca = await mintCa({ ...request, parent: { ca: bundle.issuing, notAfter: bundle.notAfter } });
-  return { ...ca, chain: bundle.chain, roots: bundle.root };
+  // The minted object itself, not a copy: the mint knows it (its read-back, its key as a signer).
+  return Object.assign(ca, { chain: bundle.chain, roots: bundle.root });
 }
 
 /** A side's leaf, minted by the link's CA under the spec's key algorithm and lifetime. */
@@ -221,8 +222,7 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
   }
   const ca = await (ahead ?? mintLinkCa(deps, spec, generation, now));
   // Read back before it is stored, with the parser every later read uses: a failed mint stores
-  // nothing. The mint did so for a CA it returned as is (mintedSummary); one under an issuer is a
-  // copy with its chain, read here.
+  // nothing. The mint did so for a CA it minted (mintedSummary); a pool's roots are read here.
   const summary = mintedSummary(ca) ?? inspectCertificate(ca.certificate);
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
