@@ -12,8 +12,9 @@
 // directory merges it the same way instead of failing on a headless document.
 // Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
 // one fsync per directory, each directory made (or found) once per target; the first change through
-// a target removes the temp files killed writes left (a Secret's holds a key). The YAML is written by yaml-text.ts; the yaml library parses only
-// files this process did not write (one process per state directory).
+// a target removes the temp files killed writes left (a Secret's holds a key). The YAML is written
+// by yaml-text.ts; the yaml library parses only files this process did not write (one process per
+// state directory).
 import { dirname, join, resolve, sep } from 'node:path';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
