@@ -1,6 +1,5 @@
 // Minting: a link's self-signed, name-constrained CA and the server and client leaves it signs.
 import { createHash, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
-import { setBounded } from '../bounded-map.js';
 import { MeshlinkError } from '../errors.js';
 import { sideIdentity } from '../link/names.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -230,13 +229,20 @@ function issuerOf(ca: CredentialPem): Issuer {
 
 /**
  * DER subjects of leaves by host: a link's two leaves share theirs (CN=<host>), and the library's
- * ASN.1 serializer costs more than the rest of a leaf's encoding. Bounded; the bytes are only read.
+ * ASN.1 serializer costs more than the rest of a leaf's encoding. Emptied when full (the pure core
+ * has no cache module; only back-to-back mints matter); the bytes are only read.
  */
 const leafSubjects = new Map<string, Uint8Array>();
 const LEAF_SUBJECTS_KEPT = 256;
 
 function leafSubject(host: string): Uint8Array {
-  return leafSubjects.get(host) ?? setBounded(leafSubjects, LEAF_SUBJECTS_KEPT, host, new Uint8Array(new (x509().Name)(`CN=${host}`).toArrayBuffer()));
+  let subject = leafSubjects.get(host);
+  if (!subject) {
+    if (leafSubjects.size >= LEAF_SUBJECTS_KEPT) leafSubjects.clear();
+    subject = new Uint8Array(new (x509().Name)(`CN=${host}`).toArrayBuffer());
+    leafSubjects.set(host, subject);
+  }
+  return subject;
 }
 
 /**
