@@ -20,7 +20,7 @@ import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type D
 import { MeshlinkError } from '../errors.js';
 import { readdirDeep, readText as readFileText } from '../fs-calls.js';
 import { createHash } from 'node:crypto';
-import { ANNOTATION_REVISION } from '../link/names.js';
+import { ANNOTATION_REVISION, LABEL_LINK } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { setBounded } from '../bounded-map.js';
 import { yaml } from '../yaml.js';
@@ -46,7 +46,44 @@ const patchLocks = new KeyedLock();
  * A check or apply reads no file the index does not hold (outcomeOf): a file put at a link's
  * object name by hand while meshlink runs is not seen until a restart, as the README says.
  */
-const indexes = new Map<string, Promise<Map<string, ObjectHeader | null>>>();
+const indexes = new Map<string, Promise<ObjectIndex>>();
+
+/**
+ * A directory's object files (by resolved path) with their headers, and the files of each link
+ * (its LABEL_LINK): a deleteByLabel for a link looks at that link's files, not at every file of
+ * the directory (a create's sweep for former names did, at a cost growing with the links there).
+ */
+class ObjectIndex {
+  private readonly headers = new Map<string, ObjectHeader | null>();
+  private readonly byLink = new Map<string, Set<string>>();
+
+  has(file: string): boolean {
+    return this.headers.has(file);
+  }
+
+  set(file: string, header: ObjectHeader | null): void {
+    this.delete(file);
+    this.headers.set(file, header);
+    const link = header?.metadata?.labels?.[LABEL_LINK];
+    if (link !== undefined) this.byLink.set(link, (this.byLink.get(link) ?? new Set()).add(file));
+  }
+
+  delete(file: string): void {
+    const link = this.headers.get(file)?.metadata?.labels?.[LABEL_LINK];
+    this.headers.delete(file);
+    if (link === undefined) return;
+    const files = this.byLink.get(link);
+    files?.delete(file);
+    if (files?.size === 0) this.byLink.delete(link);
+  }
+
+  /** The files (and headers) an object matching `labels` can be in: the link's when they name one. */
+  candidates(labels: Record<string, string>): [string, ObjectHeader | null][] {
+    const link = labels[LABEL_LINK];
+    if (link === undefined) return [...this.headers];
+    return [...(this.byLink.get(link) ?? [])].map((file) => [file, this.headers.get(file) ?? null]);
+  }
+}
 
 /** A temp file of a killed write: `<file>.tmp-<suffix>`, or `<file>.<12 hex>.tmp` as older versions named them. */
 const isStaleTemp = (name: string) => leftByOtherProcess(name, 'tmp') || /\.[0-9a-f]{12}\.tmp$/.test(name);
@@ -179,7 +216,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
     let deleted = 0;
     const index = await this.index();
     const under = `${resolve(root)}${sep}`;
-    const matching = [...index].filter(([file, object]) => {
+    const matching = index.candidates(labels).filter(([file, object]) => {
       if (!file.startsWith(under) || !object || !wanted.has(String(object.kind))) return false;
       return matchesLabels(object.metadata?.labels, labels) && !isKept(keep, object.kind, object.metadata?.name);
     });
@@ -191,7 +228,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   /** The directory's object files and their headers (indexes, below): listed and read once. */
-  private index(): Promise<Map<string, ObjectHeader | null>> {
+  private index(): Promise<ObjectIndex> {
     const key = resolve(this.dir);
     let index = indexes.get(key);
     if (!index) {
@@ -202,8 +239,8 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return index;
   }
 
-  private async readIndex(): Promise<Map<string, ObjectHeader | null>> {
-    const index = new Map<string, ObjectHeader | null>();
+  private async readIndex(): Promise<ObjectIndex> {
+    const index = new ObjectIndex();
     for (const file of await listFiles(this.dir, (name) => name.endsWith('.yaml') && !name.endsWith(PATCH_SUFFIX))) {
       const text = await readText(file);
       if (text !== undefined) index.set(resolve(file), headerOf(text, file));
