@@ -12,14 +12,14 @@ export interface GeneratedKey {
   privateKeyPem: string;
 }
 
-/** A new key pair that signs (a CA's): its private key as a KeyObject too. */
-export interface GeneratedSigningKey extends GeneratedKey {
+/** A new key pair with its private key as a KeyObject too: what the mint signs with and checks. */
+export interface GeneratedKeyObject extends GeneratedKey {
   key: KeyObject;
 }
 
 interface AlgorithmTraits {
   generate: () => Promise<GeneratedKey>;
-  generateSigning: () => Promise<GeneratedSigningKey>;
+  generateWithObject: () => Promise<GeneratedKeyObject>;
   /** Digest of the signature this key makes (ecdsa-with-SHA256/384, sha256WithRSAEncryption). */
   hash: 'sha256' | 'sha384';
   /** DER AlgorithmIdentifier of that signature (RFC 5758 3.2: ECDSA without parameters; RFC 4055: RSA with NULL). */
@@ -31,9 +31,9 @@ interface AlgorithmTraits {
 // Both encodings are made by the key generation job itself: no KeyObject of the job is ever
 // exported. Node 20 deadlocks when a GC, run while an export of such a key holds its lock (seen
 // with JWK export), destroys the job, whose destructor takes the same lock: the process hangs for
-// good. A key that signs is encoded by the job as a JWK, read into a KeyObject of its own
-// (createPrivateKey of a JWK sets the key's numbers: a fifth of decoding PEM, which goes through
-// OpenSSL's decoder search) and its PEM exported from that KeyObject, which no job holds.
+// good. A key wanted as a KeyObject is encoded by the job as a JWK, read into a KeyObject of its
+// own (createPrivateKey of a JWK sets the key's numbers: a fifth of decoding PEM, which goes
+// through OpenSSL's decoder search) and its PEM exported from that KeyObject, which no job holds.
 const SPKI_DER = { type: 'spki', format: 'der' } as const;
 const PKCS8_PEM = { type: 'pkcs8', format: 'pem' } as const;
 const PKCS8_JWK = { type: 'pkcs8', format: 'jwk' } as const;
@@ -43,7 +43,7 @@ function generated(pair: { publicKey: Buffer; privateKey: string }): GeneratedKe
 }
 
 /** `pair` made with SPKI_DER and PKCS8_JWK encodings (typed by Node as a string or Buffer). */
-function generatedSigning(pair: { publicKey: Buffer; privateKey: unknown }): GeneratedSigningKey {
+function generatedObject(pair: { publicKey: Buffer; privateKey: unknown }): GeneratedKeyObject {
   const key = createPrivateKey({ key: pair.privateKey as JsonWebKey, format: 'jwk' });
   return { spki: new Uint8Array(pair.publicKey), privateKeyPem: key.export(PKCS8_PEM) as string, key };
 }
@@ -56,7 +56,7 @@ function rsa(modulusLength: number): AlgorithmTraits {
   return {
     // Off the event loop: an RSA key takes tens to hundreds of milliseconds.
     generate: async () => generated(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
-    generateSigning: async () => generatedSigning(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
+    generateWithObject: async () => generatedObject(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
     hash: 'sha256',
     signatureAlgorithm: SHA256_WITH_RSA,
     rsa: true,
@@ -68,7 +68,7 @@ function ecdsa(namedCurve: 'P-256' | 'P-384'): AlgorithmTraits {
   return {
     // In-line: an EC key takes less time to make than the round trip to libuv's thread pool.
     generate: async () => generated(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
-    generateSigning: async () => generatedSigning(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
+    generateWithObject: async () => generatedObject(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
     hash: p256 ? 'sha256' : 'sha384',
     signatureAlgorithm: p256 ? ECDSA_WITH_SHA256 : ECDSA_WITH_SHA384,
     rsa: false,

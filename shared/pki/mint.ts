@@ -86,25 +86,14 @@ interface Issue {
   notAfter: Date;
   /** All extensions but the subject key identifier, which is added first. */
   extensions: Uint8Array[];
-  /** The key signs (a CA): it is returned as a KeyObject. */
-  signs?: boolean;
 }
 
 interface Issued {
   credential: CredentialPem;
   certificate: Uint8Array;
-  /** The private key as a KeyObject, for a key that signs (Issue.signs). */
-  key?: KeyObject;
+  /** The private key as a KeyObject (a CA signs its leaves with it). */
+  key: KeyObject;
   keyId: Uint8Array;
-}
-
-/**
- * The certificate holds the generated key pair's public key: checked against the private key where
- * it was read back, else against the pair's own SubjectPublicKeyInfo (both from one generation).
- */
-function matchesKey(cert: NodeX509Certificate, spki: Uint8Array, privateKey: KeyObject | undefined): boolean {
-  if (privateKey) return cert.checkPrivateKey(privateKey);
-  return Buffer.from(spki).equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 /** The last second X.509 can encode (GeneralizedTime has four year digits). */
@@ -119,9 +108,9 @@ async function issue(spec: Issue): Promise<Issued> {
   if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
     throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
   }
-  // A key that signs (a CA's) comes as a KeyObject too; a leaf's is not needed as one.
-  const algorithm = ALGORITHMS[spec.keyAlgorithm];
-  const { privateKeyPem, spki, key: privateKey } = spec.signs ? await algorithm.generateSigning() : { ...(await algorithm.generate()), key: undefined };
+  // The key comes as a KeyObject too, for OpenSSL to check the certificate against: no dearer than
+  // a PEM key alone and the export of the certificate's public key its check needed.
+  const { privateKeyPem, spki, key } = await ALGORITHMS[spec.keyAlgorithm].generateWithObject();
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
@@ -133,13 +122,13 @@ async function issue(spec: Issue): Promise<Issued> {
       spki,
       extensions: [subjectKeyIdentifier(keyId), ...spec.extensions],
     },
-    (spec.issuer?.key ?? privateKey)!,
+    spec.issuer?.key ?? key,
     spec.issuer?.algorithm ?? spec.keyAlgorithm,
   );
   // Read back by OpenSSL, which the gateways use too, and summarized as every later read does: a
   // certificate that does not read, or a mismatch, is a bug, never shipped.
   const { openssl, summary } = readCertificate(certificate);
-  if (!matchesKey(openssl, spki, privateKey)) {
+  if (!openssl.checkPrivateKey(key)) {
     throw new MeshlinkError('internal', 'minted certificate does not match its private key');
   }
   const credential = {
@@ -147,7 +136,7 @@ async function issue(spec: Issue): Promise<Issued> {
     privateKey: privateKeyPem,
   };
   readBacks.set(credential, { ...credential, summary });
-  return { credential, certificate, ...(privateKey ? { key: privateKey } : {}), keyId };
+  return { credential, certificate, key, keyId };
 }
 
 /**
@@ -169,7 +158,6 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   }
   const { credential, key, keyId } = await issue({
     subject,
-    signs: true,
     ...(parent ? { issuer: parent } : {}),
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
@@ -183,7 +171,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   });
   issuers.set(credential, {
     ...credential,
-    key: key!, // issued with signs: true
+    key,
     algorithm: req.keyAlgorithm,
     name: subject,
     authorityKeyIdentifier: authorityKeyIdentifier(keyId),

@@ -10,8 +10,8 @@ import { opensslIntermediate, opensslRoot, pemBundle } from '../support/openssl-
 import { specInput } from '../support/builders.js';
 import { testApp } from '../support/app.js';
 
-/** OpenSSL certificate parses and PEM (or DER) private key decodings, by node:crypto. */
-const reads = vi.hoisted(() => ({ certificates: 0, privateKeys: 0 }));
+/** OpenSSL certificate parses, PEM (or DER) private key decodings and key checks, by node:crypto. */
+const reads = vi.hoisted(() => ({ certificates: 0, privateKeys: 0, keyChecks: 0 }));
 
 vi.mock('node:crypto', async (importOriginal) => {
   const original = await importOriginal<typeof import('node:crypto')>();
@@ -19,6 +19,10 @@ vi.mock('node:crypto', async (importOriginal) => {
     constructor(...args: ConstructorParameters<typeof original.X509Certificate>) {
       super(...args);
       reads.certificates++;
+    }
+    override checkPrivateKey(key: import('node:crypto').KeyObject): boolean {
+      reads.keyChecks++;
+      return super.checkPrivateKey(key);
     }
   }
   const createPrivateKey: typeof original.createPrivateKey = (key) => {
@@ -32,15 +36,16 @@ vi.mock('node:crypto', async (importOriginal) => {
 afterEach(() => {
   reads.certificates = 0;
   reads.privateKeys = 0;
+  reads.keyChecks = 0;
 });
 
 describe('creating a self-signed link', () => {
-  it('parses each of its 3 certificates once and decodes no private key PEM', async () => {
+  it("parses each of its 3 certificates once, checks each against its key with OpenSSL's own check, and decodes no private key PEM", async () => {
     const app = testApp();
 
     expect((await applyLink(app.deps, specInput())).created).toBe(true);
 
-    expect(reads).toEqual({ certificates: 3, privateKeys: 0 });
+    expect(reads).toEqual({ certificates: 3, privateKeys: 0, keyChecks: 3 });
   });
 });
 

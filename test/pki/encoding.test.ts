@@ -111,9 +111,9 @@ describe('public keys', () => {
   });
 });
 
-describe('signing keys', () => {
+describe('keys with their KeyObject', () => {
   it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048'] as const)('%s: the PKCS#8 PEM, the KeyObject and the SubjectPublicKeyInfo are one key pair', async (algorithm) => {
-    const { spki, privateKeyPem, key } = await ALGORITHMS[algorithm].generateSigning();
+    const { spki, privateKeyPem, key } = await ALGORITHMS[algorithm].generateWithObject();
     expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     const read = createPrivateKey(privateKeyPem);
     expect(read.equals(key)).toBe(true);
