@@ -7,7 +7,7 @@ import { isMeshlinkError, MeshlinkError } from '../errors.js';
 import type { LinkSpec } from '../link/spec.js';
 import { sideIdentity, storeLabels, storeSecretId, type Side, type StoreRole } from '../link/names.js';
 import { knownVersions, type CaRecord, type LeafRecord, type LinkState, type RetiredVersion } from '../link/state.js';
-import { mintCa, mintLeaf } from '../pki/mint.js';
+import { mintCa, mintedSummary, mintLeaf } from '../pki/mint.js';
 import { chainsToAny, inspectCertificate, joinPemBundle, keyMatchesCertificate, splitPemBundle } from '../pki/inspect.js';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createLeafRequest } from '../pki/csr.js';
@@ -165,7 +165,8 @@ async function mintLinkCa(deps: AppDeps, spec: LinkSpec, generation: number, now
   }
   const { bundle } = signer;
   const ca = await mintCa({ ...request, parent: { ca: bundle.issuing, notAfter: bundle.notAfter } });
-  return { ...ca, chain: bundle.chain, roots: bundle.root };
+  // The minted object itself, not a copy: the mint knows it (its read-back, its key as a signer).
+  return Object.assign(ca, { chain: bundle.chain, roots: bundle.root });
 }
 
 /** A side's leaf, minted by the link's CA under the spec's key algorithm and lifetime. */
@@ -220,8 +221,9 @@ export async function storeNewCa(deps: AppDeps, state: LinkState, spec: LinkSpec
     }
   }
   const ca = await (ahead ?? mintLinkCa(deps, spec, generation, now));
-  // Read back before it is stored, with the parser every later read uses: a failed mint stores nothing.
-  const summary = inspectCertificate(ca.certificate);
+  // Read back before it is stored, with the parser every later read uses: a failed mint stores
+  // nothing. The mint did so for a CA it minted (mintedSummary); a pool's roots are read here.
+  const summary = mintedSummary(ca) ?? inspectCertificate(ca.certificate);
   if (!summary.isCa || summary.notAfter <= now) throw new MeshlinkError('internal', `minted CA of link ${spec.name} does not read back as a valid CA`);
   const version = await deps.store.addVersion(id, encodeCa(ca));
   deps.log.info('stored new link CA', { link: spec.name, secret: id, version, generation, ...(spec.issuer ? { issuer: spec.issuer } : {}) });
@@ -355,10 +357,13 @@ export async function storeNewLeaf(
   // up to it (a pool's leaf comes with its chain already).
   const certificate = ca.roots && ca.caPool === undefined ? leaf.certificate + ca.certificate + (ca.chain ?? '') : leaf.certificate;
   const credential: SdsCredential = { 'tls.crt': certificate, 'tls.key': leaf.privateKey, 'ca.crt': bundle };
-  if (!keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
+  // Read back and its key checked before it is stored (see storeNewCa): by the mint for a leaf
+  // minted here (tls.crt starts with it, its chain after), else (a CA pool's) here.
+  const minted = mintedSummary(leaf);
+  if (!minted && !keyMatchesCertificate(credential['tls.crt'], credential['tls.key'])) {
     throw new MeshlinkError('internal', `minted ${side} certificate of link ${spec.name} does not match its key`);
   }
-  const summary = inspectCertificate(credential['tls.crt']); // read back before it is stored (see storeNewCa)
+  const summary = minted ?? inspectCertificate(credential['tls.crt']);
   const version = await deps.store.addVersion(id, encodeCredential(credential));
   deps.log.info('stored new credential', { link: spec.name, secret: id, version, side, caGeneration: signing.generation });
   return { record: leafRecord(version, summary, signing.generation, trust, partnerBundle(spec, side)), orphans: leftOver(deps, spec.name, id, orphans) };

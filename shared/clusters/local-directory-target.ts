@@ -11,15 +11,16 @@
 // and keeps the others. It carries apiVersion/kind/metadata, so `kubectl apply -R` over the
 // directory merges it the same way instead of failing on a headless document.
 // Writes are atomic and durable (shared/durable-file.ts), the files of one apply written at once with
-// one fsync per directory; the first change through a target removes the temp files killed writes
-// left (a Secret's holds a key). The YAML is written by yaml-text.ts; the yaml library parses only
-// files this process did not write (one process per state directory).
+// one fsync per directory, each directory made (or found) once per target; the first change through
+// a target removes the temp files killed writes left (a Secret's holds a key). The YAML is written
+// by yaml-text.ts; the yaml library parses only files this process did not write (one process per
+// state directory).
 import { dirname, join, resolve, sep } from 'node:path';
 import { ensureDir, leftByOtherProcess, nodeFs, syncDir, writeAllDurably, type DurableFs, type FileWrite } from '../durable-file.js';
 import { MeshlinkError } from '../errors.js';
 import { readdirDeep, readText as readFileText } from '../fs-calls.js';
 import { createHash } from 'node:crypto';
-import { ANNOTATION_REVISION } from '../link/names.js';
+import { ANNOTATION_REVISION, LABEL_LINK } from '../link/names.js';
 import { KeyedLock } from '../keyed-lock.js';
 import { setBounded } from '../bounded-map.js';
 import { yaml } from '../yaml.js';
@@ -42,14 +43,55 @@ const patchLocks = new KeyedLock();
  * process per state directory), so what they write and remove keeps it current, and a
  * deleteByLabel reads no file. It runs on every sync whose objects changed (the sweep for objects
  * under former names), and read every Gateway file of the namespace there, on each create: O(links).
+ * A check or apply reads no file the index does not hold (outcomeOf): a file put at a link's
+ * object name by hand while meshlink runs is not seen until a restart, as the README says.
  */
-const indexes = new Map<string, Promise<Map<string, ObjectHeader | null>>>();
+const indexes = new Map<string, Promise<ObjectIndex>>();
+
+/**
+ * A directory's object files (by resolved path) with their headers, and the files of each link
+ * (its LABEL_LINK): a deleteByLabel for a link looks at that link's files, not at every file of
+ * the directory (a create's sweep for former names did, at a cost growing with the links there).
+ */
+class ObjectIndex {
+  private readonly headers = new Map<string, ObjectHeader | null>();
+  private readonly byLink = new Map<string, Set<string>>();
+
+  has(file: string): boolean {
+    return this.headers.has(file);
+  }
+
+  set(file: string, header: ObjectHeader | null): void {
+    this.delete(file);
+    this.headers.set(file, header);
+    const link = header?.metadata?.labels?.[LABEL_LINK];
+    if (link !== undefined) this.byLink.set(link, (this.byLink.get(link) ?? new Set()).add(file));
+  }
+
+  delete(file: string): void {
+    const link = this.headers.get(file)?.metadata?.labels?.[LABEL_LINK];
+    this.headers.delete(file);
+    if (link === undefined) return;
+    const files = this.byLink.get(link);
+    files?.delete(file);
+    if (files?.size === 0) this.byLink.delete(link);
+  }
+
+  /** The files (and headers) an object matching `labels` can be in: the link's when they name one. */
+  candidates(labels: Record<string, string>): [string, ObjectHeader | null][] {
+    const link = labels[LABEL_LINK];
+    if (link === undefined) return [...this.headers];
+    return [...(this.byLink.get(link) ?? [])].map((file) => [file, this.headers.get(file) ?? null]);
+  }
+}
 
 /** A temp file of a killed write: `<file>.tmp-<suffix>`, or `<file>.<12 hex>.tmp` as older versions named them. */
 const isStaleTemp = (name: string) => leftByOtherProcess(name, 'tmp') || /\.[0-9a-f]{12}\.tmp$/.test(name);
 
 export class LocalDirectoryTarget implements ClusterTarget {
   private opened: Promise<void> | undefined;
+  /** Directories made or found by this target's writes: not made again (writeAll). */
+  private readonly dirs = new Set<string>();
 
   /** `fs`: the file system calls that change something (tests inject them to see their order). */
   constructor(
@@ -79,10 +121,14 @@ export class LocalDirectoryTarget implements ClusterTarget {
   /**
    * What applying the object would do to its file, the file's path, and the object the file holds.
    * The object's YAML is written only when it is needed: a file at the object's revision is
-   * current without it.
+   * current without it. A file the directory's index (once listed) does not hold is absent without
+   * a read (a new link's check and apply read each of its files twice); one it holds is read, so a
+   * file removed or changed by hand is still seen.
    */
   private async outcomeOf(object: KubeObject): Promise<{ file: string; outcome: AppliedObject['outcome']; existing?: ObjectHeader | null }> {
     const file = this.objectFile(object.metadata.namespace ?? 'default', object.kind, object.metadata.name);
+    const index = file.endsWith(PATCH_SUFFIX) ? undefined : await indexes.get(resolve(this.dir))?.catch(() => undefined);
+    if (index && !index.has(resolve(file))) return { file, outcome: 'created' };
     const raw = await readText(file);
     if (raw === undefined) return { file, outcome: 'created' };
     const existing = headerOf(raw, file);
@@ -170,7 +216,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
     let deleted = 0;
     const index = await this.index();
     const under = `${resolve(root)}${sep}`;
-    const matching = [...index].filter(([file, object]) => {
+    const matching = index.candidates(labels).filter(([file, object]) => {
       if (!file.startsWith(under) || !object || !wanted.has(String(object.kind))) return false;
       return matchesLabels(object.metadata?.labels, labels) && !isKept(keep, object.kind, object.metadata?.name);
     });
@@ -182,7 +228,7 @@ export class LocalDirectoryTarget implements ClusterTarget {
   }
 
   /** The directory's object files and their headers (indexes, below): listed and read once. */
-  private index(): Promise<Map<string, ObjectHeader | null>> {
+  private index(): Promise<ObjectIndex> {
     const key = resolve(this.dir);
     let index = indexes.get(key);
     if (!index) {
@@ -193,8 +239,8 @@ export class LocalDirectoryTarget implements ClusterTarget {
     return index;
   }
 
-  private async readIndex(): Promise<Map<string, ObjectHeader | null>> {
-    const index = new Map<string, ObjectHeader | null>();
+  private async readIndex(): Promise<ObjectIndex> {
+    const index = new ObjectIndex();
     for (const file of await listFiles(this.dir, (name) => name.endsWith('.yaml') && !name.endsWith(PATCH_SUFFIX))) {
       const text = await readText(file);
       if (text !== undefined) index.set(resolve(file), headerOf(text, file));
@@ -244,12 +290,28 @@ export class LocalDirectoryTarget implements ClusterTarget {
     rememberParsed(data, patch);
   }
 
-  /** Writes the files (durable-file.ts writeAllDurably), creating their directories first. */
+  /**
+   * Writes the files (durable-file.ts writeAllDurably), creating their directories first: once per
+   * target, and again (then the write once more) when one was removed meanwhile.
+   */
   private async writeAll(files: FileWrite[]): Promise<void> {
     if (files.length === 0) return;
-    try {
-      for (const dir of new Set(files.map((f) => dirname(f.file)))) await ensureDir(dir, 0o700, this.fs);
+    const write = async () => {
+      for (const dir of new Set(files.map((f) => dirname(f.file)))) {
+        if (this.dirs.has(dir)) continue;
+        await ensureDir(dir, 0o700, this.fs);
+        this.dirs.add(dir);
+      }
       await writeAllDurably(files, this.fs);
+    };
+    try {
+      try {
+        await write();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || this.dirs.size === 0) throw err;
+        this.dirs.clear();
+        await write();
+      }
     } catch (err) {
       throw new MeshlinkError('unavailable', `cannot write ${files.map((f) => f.file).join(', ')}`, { cause: err });
     }

@@ -41,8 +41,15 @@ function readNode(pem: string): NodeX509Certificate {
  * certificate (about 1 ms) was most of a create's three readings, and a create reads none of them.
  */
 export function inspectCertificate(pem: string): CertificateSummary {
-  const der = firstDer(pem);
-  readDer(der);
+  return readCertificate(firstDer(pem)).summary;
+}
+
+/**
+ * inspectCertificate of one DER certificate, with OpenSSL's reading of it for a caller that checks
+ * more on it: the mint reads what it signs back here, so its check and every later read share a parser.
+ */
+export function readCertificate(der: Uint8Array): { openssl: NodeX509Certificate; summary: CertificateSummary } {
+  const openssl = readDer(der);
   let certificate: X509Certificate | undefined;
   const library = (): X509Certificate => {
     try {
@@ -53,7 +60,7 @@ export function inspectCertificate(pem: string): CertificateSummary {
     return certificate;
   };
   const extensions = certificateExtensions(der);
-  return {
+  const summary: CertificateSummary = {
     get serialNumber() {
       return library().serialNumber;
     },
@@ -68,6 +75,7 @@ export function inspectCertificate(pem: string): CertificateSummary {
     ...subjectAltNames(extensions.get(OID_SUBJECT_ALT_NAME)),
     isCa: basicConstraintsCa(extensions.get(OID_BASIC_CONSTRAINTS)),
   };
+  return { openssl, summary };
 }
 
 /** Every CERTIFICATE block of a bundle, in order, each in normalized PEM. */

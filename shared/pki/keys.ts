@@ -1,5 +1,5 @@
 // Key algorithms: generating each with node:crypto, the signature it makes, and reading a PEM key back.
-import { createPrivateKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCallback, generateKeyPairSync, randomBytes, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { MeshlinkError } from '../errors.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -12,8 +12,14 @@ export interface GeneratedKey {
   privateKeyPem: string;
 }
 
+/** A new key pair with its private key as a KeyObject too: what the mint signs with and checks. */
+export interface GeneratedKeyObject extends GeneratedKey {
+  key: KeyObject;
+}
+
 interface AlgorithmTraits {
   generate: () => Promise<GeneratedKey>;
+  generateWithObject: () => Promise<GeneratedKeyObject>;
   /** Digest of the signature this key makes (ecdsa-with-SHA256/384, sha256WithRSAEncryption). */
   hash: 'sha256' | 'sha384';
   /** DER AlgorithmIdentifier of that signature (RFC 5758 3.2: ECDSA without parameters; RFC 4055: RSA with NULL). */
@@ -22,16 +28,24 @@ interface AlgorithmTraits {
   rsa: boolean;
 }
 
-// Both encodings are made by the key generation job itself, and a KeyObject (for a key that signs)
-// is read back from the PEM (createPrivateKey, a few hundred microseconds: only where needed):
-// no KeyObject of the job is ever exported. Node 20 deadlocks when a GC, run
-// while an export of such a key holds its lock (seen with JWK export), destroys the job, whose
-// destructor takes the same lock: the process hangs for good.
+// Both encodings are made by the key generation job itself: no KeyObject of the job is ever
+// exported. Node 20 deadlocks when a GC, run while an export of such a key holds its lock (seen
+// with JWK export), destroys the job, whose destructor takes the same lock: the process hangs for
+// good. A key wanted as a KeyObject is encoded by the job as a JWK, read into a KeyObject of its
+// own (createPrivateKey of a JWK sets the key's numbers: a fifth of decoding PEM, which goes
+// through OpenSSL's decoder search) and its PEM exported from that KeyObject, which no job holds.
 const SPKI_DER = { type: 'spki', format: 'der' } as const;
 const PKCS8_PEM = { type: 'pkcs8', format: 'pem' } as const;
+const PKCS8_JWK = { type: 'pkcs8', format: 'jwk' } as const;
 
 function generated(pair: { publicKey: Buffer; privateKey: string }): GeneratedKey {
   return { spki: new Uint8Array(pair.publicKey), privateKeyPem: pair.privateKey };
+}
+
+/** `pair` made with SPKI_DER and PKCS8_JWK encodings (typed by Node as a string or Buffer). */
+function generatedObject(pair: { publicKey: Buffer; privateKey: unknown }): GeneratedKeyObject {
+  const key = createPrivateKey({ key: pair.privateKey as JsonWebKey, format: 'jwk' });
+  return { spki: new Uint8Array(pair.publicKey), privateKeyPem: key.export(PKCS8_PEM) as string, key };
 }
 
 const ECDSA_WITH_SHA256 = Uint8Array.of(0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02);
@@ -42,6 +56,7 @@ function rsa(modulusLength: number): AlgorithmTraits {
   return {
     // Off the event loop: an RSA key takes tens to hundreds of milliseconds.
     generate: async () => generated(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
+    generateWithObject: async () => generatedObject(await generate('rsa', { modulusLength, publicExponent: 65537, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
     hash: 'sha256',
     signatureAlgorithm: SHA256_WITH_RSA,
     rsa: true,
@@ -53,6 +68,7 @@ function ecdsa(namedCurve: 'P-256' | 'P-384'): AlgorithmTraits {
   return {
     // In-line: an EC key takes less time to make than the round trip to libuv's thread pool.
     generate: async () => generated(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_PEM })),
+    generateWithObject: async () => generatedObject(generateKeyPairSync('ec', { namedCurve, publicKeyEncoding: SPKI_DER, privateKeyEncoding: PKCS8_JWK as never })),
     hash: p256 ? 'sha256' : 'sha384',
     signatureAlgorithm: p256 ? ECDSA_WITH_SHA256 : ECDSA_WITH_SHA384,
     rsa: false,

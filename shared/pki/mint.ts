@@ -1,5 +1,5 @@
 // Minting: a link's self-signed, name-constrained CA and the server and client leaves it signs.
-import { createHash, createPrivateKey, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate as NodeX509Certificate, type KeyObject } from 'node:crypto';
 import { MeshlinkError } from '../errors.js';
 import { sideIdentity } from '../link/names.js';
 import type { KeyAlgorithm } from '../link/spec.js';
@@ -13,8 +13,9 @@ import {
   subjectKeyIdentifier,
 } from './extensions.js';
 import { ALGORITHMS, readPrivateKey, signsFor } from './keys.js';
+import { readCertificate } from './inspect.js';
 import { encodePem } from './pem.js';
-import { BACKDATE_MS, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
+import { BACKDATE_MS, type CertificateSummary, type CredentialPem, type MintCaRequest, type MintLeafRequest } from './types.js';
 import { x509, type X509Certificate } from './x509.js';
 
 
@@ -35,6 +36,28 @@ interface Issuer {
 // both leaves of a link without parsing its PEM again (OpenSSL's PEM key decoding alone costs
 // more than minting a leaf). Entries go with the object; no key outlives what the caller holds.
 const issuers = new WeakMap<CredentialPem, Issuer>();
+
+/** A minted credential as it was handed out, and its certificate's summary as read back then. */
+interface ReadBack {
+  certificate: string;
+  privateKey: string;
+  summary: CertificateSummary;
+}
+
+// Keyed by the credential object, like issuers: the store write that follows a mint takes its
+// reading rather than parsing the certificate and decoding its key again (about 1 ms a create).
+const readBacks = new WeakMap<object, ReadBack>();
+
+/**
+ * The summary of a credential this process minted, unchanged since: read back by OpenSSL and
+ * inspect.ts (the parser every later read uses) and its key pair checked before mintCa or mintLeaf
+ * returned it. Undefined for any other credential (read from the store, issued by a CA pool,
+ * copied or changed), which the caller must read and check itself.
+ */
+export function mintedSummary(credential: { certificate: string; privateKey?: string }): CertificateSummary | undefined {
+  const known = readBacks.get(credential);
+  return known && known.certificate === credential.certificate && known.privateKey === credential.privateKey ? known.summary : undefined;
+}
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits. */
 function keyIdentifier(spki: Uint8Array): Uint8Array {
@@ -63,25 +86,14 @@ interface Issue {
   notAfter: Date;
   /** All extensions but the subject key identifier, which is added first. */
   extensions: Uint8Array[];
-  /** The key signs (a CA): it is returned as a KeyObject. */
-  signs?: boolean;
 }
 
 interface Issued {
   credential: CredentialPem;
   certificate: Uint8Array;
-  /** The private key as a KeyObject, for a key that signs (Issue.signs). */
-  key?: KeyObject;
+  /** The private key as a KeyObject (a CA signs its leaves with it). */
+  key: KeyObject;
   keyId: Uint8Array;
-}
-
-/**
- * The certificate holds the generated key pair's public key: checked against the private key where
- * it was read back, else against the pair's own SubjectPublicKeyInfo (both from one generation).
- */
-function matchesKey(cert: NodeX509Certificate, spki: Uint8Array, privateKey: KeyObject | undefined): boolean {
-  if (privateKey) return cert.checkPrivateKey(privateKey);
-  return Buffer.from(spki).equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 /** The last second X.509 can encode (GeneralizedTime has four year digits). */
@@ -96,9 +108,9 @@ async function issue(spec: Issue): Promise<Issued> {
   if (spec.notAfter.getTime() >= LAST_ENCODABLE_MS + 1000) {
     throw new MeshlinkError('invalid-argument', `certificate notAfter ${spec.notAfter.toISOString()} is after 9999-12-31, the last date X.509 can encode`);
   }
-  const { privateKeyPem, spki } = await ALGORITHMS[spec.keyAlgorithm].generate();
-  // A key that signs (a CA's) is read back as a KeyObject; a leaf's is not needed as one.
-  const privateKey = spec.signs ? createPrivateKey(privateKeyPem) : undefined;
+  // The key comes as a KeyObject too, for OpenSSL to check the certificate against: no dearer than
+  // a PEM key alone and the export of the certificate's public key its check needed.
+  const { privateKeyPem, spki, key } = await ALGORITHMS[spec.keyAlgorithm].generateWithObject();
   const keyId = keyIdentifier(spki);
   const certificate = signCertificate(
     {
@@ -110,18 +122,21 @@ async function issue(spec: Issue): Promise<Issued> {
       spki,
       extensions: [subjectKeyIdentifier(keyId), ...spec.extensions],
     },
-    (spec.issuer?.key ?? privateKey)!,
+    spec.issuer?.key ?? key,
     spec.issuer?.algorithm ?? spec.keyAlgorithm,
   );
-  // Read back by OpenSSL, which the gateways use too: a mismatch here is a bug, never shipped.
-  if (!matchesKey(new NodeX509Certificate(certificate), spki, privateKey)) {
+  // Read back by OpenSSL, which the gateways use too, and summarized as every later read does: a
+  // certificate that does not read, or a mismatch, is a bug, never shipped.
+  const { openssl, summary } = readCertificate(certificate);
+  if (!openssl.checkPrivateKey(key)) {
     throw new MeshlinkError('internal', 'minted certificate does not match its private key');
   }
   const credential = {
     certificate: encodePem(certificate, 'CERTIFICATE'),
     privateKey: privateKeyPem,
   };
-  return { credential, certificate, ...(privateKey ? { key: privateKey } : {}), keyId };
+  readBacks.set(credential, { ...credential, summary });
+  return { credential, certificate, key, keyId };
 }
 
 /**
@@ -143,7 +158,6 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   }
   const { credential, key, keyId } = await issue({
     subject,
-    signs: true,
     ...(parent ? { issuer: parent } : {}),
     keyAlgorithm: req.keyAlgorithm,
     notBefore,
@@ -157,7 +171,7 @@ export async function mintCa(req: MintCaRequest): Promise<CredentialPem> {
   });
   issuers.set(credential, {
     ...credential,
-    key: key!, // issued with signs: true
+    key,
     algorithm: req.keyAlgorithm,
     name: subject,
     authorityKeyIdentifier: authorityKeyIdentifier(keyId),
@@ -202,6 +216,24 @@ function issuerOf(ca: CredentialPem): Issuer {
 }
 
 /**
+ * DER subjects of leaves by host: a link's two leaves share theirs (CN=<host>), and the library's
+ * ASN.1 serializer costs more than the rest of a leaf's encoding. Emptied when full (the pure core
+ * has no cache module; only back-to-back mints matter); the bytes are only read.
+ */
+const leafSubjects = new Map<string, Uint8Array>();
+const LEAF_SUBJECTS_KEPT = 256;
+
+function leafSubject(host: string): Uint8Array {
+  let subject = leafSubjects.get(host);
+  if (!subject) {
+    if (leafSubjects.size >= LEAF_SUBJECTS_KEPT) leafSubjects.clear();
+    subject = new Uint8Array(new (x509().Name)(`CN=${host}`).toArrayBuffer());
+    leafSubjects.set(host, subject);
+  }
+  return subject;
+}
+
+/**
  * Mints a server or client leaf signed by the link CA. Its lifetime is clamped into the CA's:
  * a leaf never outlives (nor predates) the CA that signs it.
  */
@@ -214,7 +246,7 @@ export async function mintLeaf(req: MintLeafRequest): Promise<CredentialPem> {
   if (notAfter.getTime() <= now) throw new MeshlinkError('invalid-argument', `the CA expired at ${issuer.notAfter.toISOString()}`);
   const fixed = fixedExtensions();
   const { credential } = await issue({
-    subject: new Uint8Array(new (x509().Name)(`CN=${req.host}`).toArrayBuffer()),
+    subject: leafSubject(req.host),
     issuer,
     keyAlgorithm: req.keyAlgorithm,
     notBefore,

@@ -8,18 +8,23 @@ import { MeshlinkError } from '../../shared/errors.js';
 import { specInput } from '../support/builders.js';
 import { testApp } from '../support/app.js';
 
-/** When set, inspectCertificate refuses every certificate it has not read before (a freshly minted one). */
+/**
+ * When set, inspect.ts refuses every certificate it has not read before (a freshly minted one),
+ * whether read as PEM or, as the mint reads back what it signs, as DER.
+ */
 const unreadable = vi.hoisted(() => ({ on: false, seen: new Set<string>() }));
 
 vi.mock('../../shared/pki/inspect.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../shared/pki/inspect.js')>();
+  const reading = <T>(key: string, read: () => T): T => {
+    if (unreadable.on && !unreadable.seen.has(key)) throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate');
+    unreadable.seen.add(key);
+    return read();
+  };
   return {
     ...original,
-    inspectCertificate: (pem: string) => {
-      if (unreadable.on && !unreadable.seen.has(pem)) throw new MeshlinkError('invalid-argument', 'not a readable X.509 certificate');
-      unreadable.seen.add(pem);
-      return original.inspectCertificate(pem);
-    },
+    inspectCertificate: (pem: string) => reading(pem, () => original.inspectCertificate(pem)),
+    readCertificate: (der: Uint8Array) => reading(Buffer.from(der).toString('base64'), () => original.readCertificate(der)),
   };
 });
 

@@ -236,6 +236,25 @@ describe('LocalDirectoryTarget', () => {
       expect((await readdir(join(dir, NS))).filter((f) => f.includes('-d-') || f.endsWith('-d.yaml') || f.includes('-a-server'))).toEqual(['destinationrule-originate-mtls-for-d.yaml']);
     });
 
+    it('reads no file for an object its listing knows is absent: a new link\'s check and apply read nothing; a file known but removed or changed by hand is still read', async () => {
+      await target.apply(linkObjects('a'));
+      expect(await target.deleteByLabel({ [LABEL_LINK]: 'gone' }, [KINDS.gateway])).toBe(0); // lists the directory
+
+      const reads = await filesRead(async () => {
+        await target.checkOwners(linkObjects('n'));
+        expect((await target.apply(linkObjects('n'))).map((a) => a.outcome)).toEqual(linkObjects('n').map(() => 'created'));
+      });
+      expect(reads).toEqual([]);
+
+      const [first, second] = linkObjects('a');
+      const gone = `${first!.kind.toLowerCase()}-${first!.metadata.name}.yaml`;
+      await rm(file(gone));
+      const changed = `${second!.kind.toLowerCase()}-${second!.metadata.name}.yaml`;
+      await writeFile(file(changed), stringify({ ...second, metadata: { ...second!.metadata, annotations: {} } }));
+      expect((await target.apply(linkObjects('a'))).map((a) => a.outcome).slice(0, 2)).toEqual(['created', 'updated']);
+      expect(await target.isCurrent(linkObjects('a'))).toBe(true);
+    });
+
     it('spares the objects named in keep, by kind and name', async () => {
       await target.apply(linkObjects('a'));
       const count = await target.deleteByLabel({ [LABEL_LINK]: 'a' }, [KINDS.gateway, KINDS.secret], NS, [
@@ -307,11 +326,24 @@ describe('LocalDirectoryTarget durability', () => {
     await target.apply([credentialSecret('mysql', 'server')]);
     expect(events.splice(0)).toEqual(['mkdir server/istio-system', 'fsync .', ...written]);
 
+    // A directory it made or found is known: no mkdir again.
     await target.apply([credentialSecret('mysql', 'server', 'r2')]);
-    expect(events.splice(0)).toEqual(['mkdir server/istio-system (exists)', ...written]);
+    expect(events.splice(0)).toEqual(written);
 
     expect(await target.deleteByLabel({ [LABEL_LINK]: 'mysql' }, [KINDS.secret])).toBe(1);
     expect(events.splice(0)).toEqual([`rm ${file}`, 'fsync server/istio-system']);
+  });
+
+  it('makes a directory removed by hand again, in the same apply', async () => {
+    const { fs, events } = recordingFs(base);
+    const target = new LocalDirectoryTarget('server', join(base, 'server'), fs);
+    await target.apply([credentialSecret('mysql', 'server')]);
+    await rm(join(base, 'server', NS), { recursive: true });
+    events.splice(0);
+
+    expect((await target.apply([credentialSecret('mysql', 'server', 'r2')])).map((a) => a.outcome)).toEqual(['created']);
+    expect(events.filter((e) => e.startsWith('mkdir'))).toEqual(['mkdir server/istio-system']);
+    expect(await readdir(join(base, 'server', NS))).toEqual(['secret-meshlink-mysql-server.yaml']);
   });
 
   it('writes the files of one apply at once and fsyncs each directory once, after all of its renames', async () => {

@@ -1,5 +1,5 @@
 // The hand-assembled DER matches what the X.509 library and OpenSSL produce for the same input.
-import { createPublicKey, KeyObject, randomBytes, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, KeyObject, randomBytes, sign, verify, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { KeyAlgorithm } from '../../shared/link/spec.js';
 import { signCertificate, tbsCertificate, type CertificateParts } from '../../shared/pki/certificate.js';
@@ -108,5 +108,17 @@ describe('public keys', () => {
   it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048'] as const)('%s: SubjectPublicKeyInfo matches OpenSSL', async (algorithm) => {
     const { spki, privateKeyPem } = await ALGORITHMS[algorithm].generate();
     expect(Buffer.from(spki).toString('hex')).toBe(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'der' }).toString('hex'));
+  });
+});
+
+describe('keys with their KeyObject', () => {
+  it.each(['ECDSA-P256', 'ECDSA-P384', 'RSA-2048'] as const)('%s: the PKCS#8 PEM, the KeyObject and the SubjectPublicKeyInfo are one key pair', async (algorithm) => {
+    const { spki, privateKeyPem, key } = await ALGORITHMS[algorithm].generateWithObject();
+    expect(privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    const read = createPrivateKey(privateKeyPem);
+    expect(read.equals(key)).toBe(true);
+    expect(Buffer.from(spki).toString('hex')).toBe(createPublicKey(read).export({ type: 'spki', format: 'der' }).toString('hex'));
+    const challenge = Buffer.from('challenge');
+    expect(verify(null, challenge, createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }), sign(null, challenge, key))).toBe(true);
   });
 });
