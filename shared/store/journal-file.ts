@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
 import { fdatasync } from '../fs-calls.js';
-import { tempSuffix } from '../durable-file.js';
+import { leftByOtherProcess, tempSuffix } from '../durable-file.js';
+import { lockDirectory, LOCK } from './directory-lock.js';
 import { setBounded } from '../bounded-map.js';
 import { encodeFrame, FRAME_PREFIX, type Frame, type FrameHeader, type Span } from './journal-frames.js';
 import { replay, type JournalIndex } from './journal-index.js';
@@ -109,7 +110,8 @@ function importLegacy(root: string, ids: readonly string[]): Buffer[] {
 }
 
 /**
- * Before the journal opens: removes killed compactions' temp files (compaction is synchronous
+ * Before the journal opens: takes the directory for this process (directory-lock.ts), removes
+ * killed compactions' temp files (compaction is synchronous
  * and the journal of a directory is opened once per process, so none is in flight), and imports
  * the former layout: its secrets written as a whole new journal, and only once that is renamed
  * into place and durable are the old directories and debris removed (a crash in between leaves
@@ -118,7 +120,10 @@ function importLegacy(root: string, ids: readonly string[]): Buffer[] {
 async function prepareRoot(root: string, fsc: JournalFs): Promise<void> {
   const created = fs.mkdirSync(root, { recursive: true, mode: DIR_MODE });
   if (created !== undefined) syncDirNow(path.dirname(created));
-  for (const name of fs.readdirSync(root)) if (name.startsWith(`${JOURNAL}.compact-`)) fs.rmSync(path.join(root, name), { force: true });
+  lockDirectory(root);
+  for (const name of fs.readdirSync(root)) {
+    if (name.startsWith(`${JOURNAL}.compact-`) || (name.startsWith(`${LOCK}.`) && leftByOtherProcess(name, 'tmp'))) fs.rmSync(path.join(root, name), { force: true });
+  }
   const { secrets, debris } = legacyEntries(root);
   if (secrets.length === 0 && debris.length === 0) return;
   if (!fs.existsSync(path.join(root, JOURNAL)) && secrets.length > 0) {

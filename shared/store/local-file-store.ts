@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { MeshlinkError } from '../errors.js';
 import type { Clock } from '../clock.js';
+import { unlockDirectory } from './directory-lock.js';
 import { Journal, nodeJournalFs, type JournalFs } from './journal-file.js';
 import type { SecretRecord } from './model.js';
 import { RecordStore, type RecordBackend } from './record-store.js';
@@ -108,6 +109,7 @@ class JournalBackend implements RecordBackend {
     const current = journals.get(this.root);
     journals.delete(this.root);
     await (await current?.catch(() => undefined))?.close();
+    if (!journals.has(this.root)) unlockDirectory(this.root); // not opened again meanwhile
   }
 }
 
@@ -121,7 +123,10 @@ export class LocalFileStore extends RecordStore {
     this.journalBackend = backend;
   }
 
-  /** Closes the directory's journal, for every store on it; the next call opens and replays it again. */
+  /**
+   * Closes the directory's journal, for every store on it, and gives the directory back to other
+   * processes; the next call takes it, opens and replays the journal again.
+   */
   close(): Promise<void> {
     return this.journalBackend.close();
   }

@@ -236,8 +236,12 @@ async function oneLinkState(root: string): Promise<string> {
   const { parseConfig } = await import('../../shared/config.js');
   const { createLogger } = await import('../../shared/log.js');
   const { applyLink } = await import('../../shared/app/provision.js');
-  const deps = await composeApp(parseConfig({ MESHLINK_STATE_DIR: dir }), { workerId: 'bench', log: createLogger({ write: () => {} }) });
+  const config = parseConfig({ MESHLINK_STATE_DIR: dir });
+  const deps = await composeApp(config, { workerId: 'bench', log: createLogger({ write: () => {} }) });
   await applyLink(deps, benchSpec(1));
+  // Closed, so that this process does not hold the directory (the functions started on it would be refused).
+  const { LocalFileStore } = await import('../../shared/store/local-file-store.js');
+  if (config.store.kind === 'local') await new LocalFileStore(config.store.dir).close();
   return dir;
 }
 

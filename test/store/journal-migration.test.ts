@@ -83,7 +83,7 @@ describe('LocalFileStore on a directory in the former layout', () => {
       // A payload that did not match its crc32c was refused before, and is not imported.
       const torn = await store.accessVersion('meshlink-a-server', '2').catch((e: unknown) => e);
       expect(isMeshlinkError(torn, 'internal')).toBe(true);
-      expect(await readdir(dir)).toEqual(['store.journal']);
+      expect((await readdir(dir)).sort()).toEqual(['store.journal', 'store.lock']);
       expect(await store.addVersion('meshlink-a-ca', text('ca three'))).toBe('4');
       await store.updateAnnotations('meshlink-a-ca', { 'meshlink.io-phase': 'next' }, '"0123456789abcdef"');
     } finally {
@@ -109,7 +109,7 @@ describe('LocalFileStore on a directory in the former layout', () => {
     const reopened = new LocalFileStore(dir);
     try {
       expect((await reopened.listSecrets({ labels: {} })).secrets.map((s) => s.id)).toEqual(['meshlink-a-ca']);
-      expect(await readdir(dir)).toEqual(['store.journal']);
+      expect((await readdir(dir)).sort()).toEqual(['store.journal', 'store.lock']);
     } finally {
       await reopened.close();
     }
@@ -120,7 +120,7 @@ describe('LocalFileStore on a directory in the former layout', () => {
     const store = new LocalFileStore(dir);
     try {
       expect(decode((await store.accessVersion('meshlink-a-ca')).payload)).toBe('ca two');
-      expect(await readdir(dir)).toEqual(['store.journal']);
+      expect((await readdir(dir)).sort()).toEqual(['store.journal', 'store.lock']);
     } finally {
       await store.close();
     }

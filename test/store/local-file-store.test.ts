@@ -58,9 +58,10 @@ describe('LocalFileStore on disk', () => {
 
   it('keeps every secret in one journal file, mode 0600 in a directory of mode 0700', async () => {
     await store.createSecret('t', { labels: {}, annotations: {} });
-    expect(await readdir(dir)).toEqual(['store.journal']);
+    expect((await readdir(dir)).sort()).toEqual(['store.journal', 'store.lock']);
     expect(await mode(dir)).toBe(0o700);
     expect(await mode(journal(dir))).toBe(0o600);
+    expect(await mode(path.join(dir, 'store.lock'))).toBe(0o600);
   });
 
   it('persists across a close and reopen (the journal replayed)', async () => {
