@@ -29,10 +29,7 @@ export interface Frame {
 }
 
 function headerCrc(lengths: Uint8Array, header: Uint8Array): number {
-  const both = new Uint8Array(lengths.length + header.length);
-  both.set(lengths);
-  both.set(header, lengths.length);
-  return crc32c(both);
+  return crc32c(header, crc32c(lengths));
 }
 
 /** One frame's bytes. */
