@@ -8,11 +8,11 @@ import { BACKDATE_MS } from '../../shared/pki/types.js';
 import { x509 } from '../../shared/pki/x509.js';
 import { withChangedScalar } from '../support/tampered-key.js';
 import { caRequest, DAY_MS, HOST, leafRequest, mintLinkSet, NOW } from './fixtures.js';
+import { PKCS8_BEGIN, PKCS8_END } from '../support/pem-armour.js';
 
 const { X509Certificate } = x509();
 
 // Built, not written out, so no committed file looks like it holds a PEM private key.
-const PEM_KEY_BEGIN = ['-----BEGIN', 'PRIVATE KEY-----'].join(' ');
 
 const validity = (pem: string) => {
   const certificate = new X509Certificate(pem);
@@ -120,7 +120,7 @@ describe('mintLeaf refuses a CA credential', () => {
 
   it('whose key is not PEM, without echoing the key', async () => {
     const ca = await mintCa(caRequest());
-    const error = await mintLeaf(leafRequest({ ...ca, privateKey: `${PEM_KEY_BEGIN}\nc2VjcmV0\n-----END ${'PRIVATE KEY'}-----\n` }, 'server')).catch((e: unknown) => e);
+    const error = await mintLeaf(leafRequest({ ...ca, privateKey: `${PKCS8_BEGIN}\nc2VjcmV0\n${PKCS8_END}\n` }, 'server')).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'invalid-argument' });
     expect(String((error as Error).message)).not.toContain('c2VjcmV0');
   });

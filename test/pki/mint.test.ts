@@ -5,6 +5,7 @@ import { sideIdentity } from '../../shared/link/names.js';
 import type { KeyAlgorithm } from '../../shared/link/spec.js';
 import { x509 } from '../../shared/pki/x509.js';
 import { HOST, LINK, mintLinkSet, type LinkSet } from './fixtures.js';
+import { PKCS8_BEGIN } from '../support/pem-armour.js';
 
 const { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, X509Certificate } = x509();
 
@@ -33,7 +34,7 @@ describe.each(ALGORITHMS)('a link set with $algorithm keys', ({ algorithm, keyTy
   it('encodes certificates as CERTIFICATE and keys as PKCS#8 PRIVATE KEY of the requested algorithm', () => {
     for (const credential of [set.ca, set.server, set.client]) {
       expect(credential.certificate).toMatch(/^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n$/);
-      expect(credential.privateKey.startsWith(`${['-----BEGIN', 'PRIVATE KEY-----'].join(' ')}\n`)).toBe(true);
+      expect(credential.privateKey.startsWith(`${PKCS8_BEGIN}\n`)).toBe(true);
       const key = createPrivateKey(credential.privateKey);
       expect(key.asymmetricKeyType).toBe(keyType);
       expect(key.asymmetricKeyDetails).toMatchObject(keyDetail);

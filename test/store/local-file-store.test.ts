@@ -11,6 +11,7 @@ import { isMeshlinkError } from '../../shared/errors.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 import { describeSecretStoreContract } from './contract.js';
 import { journalFs } from '../support/journal-fs.js';
+import { PKCS8_BEGIN, PKCS8_END } from '../support/pem-armour.js';
 
 const dirs: string[] = [];
 const stores: LocalFileStore[] = [];
@@ -41,7 +42,7 @@ const journal = (dir: string) => path.join(dir, 'store.journal');
 /** A payload with a random marker, to look for in the raw file. */
 const marked = () => {
   const marker = `KEY-${randomBytes(12).toString('hex')}`;
-  return { marker, payload: text(`-----BEGIN PRIVATE KEY-----${marker}-----END PRIVATE KEY-----`) };
+  return { marker, payload: text(`${PKCS8_BEGIN}${marker}${PKCS8_END}`) };
 };
 
 describe('LocalFileStore on disk', () => {
