@@ -12,8 +12,6 @@ import { PKCS8_BEGIN, PKCS8_END } from '../support/pem-armour.js';
 
 const { X509Certificate } = x509();
 
-// Built, not written out, so no committed file looks like it holds a PEM private key.
-
 const validity = (pem: string) => {
   const certificate = new X509Certificate(pem);
   return { notBefore: certificate.notBefore.toISOString(), notAfter: certificate.notAfter.toISOString() };
