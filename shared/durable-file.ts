@@ -1,5 +1,6 @@
 // File writes that neither a killed process nor a power loss can tear or lose, for the local
-// adapters (the file store, the cluster directories). A write goes to a temp file beside its
+// cluster directories (the local store appends to its journal instead, store/journal-file.ts, and
+// shares only the temp names below). A write goes to a temp file beside its
 // target, is fsynced, renamed over the target, and the directory is fsynced: only then is the
 // rename itself on disk. Temp names carry a tag of this process, so what killed processes left can
 // be removed without touching this process's writes in flight.
@@ -122,21 +123,13 @@ export async function commitFile(staged: StagedFile, fs: DurableFs = nodeFs): Pr
 }
 
 /**
- * Writes `file` atomically and durably: temp file in the same directory, fsync, rename, fsync of
- * the directory. Readers see the old content or the new, never a torn file; a kill leaves at most
- * a temp file (`<file>.tmp-<suffix>`), which nothing reads.
- */
-export async function writeDurably(file: string, data: Uint8Array | string, mode: number, fs: DurableFs = nodeFs): Promise<void> {
-  await commitFile(await stageFile({ file, data, mode }, fs), fs);
-  await syncDir(path.dirname(file), fs);
-}
-
-/**
- * Writes independent files, each atomically as writeDurably does, with one wait per step instead
- * of one per file: all staged at once, renamed, then each directory fsynced once, after all of
- * its renames. None is durable before all are, so no file may depend on another of the same call.
- * Should a rename fail, the files renamed before it are in place (each whole) and the others' temp
- * files are removed.
+ * Writes independent files, each atomically and durably: a temp file in the same directory,
+ * fsync, rename, fsync of the directory, so readers see the old content or the new, never a torn
+ * file, and a kill leaves at most a temp file (`<file>.tmp-<suffix>`), which nothing reads. One
+ * wait per step instead of one per file: all staged at once, renamed, then each directory fsynced
+ * once, after all of its renames. None is durable before all are, so no file may depend on another
+ * of the same call. Should a rename fail, the files renamed before it are in place (each whole)
+ * and the others' temp files are removed.
  */
 export async function writeAllDurably(files: readonly FileWrite[], fs: DurableFs = nodeFs): Promise<void> {
   const staged = await stageFiles(files, fs);
@@ -149,23 +142,4 @@ export async function writeAllDurably(files: readonly FileWrite[], fs: DurableFs
     }
   }
   await Promise.all([...new Set(files.map((f) => path.dirname(f.file)))].map((dir) => syncDir(dir, fs)));
-}
-
-/**
- * Writes `file` in place where nothing reads it until a later rename names it (a staging
- * directory, a version number no record names yet): no temp file; its content and its
- * directory's entries are fsynced at once, so both are durable before that rename. A kill leaves
- * a partial file that nothing names, for the owner to remove or overwrite.
- */
-export async function writeUnnamed({ file, data, mode }: FileWrite, fs: DurableFs = nodeFs): Promise<void> {
-  const handle = await fs.open(file, 'w', mode);
-  try {
-    const content = async () => {
-      await handle.writeFile(data);
-      await handle.sync();
-    };
-    await Promise.all([content(), syncDir(path.dirname(file), fs)]);
-  } finally {
-    await handle.close();
-  }
 }

@@ -22,9 +22,7 @@ function inline<T>(run: () => T): Promise<T> {
   }
 }
 
-export const readFile = (file: string): Promise<Buffer> => inline(() => fs.readFileSync(file));
 export const readText = (file: string): Promise<string> => inline(() => fs.readFileSync(file, 'utf8'));
-export const readdir = (dir: string): Promise<string[]> => pooled((done) => fs.readdir(dir, done));
 /** Every entry below `dir`, with its type. */
 export const readdirDeep = (dir: string): Promise<Dirent[]> => pooled((done) => fs.readdir(dir, { recursive: true, withFileTypes: true }, done));
 

@@ -42,7 +42,7 @@ export interface JournalFs {
 }
 
 export const nodeJournalFs: JournalFs = {
-  // 'r+'/'wx+' never O_APPEND: positional writes (erasure) must land where they are aimed.
+  // Read-write, never O_APPEND: positional writes (erasure) must land where they are aimed.
   open: (file, create) => fs.openSync(file, create ? fs.constants.O_RDWR | fs.constants.O_CREAT : fs.constants.O_RDWR, FILE_MODE),
   size: (fd) => fs.fstatSync(fd).size,
   read: (fd, into, position) => fs.readSync(fd, into, 0, into.length, position),

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeDurably } from '../../shared/durable-file.js';
+import { writeAllDurably } from '../../shared/durable-file.js';
 import { LocalFileStore } from '../../shared/store/local-file-store.js';
 
 /** Promises made while `work` runs (after one run to warm up). */
@@ -39,6 +39,6 @@ describe('local file system calls', () => {
 
   it('write a file durably with at most 32 promises (fs/promises: 68)', async () => {
     let n = 0;
-    expect(await promisesMade(() => writeDurably(path.join(dir, `f${n++}`), 'text', 0o600))).toBeLessThanOrEqual(32);
+    expect(await promisesMade(() => writeAllDurably([{ file: path.join(dir, `f${n++}`), data: 'text', mode: 0o600 }]))).toBeLessThanOrEqual(32);
   });
 });
